@@ -1,0 +1,187 @@
+// The math of every pair-level loss and its derivative, in ONE place.
+//
+// Everything here is a __host__ __device__ inline function so the CPU kernel
+// (csrc/cpu/sym_loss_cpu.cpp) and the CUDA kernel (csrc/cuda/sym_loss_cuda.cu)
+// compute bit-for-bit the same formulas. Comparisons are written so that NaN
+// propagates (fminf/fmaxf would silently drop it).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define SYMPO_HD __host__ __device__ __forceinline__
+#else
+#define SYMPO_HD inline
+#endif
+
+namespace sympo {
+
+// Order matters: it is the index used by the string table in loss_names.h.
+enum class LossType : int32_t {
+  Sigmoid = 0,        // symmetric: 1 / (1 + exp(temperature * s))
+  SymmetricRamp = 1,  // symmetric: clamp(0.5 - slope * s, 0, 1)
+  Unhinged = 2,       // symmetric: 1 - s
+  Logistic = 3,       // DPO: log(1 + exp(-s))
+  Hinge = 4,          // max(0, 1 - s)
+  Square = 5,         // (1 - s)^2
+  Exp = 6,            // exp(-s)
+  Ramp = 7,           // clamp(1 - s, 0, 1)  (NOT symmetric)
+  CDPO = 8,           // (1-eps) log(1+e^-s) + eps log(1+e^s)
+  RDPO = 9,           // ((1-eps) log(1+e^-s) - eps log(1+e^s)) / (1 - 2 eps)
+  IPO = 10,           // (s/beta - 1/(2 beta))^2
+};
+constexpr int kNumLossTypes = 11;
+
+enum class Reduction : int32_t { None = 0, Mean = 1, Sum = 2 };
+
+template <typename T>
+struct LossParams {
+  LossType type;
+  T beta;         // reward scale; IPO also uses it inside the loss
+  T clip;         // <= 0 means "no clipping" (the Python API's None)
+  T temperature;  // sigmoid
+  T slope;        // symmetric_ramp
+  T epsilon;      // cdpo / rdpo
+};
+
+// Numerically stable helpers -------------------------------------------------
+
+template <typename T>
+SYMPO_HD T stable_sigmoid(T x) {
+  // Never evaluates exp of a large positive number.
+  if (x >= T(0)) {
+    return T(1) / (T(1) + std::exp(-x));
+  }
+  const T e = std::exp(x);
+  return e / (T(1) + e);  // also reached by NaN, which propagates
+}
+
+template <typename T>
+SYMPO_HD T softplus(T x) {  // log(1 + exp(x)) without overflow
+  const T ax = x < T(0) ? -x : x;
+  const T pos = x > T(0) ? x : T(0);
+  return pos + std::log1p(std::exp(-ax)) + (x - x);  // (x - x) keeps NaN
+}
+
+// Clamp that keeps NaN (std::min/max and fminf/fmaxf would not).
+template <typename T>
+SYMPO_HD T clamp_nan(T x, T lo, T hi) {
+  return x < lo ? lo : (x > hi ? hi : x);
+}
+
+// Same convention as torch.clamp's backward: gradient passes on [lo, hi].
+template <typename T>
+SYMPO_HD bool inside(T x, T lo, T hi) {
+  return x >= lo && x <= hi;
+}
+
+// l(s) and dl/ds --------------------------------------------------------------
+
+template <typename T>
+struct LossAndSlope {
+  T loss;
+  T dloss_ds;
+};
+
+template <typename T>
+SYMPO_HD LossAndSlope<T> loss_and_slope(T s, const LossParams<T>& p) {
+  switch (p.type) {
+    case LossType::Sigmoid: {
+      const T q = stable_sigmoid(-p.temperature * s);
+      return {q, -p.temperature * q * (T(1) - q)};
+    }
+    case LossType::SymmetricRamp: {
+      const T v = T(0.5) - p.slope * s;
+      return {clamp_nan(v, T(0), T(1)), inside(v, T(0), T(1)) ? -p.slope : T(0)};
+    }
+    case LossType::Unhinged:
+      return {T(1) - s, T(-1)};
+    case LossType::Logistic:
+      return {softplus(-s), -stable_sigmoid(-s)};
+    case LossType::Hinge: {
+      const T v = T(1) - s;
+      return {v < T(0) ? T(0) : v, v >= T(0) ? T(-1) : T(0)};
+    }
+    case LossType::Square: {
+      const T v = T(1) - s;
+      return {v * v, T(-2) * v};
+    }
+    case LossType::Exp: {
+      const T e = std::exp(-s);
+      return {e, -e};
+    }
+    case LossType::Ramp: {
+      const T v = T(1) - s;
+      return {clamp_nan(v, T(0), T(1)), inside(v, T(0), T(1)) ? T(-1) : T(0)};
+    }
+    case LossType::CDPO: {
+      const T e = p.epsilon;
+      return {(T(1) - e) * softplus(-s) + e * softplus(s),
+              -(T(1) - e) * stable_sigmoid(-s) + e * stable_sigmoid(s)};
+    }
+    case LossType::RDPO: {
+      const T e = p.epsilon;
+      const T inv = T(1) / (T(1) - T(2) * e);
+      return {((T(1) - e) * softplus(-s) - e * softplus(s)) * inv,
+              (-(T(1) - e) * stable_sigmoid(-s) - e * stable_sigmoid(s)) * inv};
+    }
+    case LossType::IPO: {
+      const T v = s / p.beta - T(0.5) / p.beta;
+      return {v * v, T(2) * v / p.beta};
+    }
+  }
+  return {T(NAN), T(NAN)};  // unreachable: the type was validated on the host
+}
+
+// One preference pair ---------------------------------------------------------
+
+template <typename T>
+struct PairResult {
+  T loss;             // weight * l(s); NaN for an invalid label or weight
+  T dloss_dchosen;    // d loss / d policy_chosen_logps  (= -d loss / d ref_chosen)
+  T dloss_drejected;  // d loss / d policy_rejected_logps (= -d loss / d ref_rejected)
+  T chosen_reward;    // after clipping
+  T rejected_reward;
+  T margin;           // chosen_reward - rejected_reward (before the label flip)
+};
+
+// Reward of one response and the derivative of the (clipped) reward w.r.t. the
+// policy log-prob. clip <= 0 disables clipping; a clamped reward has no gradient.
+template <typename T>
+SYMPO_HD void clipped_reward(T policy, T ref, const LossParams<T>& p, T& reward, T& dreward) {
+  const T r = p.beta * (policy - ref);
+  if (p.clip > T(0)) {
+    reward = clamp_nan(r, -p.clip, p.clip);
+    dreward = inside(r, -p.clip, p.clip) ? p.beta : T(0);
+  } else {
+    reward = r;
+    dreward = p.beta;
+  }
+}
+
+// label: 1 = the first ("chosen") response is preferred, 0 = the second.
+// Anything else (or a negative weight) makes the pair's loss NaN: the host
+// rejects such values with an error where it can check them without a
+// device synchronisation, and the device never silently uses them.
+template <typename T>
+SYMPO_HD PairResult<T> compute_pair(T policy_chosen, T ref_chosen, T policy_rejected,
+                                    T ref_rejected, T label, T weight,
+                                    const LossParams<T>& p) {
+  PairResult<T> out;
+  T dchosen, drejected;
+  clipped_reward(policy_chosen, ref_chosen, p, out.chosen_reward, dchosen);
+  clipped_reward(policy_rejected, ref_rejected, p, out.rejected_reward, drejected);
+  out.margin = out.chosen_reward - out.rejected_reward;
+
+  const bool valid = (label == T(0) || label == T(1)) && weight >= T(0);
+  const T sign = label == T(0) ? T(-1) : T(1);
+  const LossAndSlope<T> l = loss_and_slope(sign * out.margin, p);
+  const T g = weight * l.dloss_ds * sign;  // d loss / d margin
+  out.loss = valid ? weight * l.loss : T(NAN);
+  out.dloss_dchosen = valid ? g * dchosen : T(NAN);
+  out.dloss_drejected = valid ? -g * drejected : T(NAN);
+  return out;
+}
+
+}  // namespace sympo

@@ -1,0 +1,204 @@
+#include "sym_loss_host.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include <array>
+#include <cmath>
+#include <sstream>
+
+#include "loss_names.h"
+#include "tensor_checks.h"
+
+namespace sympo {
+namespace {
+
+// Every floating input is read through its own dtype; fp64 anywhere among the
+// log-probs or weights makes the math (and the loss) fp64.
+bool wants_double(std::initializer_list<const at::Tensor*> ts) {
+  for (const at::Tensor* t : ts) {
+    if (t != nullptr && t->defined() && t->scalar_type() == at::kDouble) return true;
+  }
+  return false;
+}
+
+StridedIn strided_in(const std::optional<at::Tensor>& t) {
+  StridedIn in;
+  if (t.has_value() && t->defined()) {
+    in.data = t->const_data_ptr();
+    in.stride = t->numel() > 0 ? t->stride(0) : 1;
+    in.kind = elem_kind(t->scalar_type(), "tensor");
+  }
+  return in;
+}
+
+StridedOut strided_out(at::Tensor& t) {
+  StridedOut out;
+  if (t.numel() > 0) {
+    out.data = t.mutable_data_ptr();
+    out.kind = elem_kind(t.scalar_type(), "gradient");
+  }
+  return out;
+}
+
+const at::Tensor* ptr(const std::optional<at::Tensor>& t) {
+  return t.has_value() ? &*t : nullptr;
+}
+
+}  // namespace
+
+SymLossForwardPlan plan_sym_loss_forward(
+    const at::Tensor& policy_chosen_logps, const at::Tensor& policy_rejected_logps,
+    const std::optional<at::Tensor>& ref_chosen_logps,
+    const std::optional<at::Tensor>& ref_rejected_logps, const std::optional<at::Tensor>& labels,
+    const std::optional<at::Tensor>& weights, const std::string& loss_type, double beta,
+    std::optional<double> clip, double temperature, double slope, double epsilon,
+    const std::string& reduction) {
+  // --- tensors ---------------------------------------------------------------
+  check_logps_vector(policy_chosen_logps, "policy_chosen_logps");
+  const int64_t n = policy_chosen_logps.size(0);
+  const at::Device device = policy_chosen_logps.device();
+  auto same_pairs = [&](const at::Tensor& t, const char* name) {
+    TORCH_CHECK(t.size(0) == n, "sym_loss: ", name, " has ", t.size(0),
+                " entries but policy_chosen_logps has ", n, "; every per-pair tensor needs one "
+                "entry per preference pair");
+    TORCH_CHECK(t.device() == device, "sym_loss: ", name, " is on ", t.device(),
+                " but policy_chosen_logps is on ", device, "; all tensors must be on one device");
+  };
+  check_logps_vector(policy_rejected_logps, "policy_rejected_logps");
+  same_pairs(policy_rejected_logps, "policy_rejected_logps");
+  TORCH_CHECK(ref_chosen_logps.has_value() == ref_rejected_logps.has_value(),
+              "sym_loss: give both ref_chosen_logps and ref_rejected_logps, or neither "
+              "(reference-free)");
+  if (ref_chosen_logps.has_value()) {
+    check_logps_vector(*ref_chosen_logps, "ref_chosen_logps");
+    same_pairs(*ref_chosen_logps, "ref_chosen_logps");
+    check_logps_vector(*ref_rejected_logps, "ref_rejected_logps");
+    same_pairs(*ref_rejected_logps, "ref_rejected_logps");
+  }
+  if (labels.has_value()) {
+    check_vector(*labels, "labels");
+    TORCH_CHECK(!labels->is_complex(),
+                "sym_loss: labels must be bool, integer or floating with values in {0, 1}, got ",
+                labels->scalar_type());
+    same_pairs(*labels, "labels");
+  }
+  if (weights.has_value()) {
+    check_vector(*weights, "weights");
+    TORCH_CHECK(at::isFloatingType(weights->scalar_type()),
+                "sym_loss: weights must be a floating tensor (>= 0 per pair), got ",
+                weights->scalar_type());
+    same_pairs(*weights, "weights");
+  }
+
+  // --- scalars ---------------------------------------------------------------
+  SymLossForwardArgs a;
+  a.type = parse_loss_type(loss_type);
+  a.reduction = parse_reduction(reduction);
+  TORCH_CHECK(std::isfinite(beta) && beta > 0, "sym_loss: beta must be a finite number > 0, got ",
+              beta);
+  if (clip.has_value()) {
+    TORCH_CHECK(std::isfinite(*clip) && *clip > 0,
+                "sym_loss: clip must be None (no clipping) or a finite number > 0, got ", *clip);
+  }
+  TORCH_CHECK(std::isfinite(temperature) && temperature > 0,
+              "sym_loss: temperature must be a finite number > 0, got ", temperature);
+  TORCH_CHECK(std::isfinite(slope) && slope > 0, "sym_loss: slope must be a finite number > 0, got ",
+              slope);
+  if (a.type == LossType::RDPO) {
+    TORCH_CHECK(epsilon >= 0 && epsilon < 0.5,
+                "sym_loss: epsilon must be in [0, 0.5) for loss_type 'rdpo', got ", epsilon);
+  } else {
+    TORCH_CHECK(epsilon >= 0 && epsilon <= 1, "sym_loss: epsilon must be in [0, 1], got ", epsilon);
+  }
+
+  a.n = n;
+  a.beta = beta;
+  a.clip = clip.value_or(0.0);
+  a.temperature = temperature;
+  a.slope = slope;
+  a.epsilon = epsilon;
+  a.use_double = wants_double({&policy_chosen_logps, &policy_rejected_logps, ptr(ref_chosen_logps),
+                               ptr(ref_rejected_logps), ptr(weights)});
+  a.policy_chosen = strided_in(policy_chosen_logps);
+  a.policy_rejected = strided_in(policy_rejected_logps);
+  a.ref_chosen = strided_in(ref_chosen_logps);
+  a.ref_rejected = strided_in(ref_rejected_logps);
+  a.labels = strided_in(labels);
+  a.weights = strided_in(weights);
+
+  const auto opts = policy_chosen_logps.options().dtype(a.use_double ? at::kDouble : at::kFloat);
+  SymLossForwardPlan plan;
+  plan.loss = a.reduction == Reduction::None ? at::empty({n}, opts) : at::empty({}, opts);
+  plan.grad_coef = at::empty({2, n}, opts);
+  plan.rewards = at::empty({3, n}, opts);
+  a.loss = plan.loss.mutable_data_ptr();
+  a.grad_coef = plan.grad_coef.mutable_data_ptr();
+  a.rewards = plan.rewards.mutable_data_ptr();
+  plan.args = a;
+  return plan;
+}
+
+void check_label_and_weight_values(const SymLossForwardPlan& plan,
+                                   const std::optional<at::Tensor>& labels,
+                                   const std::optional<at::Tensor>& weights) {
+  (void)plan;
+  if (labels.has_value() && labels->scalar_type() != at::kBool && labels->numel() > 0) {
+    const bool ok = labels->eq(0).logical_or_(labels->eq(1)).all().item<bool>();
+    TORCH_CHECK(ok, "sym_loss: labels must be 0 or 1 for every pair (1: the first response is "
+                "preferred, 0: the second); found other values");
+  }
+  if (weights.has_value() && weights->numel() > 0) {
+    // NaN weights pass this check on purpose: NaN inputs give NaN losses.
+    const bool ok = !weights->lt(0).any().item<bool>();
+    TORCH_CHECK(ok, "sym_loss: weights must be >= 0 for every pair; found negative values");
+  }
+}
+
+SymLossBackwardPlan plan_sym_loss_backward(const at::Tensor& grad_loss, const at::Tensor& grad_coef,
+                                           std::optional<at::ScalarType> policy_chosen_dtype,
+                                           std::optional<at::ScalarType> policy_rejected_dtype,
+                                           std::optional<at::ScalarType> ref_chosen_dtype,
+                                           std::optional<at::ScalarType> ref_rejected_dtype) {
+  TORCH_CHECK(grad_coef.dim() == 2 && grad_coef.size(0) == 2 && grad_coef.is_contiguous() &&
+                  (grad_coef.scalar_type() == at::kFloat || grad_coef.scalar_type() == at::kDouble),
+              "sym_loss_backward: grad_coef must be the contiguous [2, n] float tensor saved by "
+              "sym_loss_forward");
+  const int64_t n = grad_coef.size(1);
+  TORCH_CHECK(grad_loss.dim() == 0 || (grad_loss.dim() == 1 && grad_loss.size(0) == n),
+              "sym_loss_backward: grad_loss must be a scalar (mean/sum) or have ", n,
+              " entries (reduction='none'), got shape ", grad_loss.sizes());
+  TORCH_CHECK(grad_loss.device() == grad_coef.device(),
+              "sym_loss_backward: grad_loss is on ", grad_loss.device(), " but grad_coef on ",
+              grad_coef.device());
+  TORCH_CHECK(at::isFloatingType(grad_loss.scalar_type()),
+              "sym_loss_backward: grad_loss must be floating, got ", grad_loss.scalar_type());
+
+  SymLossBackwardPlan plan;
+  SymLossBackwardArgs& a = plan.args;
+  a.n = n;
+  a.use_double = grad_coef.scalar_type() == at::kDouble;
+  a.grad_coef = grad_coef.const_data_ptr();
+  a.grad_loss.data = grad_loss.const_data_ptr();
+  a.grad_loss.stride = grad_loss.dim() == 0 ? 0 : grad_loss.stride(0);
+  a.grad_loss.kind = elem_kind(grad_loss.scalar_type(), "grad_loss");
+
+  auto make = [&](std::optional<at::ScalarType> dtype, at::Tensor& t, StridedOut& out,
+                  const char* name) {
+    if (dtype.has_value()) {
+      TORCH_CHECK(at::isFloatingType(*dtype), "sym_loss_backward: ", name,
+                  " dtype must be floating, got ", *dtype);
+      t = at::empty({n}, grad_coef.options().dtype(*dtype));
+    } else {
+      t = at::empty({0}, grad_coef.options());  // not wanted
+    }
+    out = strided_out(t);
+  };
+  make(policy_chosen_dtype, plan.grad_policy_chosen, a.grad_policy_chosen, "policy_chosen");
+  make(policy_rejected_dtype, plan.grad_policy_rejected, a.grad_policy_rejected, "policy_rejected");
+  make(ref_chosen_dtype, plan.grad_ref_chosen, a.grad_ref_chosen, "ref_chosen");
+  make(ref_rejected_dtype, plan.grad_ref_rejected, a.grad_ref_rejected, "ref_rejected");
+  return plan;
+}
+
+}  // namespace sympo

@@ -1,0 +1,31 @@
+"""sympo_ext: fused C++/CUDA kernels for robust preference optimization (SymPO).
+
+Public API:
+    sym_loss            fused pair-level loss (SymPO's symmetric losses, DPO, cDPO, rDPO, IPO, ...)
+    LOSSES              registry of the loss types (formula, parameters, symmetry)
+    reference           pure-PyTorch references of every op
+"""
+
+from __future__ import annotations
+
+from . import reference
+from ._loading import AVAILABLE as KERNELS_AVAILABLE
+from ._loading import LOAD_ERROR, WITH_CUDA
+from .losses import LOSSES, REDUCTIONS, SYMMETRIC_LOSSES, LossInfo
+from .ops import SymLossOutput, sequence_logps, sym_loss
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KERNELS_AVAILABLE",
+    "LOAD_ERROR",
+    "LOSSES",
+    "LossInfo",
+    "REDUCTIONS",
+    "SYMMETRIC_LOSSES",
+    "SymLossOutput",
+    "WITH_CUDA",
+    "reference",
+    "sequence_logps",
+    "sym_loss",
+]
