@@ -178,3 +178,17 @@ def sequence_logps(
     """Per-sequence sum (or mean) of log softmax(logits)[label]; float32 [N]."""
     del inplace_backward
     return reference.sequence_logps(logits, labels, ignore_index=ignore_index, average=average, cu_seqlens=cu_seqlens)
+
+
+def token_logps_and_lse(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100):
+    """Row kernel: logits [R, V], labels [R] -> (token_logps float32 [R], lse float32 [R]).
+    Building block of sequence_logps and the fused linear path."""
+    return reference.token_logps_and_lse(logits, labels, ignore_index)
+
+
+def token_logps_backward_(
+    logits: torch.Tensor, labels: torch.Tensor, lse: torch.Tensor, row_grad: torch.Tensor, ignore_index: int = -100
+) -> torch.Tensor:
+    """Row kernel backward, IN PLACE: overwrite logits [R, V] with
+    row_grad[r] * (onehot(label) - softmax(logits)) (0 on ignored rows); returns logits."""
+    return logits.copy_(reference.token_logps_grad(logits, labels, lse, row_grad, ignore_index))

@@ -141,3 +141,28 @@ def sequence_logps(
     if average:
         return torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total))
     return total
+
+
+def token_logps_and_lse(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100):
+    """Row-level reference: logits [R, V], labels [R] -> (token_logps [R], lse [R]) in float32
+    (float64 for float64 logits); token_logps is 0 where labels == ignore_index."""
+    x = logits.float() if logits.dtype != torch.float64 else logits
+    lse = torch.logsumexp(x, dim=-1)
+    mask = labels != ignore_index
+    safe = torch.where(mask, labels, torch.zeros_like(labels)).long()
+    picked = torch.gather(x, -1, safe.unsqueeze(-1)).squeeze(-1) - lse
+    return torch.where(mask, picked, torch.zeros_like(picked)), lse
+
+
+def token_logps_grad(
+    logits: torch.Tensor, labels: torch.Tensor, lse: torch.Tensor, row_grad: torch.Tensor, ignore_index: int = -100
+) -> torch.Tensor:
+    """Row-level reference backward: row_grad[r] * (onehot(label) - softmax(logits)) on counted rows,
+    0 on ignored rows; in the logits' dtype."""
+    x = logits.float() if logits.dtype != torch.float64 else logits
+    mask = labels != ignore_index
+    safe = torch.where(mask, labels, torch.zeros_like(labels)).long()
+    grad = -torch.exp(x - lse.unsqueeze(-1))
+    grad.scatter_add_(-1, safe.unsqueeze(-1), torch.ones_like(grad[:, :1]))
+    grad = grad * torch.where(mask, row_grad, torch.zeros_like(row_grad)).unsqueeze(-1).to(grad.dtype)
+    return grad.to(logits.dtype)
