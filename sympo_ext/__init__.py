@@ -1,6 +1,9 @@
 """sympo_ext: fused C++/CUDA kernels for robust preference optimization (SymPO).
 
 Public API:
+    fused_linear_sequence_logps / FusedLinearSymPOLoss
+                        per-sequence log-probs / SymPO loss from hidden states + LM head,
+                        chunked so the full logits never exist
     sym_loss            fused pair-level loss (SymPO's symmetric losses, DPO, cDPO, rDPO, IPO, ...)
     LOSSES              registry of the loss types (formula, parameters, symmetry)
     reference           pure-PyTorch references of every op
@@ -13,10 +16,12 @@ from ._loading import AVAILABLE as KERNELS_AVAILABLE
 from ._loading import LOAD_ERROR, WITH_CUDA
 from .losses import LOSSES, REDUCTIONS, SYMMETRIC_LOSSES, LossInfo
 from .ops import SymLossOutput, sequence_logps, sym_loss
+from .fused_linear import FusedLinearSymPOLoss, fused_linear_sequence_logps
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FusedLinearSymPOLoss",
     "KERNELS_AVAILABLE",
     "LOAD_ERROR",
     "LOSSES",
@@ -26,6 +31,7 @@ __all__ = [
     "SymLossOutput",
     "WITH_CUDA",
     "reference",
+    "fused_linear_sequence_logps",
     "sequence_logps",
     "sym_loss",
 ]

@@ -1,0 +1,570 @@
+"""Fused linear path: per-sequence log-probs (and SymPO) straight from hidden states.
+
+At Llama-3 scale (H = 4096, V = 128256) the logits of 16 pairs x 2048 tokens are
+16 GiB in bf16 before any gradient. :func:`fused_linear_sequence_logps` computes
+``sequence_logps(hidden @ weight.T + bias, labels, ...)`` chunk by chunk over
+tokens so that the full logits never exist:
+
+* forward, per chunk of (counted) tokens: ``logits = hidden_chunk @ weight.T
+  (+ bias)`` through ATen's GEMM, then the row kernel
+  :func:`sympo_ext.ops.token_logps_and_lse`; only the per-token log-sum-exp
+  (float32, one number per token) is kept for backward;
+* backward, per chunk: the logits are recomputed, turned IN PLACE into
+  ``grad_logits`` by :func:`sympo_ext.ops.token_logps_backward_`, then
+  ``grad_hidden_chunk = grad_logits @ weight``, ``grad_weight +=
+  grad_logits.T @ hidden_chunk`` and ``grad_bias += grad_logits.sum(0)``.
+
+Peak extra memory is O(chunk_size * V) for the logits chunk, plus the outputs
+and, for bf16/fp16 weights split over several chunks, a float32 accumulator of
+grad_weight ([V, H]; see below); none of it grows with N*T. The cost is a
+second LM-head GEMM in backward (3 GEMMs of the unfused path become 4).
+
+Ignored tokens (``labels == ignore_index``: prompt tokens, padding) are
+dropped before chunking: only counted rows are gathered (``index_select``, a
+[chunk, H] copy) and go through the GEMMs, so padding and prompts cost no
+LM-head FLOPs at all. Finding them costs one host synchronisation per forward
+and one per backward (the number of counted tokens sizes the loop); that
+synchronisation also validates the labels (in [0, V) or ignore_index) and
+``cu_seqlens`` with clear errors instead of device-side asserts.
+
+Precision: the logits chunk is computed in the input dtype (as the unfused
+path does), the row kernels accumulate in float32; grad_hidden is one GEMM per
+chunk (fp32 accumulation inside the GEMM); grad_weight / grad_bias are
+accumulated over chunks in float32 when the weight is bf16/fp16 and cast once
+at the end (on CUDA with ``addmm``'s ``out_dtype`` when available, else the
+chunk's operands are upcast), so their error does not grow with the number of
+chunks. With a single chunk the GEMM output is written directly.
+
+``chunk_size=None`` chooses the number of token rows per chunk from the
+shapes: a budget of bytes for one logits chunk ``[rows, V]`` in the input
+dtype, divided by ``V * element_size``, rounded down to a multiple of 64 (when
+above 64) and capped by the number of counted tokens. The budget is
+
+* CUDA: a quarter of the memory free to the caching allocator
+  (``torch.cuda.mem_get_info`` plus what PyTorch holds cached but unused),
+  clamped to [32 MiB, 512 MiB] -- at V = 128256 in bf16 that is 2048 rows,
+  GEMMs of 2048 x 4096 x 128256, large enough to run at full speed;
+* CPU: a fixed 256 MiB (:data:`CPU_CHUNK_BUDGET_BYTES`).
+
+Why a ``torch.library.custom_op`` (not a Python ``autograd.Function``): the
+chunk loop is data-dependent (its length comes from the counted tokens) and
+must stay opaque to tracing -- Dynamo tracing an ``autograd.Function`` would
+inline the loop, graph-break on the synchronisation, or let the compiler
+re-fuse the chunks into the full logits. As two custom ops
+(``sympo_ext::fused_linear_logps`` and ``sympo_ext::fused_linear_logps_backward``)
+with fake kernels and ``register_autograd``, the path passes
+``torch.library.opcheck`` and compiles with ``fullgraph=True``. Double
+backward is not supported (the backward op has no derivative registered).
+
+Tied weights: the op returns grad_weight like any other op, so when ``weight``
+is also the input embedding, autograd adds both contributions.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from . import ops as _ops
+from . import reference as _reference
+from .losses import REDUCTIONS, check_loss_options
+
+__all__ = ["fused_linear_sequence_logps", "FusedLinearSymPOLoss", "auto_chunk_size", "CPU_CHUNK_BUDGET_BYTES"]
+
+CPU_CHUNK_BUDGET_BYTES = 256 * 2**20
+CUDA_CHUNK_BUDGET_MIN = 32 * 2**20
+CUDA_CHUNK_BUDGET_MAX = 512 * 2**20
+_LOW_PRECISION = (torch.bfloat16, torch.float16)
+_FLOATS = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+_NAME = "fused_linear_sequence_logps"
+
+
+# --------------------------------------------------------------------------- #
+# chunk size
+# --------------------------------------------------------------------------- #
+
+
+def auto_chunk_size(num_rows: int, vocab: int, dtype: torch.dtype, device: torch.device | str) -> int:
+    """Rows per chunk chosen when ``chunk_size=None`` (see the module docstring)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        budget = min(max(free // 4, CUDA_CHUNK_BUDGET_MIN), CUDA_CHUNK_BUDGET_MAX)
+    else:
+        budget = CPU_CHUNK_BUDGET_BYTES
+    rows = budget // max(1, vocab * torch.empty((), dtype=dtype).element_size())
+    if rows > 64:
+        rows -= rows % 64
+    return int(max(1, min(rows, max(1, num_rows))))
+
+
+# --------------------------------------------------------------------------- #
+# the chunk loop (eager; runs inside the custom ops)
+# --------------------------------------------------------------------------- #
+
+
+def _row_fns(dtype: torch.dtype):
+    """The row kernels, looked up at call time so the fused ones are used when present.
+    float64 (used for gradcheck only) goes to the pure-PyTorch reference rows, which
+    the fused kernels (fp32/bf16/fp16) need not support."""
+    if dtype == torch.float64:
+
+        def backward_(logits, labels, lse, row_grad, ignore_index):
+            return logits.copy_(_reference.token_logps_grad(logits, labels, lse, row_grad, ignore_index))
+
+        return _reference.token_logps_and_lse, backward_
+    return _ops.token_logps_and_lse, _ops.token_logps_backward_
+
+
+def _geometry(hidden, labels, cu_seqlens):
+    """(hidden2d [L, H], labels1d [L], number of sequences N, T for padded or None)."""
+    if cu_seqlens is None:
+        n, t = labels.shape
+        return hidden.reshape(n * t, hidden.shape[-1]), labels.reshape(n * t), n, t
+    return hidden, labels, cu_seqlens.shape[0] - 1, None
+
+
+def _scan(labels1d, cu_seqlens, ignore_index: int, vocab: int):
+    """Counted-row mask and indices (None when every row counts), with input validation.
+    One host synchronisation."""
+    mask = labels1d != ignore_index
+    bad_labels = (mask & ((labels1d < 0) | (labels1d >= vocab))).sum()
+    checks = [mask.sum(), bad_labels]
+    if cu_seqlens is not None:
+        steps = cu_seqlens[1:] - cu_seqlens[:-1]
+        checks.append((steps < 0).sum() + (cu_seqlens[0] != 0).long() + (cu_seqlens[-1] != labels1d.shape[0]).long())
+    values = torch.stack([c.long() for c in checks]).tolist()
+    if values[1]:
+        raise ValueError(
+            f"{_NAME}: labels must be in [0, V={vocab}) or equal ignore_index={ignore_index}; "
+            f"{values[1]} label(s) are out of range"
+        )
+    if cu_seqlens is not None and values[2]:
+        raise ValueError(
+            f"{_NAME}: cu_seqlens must start at 0, be non-decreasing and end at the number of "
+            f"tokens L={labels1d.shape[0]}; got {cu_seqlens.tolist()[:16]}"
+        )
+    n_valid = values[0]
+    if n_valid == labels1d.shape[0]:
+        return mask, n_valid, None
+    return mask, n_valid, torch.nonzero(mask).squeeze(1)
+
+
+def _chunks(n_valid: int, idx, chunk_size: int):
+    """Yield (slice or index tensor) per chunk of counted rows."""
+    for start in range(0, n_valid, chunk_size):
+        stop = min(start + chunk_size, n_valid)
+        yield (slice(start, stop) if idx is None else idx[start:stop])
+
+
+def _take(t, sel):
+    return t[sel] if isinstance(sel, slice) else t.index_select(0, sel)
+
+
+def _logits(h, weight, bias):
+    return torch.mm(h, weight.t()) if bias is None else torch.addmm(bias, h, weight.t())
+
+
+def _seq_ids(cu_seqlens, num_rows: int):
+    lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).long()
+    return torch.repeat_interleave(torch.arange(lengths.numel(), device=lengths.device), lengths, output_size=num_rows)
+
+
+def _resolve_chunk(chunk_size: int, n_valid: int, weight) -> int:
+    if chunk_size > 0:
+        return chunk_size
+    return auto_chunk_size(n_valid, weight.shape[0], weight.dtype, weight.device)
+
+
+def _forward_impl(hidden, weight, bias, labels, cu_seqlens, ignore_index, average, chunk_size):
+    h2, lab, n, t = _geometry(hidden, labels, cu_seqlens)
+    out_dtype = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+    num_rows = lab.shape[0]
+    mask, n_valid, idx = _scan(lab, cu_seqlens, ignore_index, weight.shape[0])
+    tok = torch.zeros(num_rows, dtype=out_dtype, device=hidden.device)
+    lse = torch.zeros(num_rows, dtype=out_dtype, device=hidden.device)
+    row_fwd, _ = _row_fns(hidden.dtype)
+    for sel in _chunks(n_valid, idx, _resolve_chunk(chunk_size, n_valid, weight)):
+        logits = _logits(_take(h2, sel), weight, bias)
+        tok_c, lse_c = row_fwd(logits, _take(lab, sel), ignore_index)
+        del logits
+        tok[sel] = tok_c.to(out_dtype)
+        lse[sel] = lse_c.to(out_dtype)
+    counted = mask.to(out_dtype)
+    if cu_seqlens is None:
+        total, count = tok.view(n, t).sum(1), counted.view(n, t).sum(1)
+    else:
+        seq = _seq_ids(cu_seqlens, num_rows)
+        total = torch.zeros(n, dtype=out_dtype, device=hidden.device).index_add_(0, seq, tok)
+        count = torch.zeros(n, dtype=out_dtype, device=hidden.device).index_add_(0, seq, counted)
+    if average:
+        total = torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total))
+    return total, lse
+
+
+def _backward_impl(grad_out, hidden, weight, bias, labels, cu_seqlens, lse, ignore_index, average, chunk_size,
+                   need_hidden, need_weight, need_bias):
+    h2, lab, n, t = _geometry(hidden, labels, cu_seqlens)
+    num_rows, vocab = lab.shape[0], weight.shape[0]
+    mask, n_valid, idx = _scan(lab, cu_seqlens, ignore_index, vocab)
+    seq = None if cu_seqlens is None else _seq_ids(cu_seqlens, num_rows)
+
+    # d out[n] / d token_logp[r] = g[n] (/ count[n] with average), per row.
+    g = grad_out.to(lse.dtype)
+    if average:
+        counted = mask.to(lse.dtype)
+        count = counted.view(n, t).sum(1) if seq is None else torch.zeros_like(g).index_add_(0, seq, counted)
+        g = torch.where(count > 0, g / count.clamp(min=1), torch.zeros_like(g))
+    row_grad = g.repeat_interleave(t) if seq is None else g[seq]
+    row_grad = row_grad.to(torch.float32) if hidden.dtype != torch.float64 else row_grad
+
+    chunk = _resolve_chunk(chunk_size, n_valid, weight)
+    n_chunks = -(-n_valid // chunk)
+    low = weight.dtype in _LOW_PRECISION
+    acc_dtype = torch.float32 if low else weight.dtype
+    # Every row is written when every row counts; otherwise ignored rows stay 0.
+    grad_h = (torch.empty_like(h2) if idx is None and n_valid else torch.zeros_like(h2)) if need_hidden else None
+    grad_w = None
+    if need_weight:
+        grad_w = torch.zeros(weight.shape, dtype=acc_dtype if n_chunks > 1 else weight.dtype, device=weight.device)
+    grad_b = torch.zeros(vocab, dtype=acc_dtype, device=weight.device) if need_bias else None
+    fp32_out_mm = low and n_chunks > 1 and weight.is_cuda
+
+    _, row_bwd = _row_fns(hidden.dtype)
+    for sel in _chunks(n_valid, idx, chunk):
+        h = _take(h2, sel)
+        logits = _logits(h, weight, bias)
+        gl = row_bwd(logits, _take(lab, sel), _take(lse, sel), _take(row_grad, sel), ignore_index)
+        if grad_h is not None:
+            gh = torch.mm(gl, weight)
+            if isinstance(sel, slice):
+                grad_h[sel] = gh
+            else:
+                grad_h.index_copy_(0, sel, gh)
+            del gh
+        if grad_w is not None:
+            if n_chunks == 1:
+                torch.mm(gl.t(), h, out=grad_w)
+            elif not low:
+                grad_w.addmm_(gl.t(), h)
+            elif fp32_out_mm:
+                fp32_out_mm = _addmm_fp32_out(grad_w, gl.t(), h)
+                if not fp32_out_mm:  # out_dtype unsupported here: upcast instead
+                    grad_w.addmm_(gl.t().float(), h.float())
+            else:
+                grad_w.addmm_(gl.t().float(), h.float())
+        if grad_b is not None:
+            grad_b += gl.sum(0, dtype=grad_b.dtype)
+        del logits, gl, h
+
+    # custom-op outputs may not alias each other: a fresh empty tensor for each one not wanted
+    grad_hidden = grad_h.view(hidden.shape) if grad_h is not None else hidden.new_empty(0)
+    grad_weight = grad_w.to(weight.dtype) if grad_w is not None else hidden.new_empty(0)
+    grad_bias = grad_b.to(bias.dtype) if grad_b is not None else hidden.new_empty(0)
+    return grad_hidden, grad_weight, grad_bias
+
+
+def _addmm_fp32_out(acc, a, b) -> bool:
+    """acc (fp32) += a @ b for bf16/fp16 a, b, with the GEMM writing fp32 directly."""
+    try:
+        torch.addmm(acc, a, b, out_dtype=torch.float32, out=acc)
+        return True
+    except (RuntimeError, TypeError, NotImplementedError):
+        return False
+
+
+# --------------------------------------------------------------------------- #
+# custom ops, fake kernels, autograd
+# --------------------------------------------------------------------------- #
+
+
+@torch.library.custom_op("sympo_ext::fused_linear_logps", mutates_args=())
+def _fused_linear_logps(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: Optional[torch.Tensor],
+    labels: torch.Tensor,
+    cu_seqlens: Optional[torch.Tensor],
+    ignore_index: int,
+    average: bool,
+    chunk_size: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (per-sequence log-probs [N], per-token log-sum-exp [L] saved for backward)."""
+    return _forward_impl(hidden, weight, bias, labels, cu_seqlens, ignore_index, average, chunk_size)
+
+
+@_fused_linear_logps.register_fake
+def _(hidden, weight, bias, labels, cu_seqlens, ignore_index, average, chunk_size):
+    out_dtype = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+    n = labels.shape[0] if cu_seqlens is None else cu_seqlens.shape[0] - 1
+    return hidden.new_empty((n,), dtype=out_dtype), hidden.new_empty((labels.numel(),), dtype=out_dtype)
+
+
+@torch.library.custom_op("sympo_ext::fused_linear_logps_backward", mutates_args=())
+def _fused_linear_logps_backward(
+    grad_out: torch.Tensor,
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: Optional[torch.Tensor],
+    labels: torch.Tensor,
+    cu_seqlens: Optional[torch.Tensor],
+    lse: torch.Tensor,
+    ignore_index: int,
+    average: bool,
+    chunk_size: int,
+    need_hidden: bool,
+    need_weight: bool,
+    need_bias: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Returns (grad_hidden, grad_weight, grad_bias); an empty tensor for each one not needed."""
+    return _backward_impl(grad_out, hidden, weight, bias, labels, cu_seqlens, lse, ignore_index, average,
+                          chunk_size, need_hidden, need_weight, need_bias)
+
+
+@_fused_linear_logps_backward.register_fake
+def _(grad_out, hidden, weight, bias, labels, cu_seqlens, lse, ignore_index, average, chunk_size, need_hidden,
+      need_weight, need_bias):
+    return (
+        torch.empty_like(hidden) if need_hidden else hidden.new_empty(0),
+        torch.empty_like(weight) if need_weight else hidden.new_empty(0),
+        torch.empty_like(bias) if (need_bias and bias is not None) else hidden.new_empty(0),
+    )
+
+
+def _setup_context(ctx, inputs, output):
+    hidden, weight, bias, labels, cu_seqlens, ignore_index, average, chunk_size = inputs
+    ctx.save_for_backward(hidden, weight, bias, labels, cu_seqlens, output[1])
+    ctx.options = (ignore_index, average, chunk_size)
+    ctx.mark_non_differentiable(output[1])
+
+
+def _backward(ctx, grad_out, _grad_lse):
+    hidden, weight, bias, labels, cu_seqlens, lse = ctx.saved_tensors
+    need_h, need_w, need_b = ctx.needs_input_grad[:3]
+    need_b = need_b and bias is not None
+    if not (need_h or need_w or need_b):
+        return (None,) * 8
+    gh, gw, gb = _fused_linear_logps_backward(
+        grad_out.contiguous(), hidden, weight, bias, labels, cu_seqlens, lse, *ctx.options, need_h, need_w, need_b
+    )
+    return (gh if need_h else None, gw if need_w else None, gb if need_b else None, None, None, None, None, None)
+
+
+_fused_linear_logps.register_autograd(_backward, setup_context=_setup_context)
+
+
+# --------------------------------------------------------------------------- #
+# public wrapper
+# --------------------------------------------------------------------------- #
+
+
+def _check_inputs(hidden, weight, labels, bias, cu_seqlens, chunk_size) -> None:
+    for value, name in ((hidden, "hidden"), (weight, "weight"), (labels, "labels")):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{_NAME}: {name} must be a tensor, got {type(value).__name__}")
+    for value, name in ((bias, "bias"), (cu_seqlens, "cu_seqlens")):
+        if value is not None and not isinstance(value, torch.Tensor):
+            raise TypeError(f"{_NAME}: {name} must be a tensor or None, got {type(value).__name__}")
+    if hidden.dtype not in _FLOATS:
+        raise TypeError(f"{_NAME}: hidden must be float32/float64/bfloat16/float16, got {hidden.dtype}")
+    if weight.dtype != hidden.dtype:
+        raise TypeError(f"{_NAME}: weight dtype {weight.dtype} must match hidden dtype {hidden.dtype}")
+    if bias is not None and bias.dtype != hidden.dtype:
+        raise TypeError(f"{_NAME}: bias dtype {bias.dtype} must match hidden dtype {hidden.dtype}")
+    if labels.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"{_NAME}: labels must be int64 or int32, got {labels.dtype}")
+    if weight.dim() != 2:
+        raise ValueError(f"{_NAME}: weight must be [V, H], got shape {tuple(weight.shape)}")
+    vocab, width = weight.shape
+    if vocab == 0:
+        raise ValueError(f"{_NAME}: weight must have at least one row (V >= 1)")
+    if hidden.shape[-1:] != (width,):
+        raise ValueError(
+            f"{_NAME}: hidden's last dimension {tuple(hidden.shape[-1:])} must equal weight's H={width} "
+            f"(weight is [V, H] = {tuple(weight.shape)})"
+        )
+    if bias is not None and tuple(bias.shape) != (vocab,):
+        raise ValueError(f"{_NAME}: bias must be [V={vocab}], got shape {tuple(bias.shape)}")
+    if cu_seqlens is None:
+        if hidden.dim() != 3:
+            raise ValueError(
+                f"{_NAME}: hidden must be [N, T, H] (or packed [L, H] with cu_seqlens), got shape {tuple(hidden.shape)}"
+            )
+        if labels.shape != hidden.shape[:2]:
+            raise ValueError(
+                f"{_NAME}: labels shape {tuple(labels.shape)} must equal hidden's [N, T] = {tuple(hidden.shape[:2])}"
+            )
+    else:
+        if hidden.dim() != 2:
+            raise ValueError(f"{_NAME}: with cu_seqlens, hidden must be packed [L, H], got shape {tuple(hidden.shape)}")
+        if labels.shape != hidden.shape[:1]:
+            raise ValueError(f"{_NAME}: labels shape {tuple(labels.shape)} must equal hidden's [L] = {tuple(hidden.shape[:1])}")
+        if cu_seqlens.dim() != 1 or cu_seqlens.shape[0] < 1:
+            raise ValueError(f"{_NAME}: cu_seqlens must be 1-D [N + 1], got shape {tuple(cu_seqlens.shape)}")
+        if cu_seqlens.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"{_NAME}: cu_seqlens must be int64 or int32, got {cu_seqlens.dtype}")
+    devices = {t.device for t in (hidden, weight, labels, bias, cu_seqlens) if t is not None}
+    if len(devices) > 1:
+        raise ValueError(f"{_NAME}: hidden, weight, labels, bias and cu_seqlens must be on one device, got {devices}")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"{_NAME}: chunk_size must be a positive int or None (automatic), got {chunk_size!r}")
+
+
+def fused_linear_sequence_logps(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    bias: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    average: bool = False,
+    cu_seqlens: torch.Tensor | None = None,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    """Per-sequence log-probs from hidden states and the LM head, without the full logits.
+
+    Same result as ``sequence_logps(hidden @ weight.T + bias, labels, ignore_index=...,
+    average=..., cu_seqlens=...)``, computed ``chunk_size`` token rows at a time (see the
+    module docstring for the algorithm, memory and precision).
+
+    Args:
+        hidden: [N, T, H] (padded) or [L, H] (packed, with ``cu_seqlens``); fp32/bf16/fp16
+            (fp64 for checks).
+        weight: the LM head [V, H], same dtype as ``hidden``; may be tied to the input embedding.
+        labels: [N, T] or [L], int64/int32, already aligned (``labels[n, t]`` is the token
+            ``hidden[n, t]`` predicts); positions equal to ``ignore_index`` do not count.
+        bias: optional [V].
+        average: divide each sequence's sum by its number of counted tokens (0 for none).
+        cu_seqlens: [N + 1] offsets of the packed sequences (int64/int32).
+        chunk_size: token rows per chunk; None chooses it from V, the dtype and free memory.
+
+    Returns:
+        float32 [N] (float64 for float64 inputs), differentiable in hidden, weight and bias.
+    """
+    _check_inputs(hidden, weight, labels, bias, cu_seqlens, chunk_size)
+    out, _ = _fused_linear_logps(
+        hidden, weight, bias, labels, cu_seqlens, int(ignore_index), bool(average), int(chunk_size or 0)
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# SymPO loss module
+# --------------------------------------------------------------------------- #
+
+
+class FusedLinearSymPOLoss(nn.Module):
+    """SymPO (and DPO-family) loss from the policy's last hidden states and LM head.
+
+    The batch is the concatenation [chosen; rejected] (TRL's convention): the first
+    half of the sequences are the chosen responses, the second half the rejected ones,
+    pair i being (i, i + B). Per-sequence log-probs come from
+    :func:`fused_linear_sequence_logps` (the full logits never exist), the pair loss
+    from :func:`sympo_ext.sym_loss` with every one of its options.
+
+    Constructor args: ``loss_type``, ``beta``, ``clip``, ``reduction``, ``temperature``,
+    ``slope``, ``epsilon`` as in :func:`sympo_ext.sym_loss`; ``average`` (length-normalised
+    log-probs), ``ignore_index`` and ``chunk_size`` as in :func:`fused_linear_sequence_logps`.
+
+    ``forward(hidden, weight, labels, ref_chosen_logps=None, ref_rejected_logps=None, *,
+    bias=None, cu_seqlens=None, pair_labels=None, weights=None)``:
+
+    * ``hidden`` [2B, T, H] (or packed [L, H] with ``cu_seqlens`` [2B + 1]), ``weight`` [V, H],
+      ``labels`` the target tokens [2B, T] (or [L]);
+    * ``ref_chosen_logps`` / ``ref_rejected_logps`` [B]: the reference model's log-probs
+      (computed the same way, e.g. with ``average``); both None means reference-free;
+    * ``pair_labels`` [B]: sym_loss's ``labels`` (1: the first response is preferred,
+      0: the second; default all 1); ``weights`` [B]: per-pair weights.
+
+    Returns ``(loss, metrics)``; metrics are detached scalars (means over pairs):
+    ``rewards/chosen``, ``rewards/rejected``, ``rewards/margins``, ``rewards/accuracies``
+    (fraction of pairs whose margin has the sign of the preference: margin > 0 when the
+    pair label is 1, < 0 when it is 0), ``logps/chosen``, ``logps/rejected``.
+    """
+
+    def __init__(
+        self,
+        loss_type: str = "sigmoid",
+        beta: float = 0.1,
+        *,
+        clip: float | None = None,
+        reduction: str = "mean",
+        temperature: float = 1.0,
+        slope: float = 0.5,
+        epsilon: float = 0.0,
+        average: bool = False,
+        ignore_index: int = -100,
+        chunk_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        check_loss_options(loss_type, temperature=temperature, slope=slope, epsilon=epsilon)
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"FusedLinearSymPOLoss: unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
+        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ValueError(f"FusedLinearSymPOLoss: chunk_size must be a positive int or None, got {chunk_size!r}")
+        self.loss_type, self.beta, self.clip, self.reduction = loss_type, beta, clip, reduction
+        self.temperature, self.slope, self.epsilon = temperature, slope, epsilon
+        self.average, self.ignore_index, self.chunk_size = average, ignore_index, chunk_size
+
+    def extra_repr(self) -> str:
+        return (f"loss_type={self.loss_type!r}, beta={self.beta}, clip={self.clip}, reduction={self.reduction!r}, "
+                f"average={self.average}, chunk_size={self.chunk_size}")
+
+    def forward(
+        self,
+        hidden: torch.Tensor,
+        weight: torch.Tensor,
+        labels: torch.Tensor,
+        ref_chosen_logps: torch.Tensor | None = None,
+        ref_rejected_logps: torch.Tensor | None = None,
+        *,
+        bias: torch.Tensor | None = None,
+        cu_seqlens: torch.Tensor | None = None,
+        pair_labels: torch.Tensor | None = None,
+        weights: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if (ref_chosen_logps is None) != (ref_rejected_logps is None):
+            raise ValueError(
+                "FusedLinearSymPOLoss: give both ref_chosen_logps and ref_rejected_logps, or neither (reference-free)"
+            )
+        logps = fused_linear_sequence_logps(
+            hidden, weight, labels, bias=bias, ignore_index=self.ignore_index, average=self.average,
+            cu_seqlens=cu_seqlens, chunk_size=self.chunk_size,
+        )
+        if logps.shape[0] % 2:
+            where = "hidden's first dimension" if cu_seqlens is None else "cu_seqlens (N + 1 offsets)"
+            raise ValueError(
+                f"FusedLinearSymPOLoss: the batch must hold 2B sequences [chosen; rejected], "
+                f"got {logps.shape[0]} in {where}"
+            )
+        pairs = logps.shape[0] // 2
+        chosen_logps, rejected_logps = logps[:pairs], logps[pairs:]
+        for value, name in ((ref_chosen_logps, "ref_chosen_logps"), (ref_rejected_logps, "ref_rejected_logps"),
+                            (pair_labels, "pair_labels"), (weights, "weights")):
+            if value is not None and (not isinstance(value, torch.Tensor) or tuple(value.shape) != (pairs,)):
+                shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                raise ValueError(f"FusedLinearSymPOLoss: {name} must be a tensor of shape [B={pairs}], got {shape}")
+        out = _ops.sym_loss(
+            chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps,
+            loss_type=self.loss_type, beta=self.beta, clip=self.clip, labels=pair_labels, weights=weights,
+            reduction=self.reduction, temperature=self.temperature, slope=self.slope, epsilon=self.epsilon,
+            return_rewards=True,
+        )
+        with torch.no_grad():
+            margins = out.margins.detach()
+            if pair_labels is None:
+                correct = margins > 0
+            else:
+                correct = torch.where(pair_labels.to(margins.device) == 0, margins < 0, margins > 0)
+            metrics = {
+                "rewards/chosen": out.chosen_rewards.detach().mean(),
+                "rewards/rejected": out.rejected_rewards.detach().mean(),
+                "rewards/margins": margins.mean(),
+                "rewards/accuracies": correct.float().mean(),
+                "logps/chosen": chosen_logps.detach().mean(),
+                "logps/rejected": rejected_logps.detach().mean(),
+            }
+        return out.loss, metrics
