@@ -1,0 +1,50 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   # creates .venv, installs torch + deps, builds the extension, runs `sympo-train --demo`
+#   make test   # same set-up (reused), then the whole test suite
+# Other targets: make build, make bench, make clean.
+#
+# Variables: PYTHON (interpreter for the venv), VENV, TORCH_SPEC (the torch to
+# install; the CUDA 13.0 build by default, e.g. TORCH_SPEC=torch==2.13.0 for a
+# CPU-only wheel), SYMPO_CUDA (AUTO/ON/OFF: build the CUDA kernels).
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.14.1
+SYMPO_CUDA ?= AUTO
+CUDA_HOME ?= $(if $(wildcard /usr/local/cuda/bin/nvcc),/usr/local/cuda,)
+PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.sympo-deps
+BUILD_STAMP := $(VENV)/.sympo-build
+SOURCES := $(shell find csrc -type f) CMakeLists.txt pyproject.toml
+
+export SYMPO_CUDA
+export CUDA_HOME
+
+.PHONY: demo test build bench clean
+
+demo: $(BUILD_STAMP)
+	$(VENV)/bin/sympo-train --demo
+
+test: $(BUILD_STAMP)
+	$(PY) -m pytest -q
+
+build: $(BUILD_STAMP)
+
+bench: $(BUILD_STAMP)
+	$(PY) benchmarks/bench_sym_loss.py --device cpu
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch and the build tools first: the extension is built against this torch
+# without build isolation (isolation would pull a second, multi-GB torch).
+$(DEPS_STAMP): | $(PY)
+	$(PY) -m pip install "$(TORCH_SPEC)" "scikit-build-core>=0.10" pybind11 ninja "cmake>=3.26" numpy
+	touch $@
+
+$(BUILD_STAMP): $(DEPS_STAMP) $(SOURCES)
+	$(PY) -m pip install --no-build-isolation -e ".[all]"
+	touch $@
+
+clean:
+	rm -rf build $(BUILD_STAMP)

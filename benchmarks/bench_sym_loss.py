@@ -1,0 +1,117 @@
+"""Benchmark: fused sym_loss forward+backward vs the eager and compiled references.
+
+    python benchmarks/bench_sym_loss.py --device cpu [--quick] [--out benchmarks/results]
+
+For every batch size B (1e3 .. 1e7 pairs) it times forward+backward of
+  * fused      sympo_ext.sym_loss (one forward launch, one backward launch)
+  * eager      sympo_ext.reference.sym_loss in plain PyTorch
+  * compiled   torch.compile(sympo_ext.reference.sym_loss)
+with fp32 policy and reference log-probs, labels and gradients to the policy
+log-probs. On CUDA it also reports the fused op's achieved bandwidth against
+the device's measured copy bandwidth (bytes read + written). Prints a table and
+writes CSV (and a PNG when matplotlib is installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import copy_bandwidth_gbs, machine_name, print_table, time_fn, write_csv  # noqa: E402
+
+import sympo_ext  # noqa: E402
+from sympo_ext import reference  # noqa: E402
+
+LOSS = dict(loss_type="sigmoid", beta=0.1, clip=5.0)
+
+
+def fused_bytes(n: int) -> int:
+    """Fewest bytes the fused forward+backward must move (fp32 log-probs, int64 labels):
+    forward reads 4 log-probs + a label, writes grad_coef (2) + rewards (3);
+    backward reads grad_coef (2) and writes 2 policy gradients."""
+    return n * (4 * 4 + 8 + 5 * 4 + 2 * 4 + 2 * 4)
+
+
+def make_inputs(n: int, device: str):
+    g = torch.Generator(device="cpu").manual_seed(0)
+    pc, pr, rc, rr = (torch.randn(n, generator=g) * 8 for _ in range(4))
+    labels = torch.randint(0, 2, (n,), generator=g)
+    pc, pr = (t.to(device).requires_grad_(True) for t in (pc, pr))
+    rc, rr, labels = (t.to(device) for t in (rc, rr, labels))
+    return pc, pr, rc, rr, labels
+
+
+def step_fn(loss_fn, pc, pr, rc, rr, labels):
+    def step():
+        loss = loss_fn(pc, pr, rc, rr, labels=labels, **LOSS)
+        torch.autograd.grad(loss, (pc, pr))
+
+    return step
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--quick", action="store_true", help="B up to 1e5 only, fewer repetitions")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile baseline")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    args = parser.parse_args(argv)
+
+    sizes = [10**3, 10**4, 10**5] if args.quick else [10**3, 10**4, 10**5, 10**6, 10**7]
+    reps = 5 if args.quick else 20
+    compiled_ref = None if args.no_compile else torch.compile(reference.sym_loss, dynamic=False)
+    peak = copy_bandwidth_gbs(args.device) if args.device == "cuda" else None
+    print(f"# sym_loss forward+backward on {machine_name(args.device)}")
+    if peak:
+        print(f"# measured copy bandwidth (read+write): {peak:.0f} GB/s")
+
+    rows = []
+    for n in sizes:
+        inputs = make_inputs(n, args.device)
+        row = {"device": args.device, "B": n}
+        row["fused_ms"] = time_fn(step_fn(sympo_ext.sym_loss, *inputs), args.device, reps=reps)
+        row["eager_ms"] = time_fn(step_fn(reference.sym_loss, *inputs), args.device, reps=reps)
+        if compiled_ref is not None:
+            torch._dynamo.reset()
+            row["compiled_ms"] = time_fn(step_fn(compiled_ref, *inputs), args.device, reps=reps)
+            row["vs_compiled"] = row["compiled_ms"] / row["fused_ms"]
+        row["vs_eager"] = row["eager_ms"] / row["fused_ms"]
+        row["fused_GBps"] = fused_bytes(n) / (row["fused_ms"] * 1e-3) / 1e9
+        if peak:
+            row["pct_of_copy_bw"] = 100 * row["fused_GBps"] / peak
+        rows.append(row)
+        print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+
+    columns = list(rows[-1])
+    print()
+    print_table(rows, columns)
+    out = args.out / f"sym_loss_{args.device}.csv"
+    write_csv(out, rows)
+    print(f"wrote {out}")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for key in ("fused_ms", "eager_ms", "compiled_ms"):
+            if key in rows[0]:
+                ax.loglog([r["B"] for r in rows], [r[key] for r in rows], marker="o", label=key[:-3])
+        ax.set_xlabel("pairs B")
+        ax.set_ylabel("forward+backward (ms)")
+        ax.set_title(f"sym_loss on {args.device}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.out / f"sym_loss_{args.device}.png", dpi=100)
+        print(f"wrote {args.out / f'sym_loss_{args.device}.png'}")
+    except ImportError:
+        pass
+
+
+if __name__ == "__main__":
+    main()
