@@ -222,49 +222,62 @@ def _backward_impl(grad_out, hidden, weight, bias, labels, cu_seqlens, lse, igno
     row_grad = row_grad.to(torch.float32) if hidden.dtype != torch.float64 else row_grad
 
     chunk = _resolve_chunk(chunk_size, n_valid, weight)
-    n_chunks = -(-n_valid // chunk)
-    low = weight.dtype in _LOW_PRECISION
-    acc_dtype = torch.float32 if low else weight.dtype
-    # Every row is written when every row counts; otherwise ignored rows stay 0.
-    grad_h = (torch.empty_like(h2) if idx is None and n_valid else torch.zeros_like(h2)) if need_hidden else None
-    grad_w = None
-    if need_weight:
-        grad_w = torch.zeros(weight.shape, dtype=acc_dtype if n_chunks > 1 else weight.dtype, device=weight.device)
-    grad_b = torch.zeros(vocab, dtype=acc_dtype, device=weight.device) if need_bias else None
-    fp32_out_mm = low and n_chunks > 1 and weight.is_cuda
-
+    acc = _GradAccumulator(h2, weight, bias, idx, n_valid, -(-n_valid // chunk), need_hidden, need_weight, need_bias)
     _, row_bwd = _row_fns(hidden.dtype)
     for sel in _chunks(n_valid, idx, chunk):
         h = _take(h2, sel)
         logits = _logits(h, weight, bias)
         gl = row_bwd(logits, _take(lab, sel), _take(lse, sel), _take(row_grad, sel), ignore_index)
-        if grad_h is not None:
-            gh = torch.mm(gl, weight)
-            if isinstance(sel, slice):
-                grad_h[sel] = gh
-            else:
-                grad_h.index_copy_(0, sel, gh)
-            del gh
-        if grad_w is not None:
-            if n_chunks == 1:
-                torch.mm(gl.t(), h, out=grad_w)
-            elif not low:
-                grad_w.addmm_(gl.t(), h)
-            elif fp32_out_mm:
-                fp32_out_mm = _addmm_fp32_out(grad_w, gl.t(), h)
-                if not fp32_out_mm:  # out_dtype unsupported here: upcast instead
-                    grad_w.addmm_(gl.t().float(), h.float())
-            else:
-                grad_w.addmm_(gl.t().float(), h.float())
-        if grad_b is not None:
-            grad_b += gl.sum(0, dtype=grad_b.dtype)
+        acc.add(gl, h, sel)
         del logits, gl, h
+    return acc.result(hidden)
 
-    # custom-op outputs may not alias each other: a fresh empty tensor for each one not wanted
-    grad_hidden = grad_h.view(hidden.shape) if grad_h is not None else hidden.new_empty(0)
-    grad_weight = grad_w.to(weight.dtype) if grad_w is not None else hidden.new_empty(0)
-    grad_bias = grad_b.to(bias.dtype) if grad_b is not None else hidden.new_empty(0)
-    return grad_hidden, grad_weight, grad_bias
+
+class _GradAccumulator:
+    """grad_hidden / grad_weight / grad_bias from per-chunk grad_logits (see the module docstring)."""
+
+    def __init__(self, h2, weight, bias, idx, n_valid, n_chunks, need_hidden, need_weight, need_bias):
+        self.weight, self.bias, self.n_chunks = weight, bias, n_chunks
+        self.low = weight.dtype in _LOW_PRECISION
+        acc_dtype = torch.float32 if self.low else weight.dtype
+        # Every row is written when every row counts; otherwise ignored rows stay 0.
+        self.grad_h = None
+        if need_hidden:
+            self.grad_h = torch.empty_like(h2) if idx is None and n_valid else torch.zeros_like(h2)
+        self.grad_w = None
+        if need_weight:
+            self.grad_w = torch.zeros(weight.shape, dtype=acc_dtype if n_chunks > 1 else weight.dtype,
+                                      device=weight.device)
+        self.grad_b = torch.zeros(weight.shape[0], dtype=acc_dtype, device=weight.device) if need_bias else None
+        self.fp32_out_mm = self.low and n_chunks > 1 and weight.is_cuda
+
+    def add(self, gl, h, sel) -> None:
+        if self.grad_h is not None:
+            gh = torch.mm(gl, self.weight)
+            if isinstance(sel, slice):
+                self.grad_h[sel] = gh
+            else:
+                self.grad_h.index_copy_(0, sel, gh)
+            del gh
+        if self.grad_w is not None:
+            if self.n_chunks == 1:
+                torch.mm(gl.t(), h, out=self.grad_w)
+            elif not self.low:
+                self.grad_w.addmm_(gl.t(), h)
+            elif self.fp32_out_mm and _addmm_fp32_out(self.grad_w, gl.t(), h):
+                pass
+            else:  # out_dtype unsupported here: upcast the chunk's operands instead
+                self.fp32_out_mm = False
+                self.grad_w.addmm_(gl.t().float(), h.float())
+        if self.grad_b is not None:
+            self.grad_b += gl.sum(0, dtype=self.grad_b.dtype)
+
+    def result(self, hidden):
+        # custom-op outputs may not alias each other: a fresh empty tensor for each one not wanted
+        grad_hidden = self.grad_h.view(hidden.shape) if self.grad_h is not None else hidden.new_empty(0)
+        grad_weight = self.grad_w.to(self.weight.dtype) if self.grad_w is not None else hidden.new_empty(0)
+        grad_bias = self.grad_b.to(self.bias.dtype) if self.grad_b is not None else hidden.new_empty(0)
+        return grad_hidden, grad_weight, grad_bias
 
 
 def _addmm_fp32_out(acc, a, b) -> bool:
