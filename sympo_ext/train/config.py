@@ -1,0 +1,258 @@
+"""Training configuration: one dataclass, the single source of every option.
+
+The CLI builds its flags from these fields (same names, same help, same
+groups), config files (YAML or JSON) use the same keys, and
+:meth:`TrainConfig.validate` checks them before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..losses import LOSSES, check_loss_options
+
+__all__ = ["TrainConfig", "ConfigError", "load_config_file", "GROUPS"]
+
+
+class ConfigError(ValueError):
+    """A bad option value or config file (the message says which and why)."""
+
+
+# Groups, in the order ``--help`` shows them.
+GROUPS = {
+    "model": "Model and reference",
+    "data": "Data",
+    "loss": "Loss (any sympo_ext.sym_loss loss type and option)",
+    "optim": "Optimisation",
+    "log": "Evaluation, logging and checkpoints",
+    "run": "Run control (output directory, resume, devices, distributed)",
+}
+
+
+def _f(default, group: str, help: str, **kw):
+    meta = {"group": group, "help": help}
+    meta.update({k: kw.pop(k) for k in ("choices", "metavar") if k in kw})
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    # ---------------------------------------------------------------- model
+    model: str | None = _f(None, "model",
+        "policy: a local directory holding a Hugging Face causal LM (config.json + weights)", metavar="DIR")
+    tokenizer: str | None = _f(None, "model", "tokenizer directory (default: the model directory)", metavar="DIR")
+    reference: str = _f("model", "model",
+        "reference policy: 'model' = a frozen copy kept in memory; 'precomputed' = reference log-probs "
+        "computed once before training and cached in OUTPUT_DIR (no reference in memory while training); "
+        "'none' = reference-free (rewards are beta * log pi)", choices=("model", "precomputed", "none"))
+    ref_model: str | None = _f(None, "model",
+        "reference model directory (default: the initial policy)", metavar="DIR")
+    logps_path: str = _f("auto", "model",
+        "how sequence log-probs are computed: 'fused_linear' = from the final hidden states and the LM head "
+        "without materialising the logits; 'logits' = model logits then sequence_logps; 'auto' = fused_linear "
+        "when the model exposes its decoder and LM head (HF causal LMs do)",
+        choices=("auto", "fused_linear", "logits"))
+    chunk_size: int | None = _f(None, "model", "token chunk size of the fused linear path (default: automatic)")
+    # ----------------------------------------------------------------- data
+    train_data: str | None = _f(None, "data",
+        "training pairs: a .jsonl/.json file or a saved Hugging Face dataset directory with fields prompt, "
+        "chosen, rejected (strings or chat messages) and optional label (1 = chosen preferred)", metavar="PATH")
+    eval_data: str | None = _f(None, "data", "evaluation pairs (same formats); default: --eval_fraction of "
+        "the training pairs", metavar="PATH")
+    eval_fraction: float = _f(0.0, "data", "fraction of the training pairs held out for evaluation when "
+        "--eval_data is not given (0 = no evaluation)")
+    split: str | None = _f(None, "data", "split to use when the data is a DatasetDict directory")
+    max_length: int = _f(512, "data", "maximum prompt + response tokens per sequence; longer responses are "
+        "truncated (counted in the logs)")
+    max_prompt_length: int | None = _f(None, "data", "maximum prompt tokens (default: only --max_length applies); "
+        "longer prompts keep their last tokens (the ones next to the response)")
+    truncation_mode: str = _f("keep_start", "data", "when prompt + response exceeds --max_length: 'keep_start' "
+        "truncates the responses' ends; 'keep_end' truncates the prompt's start", choices=("keep_start", "keep_end"))
+    too_long_policy: str = _f("skip", "data", "a prompt that leaves no room for any response token: 'skip' "
+        "(counted and warned) or 'error'", choices=("skip", "error"))
+    empty_policy: str = _f("skip", "data", "pairs with an empty or identical chosen/rejected: 'skip' (counted and "
+        "warned) or 'error'", choices=("skip", "error"))
+    packed: bool = _f(False, "data", "padding-free packed batches (one row, cu_seqlens) instead of padded ones")
+    label_noise: float = _f(0.0, "data", "inject label noise for experiments (flip rate eps); the original labels "
+        "are kept as true labels, so accuracy against them is reported")
+    noise_kind: str = _f("symmetric", "data", "kind of injected noise: 'symmetric' flips every label with "
+        "probability --label_noise; 'asymmetric' flips labels 1 / 0 with --noise_eps_pos / --noise_eps_neg",
+        choices=("symmetric", "asymmetric"))
+    noise_eps_pos: float | None = _f(None, "data", "asymmetric noise: flip rate of labels 1")
+    noise_eps_neg: float | None = _f(None, "data", "asymmetric noise: flip rate of labels 0")
+    noise_seed: int = _f(0, "data", "seed of the injected noise")
+    # ----------------------------------------------------------------- loss
+    loss_type: str = _f("sigmoid", "loss", "pair loss l(s): " + ", ".join(LOSSES) +
+        " (sigmoid/symmetric_ramp/unhinged are SymPO's symmetric losses; logistic = DPO)", choices=tuple(LOSSES))
+    beta: float = _f(0.1, "loss", "reward scale: r = beta * (log pi - log pi_ref)")
+    clip: float | None = _f(None, "loss", "clamp each reward to [-clip, clip] (SymPO's bounded reward)")
+    temperature: float = _f(1.0, "loss", "sigmoid loss only: l(s) = 1 / (1 + exp(temperature * s))")
+    slope: float = _f(0.5, "loss", "symmetric_ramp only: l(s) = clamp(0.5 - slope * s, 0, 1)")
+    epsilon: float = _f(0.0, "loss", "cdpo / rdpo only: assumed label-flip rate")
+    average_logps: bool = _f(False, "loss", "use the per-token mean log-prob instead of the sum (length "
+        "normalisation, as in IPO/SimPO variants)")
+    # ---------------------------------------------------------------- optim
+    learning_rate: float = _f(5e-6, "optim", "peak AdamW learning rate")
+    weight_decay: float = _f(0.0, "optim", "AdamW weight decay (not applied to biases and norms)")
+    adam_beta1: float = _f(0.9, "optim", "AdamW beta1")
+    adam_beta2: float = _f(0.999, "optim", "AdamW beta2")
+    adam_eps: float = _f(1e-8, "optim", "AdamW epsilon")
+    batch_size: int = _f(8, "optim", "GLOBAL number of pairs per optimizer step (all processes, all "
+        "accumulation micro-steps together); must be divisible by world_size * grad_accum")
+    eval_batch_size: int | None = _f(None, "optim", "pairs per evaluation batch per process (default: the "
+        "per-process micro-batch)")
+    grad_accum: int = _f(1, "optim", "gradient accumulation micro-steps per optimizer step")
+    num_epochs: float = _f(1.0, "optim", "epochs over the training pairs (ignored when --max_steps > 0)")
+    max_steps: int = _f(0, "optim", "optimizer steps to run (0 = from --num_epochs)")
+    warmup_steps: int = _f(0, "optim", "linear warmup steps (overrides --warmup_ratio when > 0)")
+    warmup_ratio: float = _f(0.1, "optim", "warmup as a fraction of the total steps")
+    min_lr_ratio: float = _f(0.0, "optim", "cosine decay floor, as a fraction of the peak learning rate")
+    max_grad_norm: float = _f(1.0, "optim", "gradient clipping by global norm (0 = off)")
+    precision: str = _f("auto", "optim", "'bf16' = bfloat16 autocast; 'fp32'; 'auto' = bf16 on CUDA GPUs that "
+        "support it, else fp32", choices=("auto", "bf16", "fp32"))
+    seed: int = _f(0, "optim", "seed of everything (data order, init of new heads, dropout)")
+    # ------------------------------------------------------------------ log
+    logging_steps: int = _f(1, "log", "log training metrics every N optimizer steps")
+    eval_steps: int = _f(0, "log", "evaluate every N optimizer steps (0 = only at the end)")
+    save_steps: int = _f(0, "log", "checkpoint every N optimizer steps (0 = only at the end)")
+    save_total_limit: int = _f(2, "log", "checkpoints kept (oldest deleted; 0 = keep all)")
+    save_final_model: bool = _f(True, "log", "write the final policy to OUTPUT_DIR/final (save_pretrained)")
+    tensorboard: str = _f("auto", "log", "TensorBoard event files in OUTPUT_DIR/tb: 'auto' = when "
+        "tensorboard is installed", choices=("auto", "on", "off"))
+    progress: bool = _f(True, "log", "tqdm progress bar")
+    # ------------------------------------------------------------------ run
+    output_dir: str | None = _f(None, "run", "run directory: config, metrics.csv, checkpoints/, final/",
+        metavar="DIR")
+    resume: bool = _f(False, "run", "continue the run in OUTPUT_DIR from its latest checkpoint, exactly")
+    overwrite: bool = _f(False, "run", "delete an existing run in OUTPUT_DIR and start afresh")
+    device: str = _f("auto", "run", "'auto' (cuda when available, one GPU per process under torchrun), 'cpu', "
+        "'cuda'", choices=("auto", "cpu", "cuda"))
+    distributed: str = _f("ddp", "run", "under torchrun: 'ddp' = DistributedDataParallel (NCCL on GPUs, gloo on "
+        "CPUs); 'fsdp' = FSDP2 fully_shard per decoder layer (parameters, gradients and optimizer state "
+        "sharded; for models that do not fit one GPU)", choices=("ddp", "fsdp"))
+
+    # ---------------------------------------------------------------- helpers
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, source: str = "config") -> "TrainConfig":
+        names = set(cls.field_names())
+        unknown = sorted(set(values) - names)
+        if unknown:
+            import difflib
+
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key.replace("-", "_"), names, n=1)
+                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise ConfigError(f"{source}: unknown option(s) {', '.join(hints)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self, *, need_model: bool = True, need_data: bool = True) -> None:
+        """Check every option; raises :class:`ConfigError` naming the option."""
+        def bad(msg):
+            raise ConfigError(msg)
+
+        for name in self.field_names():
+            f = next(x for x in dataclasses.fields(self) if x.name == name)
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, name) not in choices:
+                bad(f"--{name}: {getattr(self, name)!r} is not one of {', '.join(map(str, choices))}")
+        try:
+            check_loss_options(self.loss_type, temperature=self.temperature, slope=self.slope, epsilon=self.epsilon)
+        except ValueError as e:
+            bad(str(e))
+        if self.loss_type in ("cdpo", "rdpo") and not 0.0 <= self.epsilon < 0.5:
+            bad(f"--epsilon must be in [0, 0.5) for {self.loss_type}, got {self.epsilon}")
+        if self.beta <= 0:
+            bad(f"--beta must be > 0, got {self.beta}")
+        if self.clip is not None and self.clip <= 0:
+            bad(f"--clip must be > 0 (or unset), got {self.clip}")
+        if need_model and not self.model:
+            bad("--model is required (a local directory with a Hugging Face causal LM), or use --demo")
+        if need_model and self.model and not os.path.isdir(self.model):
+            bad(f"--model {self.model!r}: no such directory")
+        if need_model and self.model and not os.path.isfile(os.path.join(self.model, "config.json")):
+            bad(f"--model {self.model!r}: not a Hugging Face model directory (no config.json)")
+        for name in ("tokenizer", "ref_model"):
+            path = getattr(self, name)
+            if path and not os.path.isdir(path):
+                bad(f"--{name} {path!r}: no such directory")
+        if self.ref_model and self.reference == "none":
+            bad("--ref_model was given but --reference none makes training reference-free")
+        if need_data and not self.train_data:
+            bad("--train_data is required (a .jsonl/.json file or a dataset directory)")
+        for name in ("train_data", "eval_data"):
+            path = getattr(self, name)
+            if need_data and path and not os.path.exists(path):
+                bad(f"--{name} {path!r}: no such file or directory")
+        if need_data and not self.output_dir:
+            bad("--output_dir is required")
+        if self.max_length < 2:
+            bad(f"--max_length must be >= 2, got {self.max_length}")
+        if self.max_prompt_length is not None and not 1 <= self.max_prompt_length < self.max_length:
+            bad(f"--max_prompt_length must be in [1, max_length), got {self.max_prompt_length}")
+        if not 0.0 <= self.eval_fraction < 1.0:
+            bad(f"--eval_fraction must be in [0, 1), got {self.eval_fraction}")
+        if not 0.0 <= self.label_noise <= 1.0:
+            bad(f"--label_noise must be in [0, 1], got {self.label_noise}")
+        if self.noise_kind == "asymmetric" and (self.noise_eps_pos is None or self.noise_eps_neg is None):
+            bad("--noise_kind asymmetric needs --noise_eps_pos and --noise_eps_neg")
+        if self.noise_kind == "symmetric" and (self.noise_eps_pos is not None or self.noise_eps_neg is not None):
+            bad("--noise_eps_pos / --noise_eps_neg are for --noise_kind asymmetric")
+        for name in ("batch_size", "grad_accum", "logging_steps"):
+            if getattr(self, name) < 1:
+                bad(f"--{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("max_steps", "warmup_steps", "eval_steps", "save_steps", "save_total_limit"):
+            if getattr(self, name) < 0:
+                bad(f"--{name} must be >= 0, got {getattr(self, name)}")
+        if self.eval_batch_size is not None and self.eval_batch_size < 1:
+            bad(f"--eval_batch_size must be >= 1, got {self.eval_batch_size}")
+        if self.max_steps == 0 and self.num_epochs <= 0:
+            bad("--num_epochs must be > 0 when --max_steps is 0")
+        if self.learning_rate < 0 or self.weight_decay < 0 or self.max_grad_norm < 0:
+            bad("--learning_rate, --weight_decay and --max_grad_norm must be >= 0")
+        if not 0.0 <= self.warmup_ratio <= 1.0 or not 0.0 <= self.min_lr_ratio <= 1.0:
+            bad("--warmup_ratio and --min_lr_ratio must be in [0, 1]")
+        if self.resume and self.overwrite:
+            bad("--resume and --overwrite exclude each other")
+        if self.chunk_size is not None and self.chunk_size < 1:
+            bad(f"--chunk_size must be >= 1, got {self.chunk_size}")
+
+
+def load_config_file(path: str) -> dict[str, Any]:
+    """Read a YAML (.yaml/.yml) or JSON config file into a dict of option values."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"--config {path!r}: no such file")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    if path.endswith((".yaml", ".yml")):
+        try:
+            import yaml
+        except ImportError as e:  # pragma: no cover - pyyaml is in the train extra
+            raise ConfigError("YAML config files need pyyaml: pip install 'sympo_ext[train]'") from e
+        try:
+            values = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--config {path!r}: invalid YAML: {e}") from e
+    else:
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"--config {path!r}: invalid JSON at line {e.lineno}: {e.msg}") from e
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"--config {path!r}: expected a mapping of option: value, got {type(values).__name__}")
+    return {str(k).replace("-", "_"): v for k, v in values.items()}

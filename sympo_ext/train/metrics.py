@@ -1,0 +1,94 @@
+"""Metric logging: CSV (always), TensorBoard (when installed), with TRL's names."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+
+from .checkpoint import atomic_write_text
+
+__all__ = ["MetricsLogger", "CSV_COLUMNS", "METRIC_NAMES"]
+
+# TRL's DPOTrainer names where one exists; rewards/true_accuracies is ours (accuracy
+# of the implicit reward against the true labels, when they are known).
+METRIC_NAMES = (
+    "loss",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "rewards/true_accuracies",
+    "logps/chosen",
+    "logps/rejected",
+)
+CSV_COLUMNS = ("step", "split", "epoch", *METRIC_NAMES, "learning_rate", "grad_norm", "num_tokens",
+               "tokens_per_second", "elapsed_s")
+
+
+class MetricsLogger:
+    """Append metric rows to OUTPUT_DIR/metrics.csv (+ TensorBoard under OUTPUT_DIR/tb)."""
+
+    def __init__(self, output_dir: str, *, enabled: bool = True, tensorboard: str = "auto",
+                 resume_step: int | None = None):
+        self.enabled = enabled
+        self.path = os.path.join(output_dir, "metrics.csv")
+        self.tb = None
+        if not enabled:
+            return
+        if resume_step is not None and os.path.isfile(self.path):
+            # Rows logged after the checkpoint we resume from will be logged again: drop them.
+            with open(self.path, newline="", encoding="utf-8") as fh:
+                rows = [r for r in csv.DictReader(fh) if r.get("step") and int(r["step"]) <= resume_step]
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            atomic_write_text(self.path, buf.getvalue())
+        elif not os.path.isfile(self.path):
+            with open(self.path, "w", newline="", encoding="utf-8") as fh:
+                csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n").writeheader()
+        if tensorboard != "off":
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                if tensorboard == "on":
+                    raise RuntimeError("--tensorboard on: tensorboard is not installed (pip install tensorboard)")
+            else:
+                self.tb = SummaryWriter(os.path.join(output_dir, "tb"), purge_step=resume_step)
+
+    def log(self, step: int, split: str, values: dict) -> None:
+        if not self.enabled:
+            return
+        row = {"step": step, "split": split}
+        row.update({k: (f"{v:.8g}" if isinstance(v, float) else v) for k, v in values.items() if k in CSV_COLUMNS})
+        with open(self.path, "a", newline="", encoding="utf-8") as fh:
+            csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n").writerow(row)
+        if self.tb is not None:
+            for k, v in values.items():
+                if isinstance(v, (int, float)) and k not in ("epoch",):
+                    self.tb.add_scalar(f"{split}/{k}", v, step)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.flush()
+            self.tb.close()
+            self.tb = None
+
+
+def read_metrics(output_dir: str) -> list[dict]:
+    """The rows of OUTPUT_DIR/metrics.csv (numbers parsed) -- for tests and notebooks."""
+    path = os.path.join(output_dir, "metrics.csv")
+    out = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            parsed = {}
+            for k, v in row.items():
+                if v in ("", None):
+                    continue
+                try:
+                    parsed[k] = int(v) if k == "step" else float(v)
+                except ValueError:
+                    parsed[k] = v
+            out.append(parsed)
+    return out

@@ -1,0 +1,726 @@
+"""The SymPO trainer: DPO-style preference optimisation with any ``sym_loss`` loss.
+
+One optimizer step consumes ``batch_size`` pairs (GLOBAL: all processes and all
+accumulation micro-steps together). The loss of a step is the mean over those
+pairs of the per-pair loss; every micro-step backpropagates
+``sum(per-pair losses) * world_size / batch_size`` so that, after DDP averages
+the gradients over ``world_size`` processes and the micro-steps accumulate, the
+gradient is exactly that of the mean -- whatever the number of processes or
+accumulation steps (up to floating-point summation order).
+
+Data order is a pure function of (seed, epoch): epoch e visits the pairs in
+``torch.randperm(n, generator=seed(seed, e))`` order, global step s takes the
+slice ``[(s mod steps_per_epoch) * batch_size, ...)``; an incomplete final batch
+is dropped. The data position saved in a checkpoint is therefore just the step,
+and ``--resume`` replays exactly the remaining batches.
+
+Dropout is disabled (the policy runs in eval mode, like TRL's default
+``disable_dropout=True``), so the policy and the reference agree at step 0.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import sys
+import time
+import warnings
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import ops
+from . import checkpoint as ckpt
+from . import dist as D
+from .config import ConfigError, TrainConfig
+from .metrics import METRIC_NAMES, MetricsLogger
+from .modeling import SequenceLogps, batch_logps, load_causal_lm, load_tokenizer
+
+__all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "RunDirError", "set_seed", "prepare_datasets",
+           "inject_label_noise", "run_state"]
+
+RUN_MARKER = "run.json"
+# Options that may differ when resuming (they do not change the trajectory).
+RESUME_MUTABLE = {"resume", "overwrite", "logging_steps", "eval_steps", "save_steps", "save_total_limit",
+                  "save_final_model", "tensorboard", "progress", "device", "eval_batch_size", "output_dir"}
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; training stopped, the last good checkpoint is kept."""
+
+
+class RunDirError(ValueError):
+    """The output directory holds another run (or no run to resume)."""
+
+
+@dataclass
+class TrainResult:
+    global_step: int
+    output_dir: str | None
+    train_metrics: dict = field(default_factory=dict)  # last logged training metrics
+    eval_metrics: dict = field(default_factory=dict)  # final evaluation (empty without eval data)
+    history: list = field(default_factory=list)  # every logged row: {"step", "split", ...metrics}
+    interrupted: int | None = None  # the signal number when stopped by SIGINT/SIGTERM
+    checkpoint: str | None = None  # the last checkpoint written
+    model: nn.Module | None = None  # the trained policy (unwrapped)
+    data_stats: dict = field(default_factory=dict)
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def run_state(output_dir: str) -> str:
+    """'absent', 'empty', 'run' (a sympo-train run) or 'foreign' (other files)."""
+    if not os.path.exists(output_dir):
+        return "absent"
+    if not os.path.isdir(output_dir):
+        return "foreign"
+    entries = os.listdir(output_dir)
+    if not entries:
+        return "empty"
+    return "run" if RUN_MARKER in entries else "foreign"
+
+
+# --------------------------------------------------------------------------- #
+# Data
+# --------------------------------------------------------------------------- #
+
+
+def inject_label_noise(examples, *, eps: float = 0.0, kind: str = "symmetric", eps_pos=None, eps_neg=None,
+                       seed: int = 0):
+    """Flip the labels of ``examples`` (a list of PreferenceExample) with :func:`sympo_ext.noise.flip_labels`;
+    returns new examples whose ``true_label`` keeps the original label (when it was not already set) and
+    the NoiseResult."""
+    from ..noise import flip_labels
+
+    given = torch.tensor([1 if ex.label is None else int(ex.label) for ex in examples], dtype=torch.long)
+    res = flip_labels(given, kind=kind, eps=eps, eps_pos=eps_pos, eps_neg=eps_neg, seed=seed)
+    out = []
+    for ex, lab, orig in zip(examples, res.labels.tolist(), given.tolist()):
+        true = ex.true_label if ex.true_label is not None else orig
+        out.append(dataclasses.replace(ex, label=int(lab), true_label=int(true)))
+    return out, res
+
+
+def prepare_datasets(config: TrainConfig, tokenizer, train_examples=None, eval_examples=None):
+    """Load, noise, split and tokenise the pairs; returns (train_pairs, eval_pairs, stats).
+
+    Every data error is raised here, before anything is written."""
+    from ..data import PreferenceDataset, PreferenceTokenizer, load_preference_data
+
+    if train_examples is None:
+        train_examples = load_preference_data(config.train_data, split=config.split)
+    if eval_examples is None and config.eval_data:
+        eval_examples = load_preference_data(config.eval_data, split=config.split)
+    train_examples = list(train_examples)
+    if config.label_noise > 0 or config.noise_kind == "asymmetric":
+        train_examples, _ = inject_label_noise(
+            train_examples, eps=config.label_noise, kind=config.noise_kind, eps_pos=config.noise_eps_pos,
+            eps_neg=config.noise_eps_neg, seed=config.noise_seed)
+    if eval_examples is None and config.eval_fraction > 0:
+        g = torch.Generator().manual_seed(config.seed)
+        order = torch.randperm(len(train_examples), generator=g).tolist()
+        n_eval = max(1, int(round(config.eval_fraction * len(train_examples))))
+        eval_examples = [train_examples[i] for i in sorted(order[:n_eval])]
+        train_examples = [train_examples[i] for i in sorted(order[n_eval:])]
+    ptok = PreferenceTokenizer(
+        tokenizer, max_length=config.max_length, max_prompt_length=config.max_prompt_length,
+        truncation_mode=config.truncation_mode, empty_policy=config.empty_policy,
+        too_long_policy=config.too_long_policy)
+    train = PreferenceDataset.from_examples(train_examples, ptok)
+    stats = {"train/" + k: v for k, v in train.stats.items()}
+    evals = None
+    if eval_examples:
+        evals = PreferenceDataset.from_examples(eval_examples, ptok)
+        stats.update({"eval/" + k: v for k, v in evals.stats.items()})
+    return train.pairs, (evals.pairs if evals is not None else []), stats
+
+
+def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g).tolist()
+
+
+# --------------------------------------------------------------------------- #
+# Trainer
+# --------------------------------------------------------------------------- #
+
+
+class Trainer:
+    """Train a causal-LM policy with ``sympo_ext.sym_loss`` on preference pairs.
+
+    Args:
+        config: every option (see :class:`TrainConfig` / ``sympo-train --help``).
+        model: an in-memory policy (HF causal LM or an nn.Module with its interface);
+            default: loaded from ``config.model``.
+        tokenizer: default: loaded from ``config.tokenizer`` or ``config.model``.
+        ref_model: an in-memory reference (default: a frozen copy of the initial
+            policy, or ``config.ref_model``).
+        train_examples / eval_examples: lists of :class:`sympo_ext.data.PreferenceExample`
+            (default: loaded from ``config.train_data`` / ``config.eval_data``).
+
+    ``config.output_dir`` may be None in the Python API: nothing is written (no
+    checkpoints, no CSV); metrics are returned in ``TrainResult.history``.
+    """
+
+    def __init__(self, config: TrainConfig, *, model: nn.Module | None = None, tokenizer=None,
+                 ref_model: nn.Module | None = None, train_examples=None, eval_examples=None):
+        self.config = config
+        self._model_arg = model
+        self._tokenizer_arg = tokenizer
+        self._ref_arg = ref_model
+        self._train_examples = train_examples
+        self._eval_examples = eval_examples
+        self._stop_signal: int | None = None
+        self.history: list[dict] = []
+
+    # ------------------------------------------------------------------ setup
+    def _check_output_dir(self) -> None:
+        cfg = self.config
+        if not cfg.output_dir:
+            if cfg.resume:
+                raise ConfigError("--resume needs --output_dir")
+            return
+        state = run_state(cfg.output_dir)
+        if cfg.resume:
+            if state != "run" or ckpt.latest_checkpoint(os.path.join(cfg.output_dir, "checkpoints")) is None:
+                raise RunDirError(f"--resume: {cfg.output_dir!r} holds no checkpoint of a sympo-train run "
+                                  "to resume (start a new run without --resume)")
+            with open(os.path.join(cfg.output_dir, RUN_MARKER), encoding="utf-8") as fh:
+                stored = json.load(fh)["config"]
+            diff = {k: (stored.get(k), v) for k, v in cfg.to_dict().items()
+                    if k not in RESUME_MUTABLE and stored.get(k) != v}
+            if diff:
+                lines = "; ".join(f"{k}: run has {a!r}, now {b!r}" for k, (a, b) in sorted(diff.items()))
+                raise RunDirError(f"--resume: options differ from the run in {cfg.output_dir!r} ({lines}); "
+                                  "an exact resume needs the same options")
+        elif state in ("run", "foreign") and not cfg.overwrite:
+            what = "another sympo-train run" if state == "run" else "other files"
+            raise RunDirError(f"--output_dir {cfg.output_dir!r} already holds {what}; pass --resume to continue "
+                              "it, --overwrite to delete it and start afresh, or choose another directory")
+
+    def _setup(self):
+        cfg = self.config
+        cfg.validate(need_model=self._model_arg is None, need_data=self._train_examples is None)
+        if self._train_examples is None and not cfg.output_dir:
+            raise ConfigError("--output_dir is required")
+        self.dist = D.init_distributed(cfg.device)
+        self._check_output_dir()
+        # Load everything that can fail before writing anything.
+        tok = self._tokenizer_arg
+        if tok is None:
+            tok = load_tokenizer(cfg.tokenizer or cfg.model)
+        self.tokenizer = tok
+        self.policy = self._model_arg if self._model_arg is not None else load_causal_lm(cfg.model)
+        self.train_pairs, self.eval_pairs, self.data_stats = prepare_datasets(
+            cfg, tok, self._train_examples, self._eval_examples)
+        n = len(self.train_pairs)
+        G, ws, acc = cfg.batch_size, self.dist.world_size, cfg.grad_accum
+        if G % (ws * acc):
+            raise ConfigError(f"--batch_size {G} must be divisible by world_size ({ws}) * grad_accum ({acc})")
+        self.micro = G // (ws * acc)  # pairs per process per micro-step
+        self.steps_per_epoch = n // G
+        if self.steps_per_epoch == 0:
+            raise ConfigError(f"--batch_size {G} is larger than the {n} usable training pairs")
+        self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.num_epochs * self.steps_per_epoch))
+        self.eval_bs = cfg.eval_batch_size or self.micro
+        if self.dist.is_main and self.data_stats:
+            trunc = {k: v for k, v in self.data_stats.items() if v and "encoded" not in k}
+            if trunc:
+                print(f"[sympo-train] data: {trunc}", file=sys.stderr)
+
+        from ..data import PackedCollator, PaddedCollator
+
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        self.collate = PackedCollator() if cfg.packed else PaddedCollator(pad)
+
+        # The run directory (only now: everything above could still fail).
+        out = cfg.output_dir
+        if out and self.dist.is_main:
+            if cfg.overwrite and os.path.exists(out):
+                shutil.rmtree(out)
+            os.makedirs(out, exist_ok=True)
+            if not cfg.resume:
+                ckpt.atomic_write_text(os.path.join(out, RUN_MARKER), json.dumps({
+                    "config": cfg.to_dict(), "torch": torch.__version__, "world_size": ws,
+                    "data_stats": self.data_stats, "train_pairs": n, "eval_pairs": len(self.eval_pairs)},
+                    indent=2))
+            ckpt.remove_stale_tmp(os.path.join(out, "checkpoints"))
+        D.barrier(self.dist)
+
+        set_seed(cfg.seed)
+        dev = self.dist.device
+        self.device = dev
+        self.use_bf16 = cfg.precision == "bf16" or (
+            cfg.precision == "auto" and dev.type == "cuda" and torch.cuda.is_bf16_supported())
+        self.policy.to(dev)
+        self.policy.eval()  # dropout off (see module docstring); gradients still flow
+        if hasattr(self.policy, "config") and hasattr(self.policy.config, "use_cache"):
+            self.policy.config.use_cache = False
+        self.logps_module = SequenceLogps(self.policy, path=cfg.logps_path, chunk_size=cfg.chunk_size,
+                                          average=cfg.average_logps)
+
+        # Reference.
+        self.ref_module = None
+        self.ref_cache = None
+        if cfg.reference != "none":
+            ref = self._ref_arg
+            if ref is None and cfg.ref_model:
+                ref = load_causal_lm(cfg.ref_model)
+            if cfg.reference == "model":
+                if ref is None:
+                    ref = copy.deepcopy(self.policy)
+                self.ref_module = self._frozen(ref)
+            else:
+                self.ref_cache = self._reference_cache(ref)
+
+        self.module = D.wrap_model(self.logps_module, self.policy, self.dist, cfg.distributed)
+        if self.dist.enabled and cfg.distributed == "ddp":
+            self.module.broadcast_buffers = False
+        self.optimizer = self._make_optimizer()
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_lambda())
+
+    def _frozen(self, ref: nn.Module) -> SequenceLogps:
+        ref.to(self.device)
+        ref.eval()
+        ref.requires_grad_(False)
+        module = SequenceLogps(ref, path=self.config.logps_path, chunk_size=self.config.chunk_size,
+                               average=self.config.average_logps)
+        if self.dist.enabled and self.config.distributed == "fsdp":
+            D.wrap_model(module, ref, self.dist, "fsdp")
+        return module
+
+    def _make_optimizer(self):
+        cfg = self.config
+        decay, no_decay = [], []
+        for p in self.policy.parameters():
+            if p.requires_grad:
+                (decay if p.ndim >= 2 else no_decay).append(p)
+        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.learning_rate,
+                                 betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps)
+
+    def _lr_lambda(self):
+        cfg, total = self.config, self.total_steps
+        warm = cfg.warmup_steps or int(round(cfg.warmup_ratio * total))
+        floor = cfg.min_lr_ratio
+
+        def f(step: int) -> float:
+            if step < warm:
+                return (step + 1) / (warm + 1)
+            progress = min(1.0, (step - warm) / max(1, total - warm))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        return f
+
+    def _autocast(self):
+        if self.use_bf16:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    # ------------------------------------------------------------- reference
+    def _sharded_batches(self, n: int, bs: int):
+        """This process's share of positions 0..n-1 in batches; every process gets the same number of
+        batches (padding batches are flagged False) so collective forwards (FSDP) stay in step."""
+        ws, rank = self.dist.world_size, self.dist.rank
+        mine = list(range(rank, n, ws))
+        per = -(-n // ws)
+        nb = max(1, -(-per // bs))
+        for b in range(nb):
+            chunk = mine[b * bs:(b + 1) * bs]
+            yield (chunk, True) if chunk else ([0], False)
+
+    @torch.no_grad()
+    def _compute_ref_logps(self, module: nn.Module, pairs) -> torch.Tensor:
+        out = torch.zeros(len(pairs), 2, dtype=torch.float32)
+        for pos, real in self._sharded_batches(len(pairs), self.eval_bs):
+            batch = self.collate([pairs[i] for i in pos])
+            with self._autocast():
+                lp = batch_logps(module, batch, self.device).float().cpu()
+            if real:
+                b = len(pos)
+                out[pos, 0], out[pos, 1] = lp[:b], lp[b:]
+        return D.all_reduce_sum(out.to(self.device) if self.device.type == "cuda" else out, self.dist).cpu()
+
+    def _reference_cache(self, ref: nn.Module | None) -> dict:
+        """Reference log-probs of every train/eval pair, computed once (then cached in OUTPUT_DIR)."""
+        cfg = self.config
+        path = os.path.join(cfg.output_dir, "ref_logps.pt") if cfg.output_dir else None
+        key = {"train": len(self.train_pairs), "eval": len(self.eval_pairs),
+               "checksum": sum(sum(p.chosen_ids) + 3 * sum(p.rejected_ids) + 7 * sum(p.prompt_ids)
+                               for p in self.train_pairs + self.eval_pairs)}
+        if cfg.resume and path and os.path.isfile(path):
+            cache = torch.load(path, weights_only=True)
+            if cache.get("key") == key:
+                return cache
+            raise RunDirError(f"{path}: cached reference log-probs do not match the data; cannot resume exactly")
+        if ref is None:  # reference = the initial policy: no copy needed
+            module = SequenceLogps(self.policy, path=cfg.logps_path, chunk_size=cfg.chunk_size,
+                                   average=cfg.average_logps)
+            if self.dist.enabled and cfg.distributed == "fsdp":
+                warnings.warn("reference=precomputed with FSDP computes the reference before sharding: "
+                              "each process holds the full model once", stacklevel=2)
+        else:
+            module = self._frozen(ref)
+        state = torch.get_rng_state()
+        cache = {"key": key, "train": self._compute_ref_logps(module, self.train_pairs),
+                 "eval": self._compute_ref_logps(module, self.eval_pairs) if self.eval_pairs else None}
+        torch.set_rng_state(state)
+        del module
+        if path and self.dist.is_main:
+            tmp = path + ".tmp"
+            torch.save(cache, tmp)
+            os.replace(tmp, path)
+        return cache
+
+    # -------------------------------------------------------------- one step
+    def _pair_stats(self, pc, pr, rc, rr, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.config
+        labels = batch["labels"].to(self.device)
+        out = ops.sym_loss(pc, pr, rc, rr, loss_type=cfg.loss_type, beta=cfg.beta, clip=cfg.clip, labels=labels,
+                           reduction="none", temperature=cfg.temperature, slope=cfg.slope, epsilon=cfg.epsilon,
+                           return_rewards=True)
+        with torch.no_grad():
+            sign = labels * 2 - 1
+            correct = ((out.margins * sign) > 0).float()
+            true = batch["true_labels"].to(self.device)
+            known = (true >= 0).float()
+            true_correct = ((out.margins * (true.float() * 2 - 1)) > 0).float() * known
+            # Sums: loss, chosen, rejected, margins, acc, true_correct, true_known, logp_c, logp_r, pairs
+            sums = torch.stack([out.loss.detach().sum(), out.chosen_rewards.sum(), out.rejected_rewards.sum(),
+                                out.margins.sum(), correct.sum(), true_correct.sum(), known.sum(),
+                                pc.detach().sum(), pr.detach().sum(),
+                                torch.tensor(float(len(labels)), device=self.device)]).double()
+        return out.loss, sums
+
+    def _ref_logps(self, batch, positions, split: str):
+        if self.ref_cache is not None:
+            table = self.ref_cache[split][positions].to(self.device)
+            return table[:, 0], table[:, 1]
+        if self.ref_module is not None:
+            with torch.no_grad(), self._autocast():
+                lp = batch_logps(self.ref_module, batch, self.device).float()
+            b = len(positions)
+            return lp[:b], lp[b:]
+        return None, None
+
+    @staticmethod
+    def _finish(sums: torch.Tensor) -> dict:
+        s = sums.tolist()
+        n = max(s[9], 1.0)
+        m = {"loss": s[0] / n, "rewards/chosen": s[1] / n, "rewards/rejected": s[2] / n,
+             "rewards/margins": s[3] / n, "rewards/accuracies": s[4] / n,
+             "logps/chosen": s[7] / n, "logps/rejected": s[8] / n}
+        if s[6] > 0:
+            m["rewards/true_accuracies"] = s[5] / s[6]
+        return m
+
+    def _step_positions(self, step: int) -> list[list[int]]:
+        """Positions (into train_pairs) of this process's micro-batches at global step ``step``."""
+        cfg = self.config
+        epoch, k = divmod(step, self.steps_per_epoch)
+        if epoch not in self._order_cache:
+            self._order_cache = {epoch: _epoch_order(len(self.train_pairs), cfg.seed, epoch)}
+        order = self._order_cache[epoch]
+        glob = order[k * cfg.batch_size:(k + 1) * cfg.batch_size]
+        per_micro = cfg.batch_size // cfg.grad_accum
+        out = []
+        for m in range(cfg.grad_accum):
+            mb = glob[m * per_micro:(m + 1) * per_micro]
+            out.append(mb[self.dist.rank * self.micro:(self.dist.rank + 1) * self.micro])
+        return out
+
+    @contextmanager
+    def _no_sync(self, active: bool):
+        if not active or not self.dist.enabled:
+            yield
+            return
+        if hasattr(self.module, "no_sync"):
+            with self.module.no_sync():
+                yield
+        elif hasattr(self.module, "set_requires_gradient_sync"):
+            self.module.set_requires_gradient_sync(False)
+            try:
+                yield
+            finally:
+                self.module.set_requires_gradient_sync(True)
+        else:
+            yield
+
+    def _train_step(self, step: int) -> dict:
+        cfg = self.config
+        t0 = time.perf_counter()
+        scale = self.dist.world_size / cfg.batch_size
+        sums = torch.zeros(10, dtype=torch.float64, device=self.device)
+        tokens = 0
+        micro = self._step_positions(step)
+        for m, positions in enumerate(micro):
+            batch = self.collate([self.train_pairs[i] for i in positions])
+            tokens += batch["num_tokens"]
+            with self._no_sync(m < len(micro) - 1):
+                with self._autocast():
+                    lp = batch_logps(self.module, batch, self.device).float()
+                b = len(positions)
+                rc, rr = self._ref_logps(batch, positions, "train")
+                losses, s = self._pair_stats(lp[:b], lp[b:], rc, rr, batch)
+                (losses.sum() * scale).backward()
+            sums += s
+        extra = torch.tensor([float(tokens), 0.0 if torch.isfinite(sums[0]) else 1.0,
+                              float(self._stop_signal is not None)], dtype=torch.float64, device=self.device)
+        D.all_reduce_sum(sums, self.dist)
+        D.all_reduce_sum(extra, self.dist)
+        if extra[1] > 0 or not torch.isfinite(sums[0]):
+            self.optimizer.zero_grad(set_to_none=True)
+            last = self._last_checkpoint or "none written yet"
+            raise NonFiniteLossError(
+                f"non-finite loss ({sums[0].item() / max(sums[9].item(), 1):g}) at step {step + 1}: training stopped "
+                f"before the update, so the parameters stay finite. Last good checkpoint: {last}. "
+                "Common causes: a learning rate too high, fp16 overflow, or degenerate pairs; lower "
+                "--learning_rate, set --clip, or use --precision fp32.")
+        grad_norm = None
+        if cfg.max_grad_norm > 0:
+            gn = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+            if hasattr(gn, "full_tensor"):
+                gn = gn.full_tensor()
+            grad_norm = float(gn)
+        lr = self.scheduler.get_last_lr()[0]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        # Stop only on the flag every process agreed on (a signal arriving after the reduction is seen at
+        # the next step), so that all processes save the same checkpoint together.
+        self._stop_now = bool(extra[2] > 0)
+        elapsed = time.perf_counter() - t0
+        m = self._finish(sums.cpu())
+        m.update({"learning_rate": lr, "num_tokens": int(extra[0].item()),
+                  "tokens_per_second": extra[0].item() / max(elapsed, 1e-9),
+                  "epoch": (step + 1) / self.steps_per_epoch})
+        if grad_norm is not None:
+            m["grad_norm"] = grad_norm
+        return m
+
+    # ------------------------------------------------------------------ eval
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Metrics over the evaluation pairs (all processes together); {} without eval data."""
+        if not self.eval_pairs:
+            return {}
+        sums = torch.zeros(10, dtype=torch.float64, device=self.device)
+        tokens = 0
+        for pos, real in self._sharded_batches(len(self.eval_pairs), self.eval_bs):
+            batch = self.collate([self.eval_pairs[i] for i in pos])
+            with self._autocast():
+                lp = self.logps_module_forward(batch)
+            b = len(pos)
+            rc, rr = self._ref_logps(batch, pos, "eval")
+            _, s = self._pair_stats(lp[:b], lp[b:], rc, rr, batch)
+            if real:
+                sums += s
+                tokens += batch["num_tokens"]
+        D.all_reduce_sum(sums, self.dist)
+        return self._finish(sums.cpu())
+
+    def logps_module_forward(self, batch) -> torch.Tensor:
+        # The unwrapped module: DDP's forward is not needed without gradients.
+        return batch_logps(self.logps_module, batch, self.device).float()
+
+    # ----------------------------------------------------------- checkpoints
+    def _model_state(self) -> dict:
+        if self.dist.enabled and self.config.distributed == "fsdp":
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+            return get_model_state_dict(self.policy, options=StateDictOptions(full_state_dict=True,
+                                                                              cpu_offload=True))
+        return {k: v.detach().cpu() for k, v in self.policy.state_dict().items()}
+
+    def _optim_state(self) -> dict:
+        if self.dist.enabled and self.config.distributed == "fsdp":
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+            return get_optimizer_state_dict(self.policy, self.optimizer,
+                                            options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        return self.optimizer.state_dict()
+
+    def save_checkpoint(self, step: int) -> str | None:
+        """Write checkpoints/step-XXXXXX atomically (collective: every process calls it)."""
+        cfg = self.config
+        if not cfg.output_dir:
+            return None
+        ckpt_dir = os.path.join(cfg.output_dir, "checkpoints")
+        name = f"step-{step:06d}"
+        final = os.path.join(ckpt_dir, name)
+        model_sd, optim_sd = self._model_state(), self._optim_state()
+        rng = ckpt.capture_rng()
+        if self.dist.enabled:
+            rngs = [None] * self.dist.world_size
+            torch.distributed.all_gather_object(rngs, rng)
+        else:
+            rngs = [rng]
+        if self.dist.is_main and not os.path.isfile(os.path.join(final, "trainer_state.pt")):
+            tmp = os.path.join(ckpt_dir, f".tmp-{name}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(tmp)
+            torch.save(model_sd, os.path.join(tmp, "model.pt"))
+            torch.save(optim_sd, os.path.join(tmp, "optimizer.pt"))
+            for r, state in enumerate(rngs):
+                torch.save(state, os.path.join(tmp, f"rng-rank{r}.pt"))
+            torch.save({"step": step, "scheduler": self.scheduler.state_dict(), "config": cfg.to_dict(),
+                        "world_size": self.dist.world_size, "steps_per_epoch": self.steps_per_epoch,
+                        "total_steps": self.total_steps, "data_position": {
+                            "epoch": step // self.steps_per_epoch, "batch_in_epoch": step % self.steps_per_epoch,
+                            "pairs_seen": step * cfg.batch_size}},
+                       os.path.join(tmp, "trainer_state.pt"))
+            ckpt.fsync_tree(tmp)
+            os.replace(tmp, final)
+            ckpt.atomic_write_text(os.path.join(ckpt_dir, "latest"), name)
+            ckpt.prune_checkpoints(ckpt_dir, cfg.save_total_limit)
+        D.barrier(self.dist)
+        self._last_checkpoint = final
+        return final
+
+    def _load_checkpoint(self, path: str) -> int:
+        state = torch.load(os.path.join(path, "trainer_state.pt"), weights_only=False)
+        if state["world_size"] != self.dist.world_size:
+            raise RunDirError(f"{path} was written by {state['world_size']} process(es); resume with the same "
+                              f"number (now {self.dist.world_size}) for an exact continuation")
+        model_sd = torch.load(os.path.join(path, "model.pt"), weights_only=True, map_location="cpu")
+        optim_sd = torch.load(os.path.join(path, "optimizer.pt"), weights_only=False, map_location="cpu")
+        if self.dist.enabled and self.config.distributed == "fsdp":
+            from torch.distributed.checkpoint.state_dict import (StateDictOptions, set_model_state_dict,
+                                                                 set_optimizer_state_dict)
+
+            opts = StateDictOptions(full_state_dict=True)
+            set_model_state_dict(self.policy, model_sd, options=opts)
+            set_optimizer_state_dict(self.policy, self.optimizer, optim_sd, options=opts)
+        else:
+            self.policy.load_state_dict(model_sd)
+            self.optimizer.load_state_dict(optim_sd)
+        self.scheduler.load_state_dict(state["scheduler"])
+        ckpt.restore_rng(torch.load(os.path.join(path, f"rng-rank{self.dist.rank}.pt"), weights_only=False))
+        self._last_checkpoint = path
+        return int(state["step"])
+
+    def _save_final(self) -> None:
+        cfg = self.config
+        sd = self._model_state()
+        if not (cfg.output_dir and cfg.save_final_model and self.dist.is_main):
+            return
+        final = os.path.join(cfg.output_dir, "final")
+        tmp = final + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        if hasattr(self.policy, "save_pretrained"):
+            self.policy.save_pretrained(tmp, state_dict=sd)
+        else:
+            os.makedirs(tmp)
+            torch.save(sd, os.path.join(tmp, "model.pt"))
+        if hasattr(self.tokenizer, "save_pretrained"):
+            self.tokenizer.save_pretrained(tmp)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+
+    # ------------------------------------------------------------------ main
+    def _on_signal(self, signum, frame):
+        if self._stop_signal is not None:  # second signal: stop now
+            signal.signal(signum, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        self._stop_signal = signum
+        if getattr(self, "dist", None) is None or self.dist.is_main:
+            print(f"\n[sympo-train] {signal.Signals(signum).name} received: finishing this step, saving a "
+                  "checkpoint and exiting (send it again to abort without saving)", file=sys.stderr, flush=True)
+
+    def _log(self, step: int, split: str, metrics: dict) -> None:
+        row = {"step": step, "split": split, **metrics}
+        self.history.append(row)
+        self.logger.log(step, split, metrics)
+
+    def train(self) -> TrainResult:
+        """Run (or resume) training; returns a :class:`TrainResult`."""
+        import threading
+
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                handlers[sig] = signal.signal(sig, self._on_signal)
+        try:
+            return self._train()
+        finally:
+            for sig, h in handlers.items():
+                signal.signal(sig, h)
+            if getattr(self, "logger", None) is not None:
+                self.logger.close()
+            if getattr(self, "dist", None) is not None:
+                D.destroy(self.dist)
+
+    def _train(self) -> TrainResult:
+        self._setup()
+        cfg = self.config
+        self._order_cache = {}
+        self._last_checkpoint = None
+        start = 0
+        if cfg.resume:
+            start = self._load_checkpoint(ckpt.latest_checkpoint(os.path.join(cfg.output_dir, "checkpoints")))
+        self.logger = MetricsLogger(cfg.output_dir, enabled=bool(cfg.output_dir) and self.dist.is_main,
+                                    tensorboard=cfg.tensorboard, resume_step=start if cfg.resume else None) \
+            if cfg.output_dir else MetricsLogger("", enabled=False)
+        bar = None
+        if cfg.progress and self.dist.is_main:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.total_steps, initial=start, desc=f"sympo-train {cfg.loss_type}",
+                       unit="step", dynamic_ncols=True, file=sys.stderr)
+        result = TrainResult(global_step=start, output_dir=cfg.output_dir, data_stats=self.data_stats)
+        t_start = time.perf_counter()
+        step = start
+        last = {}
+        try:
+            while step < self.total_steps:
+                metrics = self._train_step(step)
+                step += 1
+                metrics["elapsed_s"] = time.perf_counter() - t_start
+                last = metrics
+                if step % cfg.logging_steps == 0 or step == self.total_steps:
+                    self._log(step, "train", metrics)
+                if bar is not None:
+                    post = {"loss": f"{metrics['loss']:.4f}", "acc": f"{metrics['rewards/accuracies']:.2f}"}
+                    if "rewards/true_accuracies" in metrics:
+                        post["true_acc"] = f"{metrics['rewards/true_accuracies']:.2f}"
+                    bar.set_postfix(post, refresh=False)
+                    bar.update(1)
+                if cfg.eval_steps and step % cfg.eval_steps == 0 and step < self.total_steps:
+                    self._log(step, "eval", self.evaluate())
+                if self._stop_now:
+                    result.checkpoint = self.save_checkpoint(step)
+                    result.interrupted = int(self._stop_signal or signal.SIGTERM)
+                    if self.dist.is_main:
+                        print(f"[sympo-train] stopped at step {step}/{self.total_steps}; checkpoint "
+                              f"{result.checkpoint}. Continue with the same command plus --resume.",
+                              file=sys.stderr, flush=True)
+                    break
+                if cfg.save_steps and step % cfg.save_steps == 0 and step < self.total_steps:
+                    result.checkpoint = self.save_checkpoint(step)
+        finally:
+            if bar is not None:
+                bar.close()
+        result.global_step = step
+        result.train_metrics = last
+        if result.interrupted is None:
+            result.eval_metrics = self.evaluate()
+            if result.eval_metrics:
+                self._log(step, "eval", result.eval_metrics)
+            result.checkpoint = self.save_checkpoint(step) if cfg.output_dir else None
+            self._save_final()
+        result.history = self.history
+        result.model = self.policy
+        return result
