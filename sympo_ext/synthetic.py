@@ -1,0 +1,532 @@
+"""A synthetic preference task with a computable true reward, a local tokenizer and a tiny Llama.
+
+Nothing is downloaded; everything is seeded and sized for CPUs (2 cores: building
+the task and sampling 512 pairs takes a few seconds).
+
+The task
+--------
+* Vocabulary (word level, ~140 words): 8 **topics** (``ocean``, ``forest``, ...),
+  each with 10 on-topic words (``ocean``: ``wave``, ``tide``, ``coral`` ...);
+  24 neutral filler words (``the``, ``very``, ``bright`` ...); 12 **bad** words
+  (``hate``, ``ugly``, ...); a few prompt words; special tokens ``<pad> <s> </s>
+  <unk> <|user|> <|assistant|> <|system|>``.
+* A **prompt** is one user message ``"<verb> about <topic> <tail>"`` (e.g. ``"write
+  about ocean please"``); with the chat template it is 7 tokens:
+  ``<s> <|user|> write about ocean please <|assistant|>``.
+* A **response** is a sequence of words (the assistant message; the chat template
+  ends it with ``</s>``).
+* **True reward** of a response with ``n`` words (special tokens ignored)::
+
+      r = (#on-topic words - #bad words) / n      in [-1, 1];   r = -1 for an empty response
+
+  "on-topic" = one of the prompt topic's 10 words or the topic name itself;
+  words of other topics and filler words are neutral. Monotone and simple: more
+  on-topic words and fewer bad words is better; length does not matter.
+* The **SFT data** (to fine-tune the reference briefly) are diverse but mediocre:
+  4-10 words, each on-topic with probability ``p_on ~ U(0, 0.5)``, bad with
+  ``p_bad ~ U(0, 0.4)`` (drawn per response), otherwise an other-topic or filler
+  word; their mean true reward is about 0.05.
+* **Preference pairs**: two responses sampled from a policy per prompt (HF
+  ``generate``, pure sampling, temperature 1); the pair is ordered by a
+  Bradley-Terry draw ``P(a preferred) = sigmoid(bt_scale * (r_a - r_b))``
+  (``bt_scale=None``: by the reward, ties broken at random); ``chosen`` = the
+  winner, ``label = true_label = 1``; the true rewards go into ``meta``.
+* **Evaluation**: the mean true reward of sampled responses; the win rate of a
+  policy against a reference on the same prompts, judged by the true reward
+  (ties count half).
+
+Self-check (not a test): ``python -m sympo_ext.synthetic --self-check`` SFTs a
+reference, samples clean pairs from it, trains a policy with plain DPO (our
+``sym_loss(loss_type="logistic")`` + ``sequence_logps``) and prints the true
+reward before/after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .data import EncodedPair, PaddedCollator, PreferenceExample, PreferenceTokenizer
+
+__all__ = [
+    "BAD_WORDS",
+    "CHAT_TEMPLATE",
+    "FILLER_WORDS",
+    "TOPICS",
+    "SyntheticTask",
+    "build_tiny_llama",
+    "build_tokenizer",
+    "encode_sft",
+    "generate_responses",
+    "self_check",
+    "sft_train",
+]
+
+TOPICS: dict[str, tuple[str, ...]] = {
+    "ocean": ("wave", "tide", "coral", "shell", "reef", "whale", "salt", "shore", "boat", "fish"),
+    "forest": ("tree", "leaf", "moss", "pine", "oak", "fern", "bark", "owl", "trail", "root"),
+    "city": ("street", "tower", "bus", "lamp", "bridge", "market", "cafe", "taxi", "subway", "plaza"),
+    "space": ("star", "orbit", "comet", "planet", "moon", "rocket", "galaxy", "nebula", "alien", "meteor"),
+    "music": ("song", "drum", "piano", "guitar", "melody", "rhythm", "choir", "violin", "tune", "chord"),
+    "food": ("bread", "soup", "apple", "cheese", "rice", "honey", "spice", "pie", "salad", "noodle"),
+    "sport": ("goal", "ball", "team", "race", "score", "coach", "sprint", "match", "medal", "jump"),
+    "winter": ("snow", "ice", "frost", "sled", "scarf", "cold", "blizzard", "skate", "mitten", "chill"),
+}
+FILLER_WORDS = (
+    "the", "a", "and", "of", "with", "very", "some", "many", "big", "small", "old", "new",
+    "bright", "quiet", "soft", "warm", "green", "blue", "red", "near", "far", "here", "there", "then",
+)
+BAD_WORDS = ("hate", "ugly", "stupid", "boring", "awful", "trash", "gross", "nasty", "lame", "dumb", "bad", "worst")
+PROMPT_VERBS = ("write", "tell", "talk", "describe")
+PROMPT_TAILS = ("please", "now", "briefly", "today")
+SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>")
+
+CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% for m in messages %}"
+    "{% if m['role'] == 'system' %}<|system|> {{ m['content'] }} "
+    "{% elif m['role'] == 'user' %}<|user|> {{ m['content'] }} "
+    "{% else %}<|assistant|> {{ m['content'] }} {{ eos_token }} {% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def _vocabulary() -> list[str]:
+    words = list(SPECIAL_TOKENS) + list(PROMPT_VERBS) + ["about"] + list(PROMPT_TAILS)
+    for topic, topic_words in TOPICS.items():
+        words.append(topic)
+        words.extend(topic_words)
+    words.extend(FILLER_WORDS)
+    words.extend(BAD_WORDS)
+    assert len(words) == len(set(words)), "duplicate words in the synthetic vocabulary"
+    return words
+
+
+def build_tokenizer():
+    """A word-level ``PreTrainedTokenizerFast`` (whitespace split, ``<unk>`` for unknown words) with
+    bos ``<s>``, eos ``</s>``, pad ``<pad>`` and :data:`CHAT_TEMPLATE`. Adds no special tokens
+    when called on text (the chat template writes them)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(_vocabulary())}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins words with spaces
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        additional_special_tokens=["<|user|>", "<|assistant|>", "<|system|>"],
+        model_max_length=256,
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_tiny_llama(tokenizer, *, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 4, seed: int = 0,
+                     intermediate_size: int | None = None, max_position_embeddings: int = 128,
+                     attn_implementation: str = "sdpa"):
+    """A randomly initialised ``LlamaForCausalLM`` sized for the tokenizer (seeded; the global RNG
+    is left untouched)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size or 2 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        max_position_embeddings=max_position_embeddings,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    config._attn_implementation = attn_implementation
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.bos_token_id = tokenizer.bos_token_id
+    return model
+
+
+# --------------------------------------------------------------------------- #
+# Generation
+# --------------------------------------------------------------------------- #
+
+
+@contextlib.contextmanager
+def _seeded(seed: int):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _prompt_ids(tokenizer, prompts: Sequence[str]) -> list[list[int]]:
+    out = []
+    for p in prompts:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                             add_generation_prompt=True)
+        out.append(list(tokenizer(text, add_special_tokens=False)["input_ids"]))
+    return out
+
+
+@torch.no_grad()
+def generate_responses(model, tokenizer, prompts: Sequence[str], *, seed: int = 0, max_new_tokens: int = 12,
+                       temperature: float = 1.0, batch_size: int = 512) -> list[list[int]]:
+    """Sample one response per prompt (pure sampling, seeded; the global RNG is left untouched).
+    Returns the response token ids up to (excluding) the first eos."""
+    ids = _prompt_ids(tokenizer, prompts)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out: list[list[int]] = []
+    try:
+        with _seeded(seed):
+            for start in range(0, len(ids), batch_size):
+                chunk = ids[start:start + batch_size]
+                P = max(len(x) for x in chunk)
+                input_ids = torch.full((len(chunk), P), tokenizer.pad_token_id, dtype=torch.long)
+                mask = torch.zeros((len(chunk), P), dtype=torch.long)
+                for r, x in enumerate(chunk):  # left padding
+                    input_ids[r, P - len(x):] = torch.tensor(x)
+                    mask[r, P - len(x):] = 1
+                gen = model.generate(
+                    input_ids=input_ids.to(device), attention_mask=mask.to(device), do_sample=True,
+                    max_new_tokens=max_new_tokens, temperature=temperature, top_k=0, top_p=1.0,
+                    pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                )[:, P:].tolist()
+                for row in gen:
+                    if tokenizer.eos_token_id in row:
+                        row = row[: row.index(tokenizer.eos_token_id)]
+                    out.append(row)
+    finally:
+        model.train(was_training)
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# SFT helpers
+# --------------------------------------------------------------------------- #
+
+
+def encode_sft(tokenizer, examples: Sequence[dict], *, max_length: int = 64) -> list[EncodedPair]:
+    """Encode prompt/completion examples (conversational, as from :meth:`SyntheticTask.sft_examples`)
+    as ``EncodedPair`` s whose ``chosen_ids`` is the completion (``rejected_ids`` is empty), so the
+    padded collator's chosen rows carry prompt-masked targets."""
+    ptok = PreferenceTokenizer(tokenizer, max_length=max_length)
+    out = []
+    for i, ex in enumerate(examples):
+        prompt_text = tokenizer.apply_chat_template(ex["prompt"], tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(list(ex["prompt"]) + list(ex["completion"]), tokenize=False)
+        prompt = ptok._ids(prompt_text)
+        completion = ptok._ids(full[len(prompt_text):])[: max(1, max_length - len(prompt))]
+        out.append(EncodedPair(prompt_ids=prompt, chosen_ids=completion, rejected_ids=[], index=i))
+    return out
+
+
+def sft_train(model, tokenizer, examples: Sequence[dict], *, steps: int = 100, batch_size: int = 32,
+              lr: float = 3e-3, seed: int = 0, weight_decay: float = 0.0) -> list[float]:
+    """Briefly fine-tune ``model`` in place on prompt/completion examples (token-mean cross-entropy
+    on the completion tokens only; AdamW, constant lr). Returns the loss per step."""
+    from .ops import sequence_logps
+
+    pairs = encode_sft(tokenizer, examples)
+    collate = PaddedCollator(tokenizer.pad_token_id)
+    rng = random.Random(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    model.train()
+    losses = []
+    order: list[int] = []
+    for _ in range(steps):
+        if len(order) < batch_size:
+            perm = list(range(len(pairs)))
+            rng.shuffle(perm)
+            order.extend(perm)
+        idx, order = order[:batch_size], order[batch_size:]
+        batch = collate([pairs[i] for i in idx])
+        B = len(idx)  # only the chosen rows (the rejected rows are prompt-only)
+        logits = model(input_ids=batch["input_ids"][:B], attention_mask=batch["attention_mask"][:B],
+                       use_cache=False).logits
+        targets = batch["target_ids"][:B]
+        loss = -sequence_logps(logits, targets).sum() / (targets != -100).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+# --------------------------------------------------------------------------- #
+# The task
+# --------------------------------------------------------------------------- #
+
+
+class SyntheticTask:
+    """The synthetic preference task (see the module docstring). ``seed`` seeds the prompt/SFT draws;
+    every method also takes its own seed where it samples."""
+
+    def __init__(self, seed: int = 0, *, bt_scale: float | None = 10.0, max_new_tokens: int = 12) -> None:
+        self.seed = seed
+        self.bt_scale = bt_scale
+        self.max_new_tokens = max_new_tokens
+        self.topics = list(TOPICS)
+        self.prompts = [f"{v} about {t} {tail}" for t in self.topics for v in PROMPT_VERBS for tail in PROMPT_TAILS]
+        self._good = {t: set(ws) | {t} for t, ws in TOPICS.items()}
+        self._bad = set(BAD_WORDS)
+        self._tables: dict[int, tuple[torch.Tensor, ...]] = {}
+
+    # -- prompts and rewards ---------------------------------------------- #
+
+    def topic_of(self, prompt: str | Sequence[dict]) -> str | None:
+        if not isinstance(prompt, str):
+            prompt = " ".join(m["content"] for m in prompt if m.get("role") == "user")
+        for w in prompt.split():
+            if w in TOPICS:
+                return w
+        return None
+
+    def sample_prompts(self, n: int, *, seed: int | None = None) -> list[str]:
+        rng = random.Random(self.seed if seed is None else seed)
+        return [rng.choice(self.prompts) for _ in range(n)]
+
+    def true_reward(self, prompt: str | Sequence[dict], response: str | Sequence[dict]) -> float:
+        """``(#on-topic - #bad) / #words``; -1 for an empty response (special tokens ignored)."""
+        if not isinstance(response, str):
+            response = " ".join(m["content"] for m in response if m.get("role") == "assistant")
+        words = [w for w in response.split() if w not in SPECIAL_TOKENS]
+        if not words:
+            return -1.0
+        topic = self.topic_of(prompt)
+        good = self._good.get(topic, set())
+        return (sum(w in good for w in words) - sum(w in self._bad for w in words)) / len(words)
+
+    def _token_tables(self, tokenizer) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        key = id(tokenizer)
+        if key not in self._tables:
+            V = len(tokenizer)
+            vocab = tokenizer.get_vocab()
+            topic_of_token = torch.full((V,), -1, dtype=torch.long)  # which topic's good set it is in
+            topic_name = torch.full((V,), -1, dtype=torch.long)  # topic index of a topic-name token
+            is_bad = torch.zeros(V, dtype=torch.bool)
+            is_special = torch.zeros(V, dtype=torch.bool)
+            for k, (t, words) in enumerate(TOPICS.items()):
+                topic_name[vocab[t]] = k
+                for w in (t, *words):
+                    topic_of_token[vocab[w]] = k
+            for w in BAD_WORDS:
+                is_bad[vocab[w]] = True
+            for i in tokenizer.all_special_ids:
+                is_special[i] = True
+            self._tables[key] = (topic_of_token, topic_name, is_bad, is_special)
+        return self._tables[key]
+
+    def true_reward_ids(self, tokenizer, prompt_ids: torch.Tensor, response_ids: torch.Tensor) -> torch.Tensor:
+        """Batched true reward from token ids: ``prompt_ids`` [N, P] (any padding), ``response_ids``
+        [N, R] (read up to the first eos; special tokens ignored). Returns float32 [N]."""
+        topic_of_token, topic_name, is_bad, is_special = self._token_tables(tokenizer)
+        prompt_ids = torch.as_tensor(prompt_ids).long().cpu()
+        response_ids = torch.as_tensor(response_ids).long().cpu()
+        topic = topic_name[prompt_ids].max(dim=1).values  # -1 when no topic word
+        before_eos = (response_ids == tokenizer.eos_token_id).long().cumsum(1) == 0
+        words = before_eos & ~is_special[response_ids]
+        n = words.sum(1)
+        good = (words & (topic_of_token[response_ids] == topic[:, None]) & (topic[:, None] >= 0)).sum(1)
+        bad = (words & is_bad[response_ids]).sum(1)
+        r = (good - bad).float() / n.clamp(min=1).float()
+        return torch.where(n > 0, r, torch.full_like(r, -1.0))
+
+    # -- SFT data ----------------------------------------------------------- #
+
+    def sample_response(self, topic: str, rng: random.Random) -> str:
+        """One mediocre, diverse response (the SFT distribution)."""
+        p_on, p_bad = rng.uniform(0.0, 0.5), rng.uniform(0.0, 0.4)
+        others = [w for t, ws in TOPICS.items() if t != topic for w in ws]
+        words = []
+        for _ in range(rng.randint(4, 10)):
+            u = rng.random()
+            if u < p_on:
+                words.append(rng.choice(TOPICS[topic]))
+            elif u < p_on + p_bad:
+                words.append(rng.choice(BAD_WORDS))
+            elif rng.random() < 0.5:
+                words.append(rng.choice(others))
+            else:
+                words.append(rng.choice(FILLER_WORDS))
+        return " ".join(words)
+
+    def sft_examples(self, n: int, *, seed: int | None = None) -> list[dict[str, Any]]:
+        """``n`` conversational prompt/completion examples (TRL's format:
+        ``{"prompt": [user message], "completion": [assistant message]}``)."""
+        rng = random.Random(1_000_003 + (self.seed if seed is None else seed))
+        out = []
+        for _ in range(n):
+            prompt = rng.choice(self.prompts)
+            response = self.sample_response(self.topic_of(prompt), rng)
+            out.append({"prompt": [{"role": "user", "content": prompt}],
+                        "completion": [{"role": "assistant", "content": response}]})
+        return out
+
+    # -- pairs and evaluation ---------------------------------------------- #
+
+    def _sample(self, policy, tokenizer, prompts, seed, max_new_tokens):
+        ids = generate_responses(policy, tokenizer, prompts, seed=seed,
+                                 max_new_tokens=max_new_tokens or self.max_new_tokens)
+        texts = tokenizer.batch_decode(ids, skip_special_tokens=True)
+        texts = [" ".join(t.split()) for t in texts]
+        return texts, [self.true_reward(p, t) for p, t in zip(prompts, texts)]
+
+    def preference_pairs(self, policy, tokenizer, n: int, *, seed: int = 0,
+                         max_new_tokens: int | None = None) -> list[PreferenceExample]:
+        """``n`` conversational pairs: two responses per prompt sampled from ``policy``, ordered by a
+        Bradley-Terry draw on the true rewards (``chosen`` = the winner, ``label = true_label = 1``;
+        ``meta`` holds ``chosen_reward``, ``rejected_reward``, ``topic``)."""
+        prompts = self.sample_prompts(n, seed=seed)
+        texts, rewards = self._sample(policy, tokenizer, prompts + prompts, seed, max_new_tokens)
+        rng = random.Random(seed * 7919 + 17)
+        out = []
+        for i, p in enumerate(prompts):
+            (a, ra), (b, rb) = (texts[i], rewards[i]), (texts[n + i], rewards[n + i])
+            if self.bt_scale is None:
+                a_wins = ra > rb or (ra == rb and rng.random() < 0.5)
+            else:
+                a_wins = rng.random() < 1.0 / (1.0 + math.exp(-self.bt_scale * (ra - rb)))
+            if not a_wins:
+                (a, ra), (b, rb) = (b, rb), (a, ra)
+            out.append(PreferenceExample(
+                prompt=[{"role": "user", "content": p}],
+                chosen=[{"role": "assistant", "content": a}],
+                rejected=[{"role": "assistant", "content": b}],
+                label=1, true_label=1, index=i,
+                meta={"chosen_reward": ra, "rejected_reward": rb, "topic": self.topic_of(p)},
+            ))
+        return out
+
+    def evaluate(self, policy, tokenizer, n_prompts: int = 256, *, seed: int = 12345,
+                 max_new_tokens: int | None = None) -> dict[str, Any]:
+        """Mean true reward of one sampled response per prompt (prompts drawn with ``seed``)."""
+        prompts = self.sample_prompts(n_prompts, seed=seed)
+        texts, rewards = self._sample(policy, tokenizer, prompts, seed, max_new_tokens)
+        return {"true_reward": sum(rewards) / len(rewards), "rewards": rewards, "responses": texts,
+                "prompts": prompts}
+
+    def win_rate(self, policy, reference, tokenizer, n_prompts: int = 256, *, seed: int = 12345,
+                 max_new_tokens: int | None = None) -> dict[str, float]:
+        """Win rate of ``policy`` against ``reference`` on the same prompts (one sample each), judged
+        by the true reward; ties count half."""
+        pol = self.evaluate(policy, tokenizer, n_prompts, seed=seed, max_new_tokens=max_new_tokens)
+        ref = self.evaluate(reference, tokenizer, n_prompts, seed=seed + 1, max_new_tokens=max_new_tokens)
+        wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(pol["rewards"], ref["rewards"]))
+        return {"win_rate": wins / n_prompts, "policy_reward": pol["true_reward"],
+                "reference_reward": ref["true_reward"]}
+
+
+# --------------------------------------------------------------------------- #
+# Self-check: does plain DPO on clean pairs raise the true reward?
+# --------------------------------------------------------------------------- #
+
+
+def _dpo_train(policy, reference, tokenizer, examples, *, steps: int, batch_size: int, lr: float, beta: float,
+               loss_type: str = "logistic", seed: int = 0, labels_attr: str = "label") -> list[float]:
+    from . import sequence_logps, sym_loss
+
+    ptok = PreferenceTokenizer(tokenizer, max_length=64)
+    pairs = [p for p in (ptok.encode(e) for e in examples) if p is not None]
+    collate = PaddedCollator(tokenizer.pad_token_id)
+    rng = random.Random(seed)
+    opt = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=0.0)
+    reference.eval()
+    policy.train()
+    losses, order = [], []
+    for _ in range(steps):
+        if len(order) < batch_size:
+            perm = list(range(len(pairs)))
+            rng.shuffle(perm)
+            order.extend(perm)
+        idx, order = order[:batch_size], order[batch_size:]
+        batch = collate([pairs[i] for i in idx])
+        kw = dict(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)
+        with torch.no_grad():
+            ref_logps = sequence_logps(reference(**kw).logits, batch["target_ids"])
+        logps = sequence_logps(policy(**kw).logits, batch["target_ids"])
+        B = len(idx)
+        loss = sym_loss(logps[:B], logps[B:], ref_logps[:B], ref_logps[B:], loss_type=loss_type, beta=beta,
+                        labels=batch["labels"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    policy.eval()
+    return losses
+
+
+def self_check(*, seed: int = 0, sft_steps: int = 100, dpo_steps: int = 200, n_pairs: int = 512,
+               batch_size: int = 32, beta: float = 0.1, lr: float = 1e-3, n_eval: int = 512,
+               verbose: bool = True) -> dict[str, float]:
+    """SFT a reference, sample clean pairs, train a policy with DPO, report the true reward."""
+    import copy
+
+    t0 = time.perf_counter()
+    task = SyntheticTask(seed)
+    tok = build_tokenizer()
+    ref = build_tiny_llama(tok, seed=seed)
+    r_init = task.evaluate(ref, tok, n_eval)["true_reward"]
+    sft_losses = sft_train(ref, tok, task.sft_examples(4096), steps=sft_steps, seed=seed)
+    t_sft = time.perf_counter()
+    r_ref = task.evaluate(ref, tok, n_eval)["true_reward"]
+    pairs = task.preference_pairs(ref, tok, n_pairs, seed=seed + 1)
+    t_pairs = time.perf_counter()
+    policy = copy.deepcopy(ref)
+    dpo_losses = _dpo_train(policy, ref, tok, pairs, steps=dpo_steps, batch_size=batch_size, lr=lr, beta=beta,
+                            seed=seed)
+    t_dpo = time.perf_counter()
+    r_pol = task.evaluate(policy, tok, n_eval)["true_reward"]
+    wr = task.win_rate(policy, ref, tok, n_eval)["win_rate"]
+    out = {
+        "reward_random_init": r_init, "reward_reference": r_ref, "reward_policy": r_pol, "win_rate": wr,
+        "sft_loss_first": sft_losses[0], "sft_loss_last": sum(sft_losses[-10:]) / 10,
+        "dpo_loss_first": sum(dpo_losses[:10]) / 10, "dpo_loss_last": sum(dpo_losses[-10:]) / 10,
+        "pair_reward_gap": sum(p.meta["chosen_reward"] - p.meta["rejected_reward"] for p in pairs) / len(pairs),
+        "time_sft_s": t_sft - t0, "time_pairs_s": t_pairs - t_sft, "time_dpo_s": t_dpo - t_pairs,
+        "time_total_s": time.perf_counter() - t0,
+    }
+    if verbose:
+        for k, v in out.items():
+            print(f"{k:>20}: {v:.4f}")
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--self-check", action="store_true", help="SFT + DPO on clean pairs; print true rewards")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sft-steps", type=int, default=100)
+    parser.add_argument("--dpo-steps", type=int, default=200)
+    parser.add_argument("--pairs", type=int, default=512)
+    parser.add_argument("--beta", type=float, default=0.1)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    args = parser.parse_args(argv)
+    if args.self_check:
+        self_check(seed=args.seed, sft_steps=args.sft_steps, dpo_steps=args.dpo_steps, n_pairs=args.pairs,
+                   beta=args.beta, lr=args.lr)
+    else:
+        parser.print_help()
+
+
+if __name__ == "__main__":
+    main()
