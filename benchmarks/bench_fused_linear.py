@@ -3,7 +3,11 @@
 Methods (each computes per-sequence log-probs of a [N, T] batch from hidden [N, T, H] and the
 LM head [V, H], then backpropagates a random linear function of them to hidden and weight):
 
-  fused    sympo_ext.fused_linear_sequence_logps (chunked; the full logits never exist)
+  fused    sympo_ext.fused_linear_sequence_logps (chunked; the full logits never exist;
+           backward recomputes the logits: 4 LM-head GEMMs)
+  fused_dpo  sympo_ext.FusedLinearSymPOLoss("logistic"), reference-free DPO on the [chosen;
+           rejected] batch, gradients made in forward from the same logits (3 GEMMs); the
+           like-for-like rival of (c)
   unfused  (a) logits = hidden @ weight.T, then sympo_ext.sequence_logps
   eager    (b) logits = hidden @ weight.T, then the eager reference (log_softmax(logits.float())
            + gather + masked sum: sympo_ext.reference.sequence_logps)
@@ -38,7 +42,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
-METHODS = ["fused", "unfused", "eager", "liger", "cce"]
+METHODS = ["fused", "fused_dpo", "unfused", "eager", "liger", "cce"]
 GPU_ONLY = {"liger", "cce"}
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
@@ -113,6 +117,13 @@ def _runner(method: str, case: Case, device: str, hidden, weight, labels, coef):
         def run():
             out = sympo_ext.fused_linear_sequence_logps(hidden, weight, labels)
             (out * coef).sum().backward()
+    elif method == "fused_dpo":
+        if case.n % 2:
+            raise Skip("needs an even number of sequences ([chosen; rejected])")
+        loss_fn = sympo_ext.FusedLinearSymPOLoss("logistic", beta=0.1)
+
+        def run():
+            loss_fn(hidden, weight, labels)[0].backward()
     elif method == "unfused":
         def run():
             out = sympo_ext.sequence_logps(hidden @ weight.T, labels)
@@ -384,7 +395,7 @@ def main() -> None:
                        tokens=case.tokens, dtype=case.dtype, ignore_frac=args.ignore_frac,
                        load_avg=round(os.getloadavg()[0], 2), **result)
             rows.append(row)
-            print(f"  {case.label:<30} {method:<8} {row['status']:<10} "
+            print(f"  {case.label:<30} {method:<10} {row['status']:<10} "
                   f"{_fmt(row.get('time_ms'), '.1f')} ms {_fmt(row.get('peak_extra_mib'), '.0f')} MiB", flush=True)
     _ratios(rows)
     print_table(rows, machine)

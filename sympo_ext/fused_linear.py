@@ -469,6 +469,128 @@ def fused_linear_sequence_logps(
 # --------------------------------------------------------------------------- #
 
 
+def _pair_groups(counts: list[int], pairs: int, rows: int):
+    """Consecutive pair ranges [p0, p1) whose counted rows (chosen + rejected) fit in ``rows``
+    (a single pair that does not fit forms its own group)."""
+    p0, acc = 0, 0
+    for p in range(pairs):
+        need = counts[p] + counts[pairs + p]
+        if p > p0 and acc + need > rows:
+            yield p0, p
+            p0, acc = p, 0
+        acc += need
+    if pairs:
+        yield p0, pairs
+
+
+def _loss_fused_impl(hidden, weight, bias, labels, cu_seqlens, ref_c, ref_r, pair_labels, pair_weights, ignore_index,
+                     average, chunk_size, loss_kw, need_hidden, need_weight, need_bias):
+    """SymPO loss AND its gradients in one pass (3 LM-head GEMMs instead of 4).
+
+    Pairs are processed in groups (chosen and rejected rows of the group together): logits of
+    the group's counted rows, row forward, the group's pair losses and d loss / d log-probs
+    (sym_loss over those pairs: with reduction sum/mean every pair's loss depends on that pair
+    only), then the same logits are turned in place into grad_logits and the GEMMs of the
+    backward run right away. No logits are recomputed."""
+    h2, lab, n, t = _geometry(hidden, labels, cu_seqlens)
+    num_rows, pairs = lab.shape[0], n // 2
+    mask, n_valid, idx = _scan(lab, cu_seqlens, ignore_index, weight.shape[0])
+    counted = mask.to(torch.int64)
+    if cu_seqlens is None:
+        counts_t = counted.view(n, t).sum(1)
+    else:
+        counts_t = torch.zeros(n, dtype=torch.int64, device=lab.device).index_add_(0, _seq_ids(cu_seqlens, num_rows),
+                                                                                   counted)
+    counts = counts_t.tolist()
+    offsets = [0]
+    for c in counts:
+        offsets.append(offsets[-1] + c)
+    if idx is None:
+        idx = torch.arange(num_rows, device=lab.device)
+
+    rows = _resolve_chunk(chunk_size, n_valid, weight)
+    groups = list(_pair_groups(counts, pairs, rows))
+    acc = _GradAccumulator(h2, weight, bias, idx, n_valid, len(groups), need_hidden, need_weight, need_bias)
+    row_fwd, row_bwd = _row_fns(hidden.dtype)
+    math = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+    reduction = loss_kw["reduction"]
+    kw = {k: v for k, v in loss_kw.items() if k != "reduction"}
+    losses, rewards, logps = [], [], torch.zeros(n, dtype=math, device=hidden.device)
+
+    def part(x, p0, p1):
+        return None if x is None else x[p0:p1]
+
+    for p0, p1 in groups:
+        size = p1 - p0
+        sel = torch.cat([idx[offsets[p0]:offsets[p1]], idx[offsets[pairs + p0]:offsets[pairs + p1]]])
+        group_counts = counts[p0:p1] + counts[pairs + p0:pairs + p1]
+        local = torch.repeat_interleave(torch.arange(2 * size, device=lab.device),
+                                        torch.tensor(group_counts, device=lab.device), output_size=sel.numel())
+        scale = torch.tensor([1.0 / c if (average and c) else 1.0 for c in group_counts], dtype=math,
+                             device=hidden.device)
+        h = h2.index_select(0, sel)
+        lab_sel = lab.index_select(0, sel)
+        logits = _logits(h, weight, bias)
+        tok, lse = row_fwd(logits, lab_sel, ignore_index)
+        seq = torch.zeros(2 * size, dtype=math, device=hidden.device).index_add_(0, local, tok.to(math)) * scale
+        logps[p0:p1], logps[pairs + p0:pairs + p1] = seq[:size], seq[size:]
+        pc, pr = seq[:size].detach().requires_grad_(), seq[size:].detach().requires_grad_()
+        with torch.enable_grad():
+            out = _ops.sym_loss(pc, pr, part(ref_c, p0, p1), part(ref_r, p0, p1), labels=part(pair_labels, p0, p1),
+                                weights=part(pair_weights, p0, p1), reduction="sum", return_rewards=True, **kw)
+            d_pc, d_pr = torch.autograd.grad(out.loss, (pc, pr))
+        losses.append(out.loss.detach())
+        rewards.append(torch.stack([out.chosen_rewards, out.rejected_rewards, out.margins]).detach())
+        d_seq = torch.cat([d_pc, d_pr]).to(math) * scale
+        if reduction == "mean":
+            d_seq = d_seq / pairs
+        row_grad = d_seq.index_select(0, local)
+        gl = row_bwd(logits, lab_sel, lse, row_grad.to(torch.float32) if math == torch.float32 else row_grad,
+                     ignore_index)
+        acc.add(gl, h, sel)
+        del logits, gl, h
+    loss = torch.stack(losses).sum() if losses else torch.zeros((), dtype=math, device=hidden.device)
+    if reduction == "mean":
+        loss = loss / pairs
+    rewards = torch.cat(rewards, dim=1) if rewards else torch.zeros(3, 0, dtype=math, device=hidden.device)
+    return (loss, rewards, logps, *acc.result(hidden))
+
+
+class _LossFusedFunction(torch.autograd.Function):
+    """Autograd wrapper of :func:`_loss_fused_impl`: the gradients are computed in forward and
+    scaled by the incoming gradient of the (scalar) loss in backward.
+
+    A Python autograd.Function, not a custom op: computing d loss / d log-probs inside forward
+    runs ``sym_loss``'s own autograd (which a custom op's implementation, running below the
+    autograd dispatch key, cannot). torch.compile runs it eagerly (``torch._dynamo.disable``);
+    the module uses the custom-op path (``fuse_backward=False``) when it is being compiled."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, labels, cu_seqlens, ref_c, ref_r, pair_labels, pair_weights, ignore_index,
+                average, chunk_size, loss_kw, needs):
+        loss, rewards, logps, gh, gw, gb = _loss_fused_impl(
+            hidden, weight, bias, labels, cu_seqlens, ref_c, ref_r, pair_labels, pair_weights, ignore_index, average,
+            chunk_size, loss_kw, *needs)
+        ctx.needs = needs
+        ctx.save_for_backward(gh, gw, gb)
+        ctx.mark_non_differentiable(rewards, logps)
+        return loss, rewards, logps
+
+    @staticmethod
+    def backward(ctx, grad_loss, _grad_rewards, _grad_logps):
+        gh, gw, gb = ctx.saved_tensors
+        # the stored gradients are for d loss = 1 (the usual case: loss.backward())
+        unit = bool((grad_loss == 1).all())
+        grads = [(g if unit else g * grad_loss.to(g.dtype)) if need else None for g, need in zip((gh, gw, gb), ctx.needs)]
+        return (*grads, *([None] * 11))
+
+
+@torch._dynamo.disable
+def _loss_fused(*args):
+    return _LossFusedFunction.apply(*args)
+
+
+
 class FusedLinearSymPOLoss(nn.Module):
     """SymPO (and DPO-family) loss from the policy's last hidden states and LM head.
 
@@ -480,7 +602,21 @@ class FusedLinearSymPOLoss(nn.Module):
 
     Constructor args: ``loss_type``, ``beta``, ``clip``, ``reduction``, ``temperature``,
     ``slope``, ``epsilon`` as in :func:`sympo_ext.sym_loss`; ``average`` (length-normalised
-    log-probs), ``ignore_index`` and ``chunk_size`` as in :func:`fused_linear_sequence_logps`.
+    log-probs), ``ignore_index`` and ``chunk_size`` as in :func:`fused_linear_sequence_logps`;
+    ``fuse_backward``:
+
+    * True (the default, ``None``, picks it when reduction is "mean"/"sum", a gradient is
+      needed, the reference log-probs and pair weights need none, and the module is not being
+      compiled): the loss and the gradients of hidden / weight / bias are computed in ONE pass
+      over the LM head, by groups of whole pairs: the group's logits are computed once, give
+      the log-probs, the pair losses and d loss / d log-probs (each pair's loss depends on that
+      pair only), then are turned in place into grad_logits. 3 LM-head GEMMs (like the unfused
+      path) instead of 4; the gradients are kept from forward to backward (as Liger-Kernel
+      does). A group holds as many pairs as fit in ``chunk_size`` counted rows, at least one
+      pair: the peak is O(max(chunk_size, counted tokens of one pair) * V).
+    * False: :func:`fused_linear_sequence_logps` (backward recomputes the logits, 4 GEMMs,
+      peak O(chunk_size * V)) then :func:`sympo_ext.sym_loss`; works with every reduction and
+      under ``torch.compile(fullgraph=True)``.
 
     ``forward(hidden, weight, labels, ref_chosen_logps=None, ref_rejected_logps=None, *,
     bias=None, cu_seqlens=None, pair_labels=None, weights=None)``:
@@ -511,6 +647,7 @@ class FusedLinearSymPOLoss(nn.Module):
         average: bool = False,
         ignore_index: int = -100,
         chunk_size: int | None = None,
+        fuse_backward: bool | None = None,
     ) -> None:
         super().__init__()
         check_loss_options(loss_type, temperature=temperature, slope=slope, epsilon=epsilon)
@@ -521,10 +658,11 @@ class FusedLinearSymPOLoss(nn.Module):
         self.loss_type, self.beta, self.clip, self.reduction = loss_type, beta, clip, reduction
         self.temperature, self.slope, self.epsilon = temperature, slope, epsilon
         self.average, self.ignore_index, self.chunk_size = average, ignore_index, chunk_size
+        self.fuse_backward = fuse_backward
 
     def extra_repr(self) -> str:
         return (f"loss_type={self.loss_type!r}, beta={self.beta}, clip={self.clip}, reduction={self.reduction!r}, "
-                f"average={self.average}, chunk_size={self.chunk_size}")
+                f"average={self.average}, chunk_size={self.chunk_size}, fuse_backward={self.fuse_backward}")
 
     def forward(
         self,
@@ -543,29 +681,43 @@ class FusedLinearSymPOLoss(nn.Module):
             raise ValueError(
                 "FusedLinearSymPOLoss: give both ref_chosen_logps and ref_rejected_logps, or neither (reference-free)"
             )
-        logps = fused_linear_sequence_logps(
-            hidden, weight, labels, bias=bias, ignore_index=self.ignore_index, average=self.average,
-            cu_seqlens=cu_seqlens, chunk_size=self.chunk_size,
-        )
-        if logps.shape[0] % 2:
+        _check_inputs(hidden, weight, labels, bias, cu_seqlens, self.chunk_size)
+        num_seqs = hidden.shape[0] if cu_seqlens is None else cu_seqlens.shape[0] - 1
+        if num_seqs % 2:
             where = "hidden's first dimension" if cu_seqlens is None else "cu_seqlens (N + 1 offsets)"
             raise ValueError(
-                f"FusedLinearSymPOLoss: the batch must hold 2B sequences [chosen; rejected], "
-                f"got {logps.shape[0]} in {where}"
+                f"FusedLinearSymPOLoss: the batch must hold 2B sequences [chosen; rejected], got {num_seqs} in {where}"
             )
-        pairs = logps.shape[0] // 2
-        chosen_logps, rejected_logps = logps[:pairs], logps[pairs:]
+        pairs = num_seqs // 2
         for value, name in ((ref_chosen_logps, "ref_chosen_logps"), (ref_rejected_logps, "ref_rejected_logps"),
                             (pair_labels, "pair_labels"), (weights, "weights")):
             if value is not None and (not isinstance(value, torch.Tensor) or tuple(value.shape) != (pairs,)):
                 shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
                 raise ValueError(f"FusedLinearSymPOLoss: {name} must be a tensor of shape [B={pairs}], got {shape}")
-        out = _ops.sym_loss(
-            chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps,
-            loss_type=self.loss_type, beta=self.beta, clip=self.clip, labels=pair_labels, weights=weights,
-            reduction=self.reduction, temperature=self.temperature, slope=self.slope, epsilon=self.epsilon,
-            return_rewards=True,
-        )
+        loss_kw = dict(loss_type=self.loss_type, beta=self.beta, clip=self.clip, reduction=self.reduction,
+                       temperature=self.temperature, slope=self.slope, epsilon=self.epsilon)
+        needs = (hidden.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
+        fuse = self.fuse_backward
+        if fuse is None:
+            fuse = (self.reduction != "none" and torch.is_grad_enabled() and any(needs)
+                    and not any(x is not None and x.requires_grad for x in (ref_chosen_logps, ref_rejected_logps, weights))
+                    and not torch.compiler.is_compiling())
+        elif fuse and self.reduction == "none":
+            raise ValueError("FusedLinearSymPOLoss: fuse_backward=True needs reduction 'mean' or 'sum' (got 'none')")
+
+        if fuse:
+            loss, rewards, logps = _loss_fused(
+                hidden, weight, bias, labels, cu_seqlens, ref_chosen_logps, ref_rejected_logps, pair_labels, weights,
+                int(self.ignore_index), bool(self.average), int(self.chunk_size or 0), loss_kw, needs)
+            out = _ops.SymLossOutput(loss, rewards[0], rewards[1], rewards[2])
+        else:
+            logps = fused_linear_sequence_logps(
+                hidden, weight, labels, bias=bias, ignore_index=self.ignore_index, average=self.average,
+                cu_seqlens=cu_seqlens, chunk_size=self.chunk_size,
+            )
+            out = _ops.sym_loss(logps[:pairs], logps[pairs:], ref_chosen_logps, ref_rejected_logps,
+                                labels=pair_labels, weights=weights, return_rewards=True, **loss_kw)
+        chosen_logps, rejected_logps = logps[:pairs], logps[pairs:]
         with torch.no_grad():
             margins = out.margins.detach()
             if pair_labels is None:
