@@ -28,4 +28,29 @@ TORCH_LIBRARY(sympo_ext, m) {
       "sym_loss_backward(Tensor grad_loss, Tensor grad_coef, ScalarType? policy_chosen_dtype, "
       "ScalarType? policy_rejected_dtype, ScalarType? ref_chosen_dtype, "
       "ScalarType? ref_rejected_dtype) -> (Tensor, Tensor, Tensor, Tensor)");
+
+  // ---- Fused log-probs from LM logits (CPU: csrc/cpu/logps_*.cpp, CUDA: csrc/cuda/logps_*) ----
+  // Row level: logits [R, V] (last stride 1, any row stride), labels [R] int64/int32.
+  // token_logps[r] = log_softmax(logits[r])[labels[r]] (0 where labels[r] == ignore_index),
+  // lse[r] = logsumexp(logits[r]); both float32 (float64 for float64 logits).
+  m.def("token_logps_forward(Tensor logits, Tensor labels, int ignore_index) -> "
+        "(Tensor token_logps, Tensor lse)");
+  // Overwrites logits with row_grad[r] * (onehot(labels[r]) - exp(logits[r] - lse[r]))
+  // (0 on ignored rows), in the logits' dtype.
+  m.def("token_logps_backward_(Tensor(a!) logits, Tensor labels, Tensor lse, Tensor row_grad, "
+        "int ignore_index) -> ()");
+  // Sequence level: padded logits [N, T, V] + labels [N, T] (cu_seqlens None), or packed
+  // logits [L, V] + labels [L] + cu_seqlens [N + 1]. logps [N] is the sum (or, with average,
+  // the mean over counted tokens; 0 when none) of the token log-probs; lse [R] and counts [N]
+  // are saved for the backward. inplace_backward is only read by the autograd formula
+  // (sympo_ext/ops.py): it makes the backward write the gradient into the logits.
+  m.def("sequence_logps_forward(Tensor logits, Tensor labels, Tensor? cu_seqlens, "
+        "int ignore_index, bool average, bool inplace_backward=False) -> "
+        "(Tensor logps, Tensor lse, Tensor counts)");
+  // grad_logits = grad[n] * scale[n] * (onehot - softmax) from the saved lse: reads the
+  // logits once, writes the gradient once. The `_` variant writes it into the logits.
+  m.def("sequence_logps_backward(Tensor grad, Tensor logits, Tensor labels, Tensor lse, "
+        "Tensor counts, Tensor? cu_seqlens, int ignore_index, bool average) -> Tensor");
+  m.def("sequence_logps_backward_(Tensor grad, Tensor(a!) logits, Tensor labels, Tensor lse, "
+        "Tensor counts, Tensor? cu_seqlens, int ignore_index, bool average) -> ()");
 }

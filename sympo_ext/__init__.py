@@ -5,6 +5,8 @@ Public API:
                         per-sequence log-probs / SymPO loss from hidden states + LM head,
                         chunked so the full logits never exist
     sym_loss            fused pair-level loss (SymPO's symmetric losses, DPO, cDPO, rDPO, IPO, ...)
+    sequence_logps      fused per-sequence log-probs from LM logits (padded or packed)
+    SymPOLoss           nn.Module: pair loss + metrics from the logits of [chosen; rejected]
     LOSSES              registry of the loss types (formula, parameters, symmetry)
     reference           pure-PyTorch references of every op
 """
@@ -15,6 +17,7 @@ from . import reference
 from ._loading import AVAILABLE as KERNELS_AVAILABLE
 from ._loading import LOAD_ERROR, WITH_CUDA
 from .losses import LOSSES, REDUCTIONS, SYMMETRIC_LOSSES, LossInfo
+from .modules import SymPOLoss, SymPOLossOutput
 from .ops import SymLossOutput, sequence_logps, sym_loss
 from .fused_linear import FusedLinearSymPOLoss, fused_linear_sequence_logps
 
@@ -29,6 +32,8 @@ __all__ = [
     "REDUCTIONS",
     "SYMMETRIC_LOSSES",
     "SymLossOutput",
+    "SymPOLoss",
+    "SymPOLossOutput",
     "WITH_CUDA",
     "reference",
     "fused_linear_sequence_logps",
