@@ -5,35 +5,43 @@ the task and sampling 512 pairs takes a few seconds).
 
 The task
 --------
-* Vocabulary (word level, ~140 words): 8 **topics** (``ocean``, ``forest``, ...),
-  each with 10 on-topic words (``ocean``: ``wave``, ``tide``, ``coral`` ...);
-  24 neutral filler words (``the``, ``very``, ``bright`` ...); 12 **bad** words
-  (``hate``, ``ugly``, ...); a few prompt words; special tokens ``<pad> <s> </s>
-  <unk> <|user|> <|assistant|> <|system|>``.
-* A **prompt** is one user message ``"<verb> about <topic> <tail>"`` (e.g. ``"write
-  about ocean please"``); with the chat template it is 7 tokens:
+* Vocabulary (word level, 100 tokens): 4 **topics** (``ocean``, ``forest``,
+  ``space``, ``food``), each with 12 on-topic words (``ocean``: ``wave``, ``tide``,
+  ``coral`` ...); 20 neutral filler words (``the``, ``very``, ``bright`` ...); 12
+  **bad** words (``hate``, ``ugly``, ...); 9 instruction words (``write tell talk
+  describe about please now briefly today``); special tokens ``<pad> <s> </s> <unk>
+  <|user|> <|assistant|> <|system|>``.
+* A **prompt** is one user message ``"<verb> about <topic> <tail>"`` (64 prompts,
+  e.g. ``"write about ocean please"``); with the chat template it is 7 tokens:
   ``<s> <|user|> write about ocean please <|assistant|>``.
 * A **response** is a sequence of words (the assistant message; the chat template
-  ends it with ``</s>``).
+  ends it with ``</s>``). Sampling never emits special tokens other than ``</s>``.
 * **True reward** of a response with ``n`` words (special tokens ignored)::
 
-      r = (#on-topic words - #bad words) / n      in [-1, 1];   r = -1 for an empty response
+      r = (#on-topic words - #penalised words) / n      in [-1, 1];   r = -1 for an empty response
 
-  "on-topic" = one of the prompt topic's 10 words or the topic name itself;
-  words of other topics and filler words are neutral. Monotone and simple: more
-  on-topic words and fewer bad words is better; length does not matter.
+  on-topic = the prompt topic's 12 words and the topic name; penalised = the bad
+  words and the instruction words (echoing the instruction is not an answer);
+  everything else (filler, other topics) is neutral. Monotone and simple: more
+  on-topic words and fewer bad ones is better; length does not matter.
 * The **SFT data** (to fine-tune the reference briefly) are diverse but mediocre:
-  4-10 words, each on-topic with probability ``p_on ~ U(0, 0.5)``, bad with
+  4-10 words, each on-topic with probability ``p_on ~ U(0.2, 0.7)``, bad with
   ``p_bad ~ U(0, 0.4)`` (drawn per response), otherwise an other-topic or filler
-  word; their mean true reward is about 0.05.
+  word (50/50); their mean true reward is about 0.25. A reference fine-tuned for
+  100 steps samples responses of true reward ~0.24 (the maximum is 1).
 * **Preference pairs**: two responses sampled from a policy per prompt (HF
   ``generate``, pure sampling, temperature 1); the pair is ordered by a
   Bradley-Terry draw ``P(a preferred) = sigmoid(bt_scale * (r_a - r_b))``
-  (``bt_scale=None``: by the reward, ties broken at random); ``chosen`` = the
-  winner, ``label = true_label = 1``; the true rewards go into ``meta``.
+  (``bt_scale=10`` by default; ``None``: by the reward, ties broken at random);
+  ``chosen`` = the winner, ``label = true_label = 1``; the true rewards go into
+  ``meta``.
 * **Evaluation**: the mean true reward of sampled responses; the win rate of a
   policy against a reference on the same prompts, judged by the true reward
   (ties count half).
+
+Speed: on a loaded 2-core machine, use ``torch.set_num_threads(1)``: this tiny
+model is dominated by per-op overhead, and 2 threads competing with other
+processes were 5-8x slower here.
 
 Self-check (not a test): ``python -m sympo_ext.synthetic --self-check`` SFTs a
 reference, samples clean pairs from it, trains a policy with plain DPO (our
@@ -70,22 +78,21 @@ __all__ = [
 ]
 
 TOPICS: dict[str, tuple[str, ...]] = {
-    "ocean": ("wave", "tide", "coral", "shell", "reef", "whale", "salt", "shore", "boat", "fish"),
-    "forest": ("tree", "leaf", "moss", "pine", "oak", "fern", "bark", "owl", "trail", "root"),
-    "city": ("street", "tower", "bus", "lamp", "bridge", "market", "cafe", "taxi", "subway", "plaza"),
-    "space": ("star", "orbit", "comet", "planet", "moon", "rocket", "galaxy", "nebula", "alien", "meteor"),
-    "music": ("song", "drum", "piano", "guitar", "melody", "rhythm", "choir", "violin", "tune", "chord"),
-    "food": ("bread", "soup", "apple", "cheese", "rice", "honey", "spice", "pie", "salad", "noodle"),
-    "sport": ("goal", "ball", "team", "race", "score", "coach", "sprint", "match", "medal", "jump"),
-    "winter": ("snow", "ice", "frost", "sled", "scarf", "cold", "blizzard", "skate", "mitten", "chill"),
+    "ocean": ("wave", "tide", "coral", "shell", "reef", "whale", "salt", "shore", "boat", "fish", "sand", "gull"),
+    "forest": ("tree", "leaf", "moss", "pine", "oak", "fern", "bark", "owl", "trail", "root", "deer", "acorn"),
+    "space": ("star", "orbit", "comet", "planet", "moon", "rocket", "galaxy", "nebula", "alien", "meteor", "probe",
+              "crater"),
+    "food": ("bread", "soup", "apple", "cheese", "rice", "honey", "spice", "pie", "salad", "noodle", "plum", "butter"),
 }
 FILLER_WORDS = (
     "the", "a", "and", "of", "with", "very", "some", "many", "big", "small", "old", "new",
-    "bright", "quiet", "soft", "warm", "green", "blue", "red", "near", "far", "here", "there", "then",
+    "bright", "quiet", "soft", "warm", "green", "blue", "near", "far",
 )
 BAD_WORDS = ("hate", "ugly", "stupid", "boring", "awful", "trash", "gross", "nasty", "lame", "dumb", "bad", "worst")
 PROMPT_VERBS = ("write", "tell", "talk", "describe")
 PROMPT_TAILS = ("please", "now", "briefly", "today")
+# Words of the instruction: echoing them in a response is penalised like a bad word.
+ECHO_WORDS = PROMPT_VERBS + ("about",) + PROMPT_TAILS
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>")
 
 CHAT_TEMPLATE = (
@@ -191,6 +198,8 @@ def generate_responses(model, tokenizer, prompts: Sequence[str], *, seed: int = 
     """Sample one response per prompt (pure sampling, seeded; the global RNG is left untouched).
     Returns the response token ids up to (excluding) the first eos."""
     ids = _prompt_ids(tokenizer, prompts)
+    # responses are words: every special token but eos is never sampled
+    suppress = [i for i in tokenizer.all_special_ids if i != tokenizer.eos_token_id]
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -209,6 +218,7 @@ def generate_responses(model, tokenizer, prompts: Sequence[str], *, seed: int = 
                     input_ids=input_ids.to(device), attention_mask=mask.to(device), do_sample=True,
                     max_new_tokens=max_new_tokens, temperature=temperature, top_k=0, top_p=1.0,
                     pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                    suppress_tokens=suppress,
                 )[:, P:].tolist()
                 for row in gen:
                     if tokenizer.eos_token_id in row:
@@ -243,8 +253,6 @@ def sft_train(model, tokenizer, examples: Sequence[dict], *, steps: int = 100, b
               lr: float = 3e-3, seed: int = 0, weight_decay: float = 0.0) -> list[float]:
     """Briefly fine-tune ``model`` in place on prompt/completion examples (token-mean cross-entropy
     on the completion tokens only; AdamW, constant lr). Returns the loss per step."""
-    from .ops import sequence_logps
-
     pairs = encode_sft(tokenizer, examples)
     collate = PaddedCollator(tokenizer.pad_token_id)
     rng = random.Random(seed)
@@ -263,7 +271,7 @@ def sft_train(model, tokenizer, examples: Sequence[dict], *, steps: int = 100, b
         logits = model(input_ids=batch["input_ids"][:B], attention_mask=batch["attention_mask"][:B],
                        use_cache=False).logits
         targets = batch["target_ids"][:B]
-        loss = -sequence_logps(logits, targets).sum() / (targets != -100).sum()
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -281,14 +289,18 @@ class SyntheticTask:
     """The synthetic preference task (see the module docstring). ``seed`` seeds the prompt/SFT draws;
     every method also takes its own seed where it samples."""
 
-    def __init__(self, seed: int = 0, *, bt_scale: float | None = 10.0, max_new_tokens: int = 12) -> None:
+    def __init__(self, seed: int = 0, *, bt_scale: float | None = 10.0, max_new_tokens: int = 12,
+                 p_on: tuple[float, float] = (0.2, 0.7), p_bad: tuple[float, float] = (0.0, 0.4),
+                 n_topics: int = len(TOPICS)) -> None:
         self.seed = seed
+        self.p_on = p_on
+        self.p_bad = p_bad
         self.bt_scale = bt_scale
         self.max_new_tokens = max_new_tokens
-        self.topics = list(TOPICS)
+        self.topics = list(TOPICS)[:n_topics]
         self.prompts = [f"{v} about {t} {tail}" for t in self.topics for v in PROMPT_VERBS for tail in PROMPT_TAILS]
         self._good = {t: set(ws) | {t} for t, ws in TOPICS.items()}
-        self._bad = set(BAD_WORDS)
+        self._bad = set(BAD_WORDS) | set(ECHO_WORDS)
         self._tables: dict[int, tuple[torch.Tensor, ...]] = {}
 
     # -- prompts and rewards ---------------------------------------------- #
@@ -329,7 +341,7 @@ class SyntheticTask:
                 topic_name[vocab[t]] = k
                 for w in (t, *words):
                     topic_of_token[vocab[w]] = k
-            for w in BAD_WORDS:
+            for w in BAD_WORDS + ECHO_WORDS:
                 is_bad[vocab[w]] = True
             for i in tokenizer.all_special_ids:
                 is_special[i] = True
@@ -355,7 +367,7 @@ class SyntheticTask:
 
     def sample_response(self, topic: str, rng: random.Random) -> str:
         """One mediocre, diverse response (the SFT distribution)."""
-        p_on, p_bad = rng.uniform(0.0, 0.5), rng.uniform(0.0, 0.4)
+        p_on, p_bad = rng.uniform(*self.p_on), rng.uniform(*self.p_bad)
         others = [w for t, ws in TOPICS.items() if t != topic for w in ws]
         words = []
         for _ in range(rng.randint(4, 10)):
@@ -477,12 +489,12 @@ def _dpo_train(policy, reference, tokenizer, examples, *, steps: int, batch_size
 
 def self_check(*, seed: int = 0, sft_steps: int = 100, dpo_steps: int = 200, n_pairs: int = 512,
                batch_size: int = 32, beta: float = 0.1, lr: float = 1e-3, n_eval: int = 512,
-               verbose: bool = True) -> dict[str, float]:
+               verbose: bool = True, task_kwargs: dict | None = None) -> dict[str, float]:
     """SFT a reference, sample clean pairs, train a policy with DPO, report the true reward."""
     import copy
 
     t0 = time.perf_counter()
-    task = SyntheticTask(seed)
+    task = SyntheticTask(seed, **(task_kwargs or {}))
     tok = build_tokenizer()
     ref = build_tiny_llama(tok, seed=seed)
     r_init = task.evaluate(ref, tok, n_eval)["true_reward"]
