@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "loss_names.h"
@@ -114,7 +115,7 @@ SymLossForwardPlan plan_sym_loss_forward(
 
   a.n = n;
   a.beta = beta;
-  a.clip = clip.value_or(0.0);
+  a.clip = clip.value_or(std::numeric_limits<double>::infinity());
   a.temperature = temperature;
   a.slope = slope;
   a.epsilon = epsilon;

@@ -39,7 +39,7 @@ template <typename T>
 struct LossParams {
   LossType type;
   T beta;         // reward scale; IPO also uses it inside the loss
-  T clip;         // <= 0 means "no clipping" (the Python API's None)
+  T clip;         // +inf means "no clipping" (the Python API's None)
   T temperature;  // sigmoid
   T slope;        // symmetric_ramp
   T epsilon;      // cdpo / rdpo
@@ -73,7 +73,7 @@ SYMPO_HD T clamp_nan(T x, T lo, T hi) {
 // Same convention as torch.clamp's backward: gradient passes on [lo, hi].
 template <typename T>
 SYMPO_HD bool inside(T x, T lo, T hi) {
-  return x >= lo && x <= hi;
+  return (x >= lo) & (x <= hi);  // '&', not '&&': no branch, so loops vectorise
 }
 
 // l(s) and dl/ds --------------------------------------------------------------
@@ -84,52 +84,82 @@ struct LossAndSlope {
   T dloss_ds;
 };
 
+// The loss type is a template parameter so a CPU loop over many pairs is
+// compiled branch-free for one loss; loss_and_slope(s, p) below picks it at
+// run time (a uniform branch on the GPU).
+template <LossType L, typename T>
+SYMPO_HD LossAndSlope<T> loss_and_slope(T s, const LossParams<T>& p) {
+  if constexpr (L == LossType::Sigmoid) {
+    const T q = stable_sigmoid(-p.temperature * s);
+    return {q, -p.temperature * q * (T(1) - q)};
+  } else if constexpr (L == LossType::SymmetricRamp) {
+    const T v = T(0.5) - p.slope * s;
+    return {clamp_nan(v, T(0), T(1)), inside(v, T(0), T(1)) ? -p.slope : T(0)};
+  } else if constexpr (L == LossType::Unhinged) {
+    return {T(1) - s, T(-1)};
+  } else if constexpr (L == LossType::Logistic) {
+    return {softplus(-s), -stable_sigmoid(-s)};
+  } else if constexpr (L == LossType::Hinge) {
+    const T v = T(1) - s;
+    return {v < T(0) ? T(0) : v, v >= T(0) ? T(-1) : T(0)};
+  } else if constexpr (L == LossType::Square) {
+    const T v = T(1) - s;
+    return {v * v, T(-2) * v};
+  } else if constexpr (L == LossType::Exp) {
+    const T e = std::exp(-s);
+    return {e, -e};
+  } else if constexpr (L == LossType::Ramp) {
+    const T v = T(1) - s;
+    return {clamp_nan(v, T(0), T(1)), inside(v, T(0), T(1)) ? T(-1) : T(0)};
+  } else if constexpr (L == LossType::CDPO) {
+    const T e = p.epsilon;
+    return {(T(1) - e) * softplus(-s) + e * softplus(s),
+            -(T(1) - e) * stable_sigmoid(-s) + e * stable_sigmoid(s)};
+  } else if constexpr (L == LossType::RDPO) {
+    const T e = p.epsilon;
+    const T inv = T(1) / (T(1) - T(2) * e);
+    return {((T(1) - e) * softplus(-s) - e * softplus(s)) * inv,
+            (-(T(1) - e) * stable_sigmoid(-s) - e * stable_sigmoid(s)) * inv};
+  } else {
+    static_assert(L == LossType::IPO, "every LossType needs a formula");
+    const T v = s / p.beta - T(0.5) / p.beta;
+    return {v * v, T(2) * v / p.beta};
+  }
+}
+
+// Calls f.template operator()<L>() with the loss type as a compile-time constant.
+template <typename F>
+inline decltype(auto) with_loss_type(LossType type, F&& f) {  // host only
+  switch (type) {
+    case LossType::Sigmoid: return f.template operator()<LossType::Sigmoid>();
+    case LossType::SymmetricRamp: return f.template operator()<LossType::SymmetricRamp>();
+    case LossType::Unhinged: return f.template operator()<LossType::Unhinged>();
+    case LossType::Logistic: return f.template operator()<LossType::Logistic>();
+    case LossType::Hinge: return f.template operator()<LossType::Hinge>();
+    case LossType::Square: return f.template operator()<LossType::Square>();
+    case LossType::Exp: return f.template operator()<LossType::Exp>();
+    case LossType::Ramp: return f.template operator()<LossType::Ramp>();
+    case LossType::CDPO: return f.template operator()<LossType::CDPO>();
+    case LossType::RDPO: return f.template operator()<LossType::RDPO>();
+    case LossType::IPO: break;
+  }
+  return f.template operator()<LossType::IPO>();  // the type was validated on the host
+}
+
 template <typename T>
 SYMPO_HD LossAndSlope<T> loss_and_slope(T s, const LossParams<T>& p) {
   switch (p.type) {
-    case LossType::Sigmoid: {
-      const T q = stable_sigmoid(-p.temperature * s);
-      return {q, -p.temperature * q * (T(1) - q)};
-    }
-    case LossType::SymmetricRamp: {
-      const T v = T(0.5) - p.slope * s;
-      return {clamp_nan(v, T(0), T(1)), inside(v, T(0), T(1)) ? -p.slope : T(0)};
-    }
-    case LossType::Unhinged:
-      return {T(1) - s, T(-1)};
-    case LossType::Logistic:
-      return {softplus(-s), -stable_sigmoid(-s)};
-    case LossType::Hinge: {
-      const T v = T(1) - s;
-      return {v < T(0) ? T(0) : v, v >= T(0) ? T(-1) : T(0)};
-    }
-    case LossType::Square: {
-      const T v = T(1) - s;
-      return {v * v, T(-2) * v};
-    }
-    case LossType::Exp: {
-      const T e = std::exp(-s);
-      return {e, -e};
-    }
-    case LossType::Ramp: {
-      const T v = T(1) - s;
-      return {clamp_nan(v, T(0), T(1)), inside(v, T(0), T(1)) ? T(-1) : T(0)};
-    }
-    case LossType::CDPO: {
-      const T e = p.epsilon;
-      return {(T(1) - e) * softplus(-s) + e * softplus(s),
-              -(T(1) - e) * stable_sigmoid(-s) + e * stable_sigmoid(s)};
-    }
-    case LossType::RDPO: {
-      const T e = p.epsilon;
-      const T inv = T(1) / (T(1) - T(2) * e);
-      return {((T(1) - e) * softplus(-s) - e * softplus(s)) * inv,
-              (-(T(1) - e) * stable_sigmoid(-s) - e * stable_sigmoid(s)) * inv};
-    }
-    case LossType::IPO: {
-      const T v = s / p.beta - T(0.5) / p.beta;
-      return {v * v, T(2) * v / p.beta};
-    }
+    case LossType::Sigmoid: return loss_and_slope<LossType::Sigmoid>(s, p);
+    case LossType::SymmetricRamp: return loss_and_slope<LossType::SymmetricRamp>(s, p);
+    case LossType::Unhinged: return loss_and_slope<LossType::Unhinged>(s, p);
+    case LossType::Logistic: return loss_and_slope<LossType::Logistic>(s, p);
+    case LossType::Hinge: return loss_and_slope<LossType::Hinge>(s, p);
+    case LossType::Square: return loss_and_slope<LossType::Square>(s, p);
+    case LossType::Exp: return loss_and_slope<LossType::Exp>(s, p);
+    case LossType::Ramp: return loss_and_slope<LossType::Ramp>(s, p);
+    case LossType::CDPO: return loss_and_slope<LossType::CDPO>(s, p);
+    case LossType::RDPO: return loss_and_slope<LossType::RDPO>(s, p);
+    case LossType::IPO: return loss_and_slope<LossType::IPO>(s, p);
   }
   return {T(NAN), T(NAN)};  // unreachable: the type was validated on the host
 }
@@ -147,24 +177,21 @@ struct PairResult {
 };
 
 // Reward of one response and the derivative of the (clipped) reward w.r.t. the
-// policy log-prob. clip <= 0 disables clipping; a clamped reward has no gradient.
+// policy log-prob. "No clipping" is clip = +inf, so there is no branch here
+// (the CPU loop stays vectorisable); a clamped reward has no gradient.
 template <typename T>
 SYMPO_HD void clipped_reward(T policy, T ref, const LossParams<T>& p, T& reward, T& dreward) {
   const T r = p.beta * (policy - ref);
-  if (p.clip > T(0)) {
-    reward = clamp_nan(r, -p.clip, p.clip);
-    dreward = inside(r, -p.clip, p.clip) ? p.beta : T(0);
-  } else {
-    reward = r;
-    dreward = p.beta;
-  }
+  reward = clamp_nan(r, -p.clip, p.clip);
+  dreward = inside(r, -p.clip, p.clip) ? p.beta : T(0);
 }
 
 // label: 1 = the first ("chosen") response is preferred, 0 = the second.
 // Anything else (or a negative weight) makes the pair's loss NaN: the host
 // rejects such values with an error where it can check them without a
 // device synchronisation, and the device never silently uses them.
-template <typename T>
+// kLoss < 0: the loss type is read from p at run time; otherwise it is fixed.
+template <typename T, int kLoss = -1>
 SYMPO_HD PairResult<T> compute_pair(T policy_chosen, T ref_chosen, T policy_rejected,
                                     T ref_rejected, T label, T weight,
                                     const LossParams<T>& p) {
@@ -174,9 +201,14 @@ SYMPO_HD PairResult<T> compute_pair(T policy_chosen, T ref_chosen, T policy_reje
   clipped_reward(policy_rejected, ref_rejected, p, out.rejected_reward, drejected);
   out.margin = out.chosen_reward - out.rejected_reward;
 
-  const bool valid = (label == T(0) || label == T(1)) && weight >= T(0);
+  const bool valid = ((label == T(0)) | (label == T(1))) & (weight >= T(0));
   const T sign = label == T(0) ? T(-1) : T(1);
-  const LossAndSlope<T> l = loss_and_slope(sign * out.margin, p);
+  LossAndSlope<T> l;
+  if constexpr (kLoss < 0) {
+    l = loss_and_slope(sign * out.margin, p);
+  } else {
+    l = loss_and_slope<static_cast<LossType>(kLoss)>(sign * out.margin, p);
+  }
   const T g = weight * l.dloss_ds * sign;  // d loss / d margin
   out.loss = valid ? weight * l.loss : T(NAN);
   out.dloss_dchosen = valid ? g * dchosen : T(NAN);

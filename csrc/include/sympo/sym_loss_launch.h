@@ -17,7 +17,7 @@ struct SymLossForwardArgs {
   StridedIn policy_chosen, policy_rejected, ref_chosen, ref_rejected, labels, weights;
   Reduction reduction = Reduction::Mean;
   bool use_double = false;  // math dtype: double if any input is fp64, else float
-  double beta = 0.1, clip = 0.0, temperature = 1.0, slope = 0.5, epsilon = 0.0;
+  double beta = 0.1, clip = HUGE_VAL, temperature = 1.0, slope = 0.5, epsilon = 0.0;
   LossType type = LossType::Sigmoid;
   // Outputs, all contiguous, in the math dtype.
   void* loss = nullptr;        // [n] for Reduction::None, a scalar otherwise
