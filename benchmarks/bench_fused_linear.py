@@ -94,14 +94,14 @@ class Skip(Exception):
 def _inputs(case: Case, device: str, ignore_frac: float, seed: int = 0):
     import torch
 
-    g = torch.Generator(device="cpu").manual_seed(seed)
+    g = torch.Generator(device=device).manual_seed(seed)
     dtype = getattr(torch, DTYPES[case.dtype])
-    hidden = torch.randn(case.n, case.t, case.h, generator=g).to(device=device, dtype=dtype).requires_grad_()
-    weight = (torch.randn(case.v, case.h, generator=g) / case.h**0.5).to(device=device, dtype=dtype).requires_grad_()
-    labels = torch.randint(0, case.v, (case.n, case.t), generator=g)
+    hidden = torch.randn(case.n, case.t, case.h, generator=g, device=device).to(dtype).requires_grad_()
+    weight = (torch.randn(case.v, case.h, generator=g, device=device) / case.h**0.5).to(dtype).requires_grad_()
+    labels = torch.randint(0, case.v, (case.n, case.t), generator=g, device=device)
     labels[:, : int(case.t * ignore_frac)] = -100  # prompt tokens do not count
-    coef = torch.randn(case.n, generator=g)
-    return hidden, weight, labels.to(device), coef.to(device)
+    coef = torch.randn(case.n, generator=g, device=device)
+    return hidden, weight, labels, coef
 
 
 def _runner(method: str, case: Case, device: str, hidden, weight, labels, coef):
@@ -384,6 +384,15 @@ def main() -> None:
     machine = machine_name(args.device)
     torch.set_num_threads(args.threads)
 
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, f"bench_fused_linear_{args.device}.csv")
+
+    def write_csv():  # after every measurement, so an interrupted run keeps what it measured
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+
     rows = []
     for case in cases:
         for method in methods:
@@ -397,15 +406,10 @@ def main() -> None:
             rows.append(row)
             print(f"  {case.label:<30} {method:<10} {row['status']:<10} "
                   f"{_fmt(row.get('time_ms'), '.1f')} ms {_fmt(row.get('peak_extra_mib'), '.0f')} MiB", flush=True)
+            write_csv()
     _ratios(rows)
     print_table(rows, machine)
-
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, f"bench_fused_linear_{args.device}.csv")
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv()
     print(f"wrote {path}")
     print(plot(rows, os.path.splitext(path)[0] + ".png", machine))
 

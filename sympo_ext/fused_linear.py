@@ -9,34 +9,38 @@ tokens so that the full logits never exist:
   (+ bias)`` through ATen's GEMM, then the row kernel
   :func:`sympo_ext.ops.token_logps_and_lse`; only the per-token log-sum-exp
   (float32, one number per token) is kept for backward;
-* backward, per chunk: the logits are recomputed, turned IN PLACE into
-  ``grad_logits`` by :func:`sympo_ext.ops.token_logps_backward_`, then
-  ``grad_hidden_chunk = grad_logits @ weight``, ``grad_weight +=
-  grad_logits.T @ hidden_chunk`` and ``grad_bias += grad_logits.sum(0)``.
+* backward, by VOCABULARY slices of the same logits budget: for a slice [v0, v1) the logits
+  ``h @ weight[v0:v1].T`` of all counted tokens are recomputed, turned IN PLACE into the
+  slice of ``grad_logits`` by :func:`sympo_ext.ops.token_logps_backward_` (it takes the
+  full-row log-sum-exp saved by forward, so a slice needs nothing else), then
+  ``grad_weight[v0:v1] = grad_logits.T @ hidden`` (one GEMM over all tokens: written once,
+  no float32 [V, H] accumulator), ``grad_bias[v0:v1] = grad_logits.sum(0)`` and
+  ``grad_hidden += grad_logits @ weight[v0:v1]`` (float32 accumulator the size of hidden).
+  Only when even a 256-wide slice of every token exceeds the budget are the tokens split
+  into blocks too (then grad_weight accumulates over blocks in float32).
 
-Peak extra memory is O(chunk_size * V) for the logits chunk, plus the outputs
-and, for bf16/fp16 weights split over several chunks, a float32 accumulator of
-grad_weight ([V, H]; see below); none of it grows with N*T. The cost is a
-second LM-head GEMM in backward (3 GEMMs of the unfused path become 4).
+Peak extra memory is O(chunk_size * V) for one logits chunk / slice, plus the outputs and a
+float32 grad_hidden accumulator ([tokens, H]); none of it grows with N*T*V. The cost is a
+second LM-head GEMM in backward (3 GEMMs of the unfused path become 4);
+:class:`FusedLinearSymPOLoss` avoids it (3 GEMMs) by computing the gradients in forward.
 
 Ignored tokens (``labels == ignore_index``: prompt tokens, padding) are
-dropped before chunking: only counted rows are gathered (``index_select``, a
-[chunk, H] copy) and go through the GEMMs, so padding and prompts cost no
-LM-head FLOPs at all. Finding them costs one host synchronisation per forward
+dropped before chunking: only counted rows are gathered (``index_select``: a
+[chunk, H] copy in forward, a [counted tokens, H] copy in backward) and go through
+the GEMMs, so padding and prompts cost no LM-head FLOPs at all. Finding them costs one host synchronisation per forward
 and one per backward (the number of counted tokens sizes the loop); that
 synchronisation also validates the labels (in [0, V) or ignore_index) and
 ``cu_seqlens`` with clear errors instead of device-side asserts.
 
-Precision: the logits chunk is computed in the input dtype (as the unfused
-path does), the row kernels accumulate in float32; grad_hidden is one GEMM per
-chunk (fp32 accumulation inside the GEMM); grad_weight / grad_bias are
-accumulated over chunks in float32 when the weight is bf16/fp16 and cast once
-at the end (on CUDA with ``addmm``'s ``out_dtype`` when available, else the
-chunk's operands are upcast), so their error does not grow with the number of
-chunks. With a single chunk the GEMM output is written directly.
+Precision: the logits are computed in the input dtype (as the unfused path does), the row
+kernels accumulate in float32, every GEMM accumulates in float32 internally; grad_weight and
+grad_bias are one GEMM / reduction over all tokens (one rounding); grad_hidden is summed over
+vocabulary slices in float32 (on CUDA with ``addmm``'s ``out_dtype`` when available, else by
+adding each slice's product) and rounded once.
 
-``chunk_size=None`` chooses the number of token rows per chunk from the
-shapes: a budget of bytes for one logits chunk ``[rows, V]`` in the input
+``chunk_size`` is the number of token rows per forward chunk; backward uses the same number
+of logits elements (``chunk_size * V``) per vocabulary slice. ``chunk_size=None`` chooses it
+from the shapes: a budget of bytes for one logits chunk ``[rows, V]`` in the input
 dtype, divided by ``V * element_size``, rounded down to a multiple of 64 (when
 above 64) and capped by the number of counted tokens. The budget is
 
@@ -221,16 +225,111 @@ def _backward_impl(grad_out, hidden, weight, bias, labels, cu_seqlens, lse, igno
     row_grad = g.repeat_interleave(t) if seq is None else g[seq]
     row_grad = row_grad.to(torch.float32) if hidden.dtype != torch.float64 else row_grad
 
-    chunk = _resolve_chunk(chunk_size, n_valid, weight)
-    acc = _GradAccumulator(h2, weight, bias, idx, n_valid, -(-n_valid // chunk), need_hidden, need_weight, need_bias)
-    _, row_bwd = _row_fns(hidden.dtype)
-    for sel in _chunks(n_valid, idx, chunk):
-        h = _take(h2, sel)
-        logits = _logits(h, weight, bias)
-        gl = row_bwd(logits, _take(lab, sel), _take(lse, sel), _take(row_grad, sel), ignore_index)
-        acc.add(gl, h, sel)
-        del logits, gl, h
-    return acc.result(hidden)
+    grads = _vocab_sliced_backward(h2, weight, bias, lab, lse, row_grad, idx, n_valid,
+                                   _resolve_chunk(chunk_size, n_valid, weight), need_hidden, need_weight, need_bias)
+    # custom-op outputs may not alias each other: a fresh empty tensor for each one not wanted
+    grad_h, grad_w, grad_b = (g if g is not None else hidden.new_empty(0) for g in grads)
+    return (grad_h.view(hidden.shape) if grad_h.numel() else grad_h), grad_w, grad_b
+
+
+_SLICE_PAD = 8  # -inf columns after each vocabulary slice: keeps leading dimensions multiples of 8
+_MIN_SLICE = 256
+
+
+def _vocab_sliced_backward(h2, weight, bias, lab, lse, row_grad, idx, n_valid, chunk, need_hidden, need_weight,
+                           need_bias):
+    """Backward over VOCABULARY slices of all counted tokens (token blocks only when even a
+    ``_MIN_SLICE``-wide slice of every token exceeds the budget of ``chunk * V`` logits).
+
+    For a slice [v0, v1) the recomputed logits ``h @ weight[v0:v1].T`` are written into a
+    buffer [rows, v1 - v0 + 8] whose last 8 columns are -inf; rows whose label lies outside the
+    slice get label ``v1 - v0`` (a -inf column, softmax 0 there), so the row kernel, given the
+    full-row log-sum-exp from forward, writes exactly the slice of grad_logits (its onehot
+    lands in the discarded padding). Then ``grad_weight[v0:v1] = grad_logits.T @ h`` is ONE
+    GEMM over all tokens (fp32 accumulation inside the GEMM, one rounding, no [V, H] float32
+    accumulator), and ``grad_hidden += grad_logits @ weight[v0:v1]`` accumulates in float32
+    over slices ([tokens, H], the size of hidden)."""
+    num_rows, width = h2.shape
+    vocab = weight.shape[0]
+    dtype = h2.dtype
+    low = dtype in _LOW_PRECISION
+    acc_dtype = torch.float32 if low else dtype
+    grad_h = grad_w = grad_b = None
+    if need_hidden:
+        grad_h = torch.empty_like(h2) if idx is None and n_valid else torch.zeros_like(h2)
+    if n_valid == 0:
+        return (grad_h, torch.zeros_like(weight) if need_weight else None,
+                torch.zeros_like(bias) if need_bias else None)
+
+    hv = h2 if idx is None else h2.index_select(0, idx)
+    lv = lab if idx is None else lab.index_select(0, idx)
+    lse_v = lse if idx is None else lse.index_select(0, idx)
+    rg_v = row_grad if idx is None else row_grad.index_select(0, idx)
+    budget = max(1, chunk) * vocab  # logits elements per step, as in forward
+    min_slice = min(vocab, _MIN_SLICE)
+    block = n_valid if n_valid * min_slice <= budget else max(1, budget // min_slice)
+    vs = min(vocab, max(min_slice, budget // block))
+    if vs < vocab and vs > 64:
+        vs -= vs % 64
+    n_blocks = -(-n_valid // block)
+    if need_weight:
+        grad_w = torch.empty_like(weight) if n_blocks == 1 else torch.zeros(weight.shape, dtype=acc_dtype,
+                                                                           device=weight.device)
+    if need_bias:
+        grad_b = torch.empty_like(bias) if n_blocks == 1 else torch.zeros(vocab, dtype=acc_dtype, device=bias.device)
+    _, row_bwd = _row_fns(dtype)
+    fp32_out_mm = low and weight.is_cuda
+
+    for t0 in range(0, n_valid, block):
+        t1 = min(t0 + block, n_valid)
+        h, labs, lse_b, rg_b = hv[t0:t1], lv[t0:t1], lse_v[t0:t1], rg_v[t0:t1]
+        acc_h = torch.zeros((t1 - t0, width), dtype=acc_dtype, device=h2.device) if need_hidden else None
+        for v0 in range(0, vocab, vs):
+            v1 = min(v0 + vs, vocab)
+            w_s = weight[v0:v1]
+            buf = torch.empty((t1 - t0, v1 - v0 + _SLICE_PAD), dtype=dtype, device=h2.device)
+            buf[:, v1 - v0:] = float("-inf")
+            logits = buf[:, : v1 - v0]
+            if bias is None:
+                torch.mm(h, w_s.t(), out=logits)
+            else:
+                torch.addmm(bias[v0:v1], h, w_s.t(), out=logits)
+            in_slice = (labs >= v0) & (labs < v1)
+            lab_s = torch.where(in_slice, labs - v0, torch.full_like(labs, v1 - v0))
+            # every row counts here (ignored rows were dropped); labels are >= 0, so -1 matches none
+            buf = row_bwd(buf, lab_s, lse_b, rg_b, -1)
+            gl = buf[:, : v1 - v0]
+            if acc_h is not None:
+                if not low:
+                    acc_h.addmm_(gl, w_s)
+                elif fp32_out_mm and _addmm_fp32_out(acc_h, gl, w_s):
+                    pass
+                else:  # out_dtype unsupported here: add the chunk's product (the size of hidden) in fp32
+                    fp32_out_mm = False
+                    acc_h += torch.mm(gl, w_s)
+            if grad_w is not None:
+                if n_blocks == 1:
+                    torch.mm(gl.t(), h, out=grad_w[v0:v1])
+                elif not low:
+                    grad_w[v0:v1].addmm_(gl.t(), h)
+                else:
+                    grad_w[v0:v1] += torch.mm(gl.t(), h)
+            if grad_b is not None:
+                if n_blocks == 1:
+                    grad_b[v0:v1] = gl.sum(0, dtype=acc_dtype)
+                else:
+                    grad_b[v0:v1] += gl.sum(0, dtype=acc_dtype)
+            del buf, logits, gl
+        if acc_h is not None:
+            if idx is None:
+                grad_h[t0:t1] = acc_h
+            else:
+                grad_h.index_copy_(0, idx[t0:t1], acc_h.to(dtype))
+    if grad_w is not None and grad_w.dtype != weight.dtype:
+        grad_w = grad_w.to(weight.dtype)
+    if grad_b is not None and grad_b.dtype != bias.dtype:
+        grad_b = grad_b.to(bias.dtype)
+    return grad_h, grad_w, grad_b
 
 
 class _GradAccumulator:

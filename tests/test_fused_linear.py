@@ -160,10 +160,33 @@ def test_chunking_and_skipping(monkeypatch, chunk_size):
     hidden, weight, bias, labels, _ = _make()
     counted = int((labels != -100).sum())
     fused_linear_sequence_logps(hidden, weight, labels, bias=bias, chunk_size=chunk_size).sum().backward()
-    for key in ("fwd", "bwd"):
-        rows = [r for r, _ in seen[key]]
-        assert sum(rows) == counted and max(rows) <= chunk_size
-        assert all(v == V for _, v in seen[key])
+    rows = [r for r, _ in seen["fwd"]]  # forward: token chunks of full rows
+    assert sum(rows) == counted and max(rows) <= chunk_size and all(v == V for _, v in seen["fwd"])
+    # backward: vocabulary slices (+ 8 -inf padding columns) of counted rows, same logits budget
+    cells = [r * (c - fl._SLICE_PAD) for r, c in seen["bwd"]]
+    assert sum(cells) == counted * V and max(cells) <= chunk_size * V
+
+
+@pytest.mark.parametrize("chunk_size", [5, 20, None])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_vocab_slices_and_token_blocks(chunk_size, dtype):
+    # V = 1000, 21 tokens (17 counted): chunk 20 -> 2 vocabulary slices; chunk 5 -> token blocks x 4 slices
+    # (grad_weight accumulated over blocks); None -> one slice.
+    hidden, weight, bias, labels, _ = _make(v=1000, dtype=dtype)
+    out = fused_linear_sequence_logps(hidden, weight, labels, bias=bias, chunk_size=chunk_size)
+    ref, ref_leaves = _unfused64(hidden, weight, bias, labels, None)
+    # bf16: the logits themselves are rounded to bf16 (as in the unfused path)
+    tol = dict(atol=2e-5, rtol=1e-5) if dtype == torch.float32 else dict(atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(out.double(), ref, **tol)
+    grad_out = torch.randn_like(ref)
+    got = _grads(out, (hidden, weight, bias), grad_out.to(out.dtype))
+    want = _grads(ref, ref_leaves, grad_out)
+    for g, w, name in zip(got, want, ("hidden", "weight", "bias")):
+        assert g.dtype == dtype
+        if dtype == torch.float32:
+            torch.testing.assert_close(g.double(), w, atol=2e-5, rtol=1e-4, msg=lambda m: f"grad {name}: {m}")
+        else:  # one bf16 rounding of the exact value (plus the rounded logits' own error)
+            assert rel_error(g, w) < 1.5e-2, name
 
 
 def test_auto_chunk_size():
