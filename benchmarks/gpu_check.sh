@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # One script for a GPU machine with no network (e.g. the lent H100): builds the
 # extension against the machine's torch, runs the CUDA tests and the GPU
-# benchmarks, and writes logs and CSV/PNG results to $OUT (default ./gpu_out).
+# benchmarks, and writes logs and CSV/PNG results to $RESULTS (default
+# ./gpu_out). When $OUT is set (the lent-GPU tool), everything is also packed
+# into $OUT/gpu_results.tgz, with the short summary in $OUT/summary.txt.
 #
-#   OUT=/some/dir bash benchmarks/gpu_check.sh [--quick]
+#   bash benchmarks/gpu_check.sh [--quick]
 #
 # Competitor packages (liger-kernel, cut-cross-entropy) are used when they
 # import; wheels placed in .whl/ are installed into a private target first.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-$PWD/gpu_out}"
+PACK_TO="${OUT:-}"
+OUT="${RESULTS:-$PWD/gpu_out}"
 mkdir -p "$OUT"
 QUICK="${1:-}"
 PY="${PYTHON:-python3}"
@@ -42,3 +45,7 @@ for bench in benchmarks/bench_sym_loss.py benchmarks/bench_logps.py benchmarks/b
   timeout 300 "$PY" "$bench" --device cuda --out "$OUT" $QUICK 2>&1 | tee "$OUT/$name.log" | tail -25
 done
 echo "== done; results in $OUT"
+if [ -n "$PACK_TO" ]; then
+  grep -hE "passed|failed|error" "$OUT/cuda_tests.log" | tail -3 > "$PACK_TO/summary.txt"
+  tar czf "$PACK_TO/gpu_results.tgz" -C "$OUT" .
+fi
