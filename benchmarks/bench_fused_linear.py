@@ -151,7 +151,8 @@ def _runner(method: str, case: Case, device: str, hidden, weight, labels, coef):
             raise Skip(f"cut_cross_entropy does not import: {type(exc).__name__}: {exc}") from None
 
         def run():
-            nll = linear_cross_entropy(hidden, weight, labels, reduction="none")
+            # flattened 2-D inputs: cut-cross-entropy 25.1.1's reduction="none" fails to .view() a 3-D batch
+            nll = linear_cross_entropy(hidden.view(-1, case.h), weight, labels.view(-1), reduction="none")
             out = -nll.float().reshape(case.n, case.t).sum(-1)
             (out * coef).sum().backward()
     else:
