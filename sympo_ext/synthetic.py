@@ -75,6 +75,7 @@ __all__ = [
     "generate_responses",
     "self_check",
     "sft_train",
+    "win_rate_from_rewards",
 ]
 
 TOPICS: dict[str, tuple[str, ...]] = {
@@ -285,6 +286,13 @@ def sft_train(model, tokenizer, examples: Sequence[dict], *, steps: int = 100, b
 # --------------------------------------------------------------------------- #
 
 
+def win_rate_from_rewards(a: Sequence[float], b: Sequence[float]) -> float:
+    """Fraction of positions where ``a`` beats ``b``; ties count half."""
+    if len(a) != len(b) or not len(a):
+        raise ValueError(f"win_rate_from_rewards: need two equal, non-empty lists (got {len(a)} and {len(b)})")
+    return sum(1.0 if x > y else 0.5 if x == y else 0.0 for x, y in zip(a, b)) / len(a)
+
+
 class SyntheticTask:
     """The synthetic preference task (see the module docstring). ``seed`` seeds the prompt/SFT draws;
     every method also takes its own seed where it samples."""
@@ -443,9 +451,8 @@ class SyntheticTask:
         by the true reward; ties count half."""
         pol = self.evaluate(policy, tokenizer, n_prompts, seed=seed, max_new_tokens=max_new_tokens)
         ref = self.evaluate(reference, tokenizer, n_prompts, seed=seed + 1, max_new_tokens=max_new_tokens)
-        wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(pol["rewards"], ref["rewards"]))
-        return {"win_rate": wins / n_prompts, "policy_reward": pol["true_reward"],
-                "reference_reward": ref["true_reward"]}
+        return {"win_rate": win_rate_from_rewards(pol["rewards"], ref["rewards"]),
+                "policy_reward": pol["true_reward"], "reference_reward": ref["true_reward"]}
 
 
 # --------------------------------------------------------------------------- #
