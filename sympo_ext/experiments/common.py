@@ -76,7 +76,8 @@ def run_tasks(
 
 
 def machine_info() -> str:
-    """One line describing the CPU / GPU / torch this ran on (for results documents)."""
+    """One line describing the CPU / GPU / torch this ran on (for results documents; the
+    thread count is this process's, workers set their own)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -89,7 +90,7 @@ def machine_info() -> str:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (
         f"{cpu}, {os.cpu_count()} logical CPUs visible, {gpu}; torch {torch.__version__}, "
-        f"{torch.get_num_threads()} torch threads per worker, Python {platform.python_version()}"
+        f"Python {platform.python_version()}"
     )
 
 
@@ -202,6 +203,40 @@ def pivot_markdown(
             parts.append(text)
         lines.append("| " + " | ".join(parts) + " |")
     return "\n".join(lines)
+
+
+def paired_markdown(
+    rows: Sequence[dict],
+    *,
+    baseline: str,
+    metric: str,
+    line_key: str = "loss",
+    col_key: str = "noise",
+    unit_key: str = "seed",
+    lines: Sequence[Any] | None = None,
+    col_order: Sequence[Any] | None = None,
+    row_label: Callable[[Any], str] = str,
+    digits: int = 3,
+) -> str:
+    """Paired comparison against ``baseline``: per cell, the mean ± std over units (seeds) of
+    ``metric(line) - metric(baseline)`` on the same unit, and in how many units it is > 0."""
+    val = {(r[line_key], r[col_key], r[unit_key]): float(r[metric]) for r in rows}
+    lines = list(lines) if lines is not None else list(dict.fromkeys(r[line_key] for r in rows))
+    cols = list(col_order) if col_order is not None else list(dict.fromkeys(r[col_key] for r in rows))
+    units = list(dict.fromkeys(r[unit_key] for r in rows))
+    out = ["| " + " | ".join([f"{line_key} - {baseline}", *map(str, cols)]) + " |", "|---" * (len(cols) + 1) + "|"]
+    for line in lines:
+        if line == baseline:
+            continue
+        parts = [row_label(line)]
+        for c in cols:
+            diffs = [val[(line, c, u)] - val[(baseline, c, u)] for u in units
+                     if (line, c, u) in val and (baseline, c, u) in val]
+            mean, std, n = mean_std(diffs)
+            wins = sum(d > 0 for d in diffs)
+            parts.append(f"{mean:+.{digits}f} ± {std:.{digits}f} ({wins}/{n})" if n else "")
+        out.append("| " + " | ".join(parts) + " |")
+    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- #

@@ -13,8 +13,7 @@ Setup (mirrors the official code, ``nissymori/SymPO`` ``mnistpref/``, scaled to 
   label = 1 ("a preferred") with probability sigmoid(d_a - d_b). The order inside a pair is
   random, so the class prior is 1/2 (the official script's ``class_prior=0.5``);
 * the training labels are flipped: symmetric noise (each label w.p. eps) or asymmetric
-  noise (a label 1 w.p. eps_pos, a label 0 w.p. eps_neg), with ``sympo_ext.noise.flip_labels``
-  when that module exists (else an equivalent local implementation, see ``flip_labels``);
+  noise (a label 1 w.p. eps_pos, a label 0 w.p. eps_neg), with ``sympo_ext.noise.flip_labels``;
 * a reward model r(x) (an MLP on the 64 pixels, output clamped to [-clamp, clamp] as the
   official CNN does) is trained with ``sympo_ext.sym_loss(r(x_a), r(x_b), labels=noisy,
   beta=1)`` -- reference-free, so the margin is r(x_a) - r(x_b);
@@ -43,10 +42,7 @@ from ..losses import LOSSES
 from ..ops import sym_loss
 from . import common
 
-try:  # the shared noise model (another engineer's module); identical semantics below otherwise
-    from ..noise import flip_labels as _shared_flip_labels
-except ImportError:  # pragma: no cover - depends on the repository state
-    _shared_flip_labels = None
+from ..noise import flip_labels as _shared_flip_labels
 
 ALL_LOSSES = (
     "logistic", "hinge", "square", "exp", "ramp",
@@ -187,25 +183,14 @@ def bt_preferences(d_a: np.ndarray, d_b: np.ndarray, rng: np.random.Generator, t
 
 
 def flip_labels(true_labels: torch.Tensor, noise: NoiseSetting, seed: int) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """(noisy labels long 0/1, flipped bool, implementation name).
-
-    Uses ``sympo_ext.noise.flip_labels`` when available. The local fallback has the same
-    semantics: a label 1 flips w.p. eps_pos, a label 0 w.p. eps_neg, seeded by a torch.Generator.
-    """
+    """(noisy labels long 0/1, flipped bool, implementation name) via ``sympo_ext.noise.flip_labels``:
+    a label 1 flips w.p. eps_pos, a label 0 w.p. eps_neg, seeded by a torch.Generator."""
     true_labels = true_labels.long()
-    if _shared_flip_labels is not None:
-        if noise.symmetric:
-            res = _shared_flip_labels(true_labels, kind="symmetric", eps=noise.eps_pos, seed=seed)
-        else:
-            res = _shared_flip_labels(
-                true_labels, kind="asymmetric", eps_pos=noise.eps_pos, eps_neg=noise.eps_neg, seed=seed
-            )
-        return res.labels.long(), res.flipped.bool(), "sympo_ext.noise"
-    gen = torch.Generator().manual_seed(seed)
-    u = torch.rand(true_labels.shape, generator=gen, dtype=torch.float64)
-    rate = torch.where(true_labels == 1, noise.eps_pos, noise.eps_neg)
-    flipped = u < rate
-    return torch.where(flipped, 1 - true_labels, true_labels), flipped, "local"
+    if noise.symmetric:
+        res = _shared_flip_labels(true_labels, kind="symmetric", eps=noise.eps_pos, seed=seed)
+    else:
+        res = _shared_flip_labels(true_labels, kind="asymmetric", eps_pos=noise.eps_pos, eps_neg=noise.eps_neg, seed=seed)
+    return res.labels.long(), res.flipped.bool(), "sympo_ext.noise"
 
 
 @dataclass
@@ -483,7 +468,25 @@ def summary_markdown(rows: list[dict], losses, noises) -> str:
             summ, row_key="loss", col_key="noise", metric=metric, row_order=losses, col_order=noise_names,
             row_label=lambda l: f"{l} (sym)" if LOSSES[l].symmetric else l, bold_best=not metric.startswith("train"),
         ))
+    if "logistic" in losses and len(losses) > 1:
+        for metric in ("test_spearman", "test_acc_true"):
+            parts.append(f"\n### Paired difference to logistic (DPO's loss): `{metric}`\n")
+            parts.append("Per seed, the same data, labels and initial weights; cell: mean ± std of the "
+                         "difference over seeds (seeds where it is > 0 / seeds).\n")
+            parts.append(common.paired_markdown(
+                rows, baseline="logistic", metric=metric, lines=losses, col_order=noise_names,
+                row_label=lambda l: f"{l} (sym)" if LOSSES[l].symmetric else l,
+            ))
     return "\n".join(parts) + "\n"
+
+
+def load_runs(path) -> list[dict]:
+    """Rows of a runs.csv written by this module (noise names and seeds normalised)."""
+    rows = common.read_csv(path)
+    for r in rows:
+        r["noise"] = NoiseSetting.parse(str(r["noise"])).name
+        r["seed"] = int(r["seed"])
+    return rows
 
 
 def make_plots(rows: list[dict], losses, noises, out: Path) -> list[Path]:
@@ -546,6 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     p.add_argument("--tune", action="store_true",
                    help="score the hyper-parameter grid on a validation split of the training images and exit")
+    p.add_argument("--report-only", action="store_true",
+                   help="re-render summary.md/summary.csv/plots from OUT/runs.csv without training")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -575,17 +580,28 @@ def main(argv=None) -> list[dict]:
     print(f"machine: {common.machine_info()}")
     print(f"config: {asdict(cfg)}")
     print(f"losses: {', '.join(losses)}\nnoise: {', '.join(n.name for n in noises)}\nseeds: {seeds}")
-    print(f"noise implementation: {'sympo_ext.noise' if _shared_flip_labels is not None else 'local (sympo_ext.noise absent)'}")
+    print(f"workers: {args.workers} x {args.threads} torch thread(s); label noise: sympo_ext.noise.flip_labels")
     t0 = time.perf_counter()
-    rows = run_grid(losses, noises, seeds, cfg, workers=args.workers, threads=args.threads,
-                    progress=not args.no_progress)
-    wall = time.perf_counter() - t0
-    common.write_csv(rows, out / "runs.csv", CSV_COLUMNS)
+    if args.report_only:
+        rows = load_runs(out / "runs.csv")
+        if args.losses is None:
+            losses = tuple(dict.fromkeys(r["loss"] for r in rows))
+        if args.noise is None:
+            noises = tuple(NoiseSetting.parse(n) for n in dict.fromkeys(r["noise"] for r in rows))
+        wall = float("nan")
+        first = rows[0]
+        cfg = replace(cfg, epochs=int(first["epochs"]), lr=first["lr"], weight_decay=first["weight_decay"],
+                      clamp=first["clamp"], batch_size=int(first["batch_size"]))
+    else:
+        rows = run_grid(losses, noises, seeds, cfg, workers=args.workers, threads=args.threads,
+                        progress=not args.no_progress)
+        wall = time.perf_counter() - t0
+        common.write_csv(rows, out / "runs.csv", CSV_COLUMNS)
     summ = common.summarize(rows, ["loss", "noise"], METRICS)
     common.write_csv(summ, out / "summary.csv")
     md = summary_markdown(rows, losses, noises)
-    header = (f"# Digits preference: summary\n\n{len(rows)} runs in {wall:.0f} s wall "
-              f"({args.workers} worker(s)); config: `{asdict(cfg)}`\n\n")
+    timing = "re-rendered from runs.csv" if args.report_only else f"in {wall:.0f} s wall ({args.workers} worker(s))"
+    header = f"# Digits preference: summary\n\n{len(rows)} runs {timing}; config: `{asdict(cfg)}`\n\n"
     (out / "summary.md").write_text(header + md)
     print(md)
     if not args.no_plots:
