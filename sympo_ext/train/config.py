@@ -84,8 +84,10 @@ class TrainConfig:
     noise_kind: str = _f("symmetric", "data", "kind of injected noise: 'symmetric' flips every label with "
         "probability --label_noise; 'asymmetric' flips labels 1 / 0 with --noise_eps_pos / --noise_eps_neg",
         choices=("symmetric", "asymmetric"))
-    noise_eps_pos: float | None = _f(None, "data", "asymmetric noise: flip rate of labels 1")
-    noise_eps_neg: float | None = _f(None, "data", "asymmetric noise: flip rate of labels 0")
+    noise_eps_pos: float | None = _f(None, "data", "asymmetric noise: flip rate of labels 1 (default: "
+        "--label_noise)")
+    noise_eps_neg: float | None = _f(None, "data", "asymmetric noise: flip rate of labels 0 (default: "
+        "--label_noise)")
     noise_seed: int = _f(0, "data", "seed of the injected noise")
     # ----------------------------------------------------------------- loss
     loss_type: str = _f("sigmoid", "loss", "pair loss l(s): " + ", ".join(LOSSES) +
@@ -207,8 +209,6 @@ class TrainConfig:
             bad(f"--eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if not 0.0 <= self.label_noise <= 1.0:
             bad(f"--label_noise must be in [0, 1], got {self.label_noise}")
-        if self.noise_kind == "asymmetric" and (self.noise_eps_pos is None or self.noise_eps_neg is None):
-            bad("--noise_kind asymmetric needs --noise_eps_pos and --noise_eps_neg")
         if self.noise_kind == "symmetric" and (self.noise_eps_pos is not None or self.noise_eps_neg is not None):
             bad("--noise_eps_pos / --noise_eps_neg are for --noise_kind asymmetric")
         for name in ("batch_size", "grad_accum", "logging_steps"):

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -44,15 +46,15 @@ class DemoPreset:
     num_layers: int = 2
     num_heads: int = 4
     sft_examples: int = 4096
-    sft_steps: int = 100
+    sft_steps: int = 200
     sft_batch_size: int = 32
     sft_lr: float = 3e-3
-    train_pairs: int = 512
-    eval_pairs: int = 128
+    train_pairs: int = 2048
+    eval_pairs: int = 256
     noise: float = 0.3
-    steps: int = 120
+    steps: int = 128  # 2 epochs of 32 pairs
     batch_size: int = 32
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-4
     beta: float = 0.1
     warmup_ratio: float = 0.05
     eval_prompts: int = 512
@@ -61,8 +63,8 @@ class DemoPreset:
 
 PRESETS = {
     "full": DemoPreset(),
-    "quick": DemoPreset(sft_examples=1024, sft_steps=40, train_pairs=128, eval_pairs=32, steps=12,
-                        batch_size=16, eval_prompts=64),
+    "quick": DemoPreset(sft_examples=512, sft_steps=25, sft_batch_size=16, train_pairs=64, eval_pairs=32,
+                        steps=8, batch_size=8, eval_prompts=32),
 }
 
 
@@ -90,14 +92,24 @@ def make_preference_data(reference, tokenizer, task, *, n_train: int, n_eval: in
     """(train_examples, eval_examples): pairs sampled from ``reference`` (true label 1 by the task's
     Bradley-Terry draw), labels flipped with :func:`sympo_ext.noise.flip_labels` at rate ``noise`` (train,
     and eval when ``noise_eval``); ``true_label`` keeps the clean label."""
-    pairs = task.preference_pairs(reference, tokenizer, n_train + n_eval, seed=seed + 1)
-    train, evals = pairs[:n_train], pairs[n_train:]
+    # Separate draws, so the training pairs do not depend on n_eval.
+    train = task.preference_pairs(reference, tokenizer, n_train, seed=seed + 1)
+    evals = task.preference_pairs(reference, tokenizer, n_eval, seed=seed + 100_003) if n_eval else []
+
+    def noisy(part, noise_seed):
+        flip_prob = None
+        if noise_kind == "instance":  # harder pairs (small true reward gap) flip more, mean rate = noise
+            from ..noise import instance_flip_prob
+
+            gaps = torch.tensor([ex.meta["chosen_reward"] - ex.meta["rejected_reward"] for ex in part])
+            flip_prob = instance_flip_prob(gaps, noise)
+        return inject_label_noise(part, eps=noise, kind=noise_kind, eps_pos=eps_pos, eps_neg=eps_neg,
+                                  flip_prob=flip_prob, seed=noise_seed)[0]
+
     if noise > 0 or noise_kind != "symmetric":
-        train, _ = inject_label_noise(train, eps=noise, kind=noise_kind, eps_pos=eps_pos, eps_neg=eps_neg,
-                                      seed=seed + 2)
+        train = noisy(train, seed + 2)
         if noise_eval and evals:
-            evals, _ = inject_label_noise(evals, eps=noise, kind=noise_kind, eps_pos=eps_pos, eps_neg=eps_neg,
-                                          seed=seed + 3)
+            evals = noisy(evals, seed + 3)
     return train, evals
 
 
@@ -146,7 +158,22 @@ def run_demo(*, quick: bool = False, seed: int = 0, overrides: dict | None = Non
 
     ``overrides``: TrainConfig values from the command line (e.g. ``--beta``, ``--learning_rate``,
     ``--max_steps``, ``--batch_size``, ``--seed``, ``--label_noise``, ``--output_dir``: when given,
-    each run's metrics/checkpoints go to OUTPUT_DIR/<loss_type>)."""
+    each run's metrics/checkpoints go to OUTPUT_DIR/<loss_type>). Runs with one intra-op thread
+    (the model is tiny), or ``$SYMPO_DEMO_THREADS``."""
+    # The demo's model is tiny: one intra-op thread is fastest (more threads only add synchronisation, and
+    # on a busy 2-core machine a descheduled OpenMP worker makes every matmul wait).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(int(os.environ.get("SYMPO_DEMO_THREADS", "1")))
+    try:
+        with warnings.catch_warnings():
+            # Skipped pairs (e.g. an empty sampled response) are counted in the "[sympo-train] data:" line.
+            warnings.filterwarnings("ignore", message=r".*skipped.*", category=UserWarning)
+            return _run_demo(quick=quick, seed=seed, overrides=overrides, losses=losses, verbose=verbose)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_demo(*, quick, seed, overrides, losses, verbose):
     t0 = time.perf_counter()
     preset = dataclasses.replace(PRESETS["quick" if quick else "full"])
     overrides = dict(overrides or {})
@@ -173,8 +200,6 @@ def run_demo(*, quick: bool = False, seed: int = 0, overrides: dict | None = Non
     rows = []
     ref_reward = None
     for name, loss_type in losses:
-        import os
-
         out = os.path.join(out_root, loss_type) if out_root else None
         result = train_policy(ref, tok, train, evals, loss_type=loss_type, preset=preset, seed=seed,
                               output_dir=out, progress=progress, **overrides)

@@ -99,14 +99,15 @@ def run_state(output_dir: str) -> str:
 
 
 def inject_label_noise(examples, *, eps: float = 0.0, kind: str = "symmetric", eps_pos=None, eps_neg=None,
-                       seed: int = 0):
-    """Flip the labels of ``examples`` (a list of PreferenceExample) with :func:`sympo_ext.noise.flip_labels`;
-    returns new examples whose ``true_label`` keeps the original label (when it was not already set) and
-    the NoiseResult."""
+                       flip_prob=None, seed: int = 0):
+    """Flip the labels of ``examples`` (a list of PreferenceExample) with :func:`sympo_ext.noise.flip_labels`
+    (kind symmetric / asymmetric / instance, as there); returns (new examples whose ``true_label`` keeps
+    the original label when it was not already set, the NoiseResult)."""
     from ..noise import flip_labels
 
     given = torch.tensor([1 if ex.label is None else int(ex.label) for ex in examples], dtype=torch.long)
-    res = flip_labels(given, kind=kind, eps=eps, eps_pos=eps_pos, eps_neg=eps_neg, seed=seed)
+    kw = {"flip_prob": flip_prob} if kind == "instance" else {"eps_pos": eps_pos, "eps_neg": eps_neg}
+    res = flip_labels(given, kind=kind, eps=eps, seed=seed, **kw)
     out = []
     for ex, lab, orig in zip(examples, res.labels.tolist(), given.tolist()):
         true = ex.true_label if ex.true_label is not None else orig
