@@ -1,0 +1,155 @@
+"""sympo_ext.SymPOLoss: pair loss + metrics straight from the logits of [chosen; rejected],
+against the float64 composition of the references (reference.sequence_logps + reference.sym_loss)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from _helpers import randn
+from conftest import DEVICES
+
+import sympo_ext
+from sympo_ext import LOSSES, SymPOLoss, reference
+
+METRIC_KEYS = {
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "logps/chosen",
+    "logps/rejected",
+}
+
+
+def batch(pairs=3, t=6, vocab=23, device="cpu", dtype=torch.float32):
+    logits = randn(2 * pairs, t, vocab, dtype=dtype, device=device, scale=2.0)
+    labels = torch.randint(0, vocab, (2 * pairs, t))
+    labels[:, :2] = -100  # prompt positions
+    labels[-1, -2:] = -100  # padding
+    ref = -torch.rand(2 * pairs, dtype=torch.float64) * 20 - 10
+    return logits, labels.to(device), ref.to(device=device, dtype=torch.float32)
+
+
+def reference_loss(logits, labels, ref, *, average=False, pref=None, weights=None, **opts):
+    x = logits.detach().double().requires_grad_(True)
+    logps = reference.sequence_logps(x, labels, average=average)
+    half = logps.shape[0] // 2
+    rc = rr = None
+    if ref is not None:
+        rc, rr = ref[:half].double(), ref[half:].double()
+    loss, chosen, rejected, margins = reference.sym_loss_with_rewards(
+        logps[:half], logps[half:], rc, rr, labels=pref, weights=weights, **opts
+    )
+    loss.sum().backward()
+    return loss.detach(), x.grad, chosen, rejected, margins, logps.detach()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("reference_free", [False, True])
+@pytest.mark.parametrize("average", [False, True])
+def test_matches_reference_composition(device, reference_free, average):
+    logits, labels, ref = batch(device=device)
+    ref = None if reference_free else ref
+    module = SymPOLoss("sigmoid", beta=0.1, average_log_prob=average)
+    x = logits.clone().requires_grad_(True)
+    loss, metrics = module(x, labels, ref)
+    loss.backward()
+    exp_loss, exp_grad, chosen, rejected, margins, logps = reference_loss(
+        logits, labels, ref, average=average, loss_type="sigmoid", beta=0.1
+    )
+    torch.testing.assert_close(loss.double().cpu(), exp_loss.cpu(), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(x.grad.double().cpu(), exp_grad.cpu(), atol=1e-6, rtol=1e-4)
+    assert set(metrics) == METRIC_KEYS
+    assert all(not m.requires_grad and m.dim() == 0 for m in metrics.values())
+    half = logps.shape[0] // 2
+    expected = {
+        "rewards/chosen": chosen.mean(),
+        "rewards/rejected": rejected.mean(),
+        "rewards/margins": margins.mean(),
+        "rewards/accuracies": (margins > 0).double().mean(),
+        "logps/chosen": logps[:half].mean(),
+        "logps/rejected": logps[half:].mean(),
+    }
+    for key, value in expected.items():
+        torch.testing.assert_close(metrics[key].double().cpu(), value.cpu(), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss_type", sorted(LOSSES))
+def test_every_loss_type_and_option(loss_type):
+    logits, labels, ref = batch(pairs=4)
+    opts = dict(loss_type=loss_type, beta=0.2, clip=0.5 if loss_type == "sigmoid" else None, reduction="sum")
+    if "epsilon" in LOSSES[loss_type].params:
+        opts["epsilon"] = 0.2
+    if "temperature" in LOSSES[loss_type].params:
+        opts["temperature"] = 2.0
+    if "slope" in LOSSES[loss_type].params:
+        opts["slope"] = 0.25
+    pref = torch.tensor([1, 0, 1, 0])
+    weights = torch.rand(4, dtype=torch.float64).float() + 0.5
+    module = SymPOLoss(**opts)
+    x = logits.clone().requires_grad_(True)
+    loss, metrics = module(x, labels, ref, preference_labels=pref, weights=weights)
+    loss.backward()
+    exp_loss, exp_grad, _, _, margins, _ = reference_loss(logits, labels, ref, pref=pref, weights=weights, **opts)
+    torch.testing.assert_close(loss.double(), exp_loss, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(x.grad.double(), exp_grad, atol=1e-6, rtol=1e-4)
+    agree = torch.where(pref == 0, margins < 0, margins > 0).double().mean()
+    torch.testing.assert_close(metrics["rewards/accuracies"].double(), agree)
+
+
+def test_reduction_none_packed_and_inplace():
+    pairs, t, vocab = 2, 5, 19
+    logits, labels, ref = batch(pairs=pairs, t=t, vocab=vocab)
+    lengths = [5, 3, 4, 2]
+    rows = sum(lengths)
+    packed = randn(rows, vocab, dtype=torch.float32)
+    plabels = torch.randint(0, vocab, (rows,))
+    cu = torch.tensor([0, 5, 8, 12, 14])
+    module = SymPOLoss("unhinged", reduction="none")
+    loss, _ = module(packed, plabels, ref[:4], cu_seqlens=cu)
+    exp_logps = reference.sequence_logps(packed.double(), plabels, cu_seqlens=cu)
+    exp = reference.sym_loss(exp_logps[:2], exp_logps[2:], ref[:2].double(), ref[2:4].double(),
+                             loss_type="unhinged", reduction="none")
+    assert loss.shape == (2,)
+    torch.testing.assert_close(loss.double(), exp, atol=1e-5, rtol=1e-5)
+    # inplace_backward: same gradient reaching the LM head weight.
+    hidden = randn(2 * pairs, t, 8, dtype=torch.float32)
+    grads = []
+    weight0 = randn(vocab, 8, dtype=torch.float32)
+    for inplace in (False, True):
+        weight = weight0.clone().requires_grad_(True)
+        out, _ = SymPOLoss("sigmoid", inplace_backward=inplace)(hidden @ weight.t(), labels, ref)
+        out.backward()
+        grads.append(weight.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+
+
+def test_bad_inputs():
+    logits, labels, ref = batch(pairs=2)
+    module = SymPOLoss()
+    with pytest.raises(ValueError, match=r"\[chosen; rejected\]"):
+        module(logits[:3], labels[:3])
+    with pytest.raises(ValueError, match=r"ref_logps must be a \[4\] tensor"):
+        module(logits, labels, ref[:2])
+    with pytest.raises(ValueError, match="unknown loss_type"):
+        SymPOLoss("nope")
+    with pytest.raises(ValueError, match="unknown reduction"):
+        SymPOLoss(reduction="max")
+    with pytest.raises(ValueError, match="has no effect"):
+        SymPOLoss("hinge", epsilon=0.1)
+    assert "loss_type='sigmoid'" in repr(module)
+
+
+@pytest.mark.cuda
+def test_cuda_matches_cpu():
+    logits, labels, ref = batch(pairs=4, vocab=4099, dtype=torch.bfloat16)
+    results = []
+    for device in ("cpu", "cuda"):
+        x = logits.to(device).requires_grad_(True)
+        loss, metrics = SymPOLoss("sigmoid", average_log_prob=True)(x, labels.to(device), ref.to(device))
+        loss.backward()
+        results.append((loss.double().cpu(), x.grad.double().cpu(), {k: v.cpu() for k, v in metrics.items()}))
+    torch.testing.assert_close(results[1][0], results[0][0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(results[1][1], results[0][1], atol=1e-3, rtol=1.6e-2)
+    for key in METRIC_KEYS:
+        torch.testing.assert_close(results[1][2][key], results[0][2][key], atol=1e-4, rtol=1e-4)
