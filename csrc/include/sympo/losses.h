@@ -49,12 +49,10 @@ struct LossParams {
 
 template <typename T>
 SYMPO_HD T stable_sigmoid(T x) {
-  // Never evaluates exp of a large positive number.
-  if (x >= T(0)) {
-    return T(1) / (T(1) + std::exp(-x));
-  }
-  const T e = std::exp(x);
-  return e / (T(1) + e);  // also reached by NaN, which propagates
+  // One exp of a non-positive number, then a select: never overflows, has no
+  // branch (no warp divergence; CPU loops vectorise), and NaN propagates.
+  const T e = std::exp(-(x < T(0) ? -x : x));
+  return (x >= T(0) ? T(1) : e) / (T(1) + e);
 }
 
 template <typename T>
