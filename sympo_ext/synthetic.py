@@ -15,7 +15,13 @@ The task
   e.g. ``"write about ocean please"``); with the chat template it is 7 tokens:
   ``<s> <|user|> write about ocean please <|assistant|>``.
 * A **response** is a sequence of words (the assistant message; the chat template
-  ends it with ``</s>``). Sampling never emits special tokens other than ``</s>``.
+  ends it with ``</s>``). The task samples with **constrained decoding**
+  (``constrained=True``, the default): only the 80 response words (topic, filler
+  and bad words) and ``</s>`` can be sampled. Without it, DPO-style training on
+  this tiny model moves probability mass onto tokens that never occur in any
+  response (topic names, instruction words), a real but seed-dependent drift that
+  made clean-label runs vary from +0.02 to +0.5 in true reward; constrained, the
+  learning signal is the preference signal alone (clean DPO: +0.5 to +0.6).
 * **True reward** of a response with ``n`` words (special tokens ignored)::
 
       r = (#on-topic words - #penalised words) / n      in [-1, 1];   r = -1 for an empty response
@@ -195,12 +201,15 @@ def _prompt_ids(tokenizer, prompts: Sequence[str]) -> list[list[int]]:
 
 @torch.no_grad()
 def generate_responses(model, tokenizer, prompts: Sequence[str], *, seed: int = 0, max_new_tokens: int = 12,
-                       temperature: float = 1.0, batch_size: int = 512) -> list[list[int]]:
+                       temperature: float = 1.0, batch_size: int = 512,
+                       suppress_ids: Sequence[int] | None = None) -> list[list[int]]:
     """Sample one response per prompt (pure sampling, seeded; the global RNG is left untouched).
+    ``suppress_ids``: token ids never sampled (default: every special token but eos).
     Returns the response token ids up to (excluding) the first eos."""
     ids = _prompt_ids(tokenizer, prompts)
-    # responses are words: every special token but eos is never sampled
-    suppress = [i for i in tokenizer.all_special_ids if i != tokenizer.eos_token_id]
+    if suppress_ids is None:
+        suppress_ids = [i for i in tokenizer.all_special_ids if i != tokenizer.eos_token_id]
+    suppress = list(suppress_ids) or None
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -299,8 +308,9 @@ class SyntheticTask:
 
     def __init__(self, seed: int = 0, *, bt_scale: float | None = 10.0, max_new_tokens: int = 12,
                  p_on: tuple[float, float] = (0.2, 0.7), p_bad: tuple[float, float] = (0.0, 0.4),
-                 n_topics: int = len(TOPICS)) -> None:
+                 n_topics: int = len(TOPICS), constrained: bool = True) -> None:
         self.seed = seed
+        self.constrained = constrained
         self.p_on = p_on
         self.p_bad = p_bad
         self.bt_scale = bt_scale
@@ -404,8 +414,17 @@ class SyntheticTask:
 
     # -- pairs and evaluation ---------------------------------------------- #
 
+    def suppressed_ids(self, tokenizer) -> list[int]:
+        """Token ids the task never samples: all but eos when ``constrained`` (only response words
+        and eos are sampled), else the special tokens but eos."""
+        if not self.constrained:
+            return [i for i in tokenizer.all_special_ids if i != tokenizer.eos_token_id]
+        allowed = {w for ws in TOPICS.values() for w in ws} | set(FILLER_WORDS) | set(BAD_WORDS)
+        vocab = tokenizer.get_vocab()
+        return sorted(i for w, i in vocab.items() if w not in allowed and i != tokenizer.eos_token_id)
+
     def _sample(self, policy, tokenizer, prompts, seed, max_new_tokens):
-        ids = generate_responses(policy, tokenizer, prompts, seed=seed,
+        ids = generate_responses(policy, tokenizer, prompts, seed=seed, suppress_ids=self.suppressed_ids(tokenizer),
                                  max_new_tokens=max_new_tokens or self.max_new_tokens)
         texts = tokenizer.batch_decode(ids, skip_special_tokens=True)
         texts = [" ".join(t.split()) for t in texts]

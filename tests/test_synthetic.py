@@ -144,6 +144,11 @@ def test_generation_is_seeded_and_fast(tok, task, model):
     specials = set(tok.all_special_ids)
     assert all(len(r) <= 12 and not (set(r) & specials) for r in a)
     assert elapsed < 20, f"sampling 1024 responses took {elapsed:.1f}s"
+    # the task's constrained decoding: only response words (and eos) are sampled
+    allowed = {w for ws in TOPICS.values() for w in ws} | set(FILLER_WORDS) | set(BAD_WORDS)
+    texts = task.evaluate(model, tok, 256, seed=2)["responses"]
+    assert set(" ".join(texts).split()) <= allowed
+    assert set(" ".join(SyntheticTask(0, constrained=False).evaluate(model, tok, 256, seed=2)["responses"]).split()) - allowed
 
 
 def test_preference_pairs(tok, task, model):
@@ -194,8 +199,9 @@ def test_sft_then_dpo_raises_true_reward(tok):
     r_ref = task.evaluate(ref, tok, 256)["true_reward"]
     pairs = task.preference_pairs(ref, tok, 256, seed=1)
     policy = copy.deepcopy(ref)
-    dpo = _dpo_train(policy, ref, tok, pairs, steps=60, batch_size=32, lr=1e-3, beta=0.1)
+    dpo = _dpo_train(policy, ref, tok, pairs, steps=40, batch_size=32, lr=1e-3, beta=0.1)
     r_pol = task.evaluate(policy, tok, 256)["true_reward"]
+    print(f"true reward: init {r0:.3f}, SFT reference {r_ref:.3f}, DPO policy {r_pol:.3f}")
     assert r_ref > r0 + 0.1, (r0, r_ref)
     assert sum(dpo[-5:]) / 5 < sum(dpo[:5]) / 5
-    assert r_pol > r_ref + 0.15, (r_ref, r_pol)
+    assert r_pol > r_ref + 0.2, (r_ref, r_pol)
