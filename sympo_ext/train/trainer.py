@@ -219,6 +219,7 @@ class Trainer:
             raise ConfigError("--output_dir is required")
         self.dist = D.init_distributed(cfg.device)
         self._check_output_dir()
+        D.barrier(self.dist)  # every process has checked before any writes
         # Load everything that can fail before writing anything.
         tok = self._tokenizer_arg
         if tok is None:
