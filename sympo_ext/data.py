@@ -98,7 +98,7 @@ import math
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,10 +132,6 @@ STAT_KEYS = (
 
 class DataError(ValueError):
     """Malformed or unusable preference data; the message says where (file:line or record) and what."""
-
-
-Message = Mapping[str, Any]
-Text = "str | list[dict[str, str]]"
 
 
 @dataclass

@@ -513,7 +513,7 @@ def _dpo_train(policy, reference, tokenizer, examples, *, steps: int, batch_size
     return losses
 
 
-def self_check(*, seed: int = 0, sft_steps: int = 100, dpo_steps: int = 200, n_pairs: int = 512,
+def self_check(*, seed: int = 0, sft_steps: int = 100, dpo_steps: int = 120, n_pairs: int = 512,
                batch_size: int = 32, beta: float = 0.1, lr: float = 1e-3, n_eval: int = 512,
                verbose: bool = True, task_kwargs: dict | None = None) -> dict[str, float]:
     """SFT a reference, sample clean pairs, train a policy with DPO, report the true reward."""
@@ -554,14 +554,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--self-check", action="store_true", help="SFT + DPO on clean pairs; print true rewards")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sft-steps", type=int, default=100)
-    parser.add_argument("--dpo-steps", type=int, default=200)
+    parser.add_argument("--dpo-steps", type=int, default=120)
     parser.add_argument("--pairs", type=int, default=512)
     parser.add_argument("--beta", type=float, default=0.1)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: fastest for this tiny model, above all on a busy machine)")
     args = parser.parse_args(argv)
     if args.self_check:
-        self_check(seed=args.seed, sft_steps=args.sft_steps, dpo_steps=args.dpo_steps, n_pairs=args.pairs,
-                   beta=args.beta, lr=args.lr)
+        torch.set_num_threads(args.threads)
+        out = self_check(seed=args.seed, sft_steps=args.sft_steps, dpo_steps=args.dpo_steps, n_pairs=args.pairs,
+                         beta=args.beta, lr=args.lr)
+        gain = out["reward_policy"] - out["reward_reference"]
+        print(f"{'OK' if gain > 0.1 else 'FAILED'}: DPO on clean pairs changed the true reward by {gain:+.3f}")
+        if gain <= 0.1:
+            raise SystemExit(1)
     else:
         parser.print_help()
 

@@ -76,7 +76,8 @@ def test_load_json_list_splits_columns_and_dicts(tmp_path):
         load_preference_data(tmp_path / "splits.json")
     with pytest.raises(DataError, match="no split 'dev'"):
         load_preference_data(tmp_path / "splits.json", split="dev")
-    (tmp_path / "cols.json").write_text(json.dumps({"prompt": ["p", "q"], "chosen": ["a", "c"], "rejected": ["b", "d"]}))
+    cols = {"prompt": ["p", "q"], "chosen": ["a", "c"], "rejected": ["b", "d"]}
+    (tmp_path / "cols.json").write_text(json.dumps(cols))
     exs = load_preference_data(tmp_path / "cols.json")
     assert [(e.prompt, e.chosen, e.rejected) for e in exs] == [("p", "a", "b"), ("q", "c", "d")]
     assert len(load_preference_data([rec, dict(rec, label=0)])) == 2
