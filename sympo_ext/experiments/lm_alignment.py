@@ -1,0 +1,367 @@
+"""LM alignment under label noise: the SymPO paper's Section 5.2, scaled to a CPU.
+
+    python -m sympo_ext.experiments.lm_alignment --quick       # CI preset (well under 2 minutes)
+    python -m sympo_ext.experiments.lm_alignment --workers 2   # full preset: 5 losses x 3 noise x 3 seeds
+    python -m sympo_ext.experiments.lm_alignment --losses logistic sigmoid --noise 0 0.4 --seeds 0 1
+
+Setup (every step is a function of :mod:`sympo_ext.train.demo`, nothing is re-implemented):
+
+* per seed, ONE reference policy: a tiny Llama SFT'd on the synthetic task of
+  :mod:`sympo_ext.synthetic`, whose true reward is computable (``build_reference``);
+* per seed and noise level, ONE set of preference pairs sampled from that reference,
+  ordered by a Bradley-Terry draw on the true reward, then labels flipped at rate
+  ``noise`` (``make_preference_data``; the training pairs are the same responses at every
+  noise level -- only the flipped labels differ -- and the held-out pairs get the same
+  noise, their true labels are kept);
+* every loss is trained from the same reference on the same pairs with the same
+  hyper-parameters (``train_policy``; the demo's preset, no per-loss tuning), so the
+  comparison between losses is paired. cDPO / rDPO get ``epsilon`` = the true flip rate
+  (0 at noise 0, where both equal DPO);
+* ``evaluate_policy``: the mean true reward of the policy's samples (one per prompt) and its
+  win rate against the reference, judged by the true reward, ties half (``SyntheticTask.win_rate``
+  pairs the i-th policy sample with the i-th reference sample, whose prompts are drawn with
+  seeds s and s + 1: independent prompts of the same distribution, not the same prompt); the
+  reference's own true reward (the same prompts and sampling seed for every loss of a seed);
+  and the Trainer's final evaluation on held-out pairs: the implicit reward's accuracy against
+  the noisy and against the true labels.
+
+Outputs in ``--out``: ``lm_runs.csv`` (one row per run), ``lm_summary.csv`` /
+``lm_summary.md`` (mean ± std over seeds, paired differences to DPO) and plots
+``lm_reward_winrate.png`` and ``lm_accuracy.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import time
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from ..losses import LOSSES
+from ..train.demo import PRESETS, DemoPreset, build_reference, evaluate_policy, make_preference_data, train_policy
+from . import common
+
+ALL_LOSSES = ("logistic", "cdpo", "rdpo", "sigmoid", "symmetric_ramp")
+LOSS_NAMES = {
+    "logistic": "DPO (logistic)",
+    "cdpo": "cDPO",
+    "rdpo": "rDPO",
+    "sigmoid": "SymPO-sigmoid",
+    "symmetric_ramp": "SymPO-symmetric_ramp",
+}
+NOISE_AWARE = ("cdpo", "rdpo")  # losses that take the assumed flip rate as ``epsilon``
+FULL_NOISE = (0.0, 0.2, 0.4)
+FULL_SEEDS = (0, 1, 2)
+QUICK_LOSSES = ("logistic", "sigmoid")
+QUICK_NOISE = (0.2,)
+QUICK_SEEDS = (0,)
+
+# The full preset is the demo's (``sympo-train --demo``): 2048 training pairs, 2 epochs of
+# 32-pair steps, beta 0.1, lr 3e-4, 256 held-out pairs, 512 evaluation prompts. Timed on the
+# shared 2-core machine: ~27 s per reference, ~8 s per set of pairs, ~30 s per training +
+# evaluation (1 thread, loaded machine) -> 45 trainings + 3 references ~ 25 min with one
+# worker. The quick preset is the demo's quick one.
+FULL_PRESET = PRESETS["full"]
+QUICK_PRESET = PRESETS["quick"]
+
+METRICS = ("true_reward", "reward_gain", "win_rate", "acc_true", "acc_noisy", "reference_true_reward")
+METRIC_LABELS = {
+    "true_reward": "mean true reward of the policy's samples",
+    "reward_gain": "true reward gain over the reference (policy - reference, same seed)",
+    "win_rate": "win rate vs the reference (true reward, ties half)",
+    "acc_true": "held-out implicit-reward accuracy vs TRUE labels",
+    "acc_noisy": "held-out implicit-reward accuracy vs NOISY labels",
+    "reference_true_reward": "reference policy's mean true reward",
+}
+CSV_COLUMNS = (
+    "loss", "method", "family", "symmetric", "noise", "epsilon", "seed",
+    "true_reward", "reference_true_reward", "reward_gain", "win_rate", "acc_true", "acc_noisy",
+    "eval_margin", "final_train_loss", "train_pairs", "train_pairs_used", "eval_pairs", "flip_rate",
+    "data_hash", "pairs_hash", "steps", "batch_size", "learning_rate", "beta", "eval_prompts", "seconds",
+)
+
+
+# --------------------------------------------------------------------------- #
+# data: one reference and one set of pairs per (seed, noise)
+# --------------------------------------------------------------------------- #
+
+
+def loss_options(loss: str, noise: float) -> dict:
+    """TrainConfig options of ``loss`` at flip rate ``noise``: cdpo/rdpo get epsilon = noise."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
+    return {"epsilon": float(noise)} if loss in NOISE_AWARE else {}
+
+
+def _fingerprint(examples, *, labels: bool = True) -> str:
+    """Short hash of the pairs (texts and, with ``labels``, the given and true labels)."""
+    h = hashlib.sha256()
+    for ex in examples:
+        h.update(repr((ex.prompt, ex.chosen, ex.rejected)).encode())
+        if labels:
+            h.update(f"|{ex.label}|{ex.true_label}".encode())
+    return h.hexdigest()[:16]
+
+
+def _model_bytes(model) -> bytes:
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    return buf.getvalue()
+
+
+def prepare_seed(args) -> dict:
+    """(seed, noises, preset) -> the reference (state-dict bytes) and, per noise level, the
+    training and held-out pairs. Run once per seed; every loss then trains on these."""
+    seed, noises, preset = args
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*skipped.*", category=UserWarning)
+        tok, ref, task = build_reference(preset, seed=seed)
+        data = {}
+        for noise in noises:
+            data[float(noise)] = make_preference_data(ref, tok, task, n_train=preset.train_pairs,
+                                                      n_eval=preset.eval_pairs, noise=float(noise), seed=seed)
+    return {"seed": seed, "state_dict": _model_bytes(ref), "data": data, "seconds": time.perf_counter() - t0}
+
+
+_REF_CACHE: dict = {}
+
+
+def _reference(seed: int, preset: DemoPreset, state: bytes):
+    """(tokenizer, reference, task) rebuilt from the state-dict bytes (cached per worker process)."""
+    from ..synthetic import SyntheticTask, build_tiny_llama, build_tokenizer
+
+    key = (seed, repr(preset), hashlib.sha256(state).hexdigest())
+    if key in _REF_CACHE:
+        return _REF_CACHE[key]
+    _REF_CACHE.clear()  # one reference at a time (tasks are seed-major)
+    tok = build_tokenizer()
+    model = build_tiny_llama(tok, hidden_size=preset.hidden_size, num_layers=preset.num_layers,
+                             num_heads=preset.num_heads, seed=seed)
+    model.load_state_dict(torch.load(io.BytesIO(state), weights_only=True))
+    model.eval()
+    _REF_CACHE[key] = (tok, model, SyntheticTask(seed))
+    return _REF_CACHE[key]
+
+
+# --------------------------------------------------------------------------- #
+# one run
+# --------------------------------------------------------------------------- #
+
+
+def run_one(args) -> dict:
+    """(loss, noise, seed, preset, reference state bytes, train pairs, eval pairs, progress) -> one CSV row."""
+    loss, noise, seed, preset, state, train, evals, progress = args
+    t0 = time.perf_counter()
+    options = loss_options(loss, noise)
+    tok, ref, task = _reference(seed, preset, state)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*skipped.*", category=UserWarning)
+        result = train_policy(ref, tok, train, evals, loss_type=loss, preset=preset, seed=seed,
+                              progress=progress, **options)
+    ev = evaluate_policy(result.model, ref, tok, task, n_prompts=preset.eval_prompts, seed=seed + 12345)
+    em = result.eval_metrics or {}
+    info = LOSSES[loss]
+    row = {
+        "loss": loss,
+        "method": LOSS_NAMES.get(loss, loss),
+        "family": info.family,
+        "symmetric": bool(info.symmetric),
+        "noise": float(noise),
+        "epsilon": options.get("epsilon", float("nan")),
+        "seed": int(seed),
+        "true_reward": ev["true_reward"],
+        "reference_true_reward": ev["reference_true_reward"],
+        "reward_gain": ev["true_reward"] - ev["reference_true_reward"],
+        "win_rate": ev["win_rate"],
+        "acc_true": em.get("rewards/true_accuracies", float("nan")),
+        "acc_noisy": em.get("rewards/accuracies", float("nan")),
+        "eval_margin": em.get("rewards/margins", float("nan")),
+        "final_train_loss": result.train_metrics.get("loss", float("nan")),
+        "train_pairs": len(train),
+        "train_pairs_used": result.data_stats.get("train/encoded", float("nan")),
+        "eval_pairs": len(evals),
+        "flip_rate": sum(int(ex.label != ex.true_label) for ex in train) / max(len(train), 1),
+        "data_hash": _fingerprint(list(train) + list(evals)),
+        "pairs_hash": _fingerprint(list(train) + list(evals), labels=False),
+        "steps": result.global_step,
+        "batch_size": preset.batch_size,
+        "learning_rate": preset.learning_rate,
+        "beta": preset.beta,
+        "eval_prompts": preset.eval_prompts,
+        "seconds": time.perf_counter() - t0,
+    }
+    return {k: row[k] for k in CSV_COLUMNS}
+
+
+def run_grid(losses=ALL_LOSSES, noises=FULL_NOISE, seeds=FULL_SEEDS, preset: DemoPreset = FULL_PRESET, *,
+             workers: int = 1, threads: int = 1, progress: bool = True) -> tuple[list[dict], list[dict]]:
+    """Every (seed, noise, loss) run. Phase 1 builds one reference and the pairs per seed; phase 2
+    trains every loss on them (seed-major). Returns (rows, per-seed preparation info)."""
+    for loss in losses:
+        loss_options(loss, 0.0)  # validates the name
+    noises = tuple(float(n) for n in noises)
+    for n in noises:
+        if not 0.0 <= n < 0.5:
+            raise ValueError(f"noise rate {n} outside [0, 0.5)")
+    prepared = common.run_tasks(prepare_seed, [(s, noises, preset) for s in seeds],
+                                workers=min(workers, len(seeds)), threads=threads, desc="references + pairs",
+                                progress=progress)
+    bar_inside = progress and workers <= 1 and len(losses) * len(noises) * len(seeds) <= 4
+    tasks = [(loss, noise, p["seed"], preset, p["state_dict"], *p["data"][noise], bar_inside)
+             for p in prepared for noise in noises for loss in losses]
+    rows = common.run_tasks(run_one, tasks, workers=workers, threads=threads, desc="trainings", progress=progress)
+    info = [{"seed": p["seed"], "seconds": p["seconds"]} for p in prepared]
+    return rows, info
+
+
+# --------------------------------------------------------------------------- #
+# reporting
+# --------------------------------------------------------------------------- #
+
+
+def _label(loss: str) -> str:
+    return LOSS_NAMES.get(loss, loss) + (" (sym)" if loss in LOSSES and LOSSES[loss].symmetric else "")
+
+
+def _noise_name(n) -> str:
+    return f"{float(n):g}"
+
+
+def summary_markdown(rows: list[dict], losses, noises) -> str:
+    summ = common.summarize(rows, ["loss", "noise"], METRICS)
+    losses = [l for l in losses if any(r["loss"] == l for r in rows)]
+    seeds = sorted({int(r["seed"]) for r in rows})
+    cols = [float(n) for n in noises]
+    parts = [f"Mean ± std over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); columns: symmetric label "
+             "flip rate; bold: best mean per column."]
+    ref = common.summarize([r for r in rows if r["loss"] == losses[0]], ["noise"], ["reference_true_reward"])
+    parts.append("\nReference policy (the SFT model every policy starts from), mean true reward: " + ", ".join(
+        f"noise {_noise_name(s['noise'])}: {common.fmt_mean_std(s['reference_true_reward_mean'], s['reference_true_reward_std'])}"
+        for s in ref) + " (the same reference per seed at every noise level).")
+    for metric in METRICS[:-1]:
+        parts.append(f"\n### {METRIC_LABELS[metric]} (`{metric}`)\n")
+        parts.append(common.pivot_markdown(summ, row_key="loss", col_key="noise", metric=metric, row_order=losses,
+                                           col_order=cols, row_label=_label, col_label=_noise_name,
+                                           bold_best=metric != "acc_noisy"))
+    if "logistic" in losses and len(losses) > 1:
+        for metric in ("true_reward", "win_rate", "acc_true"):
+            parts.append(f"\n### Paired difference to DPO (logistic): `{metric}`\n")
+            parts.append("Per seed the same reference, pairs, labels and evaluation prompts/sampling seeds; cell: mean ± std of "
+                         "the difference over seeds (seeds where it is > 0 / seeds).\n")
+            parts.append(common.paired_markdown(rows, baseline="logistic", metric=metric, line_key="loss",
+                                                col_key="noise", lines=losses, col_order=cols, row_label=_label))
+    return "\n".join(parts) + "\n"
+
+
+def make_plots(rows: list[dict], losses, noises, out: Path) -> list[Path]:
+    summ = common.summarize(rows, ["loss", "noise"], METRICS)
+    xs = [float(n) for n in noises]
+    losses = [l for l in losses if any(r["loss"] == l for r in rows)]
+    # The reference policy as a line of its own (flat: the same reference at every noise level of a seed).
+    ref_name = "reference (SFT)"
+    for s in common.summarize([r for r in rows if r["loss"] == losses[0]], ["noise"], ["reference_true_reward"]):
+        summ.append({"loss": ref_name, "noise": s["noise"], "true_reward_mean": s["reference_true_reward_mean"],
+                     "true_reward_std": s["reference_true_reward_std"], "win_rate_mean": 0.5, "win_rate_std": 0.0})
+    paths = [
+        common.plot_lines(summ, x_key="noise", line_key="loss", lines=[*losses, ref_name], x_values=xs,
+                          metrics=[("true_reward", "mean true reward of samples"),
+                                   ("win_rate", "win rate vs reference (true reward)")],
+                          x_label="symmetric label flip rate", path=out / "lm_reward_winrate.png",
+                          title="LM alignment under label noise (tiny Llama, synthetic task; mean ± std over seeds)",
+                          ),
+        common.plot_lines(summ, x_key="noise", line_key="loss", lines=losses, x_values=xs,
+                          metrics=[("acc_true", "held-out accuracy vs TRUE labels"),
+                                   ("acc_noisy", "held-out accuracy vs NOISY labels")],
+                          x_label="symmetric label flip rate", path=out / "lm_accuracy.png",
+                          title="Implicit reward accuracy on held-out pairs (mean ± std over seeds)"),
+    ]
+    return paths
+
+
+def load_runs(path) -> list[dict]:
+    rows = common.read_csv(path)
+    for r in rows:
+        r["seed"] = int(r["seed"])
+        r["noise"] = float(r["noise"])
+    return rows
+
+
+# --------------------------------------------------------------------------- #
+# CLI
+# --------------------------------------------------------------------------- #
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m sympo_ext.experiments.lm_alignment",
+        description="LM alignment under label noise (SymPO Section 5.2 on a tiny Llama and a synthetic task "
+                    "with a computable true reward).",
+    )
+    p.add_argument("--quick", action="store_true",
+                   help="CI preset: DPO and SymPO-sigmoid at noise 0.2, 1 seed, the demo's quick sizes")
+    p.add_argument("--out", default="runs/lm_alignment", help="output directory (CSV, summary, plots)")
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: 0 1 2; quick: 0)")
+    p.add_argument("--losses", nargs="+", choices=sorted(LOSSES),
+                   help="losses (default: logistic cdpo rdpo sigmoid symmetric_ramp)")
+    p.add_argument("--noise", nargs="+", type=float, help="symmetric flip rates (default: 0 0.2 0.4)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (each 1 torch thread by default)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per worker (1 is fastest for this model)")
+    p.add_argument("--report-only", action="store_true",
+                   help="re-render the summary and plots from OUT/lm_runs.csv without training")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv=None) -> list[dict]:
+    args = build_parser().parse_args(argv)
+    preset = QUICK_PRESET if args.quick else FULL_PRESET
+    losses = tuple(args.losses or (QUICK_LOSSES if args.quick else ALL_LOSSES))
+    noises = tuple(float(n) for n in (args.noise or (QUICK_NOISE if args.quick else FULL_NOISE)))
+    seeds = tuple(args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else FULL_SEEDS))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    preset_dict = {k: v for k, v in asdict(preset).items() if k != "noise"}  # the demo's own noise is unused
+
+    print(f"machine: {common.machine_info()}")
+    print(f"preset ({'quick' if args.quick else 'full'}): {preset_dict}")
+    print(f"losses: {', '.join(losses)}\nnoise: {', '.join(map(_noise_name, noises))}\nseeds: {seeds}")
+    print(f"workers: {args.workers} x {args.threads} torch thread(s)", flush=True)
+    t0 = time.perf_counter()
+    if args.report_only:
+        rows = load_runs(out / "lm_runs.csv")
+        if args.losses is None:
+            losses = tuple(dict.fromkeys(r["loss"] for r in rows))
+        if args.noise is None:
+            noises = tuple(sorted({r["noise"] for r in rows}))
+        timing = "re-rendered from lm_runs.csv"
+    else:
+        rows, info = run_grid(losses, noises, seeds, preset, workers=args.workers, threads=args.threads,
+                              progress=not args.no_progress)
+        wall = time.perf_counter() - t0
+        common.write_csv(rows, out / "lm_runs.csv", CSV_COLUMNS)
+        timing = (f"in {wall:.0f} s wall ({args.workers} worker(s) x {args.threads} thread(s); references + pairs: "
+                  + ", ".join(f"seed {i['seed']} {i['seconds']:.0f} s" for i in info)
+                  + f"; mean {common.mean_std(r['seconds'] for r in rows)[0]:.0f} s per training + evaluation)")
+    summ = common.summarize(rows, ["loss", "noise"], METRICS)
+    common.write_csv(summ, out / "lm_summary.csv")
+    md = summary_markdown(rows, losses, noises)
+    header = (f"# LM alignment under label noise: summary\n\n{len(rows)} runs {timing}.\n\n"
+              f"Preset: `{preset_dict}`\n\nMachine: {common.machine_info()}\n\n")
+    (out / "lm_summary.md").write_text(header + md)
+    print(md)
+    if not args.no_plots:
+        for path in make_plots(rows, list(losses), noises, out):
+            print(f"plot: {path}")
+    print(f"{len(rows)} runs {timing}; CSV: {out / 'lm_runs.csv'}; summary: {out / 'lm_summary.md'}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
