@@ -17,7 +17,8 @@ The task
 * A **response** is a sequence of words (the assistant message; the chat template
   ends it with ``</s>``). The task samples with **constrained decoding**
   (``constrained=True``, the default): only the 80 response words (topic, filler
-  and bad words) and ``</s>`` can be sampled. Without it, DPO-style training on
+  and bad words) and ``</s>`` can be sampled, and ``</s>`` not first (no empty
+  response). Without it, DPO-style training on
   this tiny model moves probability mass onto tokens that never occur in any
   response (topic names, instruction words), a real but seed-dependent drift that
   made clean-label runs vary from +0.02 to +0.5 in true reward; constrained, the
@@ -202,9 +203,10 @@ def _prompt_ids(tokenizer, prompts: Sequence[str]) -> list[list[int]]:
 @torch.no_grad()
 def generate_responses(model, tokenizer, prompts: Sequence[str], *, seed: int = 0, max_new_tokens: int = 12,
                        temperature: float = 1.0, batch_size: int = 512,
-                       suppress_ids: Sequence[int] | None = None) -> list[list[int]]:
+                       suppress_ids: Sequence[int] | None = None, min_new_tokens: int = 1) -> list[list[int]]:
     """Sample one response per prompt (pure sampling, seeded; the global RNG is left untouched).
-    ``suppress_ids``: token ids never sampled (default: every special token but eos).
+    ``suppress_ids``: token ids never sampled (default: every special token but eos);
+    ``min_new_tokens``: eos is not sampled before that many tokens (default 1: no empty response).
     Returns the response token ids up to (excluding) the first eos."""
     ids = _prompt_ids(tokenizer, prompts)
     if suppress_ids is None:
@@ -226,7 +228,8 @@ def generate_responses(model, tokenizer, prompts: Sequence[str], *, seed: int = 
                     mask[r, P - len(x):] = 1
                 gen = model.generate(
                     input_ids=input_ids.to(device), attention_mask=mask.to(device), do_sample=True,
-                    max_new_tokens=max_new_tokens, temperature=temperature, top_k=0, top_p=1.0,
+                    max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, temperature=temperature,
+                    top_k=0, top_p=1.0,
                     pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
                     suppress_tokens=suppress,
                 )[:, P:].tolist()
