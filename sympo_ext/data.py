@@ -95,6 +95,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -198,10 +199,12 @@ def _check_messages(value: Any, name: str, where: str) -> list[dict[str, str]]:
 def _check_label(value: Any, name: str, where: str) -> int | None:
     if value is None:
         return None
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
-        if value in (0, 1):
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # also numpy / torch scalars
+        if not math.isnan(float(value)) and float(value) in (0.0, 1.0):
             return int(value)
     raise DataError(f"{where}: field '{name}' must be 0 or 1 (or null), got {value!r}")
 
@@ -302,11 +305,15 @@ def _from_records(records: Iterable[Any], where: str) -> list[PreferenceExample]
 
 def _load_jsonl(path: Path) -> list[PreferenceExample]:
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{where}: not UTF-8 text ({exc.reason})") from None
             if not line.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
@@ -321,8 +328,12 @@ def _load_json(path: Path, split: str | None) -> list[PreferenceExample]:
             data = json.load(fh)
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
     where = str(path)
     if isinstance(data, Mapping):
+        if "chosen" in data and not isinstance(data["chosen"], list) or is_conversational(data.get("chosen")):
+            raise DataError(f"{where}: holds a single record; give a list of records (or use .jsonl)")
         if all(k in data for k in ("chosen", "rejected")) and all(isinstance(v, list) for v in data.values()):
             # columnar: {"prompt": [...], "chosen": [...], ...}
             lengths = {k: len(v) for k, v in data.items()}

@@ -143,6 +143,30 @@ def test_bad_records(record, match):
         load_preference_data([record])
 
 
+def test_label_types():
+    import numpy as np
+
+    base = {"prompt": "p", "chosen": "a", "rejected": "b"}
+    labels = [e.label for e in load_preference_data([dict(base, label=v) for v in
+                                                    (np.int64(0), np.float32(1.0), torch.tensor(0), 1.0, False)])]
+    assert labels == [0, 1, 0, 1, 0]
+
+
+def test_bad_files(tmp_path):
+    (tmp_path / "latin.jsonl").write_bytes(b'{"prompt": "p", "chosen": "a", "rejected": "b"}\n{"prompt": "\xe9"}\n')
+    with pytest.raises(DataError, match=r"latin\.jsonl:2: not UTF-8"):
+        load_preference_data(tmp_path / "latin.jsonl")
+    (tmp_path / "one.json").write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}))
+    with pytest.raises(DataError, match="single record"):
+        load_preference_data(tmp_path / "one.json")
+    (tmp_path / "broken.json").write_text('[{"prompt": "p",\n "chosen": }]')
+    with pytest.raises(DataError, match=r"broken\.json:2: invalid JSON"):
+        load_preference_data(tmp_path / "broken.json")
+    (tmp_path / "rec.json").write_text(json.dumps([{"prompt": "p", "chosen": "a", "rejected": "b"}, {"prompt": "p"}]))
+    with pytest.raises(DataError, match=r"rec\.json record 1: missing field 'chosen'"):
+        load_preference_data(tmp_path / "rec.json")
+
+
 def test_bad_sources(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_preference_data(tmp_path / "nope.jsonl")

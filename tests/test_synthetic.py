@@ -189,6 +189,7 @@ def test_win_rate_and_evaluate(tok, task, model):
     assert 0.0 <= wr["win_rate"] <= 1.0 and set(wr) == {"win_rate", "policy_reward", "reference_reward"}
 
 
+@pytest.mark.slow
 def test_sft_then_dpo_raises_true_reward(tok):
     """The task is learnable: SFT moves the reference to the SFT data's level, then a short run of plain
     DPO (sym_loss 'logistic' + sequence_logps) on clean pairs raises the true reward clearly."""
