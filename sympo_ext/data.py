@@ -493,6 +493,11 @@ class PreferenceTokenizer:
         where = f"record {ex.index}"
         label = _check_label(ex.label, "label", where)
         true_label = _check_label(ex.true_label, "true_label", where)
+        kinds = {name: isinstance(value, str) for name, value in
+                 (("prompt", ex.prompt), ("chosen", ex.chosen), ("rejected", ex.rejected))}
+        if len(set(kinds.values())) > 1:
+            detail = ", ".join(f"{k}: {'standard' if v else 'conversational'}" for k, v in kinds.items())
+            raise DataError(f"{where}: mixed formats ({detail})")
         for name, value in (("chosen", ex.chosen), ("rejected", ex.rejected)):
             if _is_empty_response(value):
                 self._refuse_or_skip("skipped_empty", self.empty_policy, f"{where}: empty '{name}' response")

@@ -272,6 +272,8 @@ def test_empty_conversational_and_identical_after_truncation(tok):
 def test_encode_validates_labels_and_options(tok):
     with pytest.raises(DataError, match="'label' must be 0 or 1"):
         PreferenceTokenizer(tok, max_length=16).encode(PreferenceExample("p", "a", "b", label=3))
+    with pytest.raises(DataError, match="mixed formats"):
+        PreferenceTokenizer(tok, max_length=16).encode(PreferenceExample("p", msgs("assistant", "a"), "b"))
     for kw in (dict(max_length=1), dict(max_length=8, truncation_mode="middle"), dict(max_length=8, empty_policy="x"),
                dict(max_length=8, max_prompt_length=0)):
         with pytest.raises(ValueError):
