@@ -253,10 +253,13 @@ def cli_base(model_dir, data, out):
 
 
 def test_cli_trains_jsonl_and_conversational_json_with_config(model_dir, data_file, tmp_path, capsys):
-    code, out, err = run_cli(cli_base(model_dir, data_file, tmp_path / "a") + ["--eval_fraction", "0.25"], capsys)
+    code, out, err = run_cli(cli_base(model_dir, data_file, tmp_path / "a") + ["--eval_fraction", "0.25",
+                             "--label_noise", "0.4", "--noise_seed", "3"], capsys)
     assert code == 0, err
     rows = read_metrics(str(tmp_path / "a"))
     assert {"train", "eval"} <= {r["split"] for r in rows}
+    # injected noise: the original labels are kept as true labels, so both accuracies are reported
+    assert all("rewards/true_accuracies" in r and "tokens_per_second" in r for r in rows if r["split"] == "train")
     assert os.path.isfile(tmp_path / "a" / "final" / "config.json")
     # conversational JSON (a list of records), options from a YAML config, one flag overriding it
     conv = tmp_path / "conv.json"
@@ -293,6 +296,10 @@ def test_cli_bad_inputs_are_clear_and_write_nothing(model_dir, data_file, tmp_pa
     broken.write_text(json.dumps(clean_records(1)[0]) + "\n" + json.dumps({"prompt": "x", "chosen": "y"}) + "\n")
     code, _, err = run_cli(cli_base(model_dir, str(broken), out), capsys)
     assert code == 2 and "broken.jsonl:2" in err and "rejected" in err and not out.exists()
+    # a prompt longer than max_length, refused by policy
+    code, _, err = run_cli(cli_base(model_dir, data_file, out) + ["--max_length", "4", "--too_long_policy", "error"],
+                           capsys)
+    assert code == 2 and "max_length" in err and not out.exists()
     # resume with nothing to resume
     code, _, err = run_cli(cli_base(model_dir, data_file, out) + ["--resume"], capsys)
     assert code == 2 and "holds no checkpoint" in err and not out.exists()
@@ -313,6 +320,13 @@ def test_cli_bad_inputs_are_clear_and_write_nothing(model_dir, data_file, tmp_pa
     code, _, err = run_cli(cli_base(model_dir, data_file, out) + ["--overwrite", "--max_steps", "1"], capsys)
     assert code == 0, err
     assert json.loads((out / "run.json").read_text())["config"]["max_steps"] == 1
+
+
+def test_cli_trains_a_saved_hf_dataset(model_dir, tmp_path, capsys):
+    datasets = pytest.importorskip("datasets")
+    datasets.Dataset.from_list(clean_records(16, seed=10)).save_to_disk(str(tmp_path / "ds"))
+    code, _, err = run_cli(cli_base(model_dir, str(tmp_path / "ds"), tmp_path / "run"), capsys)
+    assert code == 0, err
 
 
 def test_config_validation_messages():

@@ -238,7 +238,7 @@ class Trainer:
             raise ConfigError(f"--batch_size {G} is larger than the {n} usable training pairs")
         self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.num_epochs * self.steps_per_epoch))
         self.eval_bs = cfg.eval_batch_size or self.micro
-        if self.dist.is_main and self.data_stats:
+        if self.dist.is_main and self.data_stats and cfg.progress:
             trunc = {k: v for k, v in self.data_stats.items() if v and "encoded" not in k}
             if trunc:
                 print(f"[sympo-train] data: {trunc}", file=sys.stderr)
@@ -652,7 +652,9 @@ class Trainer:
         import threading
 
         handlers = {}
-        if threading.current_thread() is threading.main_thread():
+        # Graceful stop needs somewhere to save: without an output directory, Ctrl-C raises
+        # KeyboardInterrupt as usual (so a sweep calling train() many times stops as a whole).
+        if self.config.output_dir and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 handlers[sig] = signal.signal(sig, self._on_signal)
         try:
