@@ -114,8 +114,7 @@ def auto_chunk_size(num_rows: int, vocab: int, dtype: torch.dtype, device: torch
 
 def _row_fns(dtype: torch.dtype):
     """The row kernels, looked up at call time so the fused ones are used when present.
-    float64 (used for gradcheck only) goes to the pure-PyTorch reference rows, which
-    the fused kernels (fp32/bf16/fp16) need not support."""
+    float64 (gradcheck only, not a speed path) goes to the pure-PyTorch reference rows."""
     if dtype == torch.float64:
 
         def backward_(logits, labels, lse, row_grad, ignore_index):
