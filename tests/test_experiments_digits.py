@@ -148,3 +148,20 @@ def test_clean_labels_learn_a_rank_preserving_reward():
     model, _ = digits.train_reward_model(data, coin, "logistic", clean, 0, replace(cfg, epochs=10))
     m = digits.evaluate(model, data, coin)
     assert abs(m["test_spearman"]) < 0.35, m
+
+
+def test_common_summaries():
+    from sympo_ext.experiments import common
+
+    rows = [
+        {"loss": "logistic", "noise": "0.2", "seed": s, "m": v} for s, v in enumerate([0.5, 0.7])
+    ] + [
+        {"loss": "sigmoid", "noise": "0.2", "seed": s, "m": v} for s, v in enumerate([0.6, 0.6])
+    ]
+    summ = common.summarize(rows, ["loss", "noise"], ["m"])
+    assert summ[0]["m_mean"] == pytest.approx(0.6) and summ[0]["m_std"] == pytest.approx(math.sqrt(0.02))
+    assert summ[1]["m_std"] == 0.0 and summ[1]["n"] == 2
+    table = common.pivot_markdown(summ, row_key="loss", col_key="noise", metric="m")
+    assert "**0.600 ± 0.000**" in table and "**0.600 ± 0.141**" in table  # ties are both bold
+    paired = common.paired_markdown(rows, baseline="logistic", metric="m")
+    assert "+0.000 ± 0.141 (1/2)" in paired

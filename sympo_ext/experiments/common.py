@@ -198,7 +198,8 @@ def pivot_markdown(
                 continue
             mean, std = cells[(r, c)]
             text = fmt_mean_std(mean, std, digits)
-            if bold_best and best[c] is not None and math.isfinite(mean) and round(mean, digits) == round(best[c], digits):
+            is_best = best[c] is not None and math.isfinite(mean) and round(mean, digits) == round(best[c], digits)
+            if bold_best and is_best:
                 text = f"**{text}**"
             parts.append(text)
         lines.append("| " + " | ".join(parts) + " |")

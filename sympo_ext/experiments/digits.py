@@ -31,7 +31,7 @@ import argparse
 import functools
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -189,7 +189,9 @@ def flip_labels(true_labels: torch.Tensor, noise: NoiseSetting, seed: int) -> tu
     if noise.symmetric:
         res = _shared_flip_labels(true_labels, kind="symmetric", eps=noise.eps_pos, seed=seed)
     else:
-        res = _shared_flip_labels(true_labels, kind="asymmetric", eps_pos=noise.eps_pos, eps_neg=noise.eps_neg, seed=seed)
+        res = _shared_flip_labels(
+            true_labels, kind="asymmetric", eps_pos=noise.eps_pos, eps_neg=noise.eps_neg, seed=seed
+        )
     return res.labels.long(), res.flipped.bool(), "sympo_ext.noise"
 
 
@@ -203,7 +205,6 @@ class DigitsData:
     train_true: torch.Tensor  # [P] long, BT-drawn
     test_pairs: torch.Tensor
     test_true: torch.Tensor
-    extra: dict = field(default_factory=dict)
 
 
 def build_data(seed: int, cfg: DigitsConfig = DigitsConfig()) -> DigitsData:
