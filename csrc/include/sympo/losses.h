@@ -45,36 +45,62 @@ struct LossParams {
   T epsilon;      // cdpo / rdpo
 };
 
-// Numerically stable helpers -------------------------------------------------
+// Lane operations ---------------------------------------------------------------
+//
+// Every formula below is written once for a generic value type T: a scalar
+// (float / double, on the host and the device) or, on the CPU, a SIMD vector
+// (at::vec::Vectorized<float|double>, see csrc/cpu/sym_loss_kernel.h, which
+// specialises LaneOps). Comparisons yield LaneOps<T>::Mask (bool for scalars);
+// select/exp/log1p go through LaneOps. All comparisons are ordered, so NaN
+// takes the "false" side of each select and propagates through the arithmetic.
+
+template <typename T>
+struct LaneOps {
+  using Mask = bool;
+  static SYMPO_HD T select(bool m, T a, T b) { return m ? a : b; }
+  static SYMPO_HD T exp(T x) { return std::exp(x); }
+  static SYMPO_HD T log1p(T x) { return std::log1p(x); }
+};
+
+template <typename T>
+SYMPO_HD T select(typename LaneOps<T>::Mask m, T a, T b) {
+  return LaneOps<T>::select(m, a, b);
+}
+
+template <typename T>
+SYMPO_HD T abs_nan(T x) {
+  return select<T>(x < T(0), -x, x);
+}
+
+// Numerically stable helpers -----------------------------------------------------
 
 template <typename T>
 SYMPO_HD T stable_sigmoid(T x) {
   // One exp of a non-positive number, then a select: never overflows, has no
   // branch (no warp divergence; CPU loops vectorise), and NaN propagates.
-  const T e = std::exp(-(x < T(0) ? -x : x));
-  return (x >= T(0) ? T(1) : e) / (T(1) + e);
+  const T e = LaneOps<T>::exp(-abs_nan(x));
+  return select<T>(x >= T(0), T(1), e) / (T(1) + e);
 }
 
 template <typename T>
 SYMPO_HD T softplus(T x) {  // log(1 + exp(x)) without overflow
-  const T ax = x < T(0) ? -x : x;
-  const T pos = x > T(0) ? x : T(0);
-  return pos + std::log1p(std::exp(-ax)) + (x - x);  // (x - x) keeps NaN
+  const T pos = select<T>(x > T(0), x, T(0));
+  return pos + LaneOps<T>::log1p(LaneOps<T>::exp(-abs_nan(x))) + (x - x);  // (x - x) keeps NaN
 }
 
 // Clamp that keeps NaN (std::min/max and fminf/fmaxf would not).
 template <typename T>
 SYMPO_HD T clamp_nan(T x, T lo, T hi) {
-  return x < lo ? lo : (x > hi ? hi : x);
+  return select<T>(x < lo, lo, select<T>(x > hi, hi, x));
 }
 
 // Same convention as torch.clamp's backward: gradient passes on [lo, hi].
 template <typename T>
-SYMPO_HD bool inside(T x, T lo, T hi) {
-  return (x >= lo) & (x <= hi);  // '&', not '&&': no branch, so loops vectorise
+SYMPO_HD typename LaneOps<T>::Mask inside(T x, T lo, T hi) {
+  return (x >= lo) & (x <= hi);  // '&', not '&&': no branch
 }
 
-// l(s) and dl/ds --------------------------------------------------------------
+// l(s) and dl/ds ------------------------------------------------------------------
 
 template <typename T>
 struct LossAndSlope {
@@ -88,36 +114,36 @@ struct LossAndSlope {
 template <LossType L, typename T>
 SYMPO_HD LossAndSlope<T> loss_and_slope(T s, const LossParams<T>& p) {
   if constexpr (L == LossType::Sigmoid) {
-    const T q = stable_sigmoid(-p.temperature * s);
-    return {q, -p.temperature * q * (T(1) - q)};
+    const T q = stable_sigmoid<T>(-(p.temperature * s));
+    return {q, -(p.temperature * q * (T(1) - q))};
   } else if constexpr (L == LossType::SymmetricRamp) {
     const T v = T(0.5) - p.slope * s;
-    return {clamp_nan(v, T(0), T(1)), inside(v, T(0), T(1)) ? -p.slope : T(0)};
+    return {clamp_nan(v, T(0), T(1)), select<T>(inside(v, T(0), T(1)), -p.slope, T(0))};
   } else if constexpr (L == LossType::Unhinged) {
     return {T(1) - s, T(-1)};
   } else if constexpr (L == LossType::Logistic) {
-    return {softplus(-s), -stable_sigmoid(-s)};
+    return {softplus<T>(-s), -stable_sigmoid<T>(-s)};
   } else if constexpr (L == LossType::Hinge) {
     const T v = T(1) - s;
-    return {v < T(0) ? T(0) : v, v >= T(0) ? T(-1) : T(0)};
+    return {select<T>(v < T(0), T(0), v), select<T>(v >= T(0), T(-1), T(0))};
   } else if constexpr (L == LossType::Square) {
     const T v = T(1) - s;
     return {v * v, T(-2) * v};
   } else if constexpr (L == LossType::Exp) {
-    const T e = std::exp(-s);
+    const T e = LaneOps<T>::exp(-s);
     return {e, -e};
   } else if constexpr (L == LossType::Ramp) {
     const T v = T(1) - s;
-    return {clamp_nan(v, T(0), T(1)), inside(v, T(0), T(1)) ? T(-1) : T(0)};
+    return {clamp_nan(v, T(0), T(1)), select<T>(inside(v, T(0), T(1)), T(-1), T(0))};
   } else if constexpr (L == LossType::CDPO) {
     const T e = p.epsilon;
-    return {(T(1) - e) * softplus(-s) + e * softplus(s),
-            -(T(1) - e) * stable_sigmoid(-s) + e * stable_sigmoid(s)};
+    return {(T(1) - e) * softplus<T>(-s) + e * softplus<T>(s),
+            e * stable_sigmoid<T>(s) - (T(1) - e) * stable_sigmoid<T>(-s)};
   } else if constexpr (L == LossType::RDPO) {
     const T e = p.epsilon;
     const T inv = T(1) / (T(1) - T(2) * e);
-    return {((T(1) - e) * softplus(-s) - e * softplus(s)) * inv,
-            (-(T(1) - e) * stable_sigmoid(-s) - e * stable_sigmoid(s)) * inv};
+    return {((T(1) - e) * softplus<T>(-s) - e * softplus<T>(s)) * inv,
+            -(((T(1) - e) * stable_sigmoid<T>(-s) + e * stable_sigmoid<T>(s)) * inv)};
   } else {
     static_assert(L == LossType::IPO, "every LossType needs a formula");
     const T v = s / p.beta - T(0.5) / p.beta;
@@ -125,9 +151,10 @@ SYMPO_HD LossAndSlope<T> loss_and_slope(T s, const LossParams<T>& p) {
   }
 }
 
-// Calls f.template operator()<L>() with the loss type as a compile-time constant.
+// Calls f.template operator()<L>() with the loss type as a compile-time
+// constant (host only).
 template <typename F>
-inline decltype(auto) with_loss_type(LossType type, F&& f) {  // host only
+inline decltype(auto) with_loss_type(LossType type, F&& f) {
   switch (type) {
     case LossType::Sigmoid: return f.template operator()<LossType::Sigmoid>();
     case LossType::SymmetricRamp: return f.template operator()<LossType::SymmetricRamp>();
@@ -176,12 +203,12 @@ struct PairResult {
 
 // Reward of one response and the derivative of the (clipped) reward w.r.t. the
 // policy log-prob. "No clipping" is clip = +inf, so there is no branch here
-// (the CPU loop stays vectorisable); a clamped reward has no gradient.
+// (the CPU loop vectorises); a clamped reward has no gradient.
 template <typename T>
 SYMPO_HD void clipped_reward(T policy, T ref, const LossParams<T>& p, T& reward, T& dreward) {
   const T r = p.beta * (policy - ref);
   reward = clamp_nan(r, -p.clip, p.clip);
-  dreward = inside(r, -p.clip, p.clip) ? p.beta : T(0);
+  dreward = select<T>(inside(r, -p.clip, p.clip), p.beta, T(0));
 }
 
 // label: 1 = the first ("chosen") response is preferred, 0 = the second.
@@ -199,8 +226,9 @@ SYMPO_HD PairResult<T> compute_pair(T policy_chosen, T ref_chosen, T policy_reje
   clipped_reward(policy_rejected, ref_rejected, p, out.rejected_reward, drejected);
   out.margin = out.chosen_reward - out.rejected_reward;
 
-  const bool valid = ((label == T(0)) | (label == T(1))) & (weight >= T(0));
-  const T sign = label == T(0) ? T(-1) : T(1);
+  const typename LaneOps<T>::Mask is_zero = label == T(0);
+  const typename LaneOps<T>::Mask valid = (is_zero | (label == T(1))) & (weight >= T(0));
+  const T sign = select<T>(is_zero, T(-1), T(1));
   LossAndSlope<T> l;
   if constexpr (kLoss < 0) {
     l = loss_and_slope(sign * out.margin, p);
@@ -208,9 +236,10 @@ SYMPO_HD PairResult<T> compute_pair(T policy_chosen, T ref_chosen, T policy_reje
     l = loss_and_slope<static_cast<LossType>(kLoss)>(sign * out.margin, p);
   }
   const T g = weight * l.dloss_ds * sign;  // d loss / d margin
-  out.loss = valid ? weight * l.loss : T(NAN);
-  out.dloss_dchosen = valid ? g * dchosen : T(NAN);
-  out.dloss_drejected = valid ? -g * drejected : T(NAN);
+  const T nan = T(NAN);
+  out.loss = select<T>(valid, weight * l.loss, nan);
+  out.dloss_dchosen = select<T>(valid, g * dchosen, nan);
+  out.dloss_drejected = select<T>(valid, -(g * drejected), nan);
   return out;
 }
 
