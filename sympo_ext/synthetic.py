@@ -337,8 +337,15 @@ class SyntheticTask:
         return None
 
     def sample_prompts(self, n: int, *, seed: int | None = None) -> list[str]:
+        """``n`` prompts, stratified: consecutive seeded permutations of all prompts (so every prompt
+        and topic appears equally often, up to one partial cycle)."""
         rng = random.Random(self.seed if seed is None else seed)
-        return [rng.choice(self.prompts) for _ in range(n)]
+        out: list[str] = []
+        while len(out) < n:
+            cycle = list(self.prompts)
+            rng.shuffle(cycle)
+            out.extend(cycle)
+        return out[:n]
 
     def true_reward(self, prompt: str | Sequence[dict], response: str | Sequence[dict]) -> float:
         """``(#on-topic - #bad) / #words``; -1 for an empty response (special tokens ignored)."""
@@ -462,9 +469,12 @@ class SyntheticTask:
         return out
 
     def evaluate(self, policy, tokenizer, n_prompts: int = 256, *, seed: int = 12345,
-                 max_new_tokens: int | None = None) -> dict[str, Any]:
-        """Mean true reward of one sampled response per prompt (prompts drawn with ``seed``)."""
-        prompts = self.sample_prompts(n_prompts, seed=seed)
+                 max_new_tokens: int | None = None, prompts: Sequence[str] | None = None) -> dict[str, Any]:
+        """Mean true reward of one sampled response per prompt (``prompts``, or ``n_prompts`` drawn
+        with ``seed`` by :meth:`sample_prompts`; responses sampled with ``seed``)."""
+        if prompts is None:
+            prompts = self.sample_prompts(n_prompts, seed=seed)
+        prompts = list(prompts)
         texts, rewards = self._sample(policy, tokenizer, prompts, seed, max_new_tokens)
         return {"true_reward": sum(rewards) / len(rewards), "rewards": rewards, "responses": texts,
                 "prompts": prompts}
@@ -472,9 +482,10 @@ class SyntheticTask:
     def win_rate(self, policy, reference, tokenizer, n_prompts: int = 256, *, seed: int = 12345,
                  max_new_tokens: int | None = None) -> dict[str, float]:
         """Win rate of ``policy`` against ``reference`` on the same prompts (one sample each), judged
-        by the true reward; ties count half."""
-        pol = self.evaluate(policy, tokenizer, n_prompts, seed=seed, max_new_tokens=max_new_tokens)
-        ref = self.evaluate(reference, tokenizer, n_prompts, seed=seed + 1, max_new_tokens=max_new_tokens)
+        by the true reward; ties count half. The two samples use different seeds (``seed``, ``seed + 1``)."""
+        prompts = self.sample_prompts(n_prompts, seed=seed)
+        pol = self.evaluate(policy, tokenizer, seed=seed, max_new_tokens=max_new_tokens, prompts=prompts)
+        ref = self.evaluate(reference, tokenizer, seed=seed + 1, max_new_tokens=max_new_tokens, prompts=prompts)
         return {"win_rate": win_rate_from_rewards(pol["rewards"], ref["rewards"]),
                 "policy_reward": pol["true_reward"], "reference_reward": ref["true_reward"]}
 

@@ -185,6 +185,9 @@ def test_win_rate_and_evaluate(tok, task, model):
     ev = task.evaluate(model, tok, 64, seed=3)
     assert set(ev) >= {"true_reward", "rewards", "responses", "prompts"} and len(ev["rewards"]) == 64
     assert ev["true_reward"] == pytest.approx(sum(ev["rewards"]) / 64)
+    assert task.evaluate(model, tok, seed=3, prompts=ev["prompts"]) == ev
+    prompts = task.sample_prompts(128, seed=0)
+    assert sorted(prompts[:64]) == sorted(task.prompts) and prompts == task.sample_prompts(128, seed=0)
     wr = task.win_rate(model, copy.deepcopy(model), tok, 64, seed=3)
     assert 0.0 <= wr["win_rate"] <= 1.0 and set(wr) == {"win_rate", "policy_reward", "reference_reward"}
 
