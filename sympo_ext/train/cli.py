@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         raise
     if result.interrupted is not None:
         return 128 + result.interrupted
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, process 0 reports
+        return 0
     if result.eval_metrics:
         shown = {k: round(v, 4) for k, v in result.eval_metrics.items()}
         print(f"final eval: {shown}")
