@@ -20,9 +20,9 @@ __all__ = ["main", "build_parser", "config_from_args"]
 
 EXAMPLES = """\
 examples:
-  # the self-contained demo (tiny Llama, synthetic task, 30%% label noise; a few minutes on 2 CPU cores)
+  # the self-contained demo (tiny Llama, synthetic task, 30% label noise; 1-2 minutes on 2 CPU cores)
   sympo-train --demo
-  sympo-train --demo --quick            # the CI preset, about a minute
+  sympo-train --demo --quick            # the CI preset, seconds
 
   # SymPO (sigmoid loss) on your pairs, frozen reference = the initial policy
   sympo-train --model ./my-sft-model --train_data pairs.jsonl --output_dir runs/sympo \\
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "flags given on the command line override it")
     top.add_argument("--demo", action="store_true", help="run the self-contained demo: tiny Llama + synthetic task "
                      "with 30%% label noise; SFT reference, then SymPO (sigmoid) vs DPO; prints a comparison")
-    top.add_argument("--quick", action="store_true", help="with --demo: the small CI preset (about a minute)")
+    top.add_argument("--quick", action="store_true", help="with --demo: the small CI preset (seconds)")
     top.add_argument("--print_config", action="store_true",
                      help="print the resolved options as JSON and exit (nothing is run or written)")
     groups = {key: parser.add_argument_group(title) for key, title in GROUPS.items()}
