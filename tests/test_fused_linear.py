@@ -522,3 +522,26 @@ def test_module_fused_backward_computes_logits_once(monkeypatch, fuse_backward):
         assert max(calls["rows"]) <= 9  # pairs hold at most 8 counted rows here: grouped under chunk_size
     else:
         assert grads_in_forward == 0 and calls["bwd"] == calls["fwd"] > 1
+
+
+def test_module_compiles_fullgraph_and_ignored_pairs():
+    # under torch.compile the module takes the custom-op path (fuse_backward=None -> recompute)
+    hidden, weight, bias, labels, _ = _make(n=4, t=5)
+    labels[0] = -100
+    labels[2] = -100  # pair 0: both responses fully ignored
+    module = FusedLinearSymPOLoss("cdpo", epsilon=0.1, chunk_size=3)
+
+    def fn(h, w, b):
+        loss, metrics = module(h, w, labels, bias=b)
+        return loss, metrics["rewards/margins"]
+
+    torch._dynamo.reset()
+    loss_c, margins_c = torch.compile(fn, backend="aot_eager", fullgraph=True)(hidden, weight, bias)
+    grads_c = torch.autograd.grad(loss_c, (hidden, weight, bias))
+    loss_e, margins_e = fn(hidden, weight, bias)  # eager: the loss-fused path
+    grads_e = torch.autograd.grad(loss_e, (hidden, weight, bias))
+    torch.testing.assert_close(loss_c, loss_e)
+    torch.testing.assert_close(margins_c, margins_e)
+    for gc, ge in zip(grads_c, grads_e):
+        torch.testing.assert_close(gc, ge, atol=1e-6, rtol=1e-5)
+    assert (grads_e[0][0] == 0).all() and (grads_e[0][2] == 0).all()
