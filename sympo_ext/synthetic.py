@@ -23,7 +23,7 @@ The task
   response (topic names, instruction words), a real but seed-dependent drift that
   made clean-label runs vary from +0.02 to +0.53 in true reward (seeds 0-1, DPO and
   SymPO); constrained, the learning signal is the preference signal alone (clean
-  DPO, 120 steps: +0.56 to +0.69 over seeds 0-2).
+  DPO, 120 steps: +0.52 to +0.67 over seeds 0-2, to 0.84-0.89).
 * **True reward** of a response with ``n`` words (special tokens ignored)::
 
       r = (#on-topic words - #penalised words) / n      in [-1, 1];   r = -1 for an empty response
@@ -36,7 +36,7 @@ The task
   4-10 words, each on-topic with probability ``p_on ~ U(0.2, 0.7)``, bad with
   ``p_bad ~ U(0, 0.4)`` (drawn per response), otherwise an other-topic or filler
   word (50/50); their mean true reward is about 0.25. A reference fine-tuned for
-  100 steps samples responses of true reward 0.16-0.30 (seeds 0-2; the maximum is 1).
+  100 steps samples responses of true reward 0.20-0.32 (seeds 0-2; the maximum is 1).
 * **Preference pairs**: two responses sampled from a policy per prompt (HF
   ``generate``, pure sampling, temperature 1); the pair is ordered by a
   Bradley-Terry draw ``P(a preferred) = sigmoid(bt_scale * (r_a - r_b))``
