@@ -107,7 +107,8 @@ def wrap_model(module: nn.Module, inner: nn.Module, info: DistInfo, strategy: st
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         ids = [info.device.index] if info.device.type == "cuda" else None
-        return DDP(module, device_ids=ids)
+        # Buffers (e.g. rotary tables) are identical on every process: no per-forward broadcast.
+        return DDP(module, device_ids=ids, broadcast_buffers=False)
     if strategy == "fsdp":
         from torch.distributed.fsdp import fully_shard
 

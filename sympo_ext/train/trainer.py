@@ -289,8 +289,6 @@ class Trainer:
                 self.ref_cache = self._reference_cache(ref)
 
         self.module = D.wrap_model(self.logps_module, self.policy, self.dist, cfg.distributed)
-        if self.dist.enabled and cfg.distributed == "ddp":
-            self.module.broadcast_buffers = False
         self.optimizer = self._make_optimizer()
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_lambda())
 
@@ -491,12 +489,18 @@ class Trainer:
                 f"before the update, so the parameters stay finite. Last good checkpoint: {last}. "
                 "Common causes: a learning rate too high, fp16 overflow, or degenerate pairs; lower "
                 "--learning_rate, set --clip, or use --precision fp32.")
-        grad_norm = None
-        if cfg.max_grad_norm > 0:
-            gn = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
-            if hasattr(gn, "full_tensor"):
-                gn = gn.full_tensor()
-            grad_norm = float(gn)
+        # The global gradient norm (clipping when --max_grad_norm > 0); a non-finite one stops training too.
+        gn = torch.nn.utils.clip_grad_norm_(self.policy.parameters(),
+                                            cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
+        if hasattr(gn, "full_tensor"):
+            gn = gn.full_tensor()
+        grad_norm = float(gn)
+        if not math.isfinite(grad_norm):
+            self.optimizer.zero_grad(set_to_none=True)
+            raise NonFiniteLossError(
+                f"non-finite gradient norm at step {step + 1} (the loss was finite): training stopped before the "
+                f"update. Last good checkpoint: {self._last_checkpoint or 'none written yet'}. Lower "
+                "--learning_rate, set --clip, or use --precision fp32.")
         lr = self.scheduler.get_last_lr()[0]
         self.optimizer.step()
         self.scheduler.step()
@@ -509,8 +513,7 @@ class Trainer:
         m.update({"learning_rate": lr, "num_tokens": int(extra[0].item()),
                   "tokens_per_second": extra[0].item() / max(elapsed, 1e-9),
                   "epoch": (step + 1) / self.steps_per_epoch})
-        if grad_norm is not None:
-            m["grad_norm"] = grad_norm
+        m["grad_norm"] = grad_norm
         return m
 
     # ------------------------------------------------------------------ eval
