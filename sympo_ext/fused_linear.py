@@ -61,6 +61,11 @@ re-fuse the chunks into the full logits. As two custom ops
 with fake kernels and ``register_autograd``, the path passes
 ``torch.library.opcheck`` and compiles with ``fullgraph=True``. Double
 backward is not supported (the backward op has no derivative registered).
+The loss-fused path of :class:`FusedLinearSymPOLoss` (gradients computed in forward)
+stays a Python ``autograd.Function``: it runs ``sym_loss``'s own autograd inside its
+forward to get d loss / d log-probs, which a custom op's implementation (running below
+the autograd dispatch key) cannot; it is excluded from tracing (``torch._dynamo.disable``)
+and the module switches to the custom-op path when it is being compiled.
 
 Tied weights: the op returns grad_weight like any other op, so when ``weight``
 is also the input embedding, autograd adds both contributions.
