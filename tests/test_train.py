@@ -345,6 +345,36 @@ def test_cli_trains_a_saved_hf_dataset(model_dir, tmp_path, capsys):
     assert code == 0, err
 
 
+def test_cli_resume_needs_only_the_output_dir(model_dir, data_file, tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    out = tmp_path / "run"
+    args = cli_base(model_dir, data_file, out)
+    args[args.index("--max_steps") + 1] = "4"
+    assert run_cli(args + ["--save_steps", "2", "--save_total_limit", "0"], capsys)[0] == 0
+    full = load_file(str(out / "final" / "model.safetensors"))
+    shutil.rmtree(out / "checkpoints" / "step-000004")
+    shutil.rmtree(out / "final")
+    (out / "checkpoints" / "latest").write_text("step-000002")
+    code, stdout, err = run_cli(["--output_dir", out, "--resume"], capsys)  # options come from run.json
+    assert code == 0, err
+    assert "done: 4 steps" in stdout
+    resumed = load_file(str(out / "final" / "model.safetensors"))
+    assert all(torch.equal(full[k], resumed[k]) for k in full)
+
+
+def test_grad_accum_matches_one_big_batch(tok):
+    train = examples(clean_records(32, seed=11))
+    finals = []
+    for accum in (1, 4):
+        model = tiny_model(tok)
+        Trainer(cfg(max_steps=2, batch_size=16, grad_accum=accum), model=model, tokenizer=tok,
+                train_examples=train).train()
+        finals.append(params(model))
+    for k in finals[0]:
+        torch.testing.assert_close(finals[1][k], finals[0][k], atol=1e-6, rtol=1e-5)
+
+
 def test_config_validation_messages():
     with pytest.raises(ConfigError, match="batch_size must be >= 1"):
         cfg(batch_size=0).validate(need_model=False, need_data=False)
