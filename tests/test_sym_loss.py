@@ -279,3 +279,24 @@ def test_registry_matches_the_kernels():
     listed = str(err.value).split("valid: ")[1].split("\n")[0].strip()
     assert listed.split(", ") == LOSS_TYPES
     assert set(sympo_ext.SYMMETRIC_LOSSES) == {"sigmoid", "symmetric_ramp", "unhinged"}
+
+
+@pytest.mark.parametrize("lanes", ["scalar", "simd"])
+def test_scalar_lane_path_matches_reference(lanes, monkeypatch):
+    """SYMPO_CPU_LANES=scalar runs the CUDA kernel's scalar code on the CPU, so the
+    math the GPU executes is checked here too (the default CPU path is SIMD)."""
+    if lanes == "scalar":
+        monkeypatch.setenv("SYMPO_CPU_LANES", "scalar")
+    n = 301
+    for loss_type in LOSS_TYPES:
+        pc, pr, rc, rr = make_pairs(n, dtype=torch.float32, requires_grad=True)
+        kw = options(loss_type, reduction="none", clip=2.0, **per_pair_extras(n, labels=True, weights=True))
+        kw["weights"] = kw["weights"].float()
+        got = sympo_ext.sym_loss(pc, pr, rc, rr, **kw)
+        as64 = [t.detach().double().requires_grad_(True) for t in (pc, pr, rc, rr)]
+        want = reference.sym_loss(*as64, **kw)
+        torch.testing.assert_close(got.double(), want, **TOLERANCES[torch.float32])
+        g = torch.autograd.grad(got.sum(), (pc, pr))
+        gw = torch.autograd.grad(want.sum(), as64[:2])
+        for a, b in zip(g, gw):
+            torch.testing.assert_close(a.double(), b, **GRAD_TOLERANCES[torch.float32])

@@ -6,6 +6,9 @@
 #include "../sym_loss_host.h"
 #include "cpu_isa.h"
 
+#include <cstdlib>
+#include <cstring>
+
 namespace sympo {
 
 void sym_loss_forward_default(const SymLossForwardArgs& a);
@@ -29,6 +32,8 @@ SymLossForwardResult forward_cpu(const at::Tensor& pc, const at::Tensor& pr,
                                                   beta, clip, temperature, slope, epsilon,
                                                   reduction);
   check_label_and_weight_values(plan, labels, weights);
+  const char* lanes = std::getenv("SYMPO_CPU_LANES");
+  plan.args.scalar_lanes = lanes != nullptr && std::strcmp(lanes, "scalar") == 0;
   sym_loss_forward_cpu(plan.args);
   return {plan.loss, plan.grad_coef, plan.rewards};
 }

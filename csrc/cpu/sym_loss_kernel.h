@@ -111,7 +111,21 @@ double forward_block(const SymLossForwardArgs& a, const LossParams<T>& p, int64_
     gather_tile(a.ref_rejected, t0, len, T(0), rr);
     gather_tile(a.labels, t0, len, T(1), lab);
     gather_tile(a.weights, t0, len, T(1), w);
-    for (int64_t j = 0; j < len; j += W) {
+    if (a.scalar_lanes) {
+      // The exact scalar code path of the CUDA kernel (loss type chosen at run
+      // time), so CPU tests cover it too.
+      for (int64_t j = 0; j < len; ++j) {
+        const PairResult<T> r = compute_pair<T>(pc[j], rc[j], pr[j], rr[j], lab[j], w[j], p);
+        const int64_t i = t0 + j;
+        coef[i] = r.dloss_dchosen * static_cast<T>(a.reduction_scale());
+        coef[n + i] = r.dloss_drejected * static_cast<T>(a.reduction_scale());
+        rewards[i] = r.chosen_reward;
+        rewards[n + i] = r.rejected_reward;
+        rewards[2 * n + i] = r.margin;
+        tile_loss[j] = r.loss;
+      }
+    }
+    for (int64_t j = 0; j < len && !a.scalar_lanes; j += W) {
       const int c = static_cast<int>(std::min(W, len - j));  // partial last vector
       const PairResult<Vec> r = compute_pair<Vec, static_cast<int>(L)>(
           Vec::loadu(pc + j, c), Vec::loadu(rc + j, c), Vec::loadu(pr + j, c),

@@ -19,6 +19,9 @@ struct SymLossForwardArgs {
   bool use_double = false;  // math dtype: double if any input is fp64, else float
   double beta = 0.1, clip = HUGE_VAL, temperature = 1.0, slope = 0.5, epsilon = 0.0;
   LossType type = LossType::Sigmoid;
+  // CPU only: run the scalar lane code (the CUDA kernel's) instead of SIMD
+  // vectors; set from the SYMPO_CPU_LANES=scalar environment variable for tests.
+  bool scalar_lanes = false;
   // Outputs, all contiguous, in the math dtype.
   void* loss = nullptr;        // [n] for Reduction::None, a scalar otherwise
   void* grad_coef = nullptr;   // [2, n]: d loss / d policy_chosen, d loss / d policy_rejected
