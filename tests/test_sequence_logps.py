@@ -34,7 +34,7 @@ def ref_logps_and_grad(logits, labels, g, **kw):
 
 
 def fused_logps_and_grad(logits, labels, g, **kw):
-    x = logits.detach().clone().requires_grad_(True)
+    x = logits.detach().requires_grad_(True)  # keeps the strides (a clone would not)
     out = sympo_ext.sequence_logps(x, labels, **kw)
     (out * g.to(out.dtype)).sum().backward()
     return out.detach(), x.grad
@@ -265,11 +265,12 @@ def test_non_contiguous_logits(device, dtype):
     g = randn(n, device=device)
     views = {
         "shifted": full[:, :-1, :vocab],  # strided rows, read in place
-        "vocab-strided": full[:, :-1, :vocab].transpose(0, 1).contiguous().transpose(0, 1),
+        "time-major": full[:, :-1, :vocab].transpose(0, 1).contiguous().transpose(0, 1),
         "last-dim-strided": full.transpose(1, 2).contiguous().transpose(1, 2)[:, :-1, :vocab],
     }
     assert views["last-dim-strided"].stride(-1) != 1
     for name, view in views.items():
+        assert not view.is_contiguous()
         out, grad = fused_logps_and_grad(view, labels, g)
         ref, ref_grad = ref_logps_and_grad(view, labels, g)
         assert_close(out, ref, TOLERANCES[dtype])
@@ -499,7 +500,9 @@ def test_cuda_matches_cpu_large_vocab(dtype, vocab):
     labels = make_labels((n, t), vocab)
     g = randn(n)
     cpu_out, cpu_grad = fused_logps_and_grad(logits, labels, g)
-    cuda_out, cuda_grad = fused_logps_and_grad(logits.cuda(), labels.cuda(), g.cuda())
+    cuda_logits = full.cuda()[:, 1:, 1:]  # (.cuda() of the view would be contiguous)
+    assert cuda_logits.stride() == logits.stride()
+    cuda_out, cuda_grad = fused_logps_and_grad(cuda_logits, labels.cuda(), g.cuda())
     ref, ref_grad = ref_logps_and_grad(logits, labels, g)
     assert_close(cuda_out, ref, dict(atol=1e-4, rtol=1e-5))
     assert_close(cuda_out, cpu_out, dict(atol=1e-4, rtol=1e-5))

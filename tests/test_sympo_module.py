@@ -145,7 +145,7 @@ def test_cuda_matches_cpu():
     logits, labels, ref = batch(pairs=4, vocab=4099, dtype=torch.bfloat16)
     results = []
     for device in ("cpu", "cuda"):
-        x = logits.to(device).requires_grad_(True)
+        x = logits.detach().to(device).requires_grad_(True)  # a leaf on each device
         loss, metrics = SymPOLoss("sigmoid", average_log_prob=True)(x, labels.to(device), ref.to(device))
         loss.backward()
         results.append((loss.double().cpu(), x.grad.double().cpu(), {k: v.cpu() for k, v in metrics.items()}))
