@@ -404,29 +404,38 @@ def test_opcheck(device):
     torch.library.opcheck(
         ops.token_logps_backward_, (rows, plabels, row_lse, randn(6, device=device, dtype=torch.float32), IGNORE)
     )
+    torch.library.opcheck(
+        ops.sequence_logps_backward_, (grad, padded.detach().clone(), labels, lse, counts, None, IGNORE, True)
+    )
 
 
 @pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
-def test_torch_compile_fullgraph(backend):
+@pytest.mark.parametrize("inplace", [False, True])
+def test_torch_compile_fullgraph(backend, inplace):
     torch._dynamo.reset()
 
-    def loss_fn(logits, labels, cu):
+    def loss_fn(hidden, weight, labels, cu):
+        logits = hidden @ weight.t()  # not a leaf: in-place backward allowed
         padded = sympo_ext.sequence_logps(logits, labels, average=True)
-        packed = sympo_ext.sequence_logps(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), cu_seqlens=cu)
+        packed = sympo_ext.sequence_logps(
+            (hidden @ weight.t()).reshape(-1, logits.shape[-1]), labels.reshape(-1), cu_seqlens=cu,
+            inplace_backward=inplace,
+        )
         return (padded * padded).sum() + packed.sum()
 
     compiled = torch.compile(loss_fn, fullgraph=True, backend=backend)
-    logits = randn(2, 5, 17, dtype=torch.float32)
+    hidden = randn(2, 5, 6, dtype=torch.float32)
+    weight = randn(17, 6, dtype=torch.float32)
     labels = make_labels((2, 5), 17)
     cu = torch.tensor([0, 4, 10])
-    x1 = logits.clone().requires_grad_(True)
-    x2 = logits.clone().requires_grad_(True)
-    eager = loss_fn(x1, labels, cu)
+    w1 = weight.clone().requires_grad_(True)
+    w2 = weight.clone().requires_grad_(True)
+    eager = loss_fn(hidden, w1, labels, cu)
     eager.backward()
-    out = compiled(x2, labels, cu)
+    out = compiled(hidden, w2, labels, cu)
     out.backward()
     torch.testing.assert_close(out, eager)
-    torch.testing.assert_close(x2.grad, x1.grad)
+    torch.testing.assert_close(w2.grad, w1.grad)
 
 
 # --------------------------------------------------------------------------- #
