@@ -49,6 +49,16 @@ def test_loss_options_give_cdpo_rdpo_the_noise_rate():
         lm.loss_options("nope", 0.1)
 
 
+def test_preset_overrides_apply_to_every_loss():
+    args = lm.build_parser().parse_args(["--steps", "512", "--beta", "0.5"])
+    preset = lm.preset_from_args(args)
+    assert (preset.steps, preset.beta) == (512, 0.5)
+    assert preset.learning_rate == lm.FULL_PRESET.learning_rate and preset.train_pairs == lm.FULL_PRESET.train_pairs
+    assert lm.FULL_PRESET.steps == 128  # the demo's preset itself is untouched
+    quick = lm.preset_from_args(lm.build_parser().parse_args(["--quick"]))
+    assert quick == lm.QUICK_PRESET
+
+
 def test_grid_is_paired_and_passes_epsilon(monkeypatch):
     calls = []
     real = lm.train_policy

@@ -3,6 +3,7 @@
     python -m sympo_ext.experiments.lm_alignment --quick       # CI preset (well under 2 minutes)
     python -m sympo_ext.experiments.lm_alignment --workers 2   # full preset: 5 losses x 3 noise x 3 seeds
     python -m sympo_ext.experiments.lm_alignment --losses logistic sigmoid --noise 0 0.4 --seeds 0 1
+    python -m sympo_ext.experiments.lm_alignment --workers 2 --noise 0 0.4 --steps 512   # train-longer ablation
 
 Setup (every step is a function of :mod:`sympo_ext.train.demo`, nothing is re-implemented):
 
@@ -37,7 +38,7 @@ import hashlib
 import io
 import time
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -310,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--losses", nargs="+", choices=sorted(LOSSES),
                    help="losses (default: logistic cdpo rdpo sigmoid symmetric_ramp)")
     p.add_argument("--noise", nargs="+", type=float, help="symmetric flip rates (default: 0 0.2 0.4)")
+    p.add_argument("--steps", type=int, help="override the preset's optimizer steps (ablations; every loss alike)")
+    p.add_argument("--beta", type=float, help="override the preset's beta (ablations; every loss alike)")
+    p.add_argument("--learning-rate", type=float, help="override the preset's learning rate (every loss alike)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (each 1 torch thread by default)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker (1 is fastest for this model)")
     p.add_argument("--report-only", action="store_true",
@@ -319,9 +323,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def preset_from_args(args) -> DemoPreset:
+    """The quick or full preset with the command line's overrides (the same for every loss)."""
+    preset = QUICK_PRESET if args.quick else FULL_PRESET
+    overrides = {k: v for k, v in (("steps", args.steps), ("beta", args.beta),
+                                    ("learning_rate", args.learning_rate)) if v is not None}
+    return replace(preset, **overrides)
+
+
 def main(argv=None) -> list[dict]:
     args = build_parser().parse_args(argv)
-    preset = QUICK_PRESET if args.quick else FULL_PRESET
+    preset = preset_from_args(args)
     losses = tuple(args.losses or (QUICK_LOSSES if args.quick else ALL_LOSSES))
     noises = tuple(float(n) for n in (args.noise or (QUICK_NOISE if args.quick else FULL_NOISE)))
     seeds = tuple(args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else FULL_SEEDS))
@@ -330,7 +342,7 @@ def main(argv=None) -> list[dict]:
     preset_dict = {k: v for k, v in asdict(preset).items() if k != "noise"}  # the demo's own noise is unused
 
     print(f"machine: {common.machine_info()}")
-    print(f"preset ({'quick' if args.quick else 'full'}): {preset_dict}")
+    print(f"preset ({'quick' if args.quick else 'full'}{', overridden' if preset != (QUICK_PRESET if args.quick else FULL_PRESET) else ''}): {preset_dict}")
     print(f"losses: {', '.join(losses)}\nnoise: {', '.join(map(_noise_name, noises))}\nseeds: {seeds}")
     print(f"workers: {args.workers} x {args.threads} torch thread(s)", flush=True)
     t0 = time.perf_counter()
