@@ -661,7 +661,12 @@ class Trainer:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 handlers[sig] = signal.signal(sig, self._on_signal)
         try:
-            return self._train()
+            result = self._train()
+            # Every process is past its last write (the main one saves the final model)
+            # before any of them tears the process group down; a rank leaving early
+            # has aborted gloo's teardown under load.
+            D.barrier(self.dist)
+            return result
         finally:
             for sig, h in handlers.items():
                 signal.signal(sig, h)
