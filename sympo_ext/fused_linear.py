@@ -81,6 +81,7 @@ from torch import nn
 from . import ops as _ops
 from . import reference as _reference
 from .losses import REDUCTIONS, check_loss_options
+from .modules import SymPOLossOutput, preference_metrics
 
 __all__ = ["fused_linear_sequence_logps", "FusedLinearSymPOLoss", "auto_chunk_size", "CPU_CHUNK_BUDGET_BYTES"]
 
@@ -733,7 +734,7 @@ class FusedLinearSymPOLoss(nn.Module):
     * ``pair_labels`` [B]: sym_loss's ``labels`` (1: the first response is preferred,
       0: the second; default all 1); ``weights`` [B]: per-pair weights.
 
-    Returns ``(loss, metrics)``; metrics are detached scalars (means over pairs):
+    Returns :class:`sympo_ext.SymPOLossOutput` ``(loss, metrics)``; metrics are detached scalars (means over pairs):
     ``rewards/chosen``, ``rewards/rejected``, ``rewards/margins``, ``rewards/accuracies``
     (fraction of pairs whose margin has the sign of the preference: margin > 0 when the
     pair label is 1, < 0 when it is 0), ``logps/chosen``, ``logps/rejected``.
@@ -781,7 +782,7 @@ class FusedLinearSymPOLoss(nn.Module):
         cu_seqlens: torch.Tensor | None = None,
         pair_labels: torch.Tensor | None = None,
         weights: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    ) -> SymPOLossOutput:
         if (ref_chosen_logps is None) != (ref_rejected_logps is None):
             raise ValueError(
                 "FusedLinearSymPOLoss: give both ref_chosen_logps and ref_rejected_logps, or neither (reference-free)"
@@ -822,19 +823,4 @@ class FusedLinearSymPOLoss(nn.Module):
             )
             out = _ops.sym_loss(logps[:pairs], logps[pairs:], ref_chosen_logps, ref_rejected_logps,
                                 labels=pair_labels, weights=weights, return_rewards=True, **loss_kw)
-        chosen_logps, rejected_logps = logps[:pairs], logps[pairs:]
-        with torch.no_grad():
-            margins = out.margins.detach()
-            if pair_labels is None:
-                correct = margins > 0
-            else:
-                correct = torch.where(pair_labels.to(margins.device) == 0, margins < 0, margins > 0)
-            metrics = {
-                "rewards/chosen": out.chosen_rewards.detach().mean(),
-                "rewards/rejected": out.rejected_rewards.detach().mean(),
-                "rewards/margins": margins.mean(),
-                "rewards/accuracies": correct.float().mean(),
-                "logps/chosen": chosen_logps.detach().mean(),
-                "logps/rejected": rejected_logps.detach().mean(),
-            }
-        return out.loss, metrics
+        return SymPOLossOutput(out.loss, preference_metrics(out, logps[:pairs], logps[pairs:], pair_labels))

@@ -10,7 +10,7 @@ from torch import nn
 from .losses import REDUCTIONS, check_loss_options
 from .ops import sequence_logps, sym_loss
 
-__all__ = ["SymPOLoss", "SymPOLossOutput"]
+__all__ = ["SymPOLoss", "SymPOLossOutput", "preference_metrics"]
 
 
 class SymPOLossOutput(NamedTuple):
@@ -18,6 +18,28 @@ class SymPOLossOutput(NamedTuple):
 
     loss: torch.Tensor
     metrics: dict[str, torch.Tensor]
+
+
+def preference_metrics(
+    out, chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, pair_labels: torch.Tensor | None
+) -> dict[str, torch.Tensor]:
+    """TRL-named batch metrics (detached 0-d tensors) from ``sym_loss(..., return_rewards=True)``.
+
+    ``rewards/accuracies`` is the fraction of pairs whose margin has the sign of the preference
+    (margin > 0 when the pair label is 1, < 0 when it is 0)."""
+    with torch.no_grad():
+        margins = out.margins.detach()
+        correct = margins > 0
+        if pair_labels is not None:
+            correct = torch.where(pair_labels.to(margins.device) == 0, margins < 0, correct)
+        return {
+            "rewards/chosen": out.chosen_rewards.detach().mean(),
+            "rewards/rejected": out.rejected_rewards.detach().mean(),
+            "rewards/margins": margins.mean(),
+            "rewards/accuracies": correct.float().mean(),
+            "logps/chosen": chosen_logps.detach().mean(),
+            "logps/rejected": rejected_logps.detach().mean(),
+        }
 
 
 class SymPOLoss(nn.Module):
@@ -28,23 +50,24 @@ class SymPOLoss(nn.Module):
     from the fused :func:`sympo_ext.sequence_logps` (its backward never materialises a
     log-softmax), the pair loss and the rewards from one :func:`sympo_ext.sym_loss` launch.
 
+    The same interface as :class:`sympo_ext.FusedLinearSymPOLoss`, which starts from hidden
+    states instead of logits.
+
     Args (constructor): every :func:`sympo_ext.sym_loss` option -- ``loss_type`` (default
     ``"sigmoid"``, SymPO's symmetric sigmoid loss), ``beta``, ``clip``, ``reduction``,
-    ``temperature``, ``slope``, ``epsilon`` -- plus ``ignore_index`` (label value that does not
-    count), ``average_log_prob`` (length-normalised log-probs, SimPO-style) and
-    ``inplace_backward`` (write the logits' gradient into the logits, see
-    :func:`sympo_ext.sequence_logps`).
+    ``temperature``, ``slope``, ``epsilon`` -- plus ``average`` (length-normalised log-probs,
+    SimPO-style), ``ignore_index`` (label value that does not count) and ``inplace_backward``
+    (write the logits' gradient into the logits, see :func:`sympo_ext.sequence_logps`).
 
-    ``forward(logits, labels, ref_logps=None, *, cu_seqlens=None, preference_labels=None,
-    weights=None)``:
+    ``forward(logits, labels, ref_chosen_logps=None, ref_rejected_logps=None, *,
+    cu_seqlens=None, pair_labels=None, weights=None)``:
         logits: [2B, T, V] (padded) or [L, V] (packed, with ``cu_seqlens`` [2B + 1]).
         labels: token ids aligned with ``logits`` ([2B, T] or [L]), ``ignore_index`` on prompt
             and padding positions.
-        ref_logps: reference-model log-probs of the same 2B sequences in the same order
-            ([2B], e.g. ``sequence_logps`` of the reference logits under ``torch.no_grad``), or
-            ``None`` for reference-free training.
-        preference_labels: optional per-pair 0/1 (1: chosen is preferred, the default; 0: the
-            pair is flipped), e.g. noisy labels.
+        ref_chosen_logps / ref_rejected_logps: the reference model's log-probs [B] (computed
+            the same way, e.g. with ``average``), or both ``None`` for reference-free training.
+        pair_labels: optional per-pair 0/1 (1: chosen is preferred, the default; 0: the
+            pair is flipped), e.g. noisy labels; ``sym_loss``'s ``labels``.
         weights: optional per-pair weights >= 0.
 
     Returns :class:`SymPOLossOutput` ``(loss, metrics)``; ``metrics`` holds batch means of
@@ -56,15 +79,15 @@ class SymPOLoss(nn.Module):
     def __init__(
         self,
         loss_type: str = "sigmoid",
-        *,
         beta: float = 0.1,
+        *,
         clip: float | None = None,
         reduction: str = "mean",
         temperature: float = 1.0,
         slope: float = 0.5,
         epsilon: float = 0.0,
+        average: bool = False,
         ignore_index: int = -100,
-        average_log_prob: bool = False,
         inplace_backward: bool = False,
     ) -> None:
         super().__init__()
@@ -79,30 +102,31 @@ class SymPOLoss(nn.Module):
         self.slope = slope
         self.epsilon = epsilon
         self.ignore_index = ignore_index
-        self.average_log_prob = average_log_prob
+        self.average = average
         self.inplace_backward = inplace_backward
 
     def extra_repr(self) -> str:
         return (
             f"loss_type={self.loss_type!r}, beta={self.beta}, clip={self.clip}, reduction={self.reduction!r}, "
-            f"average_log_prob={self.average_log_prob}, ignore_index={self.ignore_index}"
+            f"average={self.average}, ignore_index={self.ignore_index}"
         )
 
     def forward(
         self,
         logits: torch.Tensor,
         labels: torch.Tensor,
-        ref_logps: torch.Tensor | None = None,
+        ref_chosen_logps: torch.Tensor | None = None,
+        ref_rejected_logps: torch.Tensor | None = None,
         *,
         cu_seqlens: torch.Tensor | None = None,
-        preference_labels: torch.Tensor | None = None,
+        pair_labels: torch.Tensor | None = None,
         weights: torch.Tensor | None = None,
     ) -> SymPOLossOutput:
         logps = sequence_logps(
             logits,
             labels,
             ignore_index=self.ignore_index,
-            average=self.average_log_prob,
+            average=self.average,
             cu_seqlens=cu_seqlens,
             inplace_backward=self.inplace_backward,
         )
@@ -114,25 +138,16 @@ class SymPOLoss(nn.Module):
             )
         half = num_seqs // 2
         chosen, rejected = logps[:half], logps[half:]
-        ref_chosen = ref_rejected = None
-        if ref_logps is not None:
-            if not isinstance(ref_logps, torch.Tensor) or ref_logps.shape != (num_seqs,):
-                shape = tuple(ref_logps.shape) if isinstance(ref_logps, torch.Tensor) else type(ref_logps).__name__
-                raise ValueError(
-                    f"SymPOLoss: ref_logps must be a [{num_seqs}] tensor of reference log-probs in the "
-                    f"same [chosen; rejected] order, got {shape}"
-                )
-            ref_logps = ref_logps.detach()
-            ref_chosen, ref_rejected = ref_logps[:half], ref_logps[half:]
+        # sym_loss checks the reference tensors (both or neither, one entry per pair).
         out = sym_loss(
             chosen,
             rejected,
-            ref_chosen,
-            ref_rejected,
+            None if ref_chosen_logps is None else ref_chosen_logps.detach(),
+            None if ref_rejected_logps is None else ref_rejected_logps.detach(),
             loss_type=self.loss_type,
             beta=self.beta,
             clip=self.clip,
-            labels=preference_labels,
+            labels=pair_labels,
             weights=weights,
             reduction=self.reduction,
             temperature=self.temperature,
@@ -140,17 +155,4 @@ class SymPOLoss(nn.Module):
             epsilon=self.epsilon,
             return_rewards=True,
         )
-        with torch.no_grad():
-            margins = out.margins
-            agree = margins > 0
-            if preference_labels is not None:
-                agree = torch.where(preference_labels.to(margins.device) == 0, margins < 0, agree)
-            metrics = {
-                "rewards/chosen": out.chosen_rewards.mean(),
-                "rewards/rejected": out.rejected_rewards.mean(),
-                "rewards/margins": margins.mean(),
-                "rewards/accuracies": agree.float().mean(),
-                "logps/chosen": chosen.detach().mean(),
-                "logps/rejected": rejected.detach().mean(),
-            }
-        return SymPOLossOutput(out.loss, metrics)
+        return SymPOLossOutput(out.loss, preference_metrics(out, chosen, rejected, pair_labels))

@@ -30,6 +30,14 @@ def batch(pairs=3, t=6, vocab=23, device="cpu", dtype=torch.float32):
     return logits, labels.to(device), ref.to(device=device, dtype=torch.float32)
 
 
+def halves(ref):
+    """[2B] reference log-probs in [chosen; rejected] order -> (ref_chosen [B], ref_rejected [B])."""
+    if ref is None:
+        return None, None
+    half = ref.shape[0] // 2
+    return ref[:half], ref[half:]
+
+
 def reference_loss(logits, labels, ref, *, average=False, pref=None, weights=None, **opts):
     x = logits.detach().double().requires_grad_(True)
     logps = reference.sequence_logps(x, labels, average=average)
@@ -50,9 +58,9 @@ def reference_loss(logits, labels, ref, *, average=False, pref=None, weights=Non
 def test_matches_reference_composition(device, reference_free, average):
     logits, labels, ref = batch(device=device)
     ref = None if reference_free else ref
-    module = SymPOLoss("sigmoid", beta=0.1, average_log_prob=average)
+    module = SymPOLoss("sigmoid", beta=0.1, average=average)
     x = logits.clone().requires_grad_(True)
-    loss, metrics = module(x, labels, ref)
+    loss, metrics = module(x, labels, *halves(ref))
     loss.backward()
     exp_loss, exp_grad, chosen, rejected, margins, logps = reference_loss(
         logits, labels, ref, average=average, loss_type="sigmoid", beta=0.1
@@ -88,7 +96,7 @@ def test_every_loss_type_and_option(loss_type):
     weights = torch.rand(4, dtype=torch.float64).float() + 0.5
     module = SymPOLoss(**opts)
     x = logits.clone().requires_grad_(True)
-    loss, metrics = module(x, labels, ref, preference_labels=pref, weights=weights)
+    loss, metrics = module(x, labels, *halves(ref), pair_labels=pref, weights=weights)
     loss.backward()
     exp_loss, exp_grad, _, _, margins, _ = reference_loss(logits, labels, ref, pref=pref, weights=weights, **opts)
     torch.testing.assert_close(loss.double(), exp_loss, atol=1e-5, rtol=1e-5)
@@ -106,7 +114,7 @@ def test_reduction_none_packed_and_inplace():
     plabels = torch.randint(0, vocab, (rows,))
     cu = torch.tensor([0, 5, 8, 12, 14])
     module = SymPOLoss("unhinged", reduction="none")
-    loss, _ = module(packed, plabels, ref[:4], cu_seqlens=cu)
+    loss, _ = module(packed, plabels, ref[:2], ref[2:4], cu_seqlens=cu)
     exp_logps = reference.sequence_logps(packed.double(), plabels, cu_seqlens=cu)
     exp = reference.sym_loss(exp_logps[:2], exp_logps[2:], ref[:2].double(), ref[2:4].double(),
                              loss_type="unhinged", reduction="none")
@@ -118,7 +126,7 @@ def test_reduction_none_packed_and_inplace():
     weight0 = randn(vocab, 8, dtype=torch.float32)
     for inplace in (False, True):
         weight = weight0.clone().requires_grad_(True)
-        out, _ = SymPOLoss("sigmoid", inplace_backward=inplace)(hidden @ weight.t(), labels, ref)
+        out, _ = SymPOLoss("sigmoid", inplace_backward=inplace)(hidden @ weight.t(), labels, *halves(ref))
         out.backward()
         grads.append(weight.grad)
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
@@ -129,7 +137,9 @@ def test_bad_inputs():
     module = SymPOLoss()
     with pytest.raises(ValueError, match=r"\[chosen; rejected\]"):
         module(logits[:3], labels[:3])
-    with pytest.raises(ValueError, match=r"ref_logps must be a \[4\] tensor"):
+    with pytest.raises(RuntimeError, match="ref_chosen_logps has 1 entries but policy_chosen_logps has 2"):
+        module(logits, labels, ref[:1], ref[1:2])
+    with pytest.raises(RuntimeError, match="give both ref_chosen_logps and ref_rejected_logps"):
         module(logits, labels, ref[:2])
     with pytest.raises(ValueError, match="unknown loss_type"):
         SymPOLoss("nope")
@@ -146,7 +156,7 @@ def test_cuda_matches_cpu():
     results = []
     for device in ("cpu", "cuda"):
         x = logits.detach().to(device).requires_grad_(True)  # a leaf on each device
-        loss, metrics = SymPOLoss("sigmoid", average_log_prob=True)(x, labels.to(device), ref.to(device))
+        loss, metrics = SymPOLoss("sigmoid", average=True)(x, labels.to(device), *halves(ref.to(device)))
         loss.backward()
         results.append((loss.double().cpu(), x.grad.double().cpu(), {k: v.cpu() for k, v in metrics.items()}))
     torch.testing.assert_close(results[1][0], results[0][0], atol=1e-5, rtol=1e-4)

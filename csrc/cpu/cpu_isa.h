@@ -15,7 +15,7 @@ enum class Isa { Default, Avx2, Avx512 };
 // variable is read at every call (a getenv per op is negligible), so tests can
 // compare the builds in one process.
 inline Isa cpu_isa() {
-#if defined(__x86_64__) || defined(_M_X64)
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
   static const Isa best = [] {
     __builtin_cpu_init();
     const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../logps_host.h"
+#include "cpu_isa.h"
 
 namespace sympo {
 
@@ -21,32 +22,6 @@ void logps_row_forward_avx512(const RowForwardArgs& a);
 void logps_row_backward_avx512(const RowBackwardArgs& a);
 
 namespace {
-
-enum class Isa { Default, Avx2, Avx512 };
-
-// The best instruction set this CPU supports (detected once), capped like ATen by
-// the ATEN_CPU_CAPABILITY environment variable (default / avx2 / avx512). The
-// variable is read at every call (a getenv per op is negligible), so tests can
-// compare the builds in one process.
-Isa cpu_isa() {
-#if defined(__GNUC__) && defined(__x86_64__)
-  static const Isa best = [] {
-    __builtin_cpu_init();
-    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
-                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                        __builtin_cpu_supports("avx512dq");
-    return avx512 ? Isa::Avx512 : avx2 ? Isa::Avx2 : Isa::Default;
-  }();
-  if (const char* env = std::getenv("ATEN_CPU_CAPABILITY")) {
-    if (std::strcmp(env, "default") == 0) return Isa::Default;
-    if (std::strcmp(env, "avx2") == 0 && best == Isa::Avx512) return Isa::Avx2;
-  }
-  return best;
-#else
-  return Isa::Default;
-#endif
-}
 
 void row_forward(const RowForwardArgs& a) {
   if (a.rows == 0) return;
