@@ -76,12 +76,10 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-from torch import nn
 
 from . import ops as _ops
 from . import reference as _reference
-from .losses import REDUCTIONS, check_loss_options
-from .modules import SymPOLossOutput, preference_metrics
+from .modules import PairLossModule, SymPOLossOutput, preference_metrics
 
 __all__ = ["fused_linear_sequence_logps", "FusedLinearSymPOLoss", "auto_chunk_size", "CPU_CHUNK_BUDGET_BYTES"]
 
@@ -697,7 +695,7 @@ def _loss_fused(*args):
 
 
 
-class FusedLinearSymPOLoss(nn.Module):
+class FusedLinearSymPOLoss(PairLossModule):
     """SymPO (and DPO-family) loss from the policy's last hidden states and LM head.
 
     The batch is the concatenation [chosen; rejected] (TRL's convention): the first
@@ -740,35 +738,15 @@ class FusedLinearSymPOLoss(nn.Module):
     pair label is 1, < 0 when it is 0), ``logps/chosen``, ``logps/rejected``.
     """
 
-    def __init__(
-        self,
-        loss_type: str = "sigmoid",
-        beta: float = 0.1,
-        *,
-        clip: float | None = None,
-        reduction: str = "mean",
-        temperature: float = 1.0,
-        slope: float = 0.5,
-        epsilon: float = 0.0,
-        average: bool = False,
-        ignore_index: int = -100,
-        chunk_size: int | None = None,
-        fuse_backward: bool | None = None,
-    ) -> None:
-        super().__init__()
-        check_loss_options(loss_type, temperature=temperature, slope=slope, epsilon=epsilon)
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"FusedLinearSymPOLoss: unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
+    def __init__(self, loss_type: str = "sigmoid", beta: float = 0.1, *, chunk_size: int | None = None,
+                 fuse_backward: bool | None = None, **options) -> None:
+        super().__init__(loss_type, beta, **options)
         if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
             raise ValueError(f"FusedLinearSymPOLoss: chunk_size must be a positive int or None, got {chunk_size!r}")
-        self.loss_type, self.beta, self.clip, self.reduction = loss_type, beta, clip, reduction
-        self.temperature, self.slope, self.epsilon = temperature, slope, epsilon
-        self.average, self.ignore_index, self.chunk_size = average, ignore_index, chunk_size
-        self.fuse_backward = fuse_backward
+        self.chunk_size, self.fuse_backward = chunk_size, fuse_backward
 
     def extra_repr(self) -> str:
-        return (f"loss_type={self.loss_type!r}, beta={self.beta}, clip={self.clip}, reduction={self.reduction!r}, "
-                f"average={self.average}, chunk_size={self.chunk_size}, fuse_backward={self.fuse_backward}")
+        return f"{super().extra_repr()}, chunk_size={self.chunk_size}, fuse_backward={self.fuse_backward}"
 
     def forward(
         self,
@@ -800,8 +778,7 @@ class FusedLinearSymPOLoss(nn.Module):
             if value is not None and (not isinstance(value, torch.Tensor) or tuple(value.shape) != (pairs,)):
                 shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
                 raise ValueError(f"FusedLinearSymPOLoss: {name} must be a tensor of shape [B={pairs}], got {shape}")
-        loss_kw = dict(loss_type=self.loss_type, beta=self.beta, clip=self.clip, reduction=self.reduction,
-                       temperature=self.temperature, slope=self.slope, epsilon=self.epsilon)
+        loss_kw = self.sym_loss_kwargs()
         needs = (hidden.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
         fuse = self.fuse_backward
         if fuse is None:

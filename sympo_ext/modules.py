@@ -10,7 +10,7 @@ from torch import nn
 from .losses import REDUCTIONS, check_loss_options
 from .ops import sequence_logps, sym_loss
 
-__all__ = ["SymPOLoss", "SymPOLossOutput", "preference_metrics"]
+__all__ = ["PairLossModule", "SymPOLoss", "SymPOLossOutput", "preference_metrics"]
 
 
 class SymPOLossOutput(NamedTuple):
@@ -42,7 +42,41 @@ def preference_metrics(
         }
 
 
-class SymPOLoss(nn.Module):
+class PairLossModule(nn.Module):
+    """Holds and validates every :func:`sympo_ext.sym_loss` option, plus how sequence
+    log-probs are formed (``average``, ``ignore_index``); the loss modules derive from it."""
+
+    def __init__(
+        self,
+        loss_type: str = "sigmoid",
+        beta: float = 0.1,
+        *,
+        clip: float | None = None,
+        reduction: str = "mean",
+        temperature: float = 1.0,
+        slope: float = 0.5,
+        epsilon: float = 0.0,
+        average: bool = False,
+        ignore_index: int = -100,
+    ) -> None:
+        super().__init__()
+        check_loss_options(loss_type, temperature=temperature, slope=slope, epsilon=epsilon)
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
+        self.loss_type, self.beta, self.clip, self.reduction = loss_type, beta, clip, reduction
+        self.temperature, self.slope, self.epsilon = temperature, slope, epsilon
+        self.average, self.ignore_index = average, ignore_index
+
+    def sym_loss_kwargs(self) -> dict:
+        return dict(loss_type=self.loss_type, beta=self.beta, clip=self.clip, reduction=self.reduction,
+                    temperature=self.temperature, slope=self.slope, epsilon=self.epsilon)
+
+    def extra_repr(self) -> str:
+        return (f"loss_type={self.loss_type!r}, beta={self.beta}, clip={self.clip}, reduction={self.reduction!r}, "
+                f"average={self.average}, ignore_index={self.ignore_index}")
+
+
+class SymPOLoss(PairLossModule):
     """Preference loss from the policy logits of the concatenated batch ``[chosen; rejected]``.
 
     TRL's convention: the first half of the sequences are the chosen responses, the second
@@ -76,40 +110,10 @@ class SymPOLoss(nn.Module):
     ``logps/chosen``, ``logps/rejected``, all detached.
     """
 
-    def __init__(
-        self,
-        loss_type: str = "sigmoid",
-        beta: float = 0.1,
-        *,
-        clip: float | None = None,
-        reduction: str = "mean",
-        temperature: float = 1.0,
-        slope: float = 0.5,
-        epsilon: float = 0.0,
-        average: bool = False,
-        ignore_index: int = -100,
-        inplace_backward: bool = False,
-    ) -> None:
-        super().__init__()
-        check_loss_options(loss_type, temperature=temperature, slope=slope, epsilon=epsilon)
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
-        self.loss_type = loss_type
-        self.beta = beta
-        self.clip = clip
-        self.reduction = reduction
-        self.temperature = temperature
-        self.slope = slope
-        self.epsilon = epsilon
-        self.ignore_index = ignore_index
-        self.average = average
+    def __init__(self, loss_type: str = "sigmoid", beta: float = 0.1, *, inplace_backward: bool = False,
+                 **options) -> None:
+        super().__init__(loss_type, beta, **options)
         self.inplace_backward = inplace_backward
-
-    def extra_repr(self) -> str:
-        return (
-            f"loss_type={self.loss_type!r}, beta={self.beta}, clip={self.clip}, reduction={self.reduction!r}, "
-            f"average={self.average}, ignore_index={self.ignore_index}"
-        )
 
     def forward(
         self,
@@ -144,15 +148,9 @@ class SymPOLoss(nn.Module):
             rejected,
             None if ref_chosen_logps is None else ref_chosen_logps.detach(),
             None if ref_rejected_logps is None else ref_rejected_logps.detach(),
-            loss_type=self.loss_type,
-            beta=self.beta,
-            clip=self.clip,
             labels=pair_labels,
             weights=weights,
-            reduction=self.reduction,
-            temperature=self.temperature,
-            slope=self.slope,
-            epsilon=self.epsilon,
+            **self.sym_loss_kwargs(),
             return_rewards=True,
         )
         return SymPOLossOutput(out.loss, preference_metrics(out, chosen, rejected, pair_labels))
