@@ -15,7 +15,9 @@ CUDA_HOME ?= $(if $(wildcard /usr/local/cuda/bin/nvcc),/usr/local/cuda,)
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.sympo-deps
 BUILD_STAMP := $(VENV)/.sympo-build
-SOURCES := $(shell find csrc -type f) CMakeLists.txt pyproject.toml
+# The editable install maps the package's modules when it is made: a new module
+# or subpackage (a changed directory) needs a re-install, an edited one does not.
+SOURCES := $(shell find csrc -type f) $(shell find sympo_ext -type d -not -name __pycache__) CMakeLists.txt pyproject.toml
 
 export SYMPO_CUDA
 export CUDA_HOME
