@@ -263,6 +263,18 @@ def encode_sft(tokenizer, examples: Sequence[dict], *, max_length: int = 64) -> 
     return out
 
 
+def _shuffled_batches(n: int, batch_size: int, steps: int, rng: random.Random):
+    """``steps`` batches of indices into ``n`` items: epochs of a fresh shuffle, concatenated."""
+    order: list[int] = []
+    for _ in range(steps):
+        if len(order) < batch_size:
+            perm = list(range(n))
+            rng.shuffle(perm)
+            order.extend(perm)
+        idx, order = order[:batch_size], order[batch_size:]
+        yield idx
+
+
 def sft_train(model, tokenizer, examples: Sequence[dict], *, steps: int = 100, batch_size: int = 32,
               lr: float = 3e-3, seed: int = 0, weight_decay: float = 0.0) -> list[float]:
     """Briefly fine-tune ``model`` in place on prompt/completion examples (token-mean cross-entropy
@@ -274,13 +286,7 @@ def sft_train(model, tokenizer, examples: Sequence[dict], *, steps: int = 100, b
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     model.train()
     losses = []
-    order: list[int] = []
-    for _ in range(steps):
-        if len(order) < batch_size:
-            perm = list(range(len(pairs)))
-            rng.shuffle(perm)
-            order.extend(perm)
-        idx, order = order[:batch_size], order[batch_size:]
+    for idx in _shuffled_batches(len(pairs), batch_size, steps, rng):
         batch = collate([pairs[i] for i in idx])
         B = len(idx)  # only the chosen rows (the rejected rows are prompt-only)
         logits = model(input_ids=batch["input_ids"][:B].to(device),
@@ -509,13 +515,8 @@ def _dpo_train(policy, reference, tokenizer, examples, *, steps: int, batch_size
     opt = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=0.0)
     reference.eval()
     policy.train()
-    losses, order = [], []
-    for _ in range(steps):
-        if len(order) < batch_size:
-            perm = list(range(len(pairs)))
-            rng.shuffle(perm)
-            order.extend(perm)
-        idx, order = order[:batch_size], order[batch_size:]
+    losses = []
+    for idx in _shuffled_batches(len(pairs), batch_size, steps, rng):
         batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v
                  for k, v in collate([pairs[i] for i in idx]).items()}
         kw = dict(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)
