@@ -208,23 +208,11 @@ void row_backward_impl(const RowBackwardArgs& a) {
 }
 
 inline void row_forward(const RowForwardArgs& a) {
-  switch (a.kind) {
-    case ElemKind::F32: return row_forward_impl<float, float>(a);
-    case ElemKind::F64: return row_forward_impl<double, double>(a);
-    case ElemKind::BF16: return row_forward_impl<c10::BFloat16, float>(a);
-    case ElemKind::F16: return row_forward_impl<c10::Half, float>(a);
-    default: TORCH_INTERNAL_ASSERT(false, "logps: unsupported logits kind");
-  }
+  with_logits_types(a.kind, [&]<typename T, typename Acc>() { row_forward_impl<T, Acc>(a); });
 }
 
 inline void row_backward(const RowBackwardArgs& a) {
-  switch (a.kind) {
-    case ElemKind::F32: return row_backward_impl<float, float>(a);
-    case ElemKind::F64: return row_backward_impl<double, double>(a);
-    case ElemKind::BF16: return row_backward_impl<c10::BFloat16, float>(a);
-    case ElemKind::F16: return row_backward_impl<c10::Half, float>(a);
-    default: TORCH_INTERNAL_ASSERT(false, "logps: unsupported logits kind");
-  }
+  with_logits_types(a.kind, [&]<typename T, typename Acc>() { row_backward_impl<T, Acc>(a); });
 }
 
 }  // namespace CPU_CAPABILITY

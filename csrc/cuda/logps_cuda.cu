@@ -321,13 +321,9 @@ void logps_row_forward_cuda(const RowForwardArgs& a, void* stream) {
   if (a.rows == 0) return;
   const auto s = static_cast<cudaStream_t>(stream);
   const unsigned int grid = grid_for(a.rows);
-  switch (a.kind) {
-    case ElemKind::F32: row_forward_kernel<float, float><<<grid, kThreads, 0, s>>>(a); break;
-    case ElemKind::F64: row_forward_kernel<double, double><<<grid, kThreads, 0, s>>>(a); break;
-    case ElemKind::BF16: row_forward_kernel<c10::BFloat16, float><<<grid, kThreads, 0, s>>>(a); break;
-    case ElemKind::F16: row_forward_kernel<c10::Half, float><<<grid, kThreads, 0, s>>>(a); break;
-    default: throw std::runtime_error("sympo_ext: unsupported logits dtype");
-  }
+  with_logits_types(a.kind, [&]<typename T, typename Acc>() {
+    row_forward_kernel<T, Acc><<<grid, kThreads, 0, s>>>(a);
+  });
   check_cuda(cudaGetLastError(), "row_forward_kernel launch");
 }
 
@@ -335,13 +331,9 @@ void logps_row_backward_cuda(const RowBackwardArgs& a, void* stream) {
   if (a.rows == 0) return;
   const auto s = static_cast<cudaStream_t>(stream);
   const unsigned int grid = grid_for(a.rows);
-  switch (a.kind) {
-    case ElemKind::F32: row_backward_kernel<float, float><<<grid, kThreads, 0, s>>>(a); break;
-    case ElemKind::F64: row_backward_kernel<double, double><<<grid, kThreads, 0, s>>>(a); break;
-    case ElemKind::BF16: row_backward_kernel<c10::BFloat16, float><<<grid, kThreads, 0, s>>>(a); break;
-    case ElemKind::F16: row_backward_kernel<c10::Half, float><<<grid, kThreads, 0, s>>>(a); break;
-    default: throw std::runtime_error("sympo_ext: unsupported logits dtype");
-  }
+  with_logits_types(a.kind, [&]<typename T, typename Acc>() {
+    row_backward_kernel<T, Acc><<<grid, kThreads, 0, s>>>(a);
+  });
   check_cuda(cudaGetLastError(), "row_backward_kernel launch");
 }
 

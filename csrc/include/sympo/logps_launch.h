@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 
 #include "sympo/logps_math.h"
 #include "sympo/typed_access.h"  // ElemKind
@@ -116,5 +117,20 @@ void logps_row_backward_cuda(const RowBackwardArgs& a, void* stream);
 void logps_seq_reduce_cuda(const SeqReduceArgs& a, void* stream);
 void logps_seq_expand_cuda(const SeqExpandArgs& a, void* stream);
 #endif
+
+// Calls f.template operator()<T, Acc>() with the logits' element type T and its
+// accumulation type Acc (fp32 for fp32/bf16/fp16, fp64 for fp64): the one place
+// that maps a logits dtype to kernel types, for the CPU and CUDA kernels alike
+// (host only).
+template <typename F>
+inline void with_logits_types(ElemKind kind, F&& f) {
+  switch (kind) {
+    case ElemKind::F32: return f.template operator()<float, float>();
+    case ElemKind::F64: return f.template operator()<double, double>();
+    case ElemKind::BF16: return f.template operator()<c10::BFloat16, float>();
+    case ElemKind::F16: return f.template operator()<c10::Half, float>();
+    default: throw std::invalid_argument("sympo_ext: unsupported logits dtype");
+  }
+}
 
 }  // namespace sympo
