@@ -17,9 +17,9 @@ from . import reference
 from ._loading import AVAILABLE as KERNELS_AVAILABLE
 from ._loading import LOAD_ERROR, WITH_CUDA
 from .losses import LOSSES, REDUCTIONS, SYMMETRIC_LOSSES, LossInfo
-from .modules import SymPOLoss, SymPOLossOutput
 from .ops import SymLossOutput, sequence_logps, sym_loss
-from .fused_linear import FusedLinearSymPOLoss, fused_linear_sequence_logps
+from .fused_linear import fused_linear_sequence_logps
+from .modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss, SymPOLossOutput
 
 __version__ = "0.1.0"
 
@@ -34,6 +34,7 @@ __all__ = [
     "SymLossOutput",
     "SymPOLoss",
     "SymPOLossOutput",
+    "PairOutputs",
     "WITH_CUDA",
     "reference",
     "fused_linear_sequence_logps",

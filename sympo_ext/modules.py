@@ -1,4 +1,9 @@
-"""``nn.Module`` front ends: SymPO (and every other pair loss) straight from LM logits."""
+"""``nn.Module`` front ends: SymPO (and every other pair loss) from LM logits
+(:class:`SymPOLoss`) or from final hidden states and the LM head (:class:`FusedLinearSymPOLoss`).
+
+Both take the concatenated batch ``[chosen; rejected]`` (TRL's convention) and return
+``(loss, metrics)``; :meth:`pair_outputs` gives the per-pair values instead of batch means
+(the trainer aggregates them over micro-batches and processes)."""
 
 from __future__ import annotations
 
@@ -7,10 +12,15 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from . import ops as _ops
+from .fused_linear.logps_op import check_inputs as _check_fused_inputs
+from .fused_linear.logps_op import fused_linear_sequence_logps
+from .fused_linear.loss_fused import LossFusedOptions, PairInputs, loss_fused
 from .losses import REDUCTIONS, check_loss_options
+from .metrics import preference_metrics
 from .ops import sequence_logps, sym_loss
 
-__all__ = ["PairLossModule", "SymPOLoss", "SymPOLossOutput", "preference_metrics"]
+__all__ = ["PairLossModule", "SymPOLoss", "FusedLinearSymPOLoss", "SymPOLossOutput", "PairOutputs"]
 
 
 class SymPOLossOutput(NamedTuple):
@@ -20,26 +30,18 @@ class SymPOLossOutput(NamedTuple):
     metrics: dict[str, torch.Tensor]
 
 
-def preference_metrics(
-    out, chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, pair_labels: torch.Tensor | None
-) -> dict[str, torch.Tensor]:
-    """TRL-named batch metrics (detached 0-d tensors) from ``sym_loss(..., return_rewards=True)``.
+class PairOutputs(NamedTuple):
+    """Per-pair results of a loss module (all detached except ``loss``)."""
 
-    ``rewards/accuracies`` is the fraction of pairs whose margin has the sign of the preference
-    (margin > 0 when the pair label is 1, < 0 when it is 0)."""
-    with torch.no_grad():
-        margins = out.margins.detach()
-        correct = margins > 0
-        if pair_labels is not None:
-            correct = torch.where(pair_labels.to(margins.device) == 0, margins < 0, correct)
-        return {
-            "rewards/chosen": out.chosen_rewards.detach().mean(),
-            "rewards/rejected": out.rejected_rewards.detach().mean(),
-            "rewards/margins": margins.mean(),
-            "rewards/accuracies": correct.float().mean(),
-            "logps/chosen": chosen_logps.detach().mean(),
-            "logps/rejected": rejected_logps.detach().mean(),
-        }
+    loss: torch.Tensor  # the reduced (or per-pair, reduction="none") loss, differentiable
+    chosen_rewards: torch.Tensor  # [B]
+    rejected_rewards: torch.Tensor  # [B]
+    margins: torch.Tensor  # [B]
+    chosen_logps: torch.Tensor  # [B] policy log-probs
+    rejected_logps: torch.Tensor  # [B]
+
+    def metrics(self, pair_labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        return preference_metrics(self, self.chosen_logps, self.rejected_logps, pair_labels)
 
 
 class PairLossModule(nn.Module):
@@ -115,25 +117,19 @@ class SymPOLoss(PairLossModule):
         super().__init__(loss_type, beta, **options)
         self.inplace_backward = inplace_backward
 
-    def forward(
-        self,
-        logits: torch.Tensor,
-        labels: torch.Tensor,
-        ref_chosen_logps: torch.Tensor | None = None,
-        ref_rejected_logps: torch.Tensor | None = None,
-        *,
-        cu_seqlens: torch.Tensor | None = None,
-        pair_labels: torch.Tensor | None = None,
-        weights: torch.Tensor | None = None,
-    ) -> SymPOLossOutput:
-        logps = sequence_logps(
-            logits,
-            labels,
-            ignore_index=self.ignore_index,
-            average=self.average,
-            cu_seqlens=cu_seqlens,
-            inplace_backward=self.inplace_backward,
-        )
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor, ref_chosen_logps: torch.Tensor | None = None,
+                ref_rejected_logps: torch.Tensor | None = None, *, cu_seqlens: torch.Tensor | None = None,
+                pair_labels: torch.Tensor | None = None, weights: torch.Tensor | None = None) -> SymPOLossOutput:
+        out = self.pair_outputs(logits, labels, ref_chosen_logps, ref_rejected_logps, cu_seqlens=cu_seqlens,
+                                pair_labels=pair_labels, weights=weights)
+        return SymPOLossOutput(out.loss, out.metrics(pair_labels))
+
+    def pair_outputs(self, logits: torch.Tensor, labels: torch.Tensor, ref_chosen_logps: torch.Tensor | None = None,
+                     ref_rejected_logps: torch.Tensor | None = None, *, cu_seqlens: torch.Tensor | None = None,
+                     pair_labels: torch.Tensor | None = None, weights: torch.Tensor | None = None) -> PairOutputs:
+        """The loss and the per-pair rewards / log-probs (same arguments as ``forward``)."""
+        logps = sequence_logps(logits, labels, ignore_index=self.ignore_index, average=self.average,
+                               cu_seqlens=cu_seqlens, inplace_backward=self.inplace_backward)
         num_seqs = logps.shape[0]
         if num_seqs % 2 != 0:
             raise ValueError(
@@ -143,14 +139,121 @@ class SymPOLoss(PairLossModule):
         half = num_seqs // 2
         chosen, rejected = logps[:half], logps[half:]
         # sym_loss checks the reference tensors (both or neither, one entry per pair).
-        out = sym_loss(
-            chosen,
-            rejected,
-            None if ref_chosen_logps is None else ref_chosen_logps.detach(),
-            None if ref_rejected_logps is None else ref_rejected_logps.detach(),
-            labels=pair_labels,
-            weights=weights,
-            **self.sym_loss_kwargs(),
-            return_rewards=True,
-        )
-        return SymPOLossOutput(out.loss, preference_metrics(out, chosen, rejected, pair_labels))
+        out = sym_loss(chosen, rejected, None if ref_chosen_logps is None else ref_chosen_logps.detach(),
+                       None if ref_rejected_logps is None else ref_rejected_logps.detach(), labels=pair_labels,
+                       weights=weights, **self.sym_loss_kwargs(), return_rewards=True)
+        return PairOutputs(out.loss, out.chosen_rewards, out.rejected_rewards, out.margins, chosen.detach(),
+                           rejected.detach())
+
+
+class FusedLinearSymPOLoss(PairLossModule):
+    """SymPO (and DPO-family) loss from the policy's last hidden states and LM head.
+
+    The batch is the concatenation [chosen; rejected] (TRL's convention): the first
+    half of the sequences are the chosen responses, the second half the rejected ones,
+    pair i being (i, i + B). Per-sequence log-probs come from
+    :func:`fused_linear_sequence_logps` (the full logits never exist), the pair loss
+    from :func:`sympo_ext.sym_loss` with every one of its options.
+
+    Constructor args: ``loss_type``, ``beta``, ``clip``, ``reduction``, ``temperature``,
+    ``slope``, ``epsilon`` as in :func:`sympo_ext.sym_loss`; ``average`` (length-normalised
+    log-probs), ``ignore_index`` and ``chunk_size`` as in :func:`fused_linear_sequence_logps`;
+    ``fuse_backward``:
+
+    * True (the default, ``None``, picks it when reduction is "mean"/"sum", a gradient is
+      needed, the reference log-probs and pair weights need none, and the module is not being
+      compiled): the loss and the gradients of hidden / weight / bias are computed in ONE pass
+      over the LM head, by groups of whole pairs: the group's logits are computed once, give
+      the log-probs, the pair losses and d loss / d log-probs (each pair's loss depends on that
+      pair only), then are turned in place into grad_logits. 3 LM-head GEMMs (like the unfused
+      path) instead of 4; the gradients are kept from forward to backward (as Liger-Kernel
+      does). A group holds as many pairs as fit in ``chunk_size`` counted rows, at least one
+      pair: the peak is O(max(chunk_size, counted tokens of one pair) * V).
+    * False: :func:`fused_linear_sequence_logps` (backward recomputes the logits, 4 GEMMs,
+      peak O(chunk_size * V)) then :func:`sympo_ext.sym_loss`; works with every reduction and
+      under ``torch.compile(fullgraph=True)``.
+
+    ``forward(hidden, weight, labels, ref_chosen_logps=None, ref_rejected_logps=None, *,
+    bias=None, cu_seqlens=None, pair_labels=None, weights=None)``:
+
+    * ``hidden`` [2B, T, H] (or packed [L, H] with ``cu_seqlens`` [2B + 1]), ``weight`` [V, H],
+      ``labels`` the target tokens [2B, T] (or [L]);
+    * ``ref_chosen_logps`` / ``ref_rejected_logps`` [B]: the reference model's log-probs
+      (computed the same way, e.g. with ``average``); both None means reference-free;
+    * ``pair_labels`` [B]: sym_loss's ``labels`` (1: the first response is preferred,
+      0: the second; default all 1); ``weights`` [B]: per-pair weights.
+
+    Returns :class:`sympo_ext.SymPOLossOutput` ``(loss, metrics)``; metrics are detached scalars (means over pairs):
+    ``rewards/chosen``, ``rewards/rejected``, ``rewards/margins``, ``rewards/accuracies``
+    (fraction of pairs whose margin has the sign of the preference: margin > 0 when the
+    pair label is 1, < 0 when it is 0), ``logps/chosen``, ``logps/rejected``.
+    """
+
+    def __init__(self, loss_type: str = "sigmoid", beta: float = 0.1, *, chunk_size: int | None = None,
+                 fuse_backward: bool | None = None, **options) -> None:
+        super().__init__(loss_type, beta, **options)
+        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ValueError(f"FusedLinearSymPOLoss: chunk_size must be a positive int or None, got {chunk_size!r}")
+        self.chunk_size, self.fuse_backward = chunk_size, fuse_backward
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, chunk_size={self.chunk_size}, fuse_backward={self.fuse_backward}"
+
+    def forward(self, hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
+                ref_chosen_logps: torch.Tensor | None = None, ref_rejected_logps: torch.Tensor | None = None, *,
+                bias: torch.Tensor | None = None, cu_seqlens: torch.Tensor | None = None,
+                pair_labels: torch.Tensor | None = None, weights: torch.Tensor | None = None) -> SymPOLossOutput:
+        out = self.pair_outputs(hidden, weight, labels, ref_chosen_logps, ref_rejected_logps, bias=bias,
+                                cu_seqlens=cu_seqlens, pair_labels=pair_labels, weights=weights)
+        return SymPOLossOutput(out.loss, out.metrics(pair_labels))
+
+    def pair_outputs(self, hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
+                     ref_chosen_logps: torch.Tensor | None = None, ref_rejected_logps: torch.Tensor | None = None, *,
+                     bias: torch.Tensor | None = None, cu_seqlens: torch.Tensor | None = None,
+                     pair_labels: torch.Tensor | None = None, weights: torch.Tensor | None = None) -> PairOutputs:
+        """The loss and the per-pair rewards / log-probs (same arguments as ``forward``)."""
+        if (ref_chosen_logps is None) != (ref_rejected_logps is None):
+            raise ValueError(
+                "FusedLinearSymPOLoss: give both ref_chosen_logps and ref_rejected_logps, or neither (reference-free)"
+            )
+        _check_fused_inputs(hidden, weight, labels, bias, cu_seqlens, self.chunk_size)
+        num_seqs = hidden.shape[0] if cu_seqlens is None else cu_seqlens.shape[0] - 1
+        if num_seqs % 2:
+            where = "hidden's first dimension" if cu_seqlens is None else "cu_seqlens (N + 1 offsets)"
+            raise ValueError(
+                f"FusedLinearSymPOLoss: the batch must hold 2B sequences [chosen; rejected], got {num_seqs} in {where}"
+            )
+        pairs = num_seqs // 2
+        for value, name in ((ref_chosen_logps, "ref_chosen_logps"), (ref_rejected_logps, "ref_rejected_logps"),
+                            (pair_labels, "pair_labels"), (weights, "weights")):
+            if value is not None and (not isinstance(value, torch.Tensor) or tuple(value.shape) != (pairs,)):
+                shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                raise ValueError(f"FusedLinearSymPOLoss: {name} must be a tensor of shape [B={pairs}], got {shape}")
+        loss_kw = self.sym_loss_kwargs()
+        needs = (hidden.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
+        pair = PairInputs(ref_chosen_logps, ref_rejected_logps, pair_labels, weights)
+        if self._use_loss_fused(needs, pair):
+            opts = LossFusedOptions(int(self.ignore_index), bool(self.average), int(self.chunk_size or 0), loss_kw,
+                                    needs)
+            loss, rewards, logps = loss_fused(hidden, weight, bias, labels, cu_seqlens, pair, opts)
+            out = _ops.SymLossOutput(loss, rewards[0], rewards[1], rewards[2])
+        else:
+            logps = fused_linear_sequence_logps(
+                hidden, weight, labels, bias=bias, ignore_index=self.ignore_index, average=self.average,
+                cu_seqlens=cu_seqlens, chunk_size=self.chunk_size,
+            )
+            out = _ops.sym_loss(logps[:pairs], logps[pairs:], ref_chosen_logps, ref_rejected_logps,
+                                labels=pair_labels, weights=weights, return_rewards=True, **loss_kw)
+        return PairOutputs(out.loss, out.chosen_rewards, out.rejected_rewards, out.margins,
+                           logps[:pairs].detach(), logps[pairs:].detach())
+
+    def _use_loss_fused(self, needs: tuple[bool, bool, bool], pair: PairInputs) -> bool:
+        """``fuse_backward`` resolved for this call (see the class docstring)."""
+        if self.fuse_backward is None:
+            return (self.reduction != "none" and torch.is_grad_enabled() and any(needs)
+                    and not any(x is not None and x.requires_grad for x in (pair.ref_chosen, pair.ref_rejected,
+                                                                            pair.weights))
+                    and not torch.compiler.is_compiling())
+        if self.fuse_backward and self.reduction == "none":
+            raise ValueError("FusedLinearSymPOLoss: fuse_backward=True needs reduction 'mean' or 'sum' (got 'none')")
+        return self.fuse_backward

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .losses import check_loss_options
+from .sequences import average_or_zero, per_sequence_sum, sequence_ids
 
 __all__ = ["loss_values", "sym_loss", "sym_loss_with_rewards", "sequence_logps", "token_logps"]
 
@@ -131,16 +132,10 @@ def sequence_logps(
     """
     per_token = token_logps(logits, labels, ignore_index)
     counted = (labels != ignore_index).to(per_token.dtype)
-    if cu_seqlens is None:
-        total, count = per_token.sum(-1), counted.sum(-1)
-    else:
-        lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).long().to(per_token.device)
-        seq = torch.repeat_interleave(torch.arange(lengths.numel(), device=per_token.device), lengths)
-        total = torch.zeros(lengths.numel(), dtype=per_token.dtype, device=per_token.device).index_add(0, seq, per_token)
-        count = torch.zeros_like(total).index_add(0, seq, counted)
-    if average:
-        return torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total))
-    return total
+    n = labels.shape[0] if cu_seqlens is None else cu_seqlens.shape[0] - 1
+    seq = None if cu_seqlens is None else sequence_ids(cu_seqlens, labels.shape[0], per_token.device)
+    total = per_sequence_sum(per_token.reshape(-1), n, seq)
+    return average_or_zero(total, per_sequence_sum(counted.reshape(-1), n, seq)) if average else total
 
 
 def token_logps_and_lse(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100):

@@ -11,7 +11,7 @@ from conftest import DEVICES
 import sympo_ext
 from sympo_ext import fused_linear as fl
 from sympo_ext import reference
-from sympo_ext.fused_linear import FusedLinearSymPOLoss, fused_linear_sequence_logps
+from sympo_ext import FusedLinearSymPOLoss, fused_linear_sequence_logps
 
 N, T, H, V = 3, 7, 16, 37  # 21 tokens: chunk sizes 4 and 5 do not divide it, 64 exceeds it
 
