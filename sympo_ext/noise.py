@@ -18,11 +18,11 @@ so with the same seed a pair's flip only depends on its own probability (raising
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
-__all__ = ["NOISE_KINDS", "NoiseResult", "flip_labels", "instance_flip_prob"]
+__all__ = ["NOISE_KINDS", "NoiseResult", "flip_labels", "inject_label_noise", "instance_flip_prob"]
 
 NOISE_KINDS = ("symmetric", "asymmetric", "instance")
 
@@ -144,3 +144,18 @@ def instance_flip_prob(margins, eps: float, *, max_prob: float = 0.5, scale: flo
         else:
             hi = c
     return torch.clamp(0.5 * (lo + hi) * w, max=max_prob)
+
+
+def inject_label_noise(examples, *, eps: float = 0.0, kind: str = "symmetric", eps_pos=None, eps_neg=None,
+                       flip_prob=None, seed: int = 0):
+    """Flip the labels of ``examples`` (a list of PreferenceExample) with :func:`flip_labels`
+    (kind symmetric / asymmetric / instance, as there); returns (new examples whose ``true_label`` keeps
+    the original label when it was not already set, the NoiseResult)."""
+    given = torch.tensor([1 if ex.label is None else int(ex.label) for ex in examples], dtype=torch.long)
+    kw = {"flip_prob": flip_prob} if kind == "instance" else {"eps_pos": eps_pos, "eps_neg": eps_neg}
+    res = flip_labels(given, kind=kind, eps=eps, seed=seed, **kw)
+    out = []
+    for ex, lab, orig in zip(examples, res.labels.tolist(), given.tolist()):
+        true = ex.true_label if ex.true_label is not None else orig
+        out.append(replace(ex, label=int(lab), true_label=int(true)))
+    return out, res

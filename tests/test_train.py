@@ -160,6 +160,69 @@ def test_packed_equals_padded_and_fused_equals_logits(tok):
             torch.testing.assert_close(finals[name][0][k], v, atol=2e-5, rtol=1e-4, msg=f"{name}: {k}")
 
 
+def _plain_pytorch_training(model, tok, train, *, steps, batch_size, lr, beta, adam_eps, seed=0):
+    """What sympo-train's step means, written out with the pure-PyTorch references: the trainer's
+    data order, padded batches, logits -> reference log-probs -> reference sigmoid loss (mean over
+    the pairs), AdamW (decay on >= 2-D parameters), cosine schedule, clipping at norm 1."""
+    import math
+
+    from sympo_ext import reference as R
+    from sympo_ext.data import PaddedCollator, PreferenceDataset, PreferenceTokenizer
+
+    pairs = PreferenceDataset.from_examples(train, PreferenceTokenizer(tok, max_length=32)).pairs
+    ref_model = copy.deepcopy(model).eval().requires_grad_(False)
+    model.eval()
+    collate = PaddedCollator(tok.pad_token_id)
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.0}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=lr, eps=adam_eps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    per_epoch = len(pairs) // batch_size
+    losses = []
+    for step in range(steps):
+        epoch, k = divmod(step, per_epoch)
+        order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).tolist()
+        batch = collate([pairs[i] for i in order[k * batch_size:(k + 1) * batch_size]])
+
+        def logps(m):
+            logits = m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+            return R.sequence_logps(logits, batch["target_ids"])
+
+        with torch.no_grad():
+            ref = logps(ref_model)
+        lp = logps(model)
+        b = batch_size
+        loss = R.sym_loss(lp[:b], lp[b:], ref[:b], ref[b:], loss_type="sigmoid", beta=beta, labels=batch["labels"])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("path,fuse_backward", [("fused_linear", True), ("fused_linear", False), ("logits", True)])
+def test_trainer_equals_plain_pytorch_loop(tok, path, fuse_backward):
+    """The trainer runs the library's loss modules (loss-fused or recompute fused-linear path, or
+    logits): its parameters after 3 steps equal a plain PyTorch loop's. (A large Adam epsilon keeps
+    the update a smooth function of the gradient: with 1e-8, Adam turns the float noise of
+    near-zero gradients into differences of up to a whole step, lr * sign.)"""
+    train = examples(clean_records(24, seed=11))
+    model = tiny_model(tok)
+    expected_model = copy.deepcopy(model)
+    expected = _plain_pytorch_training(expected_model, tok, train, steps=3, batch_size=8, lr=5e-3, beta=0.1,
+                                       adam_eps=1e-3)
+    res = Trainer(cfg(max_steps=3, logps_path=path, fuse_backward=fuse_backward, beta=0.1, adam_eps=1e-3),
+                  model=model, tokenizer=tok, train_examples=train).train()
+    got = [r["loss"] for r in res.history if r["split"] == "train"]
+    assert got == pytest.approx(expected, abs=1e-6)
+    want = params(expected_model)
+    for k, v in params(model).items():
+        torch.testing.assert_close(v, want[k], atol=1e-6, rtol=1e-5, msg=k)
+
+
 def test_bf16_autocast_runs_on_both_paths(tok):
     # bf16 autocast is the default on CUDA GPUs with bf16 support; on CPU it can be forced.
     train, losses = examples(clean_records(16, seed=9)), {}
@@ -452,10 +515,13 @@ def _compare_with_one_process(model_dir, data_file, tmp_path, capsys, common, ex
 
 
 @pytest.mark.slow
-def test_ddp_gloo_two_processes_match_one(model_dir, data_file, tmp_path, capsys):
+@pytest.mark.parametrize("fuse_backward", ["true", "false"])
+def test_ddp_gloo_two_processes_match_one(model_dir, data_file, tmp_path, capsys, fuse_backward):
     # Same global batch (8 pairs = 2 processes x 2 micro-steps x 2 pairs); precomputed reference
-    # (each process computes its shard, then an all-reduce); evaluation sharded too.
-    common = ["--grad_accum", "2", "--max_steps", "3", "--reference", "precomputed", "--eval_fraction", "0.2"]
+    # (each process computes its shard, then an all-reduce); evaluation sharded too. Both
+    # fused-linear paths: loss-fused (gradients computed in forward) and recompute.
+    common = ["--grad_accum", "2", "--max_steps", "3", "--reference", "precomputed", "--eval_fraction", "0.2",
+              "--logps_path", "fused_linear", "--fuse_backward", fuse_backward]
     _compare_with_one_process(model_dir, data_file, tmp_path, capsys, common, [])
 
 

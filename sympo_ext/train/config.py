@@ -59,6 +59,9 @@ class TrainConfig:
         "when the model exposes its decoder and LM head (HF causal LMs do)",
         choices=("auto", "fused_linear", "logits"))
     chunk_size: int | None = _f(None, "model", "token chunk size of the fused linear path (default: automatic)")
+    fuse_backward: bool = _f(True, "model", "fused linear path: compute the loss AND its gradients in one pass over "
+        "the LM head (3 GEMMs; keeps the head's gradients from forward to backward); false = recompute the logits "
+        "in backward (4 GEMMs, the lowest memory)")
     # ----------------------------------------------------------------- data
     train_data: str | None = _f(None, "data",
         "training pairs: a .jsonl/.json file or a saved Hugging Face dataset directory with fields prompt, "
@@ -160,6 +163,13 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def loss_options(self, **overrides) -> dict[str, Any]:
+        """The ``sympo_ext.sym_loss`` options of this run (the loss modules take the same keywords)."""
+        options = dict(loss_type=self.loss_type, beta=self.beta, clip=self.clip, temperature=self.temperature,
+                       slope=self.slope, epsilon=self.epsilon)
+        options.update(overrides)
+        return options
 
     def validate(self, *, need_model: bool = True, need_data: bool = True) -> None:
         """Check every option; raises :class:`ConfigError` naming the option."""

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import torch
 
 from .config import TrainConfig
-from .trainer import Trainer, TrainResult, inject_label_noise
+from ..noise import inject_label_noise
+from .trainer import Trainer, TrainResult
 
 __all__ = ["DemoPreset", "PRESETS", "build_reference", "make_preference_data", "train_policy", "evaluate_policy",
            "run_demo", "format_table"]

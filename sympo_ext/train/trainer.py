@@ -21,7 +21,6 @@ Dropout is disabled (the policy runs in eval mode, like TRL's default
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 import os
@@ -38,15 +37,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import ops
+from ..data import prepare_datasets
+from ..metrics import STAT_KEYS, metrics_from_stats, preference_stats
 from . import checkpoint as ckpt
 from . import dist as D
 from .config import ConfigError, TrainConfig
-from .metrics import METRIC_NAMES, MetricsLogger
-from .modeling import SequenceLogps, batch_logps, load_causal_lm, load_tokenizer
+from .metrics import MetricsLogger
+from .modeling import SequenceLogps, load_causal_lm, load_tokenizer
+from .policy_loss import PolicyLoss, model_inputs
 
-__all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "RunDirError", "set_seed", "prepare_datasets",
-           "inject_label_noise", "run_state"]
+__all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "RunDirError", "set_seed", "run_state"]
 
 RUN_MARKER = "run.json"
 # Options that may differ when resuming (they do not change the trajectory).
@@ -91,62 +91,6 @@ def run_state(output_dir: str) -> str:
     if not entries:
         return "empty"
     return "run" if RUN_MARKER in entries else "foreign"
-
-
-# --------------------------------------------------------------------------- #
-# Data
-# --------------------------------------------------------------------------- #
-
-
-def inject_label_noise(examples, *, eps: float = 0.0, kind: str = "symmetric", eps_pos=None, eps_neg=None,
-                       flip_prob=None, seed: int = 0):
-    """Flip the labels of ``examples`` (a list of PreferenceExample) with :func:`sympo_ext.noise.flip_labels`
-    (kind symmetric / asymmetric / instance, as there); returns (new examples whose ``true_label`` keeps
-    the original label when it was not already set, the NoiseResult)."""
-    from ..noise import flip_labels
-
-    given = torch.tensor([1 if ex.label is None else int(ex.label) for ex in examples], dtype=torch.long)
-    kw = {"flip_prob": flip_prob} if kind == "instance" else {"eps_pos": eps_pos, "eps_neg": eps_neg}
-    res = flip_labels(given, kind=kind, eps=eps, seed=seed, **kw)
-    out = []
-    for ex, lab, orig in zip(examples, res.labels.tolist(), given.tolist()):
-        true = ex.true_label if ex.true_label is not None else orig
-        out.append(dataclasses.replace(ex, label=int(lab), true_label=int(true)))
-    return out, res
-
-
-def prepare_datasets(config: TrainConfig, tokenizer, train_examples=None, eval_examples=None):
-    """Load, noise, split and tokenise the pairs; returns (train_pairs, eval_pairs, stats).
-
-    Every data error is raised here, before anything is written."""
-    from ..data import PreferenceDataset, PreferenceTokenizer, load_preference_data
-
-    if train_examples is None:
-        train_examples = load_preference_data(config.train_data, split=config.split)
-    if eval_examples is None and config.eval_data:
-        eval_examples = load_preference_data(config.eval_data, split=config.split)
-    train_examples = list(train_examples)
-    if config.label_noise > 0 or config.noise_kind == "asymmetric":
-        train_examples, _ = inject_label_noise(
-            train_examples, eps=config.label_noise, kind=config.noise_kind, eps_pos=config.noise_eps_pos,
-            eps_neg=config.noise_eps_neg, seed=config.noise_seed)
-    if eval_examples is None and config.eval_fraction > 0:
-        g = torch.Generator().manual_seed(config.seed)
-        order = torch.randperm(len(train_examples), generator=g).tolist()
-        n_eval = max(1, int(round(config.eval_fraction * len(train_examples))))
-        eval_examples = [train_examples[i] for i in sorted(order[:n_eval])]
-        train_examples = [train_examples[i] for i in sorted(order[n_eval:])]
-    ptok = PreferenceTokenizer(
-        tokenizer, max_length=config.max_length, max_prompt_length=config.max_prompt_length,
-        truncation_mode=config.truncation_mode, empty_policy=config.empty_policy,
-        too_long_policy=config.too_long_policy)
-    train = PreferenceDataset.from_examples(train_examples, ptok)
-    stats = {"train/" + k: v for k, v in train.stats.items()}
-    evals = None
-    if eval_examples:
-        evals = PreferenceDataset.from_examples(eval_examples, ptok)
-        stats.update({"eval/" + k: v for k, v in evals.stats.items()})
-    return train.pairs, (evals.pairs if evals is not None else []), stats
 
 
 def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
@@ -271,8 +215,9 @@ class Trainer:
         self.policy.eval()  # dropout off (see module docstring); gradients still flow
         if hasattr(self.policy, "config") and hasattr(self.policy.config, "use_cache"):
             self.policy.config.use_cache = False
-        self.logps_module = SequenceLogps(self.policy, path=cfg.logps_path, chunk_size=cfg.chunk_size,
-                                          average=cfg.average_logps)
+        self.policy_loss = PolicyLoss(self.policy, path=self._logps_path(self.policy),
+                                      loss_options=cfg.loss_options(reduction="sum"), average=cfg.average_logps,
+                                      chunk_size=cfg.chunk_size, fuse_backward=cfg.fuse_backward)
 
         # Reference.
         self.ref_module = None
@@ -288,16 +233,23 @@ class Trainer:
             else:
                 self.ref_cache = self._reference_cache(ref)
 
-        self.module = D.wrap_model(self.logps_module, self.policy, self.dist, cfg.distributed)
+        self.module = D.wrap_model(self.policy_loss, self.policy, self.dist, cfg.distributed)
         self.optimizer = self._make_optimizer()
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_lambda())
+
+    def _logps_path(self, model: nn.Module) -> str:
+        return SequenceLogps(model, path=self.config.logps_path).path
+
+    def _sequence_logps(self, model: nn.Module) -> SequenceLogps:
+        """The log-prob module of a reference (no loss, no gradients)."""
+        return SequenceLogps(model, path=self._logps_path(model), chunk_size=self.config.chunk_size,
+                             average=self.config.average_logps)
 
     def _frozen(self, ref: nn.Module) -> SequenceLogps:
         ref.to(self.device)
         ref.eval()
         ref.requires_grad_(False)
-        module = SequenceLogps(ref, path=self.config.logps_path, chunk_size=self.config.chunk_size,
-                               average=self.config.average_logps)
+        module = self._sequence_logps(ref)
         if self.dist.enabled and self.config.distributed == "fsdp":
             D.wrap_model(module, ref, self.dist, "fsdp")
         return module
@@ -348,7 +300,7 @@ class Trainer:
         for pos, real in self._sharded_batches(len(pairs), self.eval_bs):
             batch = self.collate([pairs[i] for i in pos])
             with self._autocast():
-                lp = batch_logps(module, batch, self.device).float().cpu()
+                lp = module(**model_inputs(batch, self.device)).float().cpu()
             if real:
                 b = len(pos)
                 out[pos, 0], out[pos, 1] = lp[:b], lp[b:]
@@ -367,8 +319,7 @@ class Trainer:
                 return cache
             raise RunDirError(f"{path}: cached reference log-probs do not match the data; cannot resume exactly")
         if ref is None:  # reference = the initial policy: no copy needed
-            module = SequenceLogps(self.policy, path=cfg.logps_path, chunk_size=cfg.chunk_size,
-                                   average=cfg.average_logps)
+            module = self._sequence_logps(self.policy)
             if self.dist.enabled and cfg.distributed == "fsdp":
                 warnings.warn("reference=precomputed with FSDP computes the reference before sharding: "
                               "each process holds the full model once", stacklevel=2)
@@ -386,46 +337,31 @@ class Trainer:
         return cache
 
     # -------------------------------------------------------------- one step
-    def _pair_stats(self, pc, pr, rc, rr, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        cfg = self.config
-        labels = batch["labels"].to(self.device)
-        out = ops.sym_loss(pc, pr, rc, rr, loss_type=cfg.loss_type, beta=cfg.beta, clip=cfg.clip, labels=labels,
-                           reduction="none", temperature=cfg.temperature, slope=cfg.slope, epsilon=cfg.epsilon,
-                           return_rewards=True)
-        with torch.no_grad():
-            sign = labels * 2 - 1
-            correct = ((out.margins * sign) > 0).float()
-            true = batch["true_labels"].to(self.device)
-            known = (true >= 0).float()
-            true_correct = ((out.margins * (true.float() * 2 - 1)) > 0).float() * known
-            # Sums: loss, chosen, rejected, margins, acc, true_correct, true_known, logp_c, logp_r, pairs
-            sums = torch.stack([out.loss.detach().sum(), out.chosen_rewards.sum(), out.rejected_rewards.sum(),
-                                out.margins.sum(), correct.sum(), true_correct.sum(), known.sum(),
-                                pc.detach().sum(), pr.detach().sum(),
-                                torch.tensor(float(len(labels)), device=self.device)]).double()
-        return out.loss, sums
-
     def _ref_logps(self, batch, positions, split: str):
         if self.ref_cache is not None:
             table = self.ref_cache[split][positions].to(self.device)
             return table[:, 0], table[:, 1]
         if self.ref_module is not None:
             with torch.no_grad(), self._autocast():
-                lp = batch_logps(self.ref_module, batch, self.device).float()
+                lp = self.ref_module(**model_inputs(batch, self.device)).float()
             b = len(positions)
             return lp[:b], lp[b:]
         return None, None
 
+    def _batch_stats(self, module: nn.Module, batch, positions, split: str):
+        """(summed loss, per-batch metric sums as one float64 tensor in STAT_KEYS order) of one batch."""
+        rc, rr = self._ref_logps(batch, positions, split)
+        labels = batch["labels"].to(self.device)
+        with self._autocast():
+            out = module(**model_inputs(batch, self.device), ref_chosen_logps=rc, ref_rejected_logps=rr,
+                         pair_labels=labels)
+        stats = preference_stats(out, out.chosen_logps, out.rejected_logps, labels,
+                                 batch["true_labels"].to(self.device), loss_sum=out.loss)
+        return out.loss, torch.stack([stats[k] for k in STAT_KEYS])
+
     @staticmethod
     def _finish(sums: torch.Tensor) -> dict:
-        s = sums.tolist()
-        n = max(s[9], 1.0)
-        m = {"loss": s[0] / n, "rewards/chosen": s[1] / n, "rewards/rejected": s[2] / n,
-             "rewards/margins": s[3] / n, "rewards/accuracies": s[4] / n,
-             "logps/chosen": s[7] / n, "logps/rejected": s[8] / n}
-        if s[6] > 0:
-            m["rewards/true_accuracies"] = s[5] / s[6]
-        return m
+        return metrics_from_stats(dict(zip(STAT_KEYS, sums.tolist())))
 
     def _step_positions(self, step: int) -> list[list[int]]:
         """Positions (into train_pairs) of this process's micro-batches at global step ``step``."""
@@ -463,29 +399,27 @@ class Trainer:
         cfg = self.config
         t0 = time.perf_counter()
         scale = self.dist.world_size / cfg.batch_size
-        sums = torch.zeros(10, dtype=torch.float64, device=self.device)
+        sums = torch.zeros(len(STAT_KEYS), dtype=torch.float64, device=self.device)
         tokens = 0
         micro = self._step_positions(step)
         for m, positions in enumerate(micro):
             batch = self.collate([self.train_pairs[i] for i in positions])
             tokens += batch["num_tokens"]
             with self._no_sync(m < len(micro) - 1):
-                with self._autocast():
-                    lp = batch_logps(self.module, batch, self.device).float()
-                b = len(positions)
-                rc, rr = self._ref_logps(batch, positions, "train")
-                losses, s = self._pair_stats(lp[:b], lp[b:], rc, rr, batch)
-                (losses.sum() * scale).backward()
+                loss_sum, s = self._batch_stats(self.module, batch, positions, "train")
+                (loss_sum * scale).backward()
             sums += s
-        extra = torch.tensor([float(tokens), 0.0 if torch.isfinite(sums[0]) else 1.0,
+        loss_at = STAT_KEYS.index("loss")
+        extra = torch.tensor([float(tokens), 0.0 if torch.isfinite(sums[loss_at]) else 1.0,
                               float(self._stop_signal is not None)], dtype=torch.float64, device=self.device)
         D.all_reduce_sum(sums, self.dist)
         D.all_reduce_sum(extra, self.dist)
-        if extra[1] > 0 or not torch.isfinite(sums[0]):
+        if extra[1] > 0 or not torch.isfinite(sums[loss_at]):
             self.optimizer.zero_grad(set_to_none=True)
             last = self._last_checkpoint or "none written yet"
+            mean_loss = sums[loss_at].item() / max(sums[STAT_KEYS.index("pairs")].item(), 1)
             raise NonFiniteLossError(
-                f"non-finite loss ({sums[0].item() / max(sums[9].item(), 1):g}) at step {step + 1}: training stopped "
+                f"non-finite loss ({mean_loss:g}) at step {step + 1}: training stopped "
                 f"before the update, so the parameters stay finite. Last good checkpoint: {last}. "
                 "Common causes: a learning rate too high, fp16 overflow, or degenerate pairs; lower "
                 "--learning_rate, set --clip, or use --precision fp32.")
@@ -522,24 +456,15 @@ class Trainer:
         """Metrics over the evaluation pairs (all processes together); {} without eval data."""
         if not self.eval_pairs:
             return {}
-        sums = torch.zeros(10, dtype=torch.float64, device=self.device)
-        tokens = 0
+        sums = torch.zeros(len(STAT_KEYS), dtype=torch.float64, device=self.device)
         for pos, real in self._sharded_batches(len(self.eval_pairs), self.eval_bs):
             batch = self.collate([self.eval_pairs[i] for i in pos])
-            with self._autocast():
-                lp = self.logps_module_forward(batch)
-            b = len(pos)
-            rc, rr = self._ref_logps(batch, pos, "eval")
-            _, s = self._pair_stats(lp[:b], lp[b:], rc, rr, batch)
+            # The unwrapped module: DDP's forward is not needed without gradients.
+            _, s = self._batch_stats(self.policy_loss, batch, pos, "eval")
             if real:
                 sums += s
-                tokens += batch["num_tokens"]
         D.all_reduce_sum(sums, self.dist)
         return self._finish(sums.cpu())
-
-    def logps_module_forward(self, batch) -> torch.Tensor:
-        # The unwrapped module: DDP's forward is not needed without gradients.
-        return batch_logps(self.logps_module, batch, self.device).float()
 
     # ----------------------------------------------------------- checkpoints
     def _model_state(self) -> dict:

@@ -1,0 +1,96 @@
+"""The policy and its loss as one module: what the trainer calls and DDP / FSDP2 wrap.
+
+:class:`PolicyLoss` runs a causal LM on a collated preference batch (padded or packed, see
+:mod:`sympo_ext.data`) and hands its output to the library's own loss modules:
+
+* ``fused_linear``: the decoder's final hidden states and the LM head go to
+  :class:`sympo_ext.FusedLinearSymPOLoss` -- by default its loss-fused path (loss AND gradients
+  in one pass over the head, 3 GEMMs, the [tokens, vocab] logits never exist), or with
+  ``fuse_backward=False`` the recompute path (4 GEMMs, the lowest memory);
+* ``logits``: the model's logits go to :class:`sympo_ext.SymPOLoss`.
+
+Which path a model gets is decided before training (:mod:`sympo_ext.train.modeling`); this
+module only runs it. Under autocast the LM head runs in the autocast dtype, as autocast would
+run the model's own ``lm_head``: the head's weight and the hidden states are cast explicitly and
+the fused loss runs with autocast off (its GEMMs write into preallocated buffers).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss
+from .modeling import split_decoder_head
+
+__all__ = ["PolicyLoss", "model_inputs"]
+
+
+def model_inputs(batch: dict, device: torch.device) -> dict:
+    """The tensors of a collated batch a :class:`PolicyLoss` / ``SequenceLogps`` forward takes, on ``device``."""
+    kw = {"input_ids": batch["input_ids"].to(device), "target_ids": batch["target_ids"].to(device)}
+    if batch.get("cu_seqlens") is not None:
+        kw["position_ids"] = batch["position_ids"].to(device)
+        kw["cu_seqlens"] = batch["cu_seqlens"].to(device)
+    else:
+        kw["attention_mask"] = batch["attention_mask"].to(device)
+    return kw
+
+
+class PolicyLoss(nn.Module):
+    """``forward(input_ids, target_ids, attention_mask=None, position_ids=None, cu_seqlens=None, *,
+    ref_chosen_logps=None, ref_rejected_logps=None, pair_labels=None) -> PairOutputs``.
+
+    ``loss_options``: the ``sym_loss`` options (loss_type, beta, clip, reduction, ...); the
+    trainer uses reduction "sum" and scales the loss itself. ``average``: length-normalised
+    log-probs. ``path``: "fused_linear" or "logits" (already decided). ``fuse_backward``: on the
+    fused-linear path, compute the gradients in the forward pass where that applies (True, the
+    default) or recompute the logits in backward (False)."""
+
+    def __init__(self, model: nn.Module, *, path: str, loss_options: dict, average: bool = False,
+                 chunk_size: int | None = None, fuse_backward: bool = True):
+        super().__init__()
+        if path not in ("fused_linear", "logits"):
+            raise ValueError(f"PolicyLoss: path must be 'fused_linear' or 'logits', got {path!r}")
+        self.model = model
+        self.path = path
+        if path == "fused_linear":
+            if split_decoder_head(model) is None:
+                raise ValueError("PolicyLoss: path='fused_linear' needs a model exposing its decoder and LM head")
+            self.loss = FusedLinearSymPOLoss(average=average, chunk_size=chunk_size,
+                                             fuse_backward=None if fuse_backward else False, **loss_options)
+        else:
+            self.loss = SymPOLoss(average=average, **loss_options)
+
+    def forward(self, input_ids, target_ids, attention_mask=None, position_ids=None, cu_seqlens=None, *,
+                ref_chosen_logps=None, ref_rejected_logps=None, pair_labels=None) -> PairOutputs:
+        kwargs = {"input_ids": input_ids, "use_cache": False}
+        if attention_mask is not None:
+            kwargs["attention_mask"] = attention_mask
+        if position_ids is not None:
+            kwargs["position_ids"] = position_ids
+        pair = dict(pair_labels=pair_labels, cu_seqlens=cu_seqlens)
+        if self.path == "fused_linear":
+            decoder, head = split_decoder_head(self.model)
+            out = decoder(**kwargs)
+            hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+            if cu_seqlens is not None:
+                hidden = hidden.reshape(-1, hidden.shape[-1])
+            weight, bias = head.weight, head.bias
+            device = hidden.device.type
+            if torch.is_autocast_enabled(device):
+                dtype = torch.get_autocast_dtype(device)
+                hidden, weight = hidden.to(dtype), weight.to(dtype)
+                bias = None if bias is None else bias.to(dtype)
+            with torch.autocast(device, enabled=False):
+                return self.loss.pair_outputs(hidden, weight, target_ids, ref_chosen_logps, ref_rejected_logps,
+                                              bias=bias, **pair)
+        try:
+            out = self.model(**kwargs)
+        except TypeError:  # a plain nn.Module without use_cache
+            kwargs.pop("use_cache")
+            out = self.model(**kwargs)
+        logits = out.logits if hasattr(out, "logits") else (out[0] if isinstance(out, (tuple, list)) else out)
+        if cu_seqlens is not None:
+            logits = logits.reshape(-1, logits.shape[-1])
+        return self.loss.pair_outputs(logits, target_ids, ref_chosen_logps, ref_rejected_logps, **pair)
