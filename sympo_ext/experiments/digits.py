@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -39,7 +38,8 @@ import torch
 import torch.nn as nn
 
 from ..losses import LOSSES
-from ..ops import sym_loss
+from ..metrics import pair_accuracy
+from ..train.reward_model import train_reward_model as fit_reward_model
 from . import common
 
 from ..noise import flip_labels as _shared_flip_labels
@@ -56,7 +56,7 @@ CSV_COLUMNS = (
     "seed", "epochs", "lr", "weight_decay", "clamp", "batch_size",
     "n_train_images", "n_test_images", "n_train_pairs", "n_test_pairs", "flip_rate",
     "train_acc_noisy", "train_acc_true", "test_acc_true", "test_acc_order", "test_spearman",
-    "oracle_acc_true", "final_train_loss", "reward_min", "reward_max", "noise_impl", "seconds",
+    "oracle_acc_true", "final_train_loss", "reward_min", "reward_max", "seconds",
 )
 
 
@@ -182,8 +182,8 @@ def bt_preferences(d_a: np.ndarray, d_b: np.ndarray, rng: np.random.Generator, t
     return (rng.random(len(p)) < p).astype(np.int64)
 
 
-def flip_labels(true_labels: torch.Tensor, noise: NoiseSetting, seed: int) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """(noisy labels long 0/1, flipped bool, implementation name) via ``sympo_ext.noise.flip_labels``:
+def flip_labels(true_labels: torch.Tensor, noise: NoiseSetting, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(noisy labels long 0/1, flipped bool) via ``sympo_ext.noise.flip_labels``:
     a label 1 flips w.p. eps_pos, a label 0 w.p. eps_neg, seeded by a torch.Generator."""
     true_labels = true_labels.long()
     if noise.symmetric:
@@ -192,7 +192,7 @@ def flip_labels(true_labels: torch.Tensor, noise: NoiseSetting, seed: int) -> tu
         res = _shared_flip_labels(
             true_labels, kind="asymmetric", eps_pos=noise.eps_pos, eps_neg=noise.eps_neg, seed=seed
         )
-    return res.labels.long(), res.flipped.bool(), "sympo_ext.noise"
+    return res.labels.long(), res.flipped.bool()
 
 
 @dataclass
@@ -274,13 +274,6 @@ def loss_kwargs(loss: str, noise: NoiseSetting, cfg: DigitsConfig) -> dict:
     return kw
 
 
-def pair_accuracy(margins: torch.Tensor, labels: torch.Tensor) -> float:
-    """Accuracy of sign(margin) against 0/1 labels; a zero margin counts as half right."""
-    pred = (margins > 0).long()
-    correct = torch.where(margins == 0, torch.full_like(margins, 0.5), (pred == labels.long()).to(margins.dtype))
-    return correct.mean().item() if len(correct) else math.nan
-
-
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman rank correlation (average ranks for ties); 0 when x is constant (no ranking information)."""
     from scipy.stats import spearmanr
@@ -293,32 +286,18 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 def train_reward_model(
     data: DigitsData, labels: torch.Tensor, loss: str, noise: NoiseSetting, seed: int, cfg: DigitsConfig
 ) -> tuple[RewardMLP, float]:
-    """Train a fresh reward model on (train pairs, labels); returns (model, mean loss of the last epoch)."""
+    """Train a fresh reward model on (train pairs, labels) with the project's reward-model loop
+    (:func:`sympo_ext.train.reward_model.train_reward_model`); returns (model, mean loss of the last
+    epoch). The global RNG is seeded once, so the initialisation and then the dropout masks come
+    from it; the data order from its own generator."""
     torch.manual_seed(seed)
     model = RewardMLP(cfg.hidden, cfg.dropout, cfg.clamp)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(seed + 7)
-    kw = loss_kwargs(loss, noise, cfg)
-    X, pairs, labels_f = data.X, data.train_pairs, labels.float()
-    n = len(pairs)
-    last = math.nan
-    for _ in range(cfg.epochs):
-        model.train()
-        perm = torch.randperm(n, generator=gen)
-        total, count = 0.0, 0
-        for start in range(0, n, cfg.batch_size):
-            idx = perm[start : start + cfg.batch_size]
-            p = pairs[idx]
-            b = len(idx)
-            r = model(X[p.reshape(-1)]).view(b, 2)
-            value = sym_loss(r[:, 0], r[:, 1], loss_type=loss, beta=1.0, labels=labels_f[idx], **kw)
-            opt.zero_grad(set_to_none=True)
-            value.backward()
-            opt.step()
-            total += value.item() * b
-            count += b
-        last = total / max(count, 1)
-    return model, last
+    pairs = data.train_pairs
+    result = fit_reward_model(model, pairs[:, 0], pairs[:, 1], labels, pool=data.X, loss_type=loss, beta=1.0,
+                              epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                              weight_decay=cfg.weight_decay, seed=seed + 7, fork_rng=False,
+                              **loss_kwargs(loss, noise, cfg))
+    return model, result.final_loss
 
 
 @torch.no_grad()
@@ -352,7 +331,7 @@ def run_one(task: tuple) -> dict:
     loss, noise, seed, cfg = task
     t0 = time.perf_counter()
     data = _cached_data(seed, cfg)
-    noisy, flipped, impl = flip_labels(data.train_true, noise, noise_seed(seed, noise))
+    noisy, flipped = flip_labels(data.train_true, noise, noise_seed(seed, noise))
     model, final_loss = train_reward_model(data, noisy, loss, noise, seed, cfg)
     metrics = evaluate(model, data, noisy)
     kw = loss_kwargs(loss, noise, cfg)
@@ -380,7 +359,6 @@ def run_one(task: tuple) -> dict:
         **{k: metrics[k] for k in ("train_acc_noisy", "train_acc_true", "test_acc_true", "test_acc_order",
                                    "test_spearman", "oracle_acc_true", "reward_min", "reward_max")},
         "final_train_loss": final_loss,
-        "noise_impl": impl,
         "seconds": time.perf_counter() - t0,
     }
     return {k: row[k] for k in CSV_COLUMNS}

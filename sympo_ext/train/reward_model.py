@@ -8,7 +8,8 @@ preferred), the margin is ``beta * (r(a) - r(b))`` and the loss is
 ranks inputs like the clean one (rank preservation); the logistic loss is the
 Bradley-Terry / DPO choice.
 
-Example (the digits experiment's shape)::
+This is the one reward-model training loop of the project; the digits experiment
+(:mod:`sympo_ext.experiments.digits`) runs it. Example (the digits experiment's shape)::
 
     from sympo_ext.train import train_reward_model, reward_scores
     res = train_reward_model(model, pairs[:, 0], pairs[:, 1], noisy_labels, pool=images,
@@ -27,6 +28,7 @@ from torch import nn
 
 from .. import ops
 from ..losses import check_loss_options
+from ..metrics import pair_accuracy
 
 __all__ = ["train_reward_model", "reward_scores", "RewardModelResult", "pair_accuracy"]
 
@@ -50,15 +52,6 @@ def _scores(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"the reward model must return one score per input ([B] or [B, 1]); got shape "
                          f"{tuple(out.shape)} for {x.shape[0]} inputs")
     return out
-
-
-def pair_accuracy(margins: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of pairs whose margin sign agrees with the 0/1 label (a zero margin counts half)."""
-    if margins.numel() == 0:
-        return math.nan
-    pred = margins > 0
-    right = torch.where(margins == 0, torch.full_like(margins, 0.5), (pred == labels.bool()).to(margins.dtype))
-    return right.float().mean().item()
 
 
 @torch.no_grad()
@@ -104,6 +97,7 @@ def train_reward_model(
     eval_pairs: tuple | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
+    fork_rng: bool = True,
 ) -> RewardModelResult:
     """Train the scalar reward model ``model`` in place on pairs with a ``sym_loss`` loss.
 
@@ -115,7 +109,10 @@ def train_reward_model(
             (reference-free: the margin is ``beta * (r(a) - r(b))``).
         epochs, batch_size, lr, weight_decay, max_grad_norm: AdamW training; the last batch of an
             epoch may be smaller (the loss is the batch mean).
-        seed: seeds the data order and, through a forked RNG, dropout (the global RNG is untouched).
+        seed: seeds the data order and (with ``fork_rng``) dropout.
+        fork_rng: True: dropout draws from a forked RNG seeded with ``seed`` (the global RNG is
+            untouched); False: from the global RNG as the caller left it (e.g. seeded once before
+            the model was built, as the digits experiment does).
         true_labels: clean labels [N] when known: the history reports accuracy against them.
         eval_pairs: optional ``(a, b, true_labels)`` (same convention as pairs_a/pairs_b, same pool)
             evaluated after every epoch.
@@ -149,8 +146,9 @@ def train_reward_model(
 
         bar = tqdm(total=epochs, desc=f"reward model ({loss_type})", unit="epoch")
     devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=devices, enabled=fork_rng):
+        if fork_rng:
+            torch.manual_seed(seed)
         for epoch in range(epochs):
             model.train()
             perm = torch.randperm(n, generator=gen)
@@ -158,9 +156,10 @@ def train_reward_model(
             for start in range(0, n, batch_size):
                 sel = perm[start:start + batch_size]
                 b = len(sel)
-                x = torch.cat([_gather(pool, pairs_a, sel), _gather(pool, pairs_b, sel)]).to(device)
-                s = _scores(model, x)
-                out = ops.sym_loss(s[:b], s[b:], labels=labels[sel].to(device),
+                # the two inputs of a pair side by side: rows a0, b0, a1, b1, ...
+                x = torch.stack([_gather(pool, pairs_a, sel), _gather(pool, pairs_b, sel)], 1).flatten(0, 1)
+                s = _scores(model, x.to(device)).view(b, 2)
+                out = ops.sym_loss(s[:, 0], s[:, 1], labels=labels[sel].to(device),
                                    weights=None if weights is None else weights[sel].to(device),
                                    return_rewards=True, **loss_kw)
                 opt.zero_grad(set_to_none=True)
