@@ -20,7 +20,7 @@ from sympo_ext.data import (
     load_preference_data,
     packed_attention_mask,
 )
-from sympo_ext.synthetic import build_tiny_llama, build_tokenizer
+from sympo_ext.train.synthetic import build_tiny_llama, build_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 from sympo_ext.experiments import lm_alignment as lm
 
 # Smaller than the quick preset: these tests check plumbing, not learning.
-TINY = replace(lm.QUICK_PRESET, sft_examples=256, sft_steps=10, train_pairs=32, eval_pairs=16, steps=4,
-               batch_size=8, eval_prompts=16)
+TINY = replace(lm.QUICK_PRESET, sft_examples=256, sft_steps=10, train_pairs=32, eval_pairs=16,
+               eval_prompts=16).with_train(max_steps=4, batch_size=8)
 
 
 @pytest.mark.slow
@@ -52,9 +52,10 @@ def test_loss_options_give_cdpo_rdpo_the_noise_rate():
 def test_preset_overrides_apply_to_every_loss():
     args = lm.build_parser().parse_args(["--steps", "512", "--beta", "0.5"])
     preset = lm.preset_from_args(args)
-    assert (preset.steps, preset.beta) == (512, 0.5)
-    assert preset.learning_rate == lm.FULL_PRESET.learning_rate and preset.train_pairs == lm.FULL_PRESET.train_pairs
-    assert lm.FULL_PRESET.steps == 128  # the demo's preset itself is untouched
+    assert (preset.train["max_steps"], preset.train["beta"]) == (512, 0.5)
+    assert preset.train["learning_rate"] == lm.FULL_PRESET.train["learning_rate"]
+    assert preset.train_pairs == lm.FULL_PRESET.train_pairs
+    assert lm.FULL_PRESET.train["max_steps"] == 128  # the demo's preset itself is untouched
     quick = lm.preset_from_args(lm.build_parser().parse_args(["--quick"]))
     assert quick == lm.QUICK_PRESET
 

@@ -1,4 +1,4 @@
-"""sympo_ext.synthetic: tokenizer, tiny Llama, true reward, pairs, evaluation, and that DPO learns the task."""
+"""sympo_ext.train.synthetic: tokenizer, tiny Llama, true reward, pairs, evaluation, and that DPO learns the task."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from sympo_ext.data import PreferenceDataset, PreferenceTokenizer
-from sympo_ext.synthetic import (
+from sympo_ext.train.synthetic import (
     BAD_WORDS,
     FILLER_WORDS,
     TOPICS,
     SyntheticTask,
-    _dpo_train,
+    dpo_train,
     build_tiny_llama,
     build_tokenizer,
     generate_responses,
@@ -204,7 +204,7 @@ def test_sft_then_dpo_raises_true_reward(tok):
     r_ref = task.evaluate(ref, tok, 256)["true_reward"]
     pairs = task.preference_pairs(ref, tok, 256, seed=1)
     policy = copy.deepcopy(ref)
-    dpo = _dpo_train(policy, ref, tok, pairs, steps=40, batch_size=32, lr=1e-3, beta=0.1)
+    dpo = dpo_train(policy, ref, tok, pairs, steps=40, batch_size=32, lr=1e-3, beta=0.1)
     r_pol = task.evaluate(policy, tok, 256)["true_reward"]
     print(f"true reward: init {r0:.3f}, SFT reference {r_ref:.3f}, DPO policy {r_pol:.3f}")
     assert r_ref > r0 + 0.1, (r0, r_ref)

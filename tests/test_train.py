@@ -26,7 +26,7 @@ from sympo_ext.train.config import ConfigError, TrainConfig
 from sympo_ext.train.metrics import read_metrics
 from sympo_ext.train.trainer import NonFiniteLossError, RunDirError, Trainer
 
-synthetic = pytest.importorskip("sympo_ext.synthetic")
+synthetic = pytest.importorskip("sympo_ext.train.synthetic")
 from sympo_ext.data import DataError, PreferenceExample  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,7 +8,7 @@
 Setup (every step is a function of :mod:`sympo_ext.train.demo`, nothing is re-implemented):
 
 * per seed, ONE reference policy: a tiny Llama SFT'd on the synthetic task of
-  :mod:`sympo_ext.synthetic`, whose true reward is computable (``build_reference``);
+  :mod:`sympo_ext.train.synthetic`, whose true reward is computable (``build_reference``);
 * per seed and noise level, ONE set of preference pairs sampled from that reference,
   ordered by a Bradley-Terry draw on the true reward, then labels flipped at rate
   ``noise`` (``make_preference_data``; the training pairs are the same responses at every
@@ -38,7 +38,7 @@ import hashlib
 import io
 import time
 import warnings
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -135,7 +135,7 @@ _REF_CACHE: dict = {}
 
 def _reference(seed: int, preset: DemoPreset, state: bytes):
     """(tokenizer, reference, task) rebuilt from the state-dict bytes (cached per worker process)."""
-    from ..synthetic import SyntheticTask, build_tiny_llama, build_tokenizer
+    from ..train.synthetic import SyntheticTask, build_tiny_llama, build_tokenizer
 
     key = (seed, repr(preset), hashlib.sha256(state).hexdigest())
     if key in _REF_CACHE:
@@ -191,9 +191,9 @@ def run_one(args) -> dict:
         "data_hash": _fingerprint(list(train) + list(evals)),
         "pairs_hash": _fingerprint(list(train) + list(evals), labels=False),
         "steps": result.global_step,
-        "batch_size": preset.batch_size,
-        "learning_rate": preset.learning_rate,
-        "beta": preset.beta,
+        "batch_size": preset.train["batch_size"],
+        "learning_rate": preset.train["learning_rate"],
+        "beta": preset.train["beta"],
         "eval_prompts": preset.eval_prompts,
         "seconds": time.perf_counter() - t0,
     }
@@ -326,9 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
 def preset_from_args(args) -> DemoPreset:
     """The quick or full preset with the command line's overrides (the same for every loss)."""
     preset = QUICK_PRESET if args.quick else FULL_PRESET
-    overrides = {k: v for k, v in (("steps", args.steps), ("beta", args.beta),
+    overrides = {k: v for k, v in (("max_steps", args.steps), ("beta", args.beta),
                                     ("learning_rate", args.learning_rate)) if v is not None}
-    return replace(preset, **overrides)
+    return preset.with_train(**overrides)
 
 
 def main(argv=None) -> list[dict]:
@@ -339,7 +339,7 @@ def main(argv=None) -> list[dict]:
     seeds = tuple(args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else FULL_SEEDS))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    preset_dict = {k: v for k, v in asdict(preset).items() if k != "noise"}  # the demo's own noise is unused
+    preset_dict = {k: v for k, v in asdict(preset).items() if k != "label_noise"}  # the demo's own noise is unused
 
     print(f"machine: {common.machine_info()}")
     print(f"preset ({'quick' if args.quick else 'full'}{', overridden' if preset != (QUICK_PRESET if args.quick else FULL_PRESET) else ''}): {preset_dict}")

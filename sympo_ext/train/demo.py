@@ -4,7 +4,7 @@ Steps (each a reusable function; the LM-alignment experiment calls them for
 many losses, noise levels and seeds):
 
 1. :func:`build_reference` -- a local word-level tokenizer, a tiny Llama and the
-   synthetic task of :mod:`sympo_ext.synthetic` (true reward computable); the
+   synthetic task of :mod:`sympo_ext.train.synthetic` (true reward computable); the
    model is briefly fine-tuned (SFT) to become the reference policy.
 2. :func:`make_preference_data` -- pairs sampled from the reference, ordered by a
    Bradley-Terry draw on the true reward, then labels flipped at rate ``noise``
@@ -22,12 +22,11 @@ table.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -39,9 +38,11 @@ __all__ = ["DemoPreset", "PRESETS", "build_reference", "make_preference_data", "
            "run_demo", "format_table"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class DemoPreset:
-    """Sizes of the demo (the defaults are the full demo: a few minutes on 2 CPU cores)."""
+    """A demo / experiment setting: the task's sizes, plus ``train``: overrides of
+    :class:`~sympo_ext.train.config.TrainConfig` for every policy trained on it (same option names
+    as ``sympo-train``). The defaults are the full demo (a few minutes on 2 CPU cores)."""
 
     hidden_size: int = 64
     num_layers: int = 2
@@ -52,26 +53,27 @@ class DemoPreset:
     sft_lr: float = 3e-3
     train_pairs: int = 2048
     eval_pairs: int = 256
-    noise: float = 0.3
-    steps: int = 128  # 2 epochs of 32 pairs
-    batch_size: int = 32
-    learning_rate: float = 3e-4
-    beta: float = 0.1
-    warmup_ratio: float = 0.05
+    label_noise: float = 0.3  # flip rate of the task's pair labels (training and evaluation pairs)
     eval_prompts: int = 512
-    max_length: int = 64
+    train: dict = field(default_factory=lambda: dict(
+        max_steps=128,  # 2 epochs of 32 pairs
+        batch_size=32, learning_rate=3e-4, beta=0.1, warmup_ratio=0.05, max_length=64))
+
+    def with_train(self, **overrides) -> "DemoPreset":
+        """This preset with some TrainConfig values replaced."""
+        return replace(self, train={**self.train, **overrides})
 
 
 PRESETS = {
     "full": DemoPreset(),
     "quick": DemoPreset(sft_examples=512, sft_steps=25, sft_batch_size=16, train_pairs=64, eval_pairs=32,
-                        steps=8, batch_size=8, eval_prompts=32),
+                        eval_prompts=32).with_train(max_steps=8, batch_size=8),
 }
 
 
 def build_reference(preset: DemoPreset = PRESETS["full"], *, seed: int = 0, verbose: bool = False):
     """(tokenizer, reference model, task): a tiny Llama briefly fine-tuned on the task's SFT data."""
-    from ..synthetic import SyntheticTask, build_tiny_llama, build_tokenizer, sft_train
+    from .synthetic import SyntheticTask, build_tiny_llama, build_tokenizer, sft_train
 
     task = SyntheticTask(seed)
     tok = build_tokenizer()
@@ -120,12 +122,10 @@ def train_policy(reference, tokenizer, train_examples, eval_examples=None, *, lo
     """Train a copy of ``reference`` with ``loss_type`` (any TrainConfig option may be passed, e.g.
     ``epsilon=0.3`` for cdpo/rdpo, ``clip=...``); the reference stays untouched. The result's ``model``
     is the trained policy."""
-    values = dict(loss_type=loss_type, beta=preset.beta, learning_rate=preset.learning_rate,
-                  batch_size=preset.batch_size, max_steps=preset.steps, warmup_ratio=preset.warmup_ratio,
-                  max_length=preset.max_length, reference="precomputed", seed=seed, output_dir=output_dir,
-                  progress=progress, logging_steps=1, save_final_model=output_dir is not None,
-                  tensorboard="off" if output_dir is None else "auto")
-    values.update(options)
+    values = dict(reference="precomputed", seed=seed, output_dir=output_dir, progress=progress, logging_steps=1,
+                  save_final_model=output_dir is not None, tensorboard="off" if output_dir is None else "auto")
+    values.update(preset.train)
+    values.update(options, loss_type=loss_type)
     config = TrainConfig(**values)
     policy = copy.deepcopy(reference)
     trainer = Trainer(config, model=policy, tokenizer=tokenizer, train_examples=train_examples,
@@ -176,24 +176,23 @@ def run_demo(*, quick: bool = False, seed: int = 0, overrides: dict | None = Non
 
 def _run_demo(*, quick, seed, overrides, losses, verbose):
     t0 = time.perf_counter()
-    preset = dataclasses.replace(PRESETS["quick" if quick else "full"])
+    preset = PRESETS["quick" if quick else "full"]
     overrides = dict(overrides or {})
-    for key, attr in (("beta", "beta"), ("learning_rate", "learning_rate"), ("max_steps", "steps"),
-                      ("batch_size", "batch_size"), ("label_noise", "noise"), ("max_length", "max_length")):
-        if key in overrides:
-            setattr(preset, attr, overrides.pop(key))
+    if "label_noise" in overrides:  # noise of the task's pairs (train and eval), not injected by the trainer
+        preset = replace(preset, label_noise=overrides.pop("label_noise"))
     seed = overrides.pop("seed", seed)
     out_root = overrides.pop("output_dir", None)
     progress = overrides.pop("progress", True)
     overrides.pop("loss_type", None)
+    preset = preset.with_train(**overrides)  # every other TrainConfig option given on the command line
     if verbose:
         print(f"[demo] {'quick' if quick else 'full'} preset: tiny Llama (hidden {preset.hidden_size}, "
-              f"{preset.num_layers} layers), {preset.train_pairs} training pairs with {preset.noise:.0%} "
-              f"flipped labels, {preset.steps} steps of {preset.batch_size} pairs per method", file=sys.stderr)
+              f"{preset.num_layers} layers), {preset.train_pairs} training pairs with {preset.label_noise:.0%} "
+              f"flipped labels, {preset.train['max_steps']} steps of {preset.train['batch_size']} pairs per method", file=sys.stderr)
     tok, ref, task = build_reference(preset, seed=seed, verbose=verbose)
     t1 = time.perf_counter()
     train, evals = make_preference_data(ref, tok, task, n_train=preset.train_pairs, n_eval=preset.eval_pairs,
-                                        noise=preset.noise, seed=seed)
+                                        noise=preset.label_noise, seed=seed)
     flipped = sum(int(ex.label != ex.true_label) for ex in train)
     if verbose:
         print(f"[demo] {len(train)} + {len(evals)} pairs sampled from the reference; {flipped} training labels "
@@ -203,7 +202,7 @@ def _run_demo(*, quick, seed, overrides, losses, verbose):
     for name, loss_type in losses:
         out = os.path.join(out_root, loss_type) if out_root else None
         result = train_policy(ref, tok, train, evals, loss_type=loss_type, preset=preset, seed=seed,
-                              output_dir=out, progress=progress, **overrides)
+                              output_dir=out, progress=progress)
         ev = evaluate_policy(result.model, ref, tok, task, n_prompts=preset.eval_prompts, seed=seed + 12345)
         ref_reward = ev["reference_true_reward"]
         row = {"method": name, "loss_type": loss_type, **ev}
@@ -214,7 +213,7 @@ def _run_demo(*, quick, seed, overrides, losses, verbose):
         rows.append(row)
     if verbose:
         print()
-        print(format_table(rows, noise=preset.noise, reference_reward=ref_reward))
+        print(format_table(rows, noise=preset.label_noise, reference_reward=ref_reward))
         print(f"\n(accuracies: the implicit reward on {len(evals)} held-out pairs, against their noisy and their "
               f"true labels; win rate: policy sample vs reference sample on {preset.eval_prompts} prompts, "
               f"judged by the true reward, ties count half)")

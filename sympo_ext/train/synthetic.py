@@ -51,10 +51,10 @@ Speed: on a loaded 2-core machine, use ``torch.set_num_threads(1)``: this tiny
 model is dominated by per-op overhead, and 2 threads competing with other
 processes were 5-8x slower here.
 
-Self-check (not a test): ``python -m sympo_ext.synthetic --self-check`` SFTs a
-reference, samples clean pairs from it, trains a policy with plain DPO (our
-``sym_loss(loss_type="logistic")`` + ``sequence_logps``) and prints the true
-reward before/after.
+Self-check (not a test): ``python -m sympo_ext.train.synthetic --self-check`` SFTs a
+reference, samples clean pairs from it, trains a policy with plain DPO (the
+trainer with ``loss_type="logistic"``, constant learning rate) and prints the
+true reward before/after.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ from typing import Any
 
 import torch
 
-from .data import EncodedPair, PaddedCollator, PreferenceExample, PreferenceTokenizer
+from ..data import EncodedPair, PaddedCollator, PreferenceExample
 
 __all__ = [
     "BAD_WORDS",
@@ -79,6 +79,7 @@ __all__ = [
     "SyntheticTask",
     "build_tiny_llama",
     "build_tokenizer",
+    "dpo_train",
     "encode_sft",
     "generate_responses",
     "self_check",
@@ -252,13 +253,15 @@ def encode_sft(tokenizer, examples: Sequence[dict], *, max_length: int = 64) -> 
     """Encode prompt/completion examples (conversational, as from :meth:`SyntheticTask.sft_examples`)
     as ``EncodedPair`` s whose ``chosen_ids`` is the completion (``rejected_ids`` is empty), so the
     padded collator's chosen rows carry prompt-masked targets."""
-    ptok = PreferenceTokenizer(tokenizer, max_length=max_length)
+    def ids(text: str) -> list[int]:  # the chat template writes the special tokens
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
     out = []
     for i, ex in enumerate(examples):
         prompt_text = tokenizer.apply_chat_template(ex["prompt"], tokenize=False, add_generation_prompt=True)
         full = tokenizer.apply_chat_template(list(ex["prompt"]) + list(ex["completion"]), tokenize=False)
-        prompt = ptok._ids(prompt_text)
-        completion = ptok._ids(full[len(prompt_text):])[: max(1, max_length - len(prompt))]
+        prompt = ids(prompt_text)
+        completion = ids(full[len(prompt_text):])[: max(1, max_length - len(prompt))]
         out.append(EncodedPair(prompt_ids=prompt, chosen_ids=completion, rejected_ids=[], index=i))
     return out
 
@@ -501,37 +504,22 @@ class SyntheticTask:
 # --------------------------------------------------------------------------- #
 
 
-def _dpo_train(policy, reference, tokenizer, examples, *, steps: int, batch_size: int, lr: float, beta: float,
-               loss_type: str = "logistic", seed: int = 0) -> list[float]:
-    """A minimal DPO-style loop for the self-check and the tests (the real trainer is sympo_ext.train):
-    frozen ``reference``, padded batches, ``sym_loss`` against the given labels, AdamW at constant lr."""
-    from . import sequence_logps, sym_loss
+def dpo_train(policy, reference, tokenizer, examples, *, steps: int, batch_size: int, lr: float, beta: float,
+              loss_type: str = "logistic", seed: int = 0) -> list[float]:
+    """Plain DPO (or any ``loss_type``) for the self-check and the tests: the project's
+    :class:`~sympo_ext.train.trainer.Trainer` with a frozen ``reference``, padded batches, the
+    logits path, AdamW at a constant learning rate, no clipping. Trains ``policy`` in place and
+    returns the loss per step."""
+    from .config import TrainConfig
+    from .trainer import Trainer
 
-    ptok = PreferenceTokenizer(tokenizer, max_length=64)
-    pairs = [p for p in (ptok.encode(e) for e in examples) if p is not None]
-    collate = PaddedCollator(tokenizer.pad_token_id)
-    device = next(policy.parameters()).device
-    rng = random.Random(seed)
-    opt = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=0.0)
-    reference.eval()
-    policy.train()
-    losses = []
-    for idx in _shuffled_batches(len(pairs), batch_size, steps, rng):
-        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v
-                 for k, v in collate([pairs[i] for i in idx]).items()}
-        kw = dict(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)
-        with torch.no_grad():
-            ref_logps = sequence_logps(reference(**kw).logits, batch["target_ids"])
-        logps = sequence_logps(policy(**kw).logits, batch["target_ids"])
-        B = len(idx)
-        loss = sym_loss(logps[:B], logps[B:], ref_logps[:B], ref_logps[B:], loss_type=loss_type, beta=beta,
-                        labels=batch["labels"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    config = TrainConfig(loss_type=loss_type, beta=beta, learning_rate=lr, batch_size=batch_size, max_steps=steps,
+                         warmup_ratio=0.0, min_lr_ratio=1.0, max_grad_norm=0.0, max_length=64, reference="model",
+                         logps_path="logits", seed=seed, output_dir=None, progress=False, logging_steps=1,
+                         tensorboard="off", save_final_model=False)
+    result = Trainer(config, model=policy, tokenizer=tokenizer, ref_model=reference, train_examples=examples).train()
     policy.eval()
-    return losses
+    return [row["loss"] for row in result.history if row["split"] == "train"]
 
 
 def self_check(*, seed: int = 0, sft_steps: int = 100, dpo_steps: int = 120, n_pairs: int = 512,
@@ -551,7 +539,7 @@ def self_check(*, seed: int = 0, sft_steps: int = 100, dpo_steps: int = 120, n_p
     pairs = task.preference_pairs(ref, tok, n_pairs, seed=seed + 1)
     t_pairs = time.perf_counter()
     policy = copy.deepcopy(ref)
-    dpo_losses = _dpo_train(policy, ref, tok, pairs, steps=dpo_steps, batch_size=batch_size, lr=lr, beta=beta,
+    dpo_losses = dpo_train(policy, ref, tok, pairs, steps=dpo_steps, batch_size=batch_size, lr=lr, beta=beta,
                             seed=seed)
     t_dpo = time.perf_counter()
     r_pol = task.evaluate(policy, tok, n_eval)["true_reward"]
