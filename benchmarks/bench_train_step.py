@@ -11,9 +11,11 @@ Llama (``sympo_ext.train.synthetic``) with a larger vocabulary option so the LM 
 
 Usage::
 
-    python benchmarks/bench_train_step.py [--steps 12] [--vocab_pad 32000] [--label before|after]
+    python benchmarks/bench_train_step.py [--steps 12] [--vocab_pad 32000] [--baseline_python PY]
 
-Writes ``benchmarks/results/train_step_cpu.csv`` (rows appended with the ``--label``).
+``--baseline_python``: also run each mode with another interpreter (e.g. a venv whose
+``sympo_ext`` is an earlier checkout), interleaved with this one, so "before" and "after" are
+measured side by side in one run. Writes ``benchmarks/results/train_step_cpu.csv``.
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ def _child(mode: str, steps: int, vocab_pad: int) -> dict:
                   logps_path="logits" if mode == "logits" else "fused_linear", tensorboard="off")
     if mode.startswith("fused_linear") and "fuse_backward" in fields:
         values["fuse_backward"] = mode == "fused_linear"
-    elif mode == "fused_linear_recompute":
-        return {"mode": mode, "skipped": "this trainer has no fuse_backward option"}
+    elif mode == "fused_linear":  # an earlier trainer: its fused-linear path always recomputes the logits
+        return {"mode": mode, "skipped": "this trainer has no loss-fused path"}
     config = TrainConfig(**{k: v for k, v in values.items() if k in fields})
     trainer = Trainer(config, model=model, tokenizer=tok, train_examples=examples)
     t0 = time.perf_counter()
@@ -87,30 +89,35 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--vocab_pad", type=int, default=32000, help="pad the vocabulary to this size (0: demo's own)")
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--label", default="now", help="tag of this run in the CSV (e.g. before / after)")
+    parser.add_argument("--baseline_python", help="interpreter of the earlier code to compare against")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per (code, mode); the median step is kept")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(_child(args.child, args.steps, args.vocab_pad)))
         return
-    rows = []
+    codes = [("now", sys.executable)] + ([("baseline", args.baseline_python)] if args.baseline_python else [])
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    rows = []
     for mode in args.modes.split(","):
-        out = subprocess.run([sys.executable, __file__, "--child", mode, "--steps", str(args.steps), "--vocab_pad",
-                              str(args.vocab_pad)], capture_output=True, text=True, env=env, check=True)
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        row["label"] = args.label
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+        for label, python in codes:
+            runs = []
+            for _ in range(args.repeats):
+                out = subprocess.run([python, str(Path(__file__).resolve()), "--child", mode, "--steps", str(args.steps), "--vocab_pad",
+                                      str(args.vocab_pad)], capture_output=True, text=True, env=env, check=True,
+                                     cwd="/")
+                runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            row = sorted(runs, key=lambda r: r.get("step_ms", 0))[len(runs) // 2]
+            row["label"] = label
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "train_step_cpu.csv"
     columns = ["label", "mode", "step_ms", "peak_rss_mib", "first_loss", "last_loss", "steps", "vocab", "total_s",
                "torch", "skipped"]
-    new = not path.exists()
-    with open(path, "a", newline="") as fh:
+    with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        if new:
-            writer.writeheader()
+        writer.writeheader()
         writer.writerows(rows)
     print(f"\n| label | mode | step ms | peak RSS MiB | first loss |\n|---|---|---|---|---|")
     for r in rows:

@@ -573,10 +573,6 @@ class PreferenceDataset(Dataset):
             raise DataError(f"no usable preference pairs (stats: {stats})")
         return cls(pairs, stats)
 
-    @classmethod
-    def from_source(cls, source: Any, tokenizer: PreferenceTokenizer, *, split: str | None = None) -> PreferenceDataset:
-        return cls.from_examples(load_preference_data(source, split=split), tokenizer)
-
     def __len__(self) -> int:
         return len(self.pairs)
 
