@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ class ConfigError(ValueError):
 # Groups, in the order ``--help`` shows them.
 GROUPS = {
     "model": "Model and reference",
+    "load": "Model loading, LoRA adapters and memory",
     "data": "Data",
     "loss": "Loss (any sympo_ext.sym_loss loss type and option)",
     "optim": "Optimisation",
@@ -45,7 +47,8 @@ def _f(default, group: str, help: str, **kw):
 class TrainConfig:
     # ---------------------------------------------------------------- model
     model: str | None = _f(None, "model",
-        "policy: a local directory holding a Hugging Face causal LM (config.json + weights)", metavar="DIR")
+        "policy: a local directory holding a Hugging Face causal LM, or a Hub id (org/name; from the local cache "
+        "when offline)", metavar="DIR_OR_ID")
     tokenizer: str | None = _f(None, "model", "tokenizer directory (default: the model directory)", metavar="DIR")
     reference: str = _f("model", "model",
         "reference policy: 'model' = a frozen copy kept in memory; 'precomputed' = reference log-probs "
@@ -62,6 +65,21 @@ class TrainConfig:
     fuse_backward: bool = _f(True, "model", "fused linear path: compute the loss AND its gradients in one pass over "
         "the LM head (3 GEMMs; keeps the head's gradients from forward to backward); false = recompute the logits "
         "in backward (4 GEMMs, the lowest memory)")
+    # ----------------------------------------------------------------- load
+    torch_dtype: str = _f("float32", "load", "dtype of the loaded weights (the trainable ones too; bf16 autocast is "
+        "--precision)", choices=("float32", "bfloat16", "float16"))
+    attn_implementation: str | None = _f(None, "load", "attention implementation (default: the model's): eager, "
+        "sdpa, flash_attention_2 (needs the flash-attn package and a GPU) or flex_attention",
+        choices=("eager", "sdpa", "flash_attention_2", "flex_attention"))
+    gradient_checkpointing: bool = _f(False, "load", "recompute the decoder layers' activations in backward "
+        "(Hugging Face gradient checkpointing): less memory, one more forward of the layers")
+    lora_r: int = _f(0, "load", "LoRA rank (0 = full fine-tuning); needs peft. The reference is the same model "
+        "with the adapters disabled (no second copy)")
+    lora_alpha: float = _f(16.0, "load", "LoRA scaling alpha")
+    lora_dropout: float = _f(0.0, "load", "dropout on the LoRA branch")
+    lora_target_modules: str = _f("all-linear", "load", "modules that get adapters: 'all-linear' (every linear "
+        "layer but the LM head: the attention and MLP projections) or comma-separated names, e.g. q_proj,v_proj")
+    merge_lora: bool = _f(False, "load", "also write the merged full model to OUTPUT_DIR/final/merged")
     # ----------------------------------------------------------------- data
     train_data: str | None = _f(None, "data",
         "training pairs: a .jsonl/.json file or a saved Hugging Face dataset directory with fields prompt, "
@@ -179,7 +197,8 @@ class TrainConfig:
         for name in self.field_names():
             f = next(x for x in dataclasses.fields(self) if x.name == name)
             choices = f.metadata.get("choices")
-            if choices and getattr(self, name) not in choices:
+            value = getattr(self, name)
+            if choices and not (value is None and f.default is None) and value not in choices:
                 bad(f"--{name}: {getattr(self, name)!r} is not one of {', '.join(map(str, choices))}")
         try:
             check_loss_options(self.loss_type, temperature=self.temperature, slope=self.slope, epsilon=self.epsilon)
@@ -193,10 +212,13 @@ class TrainConfig:
             bad(f"--clip must be > 0 (or unset), got {self.clip}")
         if need_model and not self.model:
             bad("--model is required (a local directory with a Hugging Face causal LM), or use --demo")
-        if need_model and self.model and not os.path.isdir(self.model):
-            bad(f"--model {self.model!r}: no such directory")
-        if need_model and self.model and not os.path.isfile(os.path.join(self.model, "config.json")):
-            bad(f"--model {self.model!r}: not a Hugging Face model directory (no config.json)")
+        if need_model and self.model:
+            from .model_setup import is_hub_id
+
+            if not os.path.isdir(self.model) and not is_hub_id(self.model):
+                bad(f"--model {self.model!r}: no such directory, and not a Hugging Face Hub id (org/name)")
+            if os.path.isdir(self.model) and not os.path.isfile(os.path.join(self.model, "config.json")):
+                bad(f"--model {self.model!r}: not a Hugging Face model directory (no config.json)")
         for name in ("tokenizer", "ref_model"):
             path = getattr(self, name)
             if path and not os.path.isdir(path):
@@ -237,6 +259,14 @@ class TrainConfig:
             bad("--warmup_ratio and --min_lr_ratio must be in [0, 1]")
         if self.resume and self.overwrite:
             bad("--resume and --overwrite exclude each other")
+        if self.lora_r < 0:
+            bad(f"--lora_r must be >= 0 (0 = no LoRA), got {self.lora_r}")
+        if self.lora_r and not (self.lora_alpha > 0 and math.isfinite(self.lora_alpha)):
+            bad(f"--lora_alpha must be a finite number > 0, got {self.lora_alpha}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            bad(f"--lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.merge_lora and not self.lora_r:
+            bad("--merge_lora needs --lora_r > 0")
         if self.chunk_size is not None and self.chunk_size < 1:
             bad(f"--chunk_size must be >= 1, got {self.chunk_size}")
 

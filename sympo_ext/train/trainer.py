@@ -14,8 +14,11 @@ slice ``[(s mod steps_per_epoch) * batch_size, ...)``; an incomplete final batch
 is dropped. The data position saved in a checkpoint is therefore just the step,
 and ``--resume`` replays exactly the remaining batches.
 
-Dropout is disabled (the policy runs in eval mode, like TRL's default
-``disable_dropout=True``), so the policy and the reference agree at step 0.
+Dropout is disabled (every dropout of the policy set to 0, TRL's default
+``disable_dropout=True``; the policy itself runs in ``train()`` mode, which gradient
+checkpointing needs), so the policy and the reference agree at step 0. With LoRA
+(``--lora_r``) only the adapters train and the reference is the same model with the adapters
+disabled (see :mod:`sympo_ext.train.model_setup`).
 """
 
 from __future__ import annotations
@@ -43,7 +46,10 @@ from . import checkpoint as ckpt
 from . import dist as D
 from .config import ConfigError, TrainConfig
 from .metrics import MetricsLogger
-from .modeling import SequenceLogps, load_causal_lm, load_tokenizer
+from .model_setup import (adapter_state_dict, adapters_off, apply_lora, disable_dropout, enable_gradient_checkpointing,
+                          is_peft_model, load_adapter_state_dict, load_policy, save_pretrained_final,
+                          set_attn_implementation)
+from .modeling import SequenceLogps, load_tokenizer
 from .policy_loss import PolicyLoss, model_inputs
 
 __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "RunDirError", "set_seed", "run_state"]
@@ -169,7 +175,7 @@ class Trainer:
         if tok is None:
             tok = load_tokenizer(cfg.tokenizer or cfg.model)
         self.tokenizer = tok
-        self.policy = self._model_arg if self._model_arg is not None else load_causal_lm(cfg.model)
+        self.policy = self._prepare_policy()
         self.train_pairs, self.eval_pairs, self.data_stats = prepare_datasets(
             cfg, tok, self._train_examples, self._eval_examples)
         n = len(self.train_pairs)
@@ -212,7 +218,7 @@ class Trainer:
         self.use_bf16 = cfg.precision == "bf16" or (
             cfg.precision == "auto" and dev.type == "cuda" and torch.cuda.is_bf16_supported())
         self.policy.to(dev)
-        self.policy.eval()  # dropout off (see module docstring); gradients still flow
+        self.policy.train()  # its dropout is 0 (see the module docstring)
         if hasattr(self.policy, "config") and hasattr(self.policy.config, "use_cache"):
             self.policy.config.use_cache = False
         self.policy_loss = PolicyLoss(self.policy, path=self._logps_path(self.policy),
@@ -225,17 +231,42 @@ class Trainer:
         if cfg.reference != "none":
             ref = self._ref_arg
             if ref is None and cfg.ref_model:
-                ref = load_causal_lm(cfg.ref_model)
+                ref = load_policy(cfg.ref_model, torch_dtype=cfg.torch_dtype,
+                                  attn_implementation=cfg.attn_implementation, what="--ref_model")
             if cfg.reference == "model":
-                if ref is None:
-                    ref = copy.deepcopy(self.policy)
-                self.ref_module = self._frozen(ref)
+                if ref is None and is_peft_model(self.policy):
+                    self.ref_module = self._sequence_logps(self.policy)  # run with the adapters off
+                else:
+                    self.ref_module = self._frozen(copy.deepcopy(self.policy) if ref is None else ref)
             else:
                 self.ref_cache = self._reference_cache(ref)
 
         self.module = D.wrap_model(self.policy_loss, self.policy, self.dist, cfg.distributed)
         self.optimizer = self._make_optimizer()
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_lambda())
+
+    def _prepare_policy(self) -> nn.Module:
+        """Load (or take) the policy, then gradient checkpointing, dropout off, LoRA: every step that
+        can refuse the model runs here, before the run directory is touched."""
+        cfg = self.config
+        if self._model_arg is not None:
+            policy = self._model_arg
+            if cfg.attn_implementation:
+                set_attn_implementation(policy, cfg.attn_implementation)
+        else:
+            policy = load_policy(cfg.model, torch_dtype=cfg.torch_dtype, attn_implementation=cfg.attn_implementation)
+        if cfg.gradient_checkpointing:
+            enable_gradient_checkpointing(policy)
+        disable_dropout(policy)
+        if cfg.lora_r:
+            policy = apply_lora(policy, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
+                                target_modules=cfg.lora_target_modules)
+        return policy
+
+    def _reference_context(self):
+        """Reference log-probs are computed with a LoRA policy's adapters off (harmless when the
+        reference is another model)."""
+        return adapters_off(self.policy)
 
     def _logps_path(self, model: nn.Module) -> str:
         return SequenceLogps(model, path=self.config.logps_path).path
@@ -326,8 +357,9 @@ class Trainer:
         else:
             module = self._frozen(ref)
         state = torch.get_rng_state()
-        cache = {"key": key, "train": self._compute_ref_logps(module, self.train_pairs),
-                 "eval": self._compute_ref_logps(module, self.eval_pairs) if self.eval_pairs else None}
+        with self._reference_context():
+            cache = {"key": key, "train": self._compute_ref_logps(module, self.train_pairs),
+                     "eval": self._compute_ref_logps(module, self.eval_pairs) if self.eval_pairs else None}
         torch.set_rng_state(state)
         del module
         if path and self.dist.is_main:
@@ -342,7 +374,7 @@ class Trainer:
             table = self.ref_cache[split][positions].to(self.device)
             return table[:, 0], table[:, 1]
         if self.ref_module is not None:
-            with torch.no_grad(), self._autocast():
+            with torch.no_grad(), self._autocast(), self._reference_context():
                 lp = self.ref_module(**model_inputs(batch, self.device)).float()
             b = len(positions)
             return lp[:b], lp[b:]
@@ -473,6 +505,8 @@ class Trainer:
 
             return get_model_state_dict(self.policy, options=StateDictOptions(full_state_dict=True,
                                                                               cpu_offload=True))
+        if is_peft_model(self.policy):  # a LoRA run: only the adapters change
+            return adapter_state_dict(self.policy)
         return {k: v.detach().cpu() for k, v in self.policy.state_dict().items()}
 
     def _optim_state(self) -> dict:
@@ -535,7 +569,10 @@ class Trainer:
             set_model_state_dict(self.policy, model_sd, options=opts)
             set_optimizer_state_dict(self.policy, self.optimizer, optim_sd, options=opts)
         else:
-            self.policy.load_state_dict(model_sd)
+            if is_peft_model(self.policy):
+                load_adapter_state_dict(self.policy, model_sd)
+            else:
+                self.policy.load_state_dict(model_sd)
             self.optimizer.load_state_dict(optim_sd)
         self.scheduler.load_state_dict(state["scheduler"])
         ckpt.restore_rng(torch.load(os.path.join(path, f"rng-rank{self.dist.rank}.pt"), weights_only=False))
@@ -550,11 +587,7 @@ class Trainer:
         final = os.path.join(cfg.output_dir, "final")
         tmp = final + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        if hasattr(self.policy, "save_pretrained"):
-            self.policy.save_pretrained(tmp, state_dict=sd)
-        else:
-            os.makedirs(tmp)
-            torch.save(sd, os.path.join(tmp, "model.pt"))
+        save_pretrained_final(self.policy, tmp, state_dict=sd, merge_lora=cfg.merge_lora)
         if hasattr(self.tokenizer, "save_pretrained"):
             self.tokenizer.save_pretrained(tmp)
         shutil.rmtree(final, ignore_errors=True)

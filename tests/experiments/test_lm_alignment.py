@@ -32,7 +32,7 @@ def test_quick_preset_end_to_end(tmp_path):
         assert 0.0 <= float(r["win_rate"]) <= 1.0
         assert 0.0 <= float(r["acc_true"]) <= 1.0 and 0.0 <= float(r["acc_noisy"]) <= 1.0
         assert float(r["reward_gain"]) == pytest.approx(float(r["true_reward"]) - float(r["reference_true_reward"]))
-        assert int(r["steps"]) == lm.QUICK_PRESET.steps
+        assert int(r["steps"]) == lm.QUICK_PRESET.train["max_steps"]
         assert 0.0 < float(r["flip_rate"]) < 0.5  # noise 0.2 was injected
     for name in ("lm_summary.md", "lm_summary.csv", "lm_reward_winrate.png", "lm_accuracy.png"):
         assert (tmp_path / name).stat().st_size > 0
