@@ -56,6 +56,8 @@ def load_policy(name: str, *, torch_dtype: str | None = None, attn_implementatio
         return AutoModelForCausalLM.from_pretrained(name, **kwargs)
     except (OSError, ValueError, ImportError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if attn_implementation is not None and "attention" in first.lower():
+            raise ConfigError(f"--attn_implementation {attn_implementation}: {first}") from e
         where = "local directory" if os.path.isdir(name) else "Hub id (offline: only models in the local cache)"
         raise ConfigError(f"{what} {name!r} ({where}) could not be loaded: {first}") from e
 
@@ -89,7 +91,11 @@ def enable_gradient_checkpointing(model: nn.Module) -> None:
             model, "gradient_checkpointing_enable"):
         raise ConfigError(f"--gradient_checkpointing: {type(model).__name__} does not support gradient "
                           "checkpointing (supports_gradient_checkpointing is False)")
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x name (the old one warns)
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
     if hasattr(model, "enable_input_require_grads"):
         # LoRA freezes the embeddings: without this the checkpointed layers would see inputs that
         # need no gradient (harmless with use_reentrant=False, but PEFT recommends it).

@@ -24,7 +24,10 @@ def _torchrun(nproc, args, cwd):
 def _final_state(out):
     from safetensors.torch import load_file
 
-    return load_file(os.path.join(out, "final", "model.safetensors"))
+    final = os.path.join(out, "final")
+    name = "adapter_model.safetensors" if os.path.isfile(os.path.join(final, "adapter_config.json")) else \
+        "model.safetensors"
+    return load_file(os.path.join(final, name))
 
 def _compare_with_one_process(model_dir, data_file, tmp_path, capsys, common, extra_two):
     # The single-process baseline runs in this process (cheaper than another torchrun launch).
@@ -59,3 +62,11 @@ def test_fsdp2_gloo_two_processes_match_one(model_dir, data_file, tmp_path, caps
     _compare_with_one_process(model_dir, data_file, tmp_path, capsys, common,
                               ["--distributed", "fsdp", "--save_steps", "1"])
     assert [s for s, _ in list_checkpoints(str(tmp_path / "two" / "checkpoints"))] == [1, 2]
+
+
+@pytest.mark.slow
+def test_ddp_with_lora_two_processes_match_one(model_dir, data_file, tmp_path, capsys):
+    pytest.importorskip("peft")
+    common = ["--grad_accum", "2", "--max_steps", "3", "--reference", "model", "--lora_r", "4",
+              "--learning_rate", "1e-2", "--logps_path", "fused_linear"]
+    _compare_with_one_process(model_dir, data_file, tmp_path, capsys, common, [])
