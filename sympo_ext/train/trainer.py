@@ -259,8 +259,10 @@ class Trainer:
             enable_gradient_checkpointing(policy)
         disable_dropout(policy)
         if cfg.lora_r:
-            policy = apply_lora(policy, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
-                                target_modules=cfg.lora_target_modules)
+            with torch.random.fork_rng(devices=[]):  # the adapters' initialisation is a function of --seed
+                torch.manual_seed(cfg.seed)
+                policy = apply_lora(policy, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
+                                    target_modules=cfg.lora_target_modules)
         return policy
 
     def _reference_context(self):
