@@ -246,7 +246,17 @@ class Trainer:
         from ..data import PackedCollator, PaddedCollator
 
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        self.collate = PackedCollator() if cfg.packed else PaddedCollator(pad)
+        # --- log-prob path and packing, measured on the model before anything is written (logps_probe)
+        from .logps_probe import plan_logps
+
+        self.policy.to(self.dist.device)
+        self.logps_plan = plan_logps(self.policy, logps_path=cfg.logps_path, packed=cfg.packed,
+                                     probe=cfg.probe_logps_paths, pad_token_id=pad, vocab_size=len(tok))
+        if self.dist.is_main:
+            for note in self.logps_plan.notes:
+                print(f"[sympo-train] {note}", file=sys.stderr)
+        self.collate = PackedCollator() if self.logps_plan.packed else PaddedCollator(pad)
+        # --- end of the log-prob plan
 
         # The run directory (only now: everything above could still fail).
         out = cfg.output_dir
@@ -257,7 +267,8 @@ class Trainer:
             if not cfg.resume:
                 ckpt.atomic_write_text(os.path.join(out, RUN_MARKER), json.dumps({
                     "config": cfg.to_dict(), "torch": torch.__version__, "world_size": ws,
-                    "data_stats": self.data_stats, "train_pairs": n, "eval_pairs": len(self.eval_pairs)},
+                    "data_stats": self.data_stats, "train_pairs": n, "eval_pairs": len(self.eval_pairs),
+                    "logps_plan": self.logps_plan.to_dict()},
                     indent=2))
             ckpt.remove_stale_tmp(os.path.join(out, "checkpoints"))
         D.barrier(self.dist)
@@ -271,7 +282,7 @@ class Trainer:
         self.policy.eval()  # dropout off (see module docstring); gradients still flow
         if hasattr(self.policy, "config") and hasattr(self.policy.config, "use_cache"):
             self.policy.config.use_cache = False
-        self.logps_module = SequenceLogps(self.policy, path=cfg.logps_path, chunk_size=cfg.chunk_size,
+        self.logps_module = SequenceLogps(self.policy, path=self.logps_plan.path, chunk_size=cfg.chunk_size,
                                           average=cfg.average_logps)
 
         # Reference.
@@ -296,7 +307,7 @@ class Trainer:
         ref.to(self.device)
         ref.eval()
         ref.requires_grad_(False)
-        module = SequenceLogps(ref, path=self.config.logps_path, chunk_size=self.config.chunk_size,
+        module = SequenceLogps(ref, path=self.logps_plan.path, chunk_size=self.config.chunk_size,
                                average=self.config.average_logps)
         if self.dist.enabled and self.config.distributed == "fsdp":
             D.wrap_model(module, ref, self.dist, "fsdp")
@@ -367,7 +378,7 @@ class Trainer:
                 return cache
             raise RunDirError(f"{path}: cached reference log-probs do not match the data; cannot resume exactly")
         if ref is None:  # reference = the initial policy: no copy needed
-            module = SequenceLogps(self.policy, path=cfg.logps_path, chunk_size=cfg.chunk_size,
+            module = SequenceLogps(self.policy, path=self.logps_plan.path, chunk_size=cfg.chunk_size,
                                    average=cfg.average_logps)
             if self.dist.enabled and cfg.distributed == "fsdp":
                 warnings.warn("reference=precomputed with FSDP computes the reference before sharding: "
