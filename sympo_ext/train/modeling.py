@@ -45,7 +45,8 @@ __all__ = ["HeadParts", "SequenceLogps", "batch_logps", "fused_linear_available"
 
 # Known config attributes that post-process the logits after the LM head. A cap is off only
 # when unset/0 (a cap of 1.0 squashes the logits into (-1, 1)); a scale is off when unset or 1.
-_LOGIT_CAPS = ("final_logit_softcapping", "logits_soft_cap", "logit_softcapping", "final_logit_soft_cap")
+_LOGIT_CAPS = ("final_logit_softcapping", "logits_soft_cap", "output_logit_soft_cap", "logit_softcapping",
+               "final_logit_soft_cap")
 _LOGIT_SCALES = ("logit_scale", "logits_scaling", "output_multiplier_scale", "logit_multiplier",
                  "lm_head_multiplier")
 
@@ -216,10 +217,11 @@ class SequenceLogps(nn.Module):
                                       and post_processing_reason(model) is None) else "logits"
         self.path = path
         self._fused = fused
+        self._parts = parts  # found once: the split walks the module tree
 
     def forward(self, input_ids, target_ids, attention_mask=None, position_ids=None, cu_seqlens=None):
         if self.path == "fused_linear":
-            parts = split_decoder_head(self.model)
+            parts = self._parts
             kwargs = {"input_ids": input_ids}
             if attention_mask is not None:
                 kwargs["attention_mask"] = attention_mask
