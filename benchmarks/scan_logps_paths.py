@@ -135,8 +135,8 @@ def main() -> None:
             rows.append(scan_one(model_type, class_name))
         finally:
             signal.alarm(0)
-    print_table(rows, ["model_type", "class", "builds", "fused_split", "head_transform", "fast_rule", "fused_ok", "packed_ok", "path",
-                       "note"])
+    print_table(rows, ["model_type", "class", "builds", "fused_split", "head_transform", "fast_rule", "fused_ok",
+                       "packed_ok", "path", "note"])
     built = [r for r in rows if r["builds"]]
     probed = [r for r in built if r["path"]]
     fused_probed = [r for r in probed if r["fused_ok"] != ""]

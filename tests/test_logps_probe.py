@@ -19,7 +19,9 @@ from sympo_ext.train.cli import build_parser, config_from_args  # noqa: E402
 from sympo_ext.train.cli import main as cli_main  # noqa: E402
 from sympo_ext.train.config import ConfigError, TrainConfig, packed_mode  # noqa: E402
 from sympo_ext.train.logps_probe import LogpsPathError, plan_logps, probe_tolerance  # noqa: E402
-from sympo_ext.train.modeling import HeadTransform, SequenceLogps, post_processing_reason, split_decoder_head  # noqa: E402
+from sympo_ext.data import EncodedPair, PaddedCollator  # noqa: E402
+from sympo_ext.train.modeling import (HeadTransform, SequenceLogps, batch_logps, post_processing_reason,  # noqa: E402
+                                      split_decoder_head)
 
 
 @pytest.fixture(autouse=True)
@@ -159,6 +161,25 @@ def test_head_that_skips_its_projection_falls_back_to_logits():
         parts.transform(torch.zeros(1, 2, 16))
     plan = plan_logps(model, logps_path="auto", packed="false", pad_token_id=0)
     assert plan.path == "logits" and "did not call its output projection" in plan.probed["fused_linear"]["error"]
+
+
+def test_peft_wrapped_model_keeps_the_fused_path(tok):
+    peft = pytest.importorskip("peft")
+    model = peft.get_peft_model(llama(tok), peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
+                                                             init_lora_weights=False))
+    parts = split_decoder_head(model)  # the wrapper holds decoder and head: the head is still found
+    assert parts is not None and parts.transform is None
+    assert plan_logps(model, pad_token_id=tok.pad_token_id).path == "fused_linear"
+    pairs = [EncodedPair([5, 6], [7, 8, 9], [10, 11]), EncodedPair([4], [12], [13, 14])]
+    batch = PaddedCollator(tok.pad_token_id)(pairs)
+    grads = {}
+    for path in ("logits", "fused_linear"):
+        model.zero_grad(set_to_none=True)
+        batch_logps(SequenceLogps(model, path=path), batch, torch.device("cpu")).sum().backward()
+        grads[path] = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+    assert grads["fused_linear"].keys() == grads["logits"].keys() and any("lora" in k for k in grads["logits"])
+    for k, g in grads["logits"].items():
+        torch.testing.assert_close(grads["fused_linear"][k], g, rtol=1e-4, atol=1e-6, msg=k)
 
 
 def test_packed_auto_needs_an_attention_that_skips_blocks(tok):

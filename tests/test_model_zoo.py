@@ -57,7 +57,8 @@ ZOO = {
             pad_token_id=PAD), "fused_linear", False),
     "mamba": ("MambaConfig", "MambaForCausalLM", dict(vocab_size=V, hidden_size=32, state_size=8, num_hidden_layers=2,
               initializer_range=0.2, pad_token_id=PAD), "fused_linear", False),
-    "mixtral": ("MixtralConfig", "MixtralForCausalLM", _decoder_kw(num_local_experts=4, num_experts_per_tok=2, experts_implementation="eager"),
+    "mixtral": ("MixtralConfig", "MixtralForCausalLM",  # eager experts: grouped_mm has no float64
+                _decoder_kw(num_local_experts=4, num_experts_per_tok=2, experts_implementation="eager"),
                 "fused_linear", True),
     "phi_biased_head": ("PhiConfig", "PhiForCausalLM", _decoder_kw(), "fused_linear", True),
     "recurrentgemma_soft_cap": ("RecurrentGemmaConfig", "RecurrentGemmaForCausalLM", dict(
@@ -103,7 +104,8 @@ def _pairs():
     def ids(n):
         return (torch.randint(1, V, (n,), generator=g)).tolist()  # no pad id (0)
 
-    return [EncodedPair(ids(3), ids(6), ids(4)), EncodedPair(ids(1), ids(8), ids(5)), EncodedPair(ids(4), ids(2), ids(7))]
+    return [EncodedPair(ids(3), ids(6), ids(4)), EncodedPair(ids(1), ids(8), ids(5)),
+            EncodedPair(ids(4), ids(2), ids(7))]
 
 
 def _float64_reference(model):

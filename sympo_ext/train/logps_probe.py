@@ -202,8 +202,8 @@ def plan_logps(model: nn.Module, *, logps_path: str = "auto", packed: str | bool
         notes.append(f"padded batches: --packed auto packs only with an attention that skips cross-sequence "
                      f"blocks ({', '.join(VARLEN_ATTENTION)}); {impl or 'this model'!s} would build a dense mask")
     if packed == "true" and not varlen:
-        msg = (f"--packed true with attention {impl or 'unknown'!r}: a dense [L, L] block mask is built for each packed row, "
-               "which costs more than padding (packing pays off with flash_attention_2 / flex_attention)")
+        msg = (f"--packed true with attention {impl or 'unknown'!r}: a dense [L, L] block mask is built for "
+               "each packed row, which costs more than padding (packing pays off with flash_attention_2 / flex_attention)")
         warnings.warn(msg, stacklevel=2)
         notes.append(msg)
 

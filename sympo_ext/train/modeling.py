@@ -136,6 +136,20 @@ def _contains(module: nn.Module, target: nn.Module) -> bool:
     return any(m is target for m in module.modules())
 
 
+def _head_module(model: nn.Module, projection: nn.Linear, decoder: nn.Module) -> nn.Module | None:
+    """The head module (lm_head, cls, ...): the outermost module on the way down to the projection
+    that no longer holds the decoder (wrappers such as PEFT's hold both)."""
+    path = next((name for name, m in model.named_modules() if m is projection), None)
+    if not path:
+        return None
+    module = model
+    for part in path.split("."):
+        module = getattr(module, part)
+        if not _contains(module, decoder):
+            return module
+    return None
+
+
 def split_decoder_head(model: nn.Module) -> HeadParts | None:
     """The model's :class:`HeadParts` when it exposes them the Hugging Face way
     (``get_decoder()`` / ``.model``, ``get_output_embeddings()`` / ``.lm_head``), else None.
@@ -162,9 +176,8 @@ def split_decoder_head(model: nn.Module) -> HeadParts | None:
         return None
     if _contains(decoder, projection):
         return None
-    # The model's child that holds the projection is its head module (lm_head, cls, ...).
-    head = next((child for child in model.children() if _contains(child, projection)), None)
-    if head is None or _contains(head, decoder):
+    head = _head_module(model, projection, decoder)
+    if head is None:
         return None
     transform = None if head is projection else HeadTransform(head, projection)
     return HeadParts(decoder, transform, projection)
