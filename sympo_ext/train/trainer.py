@@ -252,6 +252,7 @@ class Trainer:
         self.policy.to(self.dist.device)
         self.logps_plan = plan_logps(self.policy, logps_path=cfg.logps_path, packed=cfg.packed,
                                      probe=cfg.probe_logps_paths, pad_token_id=pad, vocab_size=len(tok))
+        self.logps_plan = D.broadcast_object(self.logps_plan, self.dist)  # one decision for every process
         if self.dist.is_main:
             for note in self.logps_plan.notes:
                 print(f"[sympo-train] {note}", file=sys.stderr)
