@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         kwargs = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         if "metavar" in meta:
             kwargs["metavar"] = meta["metavar"]
+        if "const" in meta:  # a flag that may stand alone (--packed = --packed true)
+            kwargs.update(nargs="?", const=meta["const"])
         if base is bool:
             if default is False:
                 kwargs.update(nargs="?", const=True, type=_bool, metavar="BOOL")

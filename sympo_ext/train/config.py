@@ -16,7 +16,7 @@ from typing import Any
 
 from ..losses import LOSSES, check_loss_options
 
-__all__ = ["TrainConfig", "ConfigError", "load_config_file", "GROUPS"]
+__all__ = ["TrainConfig", "ConfigError", "load_config_file", "packed_mode", "GROUPS"]
 
 
 class ConfigError(ValueError):
@@ -35,9 +35,25 @@ GROUPS = {
 }
 
 
+def packed_mode(value: Any) -> Any:
+    """--packed as 'false' / 'true' / 'auto'; bools (older configs and flags) and true/false words are
+    accepted. Anything else is returned unchanged, for validate() to name."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return "true"
+        if low in ("0", "false", "no", "off"):
+            return "false"
+        if low == "auto":
+            return "auto"
+    return value
+
+
 def _f(default, group: str, help: str, **kw):
     meta = {"group": group, "help": help}
-    meta.update({k: kw.pop(k) for k in ("choices", "metavar") if k in kw})
+    meta.update({k: kw.pop(k) for k in ("choices", "metavar", "const") if k in kw})
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: default, metadata=meta)
     return field(default=default, metadata=meta)
@@ -57,10 +73,14 @@ class TrainConfig:
     ref_model: str | None = _f(None, "model",
         "reference model directory (default: the initial policy)", metavar="DIR")
     logps_path: str = _f("auto", "model",
-        "how sequence log-probs are computed: 'fused_linear' = from the final hidden states and the LM head "
-        "without materialising the logits; 'logits' = model logits then sequence_logps; 'auto' = fused_linear "
-        "when the model exposes its decoder and LM head (HF causal LMs do)",
-        choices=("auto", "fused_linear", "logits"))
+        "how sequence log-probs are computed: 'fused_linear' = from the final hidden states and the output "
+        "projection without materialising the logits; 'logits' = model logits then sequence_logps; 'auto' = "
+        "fused_linear when a probe at start-up shows it gives the model's own log-probs, else logits. A forced "
+        "fused_linear that fails the probe is refused", choices=("auto", "fused_linear", "logits"))
+    probe_logps_paths: bool = _f(True, "model",
+        "before training, check --logps_path and --packed on the actual model: a tiny probe batch (4 short "
+        "sequences) through the logits path and each candidate (about three small forwards); false = trust "
+        "the known-attribute rules (for models you know)")
     chunk_size: int | None = _f(None, "model", "token chunk size of the fused linear path (default: automatic)")
     fuse_backward: bool = _f(True, "model", "fused linear path: compute the loss AND its gradients in one pass over "
         "the LM head (3 GEMMs; keeps the head's gradients from forward to backward); false = recompute the logits "
@@ -99,7 +119,11 @@ class TrainConfig:
         "(counted and warned) or 'error'", choices=("skip", "error"))
     empty_policy: str = _f("skip", "data", "pairs with an empty or identical chosen/rejected: 'skip' (counted and "
         "warned) or 'error'", choices=("skip", "error"))
-    packed: bool = _f(False, "data", "padding-free packed batches (one row, cu_seqlens) instead of padded ones")
+    packed: str | bool = _f(False, "data",
+        "padding-free packed batches (one row, cu_seqlens) instead of padded ones: 'false'; 'true' (refused "
+        "when the probe shows the model mixes packed sequences; a warning with eager/sdpa attention, which "
+        "build a dense mask); 'auto' = packed only with flash_attention_2 / flex_attention and a passing "
+        "probe", metavar="{false,true,auto}", const="true")
     label_noise: float = _f(0.0, "data", "inject label noise for experiments (flip rate eps); the original labels "
         "are kept as true labels, so accuracy against them is reported")
     noise_kind: str = _f("symmetric", "data", "kind of injected noise: 'symmetric' flips every label with "
@@ -200,6 +224,8 @@ class TrainConfig:
             value = getattr(self, name)
             if choices and not (value is None and f.default is None) and value not in choices:
                 bad(f"--{name}: {getattr(self, name)!r} is not one of {', '.join(map(str, choices))}")
+        if packed_mode(self.packed) not in ("false", "true", "auto"):
+            bad(f"--packed: {self.packed!r} is not one of false, true, auto")
         try:
             check_loss_options(self.loss_type, temperature=self.temperature, slope=self.slope, epsilon=self.epsilon)
         except ValueError as e:

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistInfo", "init_distributed", "wrap_model", "all_reduce_sum", "barrier"]
+__all__ = ["DistInfo", "init_distributed", "wrap_model", "all_reduce_sum", "barrier", "broadcast_object"]
 
 
 @dataclass
@@ -70,6 +70,15 @@ def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     if info.enabled:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
+
+
+def broadcast_object(obj, info: DistInfo):
+    """Process 0's ``obj`` on every process (picklable objects)."""
+    if not info.enabled:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def _decoder_layers(model: nn.Module):

@@ -9,10 +9,12 @@
   ``fuse_backward=False`` the recompute path (4 GEMMs, the lowest memory);
 * ``logits``: the model's logits go to :class:`sympo_ext.SymPOLoss`.
 
-Which path a model gets is decided before training (:mod:`sympo_ext.train.modeling`); this
-module only runs it. Under autocast the LM head runs in the autocast dtype, as autocast would
-run the model's own ``lm_head``: the head's weight and the hidden states are cast explicitly and
-the fused loss runs with autocast off (its GEMMs write into preallocated buffers).
+Which path a model gets is decided before training, by measuring it
+(:func:`sympo_ext.train.logps_probe.plan_logps`); this module only runs it. On the fused path a
+head with layers before its projection (BERT/RoBERTa) runs them, and only the projection is fused;
+under autocast the projection runs in the autocast dtype, as autocast would run the model's own
+head (:func:`sympo_ext.train.modeling.projection_inputs`), and the fused loss runs with autocast
+off (its GEMMs write into preallocated buffers).
 """
 
 from __future__ import annotations
@@ -21,20 +23,9 @@ import torch
 from torch import nn
 
 from ..modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss
-from .modeling import split_decoder_head
+from .modeling import model_logits, projection_inputs, split_decoder_head
 
-__all__ = ["PolicyLoss", "model_inputs"]
-
-
-def model_inputs(batch: dict, device: torch.device) -> dict:
-    """The tensors of a collated batch a :class:`PolicyLoss` / ``SequenceLogps`` forward takes, on ``device``."""
-    kw = {"input_ids": batch["input_ids"].to(device), "target_ids": batch["target_ids"].to(device)}
-    if batch.get("cu_seqlens") is not None:
-        kw["position_ids"] = batch["position_ids"].to(device)
-        kw["cu_seqlens"] = batch["cu_seqlens"].to(device)
-    else:
-        kw["attention_mask"] = batch["attention_mask"].to(device)
-    return kw
+__all__ = ["PolicyLoss"]
 
 
 class PolicyLoss(nn.Module):
@@ -54,8 +45,9 @@ class PolicyLoss(nn.Module):
             raise ValueError(f"PolicyLoss: path must be 'fused_linear' or 'logits', got {path!r}")
         self.model = model
         self.path = path
+        self._parts = split_decoder_head(model) if path == "fused_linear" else None
         if path == "fused_linear":
-            if split_decoder_head(model) is None:
+            if self._parts is None:
                 raise ValueError("PolicyLoss: path='fused_linear' needs a model exposing its decoder and LM head")
             self.loss = FusedLinearSymPOLoss(average=average, chunk_size=chunk_size,
                                              fuse_backward=None if fuse_backward else False, **loss_options)
@@ -64,33 +56,22 @@ class PolicyLoss(nn.Module):
 
     def forward(self, input_ids, target_ids, attention_mask=None, position_ids=None, cu_seqlens=None, *,
                 ref_chosen_logps=None, ref_rejected_logps=None, pair_labels=None) -> PairOutputs:
-        kwargs = {"input_ids": input_ids, "use_cache": False}
-        if attention_mask is not None:
-            kwargs["attention_mask"] = attention_mask
-        if position_ids is not None:
-            kwargs["position_ids"] = position_ids
         pair = dict(pair_labels=pair_labels, cu_seqlens=cu_seqlens)
+        refs = (ref_chosen_logps, ref_rejected_logps)
         if self.path == "fused_linear":
-            decoder, head = split_decoder_head(self.model)
-            out = decoder(**kwargs)
+            kwargs = {"input_ids": input_ids, "use_cache": False}
+            if attention_mask is not None:
+                kwargs["attention_mask"] = attention_mask
+            if position_ids is not None:
+                kwargs["position_ids"] = position_ids
+            out = self._parts.decoder(**kwargs)
             hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+            hidden, weight, bias = projection_inputs(self._parts, hidden)
             if cu_seqlens is not None:
                 hidden = hidden.reshape(-1, hidden.shape[-1])
-            weight, bias = head.weight, head.bias
-            device = hidden.device.type
-            if torch.is_autocast_enabled(device):
-                dtype = torch.get_autocast_dtype(device)
-                hidden, weight = hidden.to(dtype), weight.to(dtype)
-                bias = None if bias is None else bias.to(dtype)
-            with torch.autocast(device, enabled=False):
-                return self.loss.pair_outputs(hidden, weight, target_ids, ref_chosen_logps, ref_rejected_logps,
-                                              bias=bias, **pair)
-        try:
-            out = self.model(**kwargs)
-        except TypeError:  # a plain nn.Module without use_cache
-            kwargs.pop("use_cache")
-            out = self.model(**kwargs)
-        logits = out.logits if hasattr(out, "logits") else (out[0] if isinstance(out, (tuple, list)) else out)
+            with torch.autocast(hidden.device.type, enabled=False):
+                return self.loss.pair_outputs(hidden, weight, target_ids, *refs, bias=bias, **pair)
+        logits = model_logits(self.model, input_ids, attention_mask, position_ids)
         if cu_seqlens is not None:
             logits = logits.reshape(-1, logits.shape[-1])
-        return self.loss.pair_outputs(logits, target_ids, ref_chosen_logps, ref_rejected_logps, **pair)
+        return self.loss.pair_outputs(logits, target_ids, *refs, **pair)

@@ -49,8 +49,8 @@ from .metrics import MetricsLogger
 from .model_setup import (adapter_state_dict, adapters_off, apply_lora, disable_dropout, enable_gradient_checkpointing,
                           is_peft_model, load_adapter_state_dict, load_policy, save_pretrained_final,
                           set_attn_implementation)
-from .modeling import SequenceLogps, load_tokenizer
-from .policy_loss import PolicyLoss, model_inputs
+from .modeling import SequenceLogps, load_tokenizer, model_inputs
+from .policy_loss import PolicyLoss
 
 __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "RunDirError", "set_seed", "run_state"]
 
@@ -196,7 +196,18 @@ class Trainer:
         from ..data import PackedCollator, PaddedCollator
 
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        self.collate = PackedCollator() if cfg.packed else PaddedCollator(pad)
+        # --- log-prob path and packing, measured on the model before anything is written (logps_probe)
+        from .logps_probe import plan_logps
+
+        self.policy.to(self.dist.device)
+        self.logps_plan = plan_logps(self.policy, logps_path=cfg.logps_path, packed=cfg.packed,
+                                     probe=cfg.probe_logps_paths, pad_token_id=pad, vocab_size=len(tok))
+        self.logps_plan = D.broadcast_object(self.logps_plan, self.dist)  # one decision for every process
+        if self.dist.is_main:
+            for note in self.logps_plan.notes:
+                print(f"[sympo-train] {note}", file=sys.stderr)
+        self.collate = PackedCollator() if self.logps_plan.packed else PaddedCollator(pad)
+        # --- end of the log-prob plan
 
         # The run directory (only now: everything above could still fail).
         out = cfg.output_dir
@@ -207,7 +218,8 @@ class Trainer:
             if not cfg.resume:
                 ckpt.atomic_write_text(os.path.join(out, RUN_MARKER), json.dumps({
                     "config": cfg.to_dict(), "torch": torch.__version__, "world_size": ws,
-                    "data_stats": self.data_stats, "train_pairs": n, "eval_pairs": len(self.eval_pairs)},
+                    "data_stats": self.data_stats, "train_pairs": n, "eval_pairs": len(self.eval_pairs),
+                    "logps_plan": self.logps_plan.to_dict()},
                     indent=2))
             ckpt.remove_stale_tmp(os.path.join(out, "checkpoints"))
         D.barrier(self.dist)
@@ -221,7 +233,7 @@ class Trainer:
         self.policy.train()  # its dropout is 0 (see the module docstring)
         if hasattr(self.policy, "config") and hasattr(self.policy.config, "use_cache"):
             self.policy.config.use_cache = False
-        self.policy_loss = PolicyLoss(self.policy, path=self._logps_path(self.policy),
+        self.policy_loss = PolicyLoss(self.policy, path=self.logps_plan.path,
                                       loss_options=cfg.loss_options(reduction="sum"), average=cfg.average_logps,
                                       chunk_size=cfg.chunk_size, fuse_backward=cfg.fuse_backward)
 
@@ -270,12 +282,9 @@ class Trainer:
         reference is another model)."""
         return adapters_off(self.policy)
 
-    def _logps_path(self, model: nn.Module) -> str:
-        return SequenceLogps(model, path=self.config.logps_path).path
-
     def _sequence_logps(self, model: nn.Module) -> SequenceLogps:
         """The log-prob module of a reference (no loss, no gradients)."""
-        return SequenceLogps(model, path=self._logps_path(model), chunk_size=self.config.chunk_size,
+        return SequenceLogps(model, path=self.logps_plan.path, chunk_size=self.config.chunk_size,
                              average=self.config.average_logps)
 
     def _frozen(self, ref: nn.Module) -> SequenceLogps:
