@@ -359,15 +359,6 @@ def test_grad_accum_matches_one_big_batch(tok):
         torch.testing.assert_close(finals[1][k], finals[0][k], atol=1e-6, rtol=1e-5)
 
 
-def test_config_validation_messages():
-    with pytest.raises(ConfigError, match="batch_size must be >= 1"):
-        cfg(batch_size=0).validate(need_model=False, need_data=False)
-    with pytest.raises(ConfigError, match="did you mean 'learning_rate'"):
-        TrainConfig.from_dict({"learning_rat": 1.0})
-    with pytest.raises(ConfigError, match="--resume and --overwrite"):
-        cfg(resume=True, overwrite=True).validate(need_model=False, need_data=False)
-
-
 def test_help_is_grouped_with_defaults_and_examples(capsys):
     with pytest.raises(SystemExit):
         cli_main(["--help"])
