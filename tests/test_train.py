@@ -22,7 +22,7 @@ import torch
 from sympo_ext.losses import LOSSES
 from sympo_ext.train.checkpoint import list_checkpoints
 from sympo_ext.train.cli import main as cli_main
-from sympo_ext.train.config import ConfigError, TrainConfig
+from sympo_ext.train.config import TrainConfig
 from sympo_ext.train.metrics import read_metrics
 from sympo_ext.train.trainer import NonFiniteLossError, RunDirError, Trainer
 
