@@ -139,6 +139,18 @@ def test_chat_roles_outside_the_template_are_refused_with_file_and_line(model_di
     assert code == 2 and "conv.json record 2" in err and "'bot'" in err and "chosen[0].role" in err
 
 
+def test_template_roles_reads_the_roles_a_template_tests():
+    from sympo_ext.data import STANDARD_ROLES, template_roles
+
+    tpl = ("{% for m in messages %}{% if m['role'] == 'ipython' %}x{% elif message.role != \"developer\" %}y"
+           "{% elif 'function' == m[\"role\"] %}{% endif %}{% if m['role'] not in ['critic', 'judge'] %}{% endif %}"
+           "{% endfor %}")
+    assert template_roles(tpl) == frozenset(STANDARD_ROLES) | {"ipython", "developer", "function", "critic", "judge"}
+    # a template that prints any role (ChatML-like): only the standard roles are taken as known
+    assert template_roles("{% for m in messages %}<|im_start|>{{ m['role'] }}{% endfor %}") == frozenset(STANDARD_ROLES)
+    assert "tool_use" in template_roles({"default": "{% if m['role'] == 'tool_use' %}{% endif %}", "x": None})
+
+
 # --------------------------------------------------------------------------- #
 # Damaged checkpoints, disk full
 # --------------------------------------------------------------------------- #
@@ -347,3 +359,25 @@ def test_kill_9_before_the_first_checkpoint_then_resume(model_dir, data_file, tm
     assert resumed.returncode == 128 + signal.SIGTERM, err
     assert "starting afresh from step 0" in err and "Traceback" not in err
     assert len(list_checkpoints(str(out / "checkpoints"))) == 1
+
+
+def test_metrics_rows_cut_by_a_kill_and_relogged_rows_are_not_duplicated(tmp_path):
+    from sympo_ext.train.metrics import MetricsLogger
+
+    log = MetricsLogger(str(tmp_path), tensorboard="off")
+    for step in (1, 2, 3):
+        log.log(step, "train", {"loss": 0.5 + step})
+    log.log(3, "eval", {"loss": 9.0})
+    with open(tmp_path / "metrics.csv", "a") as fh:
+        fh.write("4,tra")  # a kill while the step-4 row was written
+    with open(tmp_path / "metrics.csv", "a") as fh:
+        fh.write("\n3,train,,")  # a cut row whose step would be kept
+    log = MetricsLogger(str(tmp_path), tensorboard="off", resume_step=3)
+    assert [(r["step"], r["split"]) for r in read_metrics(str(tmp_path))] == [(1, "train"), (2, "train"),
+                                                                              (3, "train"), (3, "eval")]
+    log.log(3, "eval", {"loss": 7.0})  # the final evaluation, logged again after a kill
+    log.log(4, "train", {"loss": 1.0})
+    rows = read_metrics(str(tmp_path))
+    assert [(r["step"], r["split"]) for r in rows] == [(1, "train"), (2, "train"), (3, "train"), (3, "eval"),
+                                                       (4, "train")]
+    assert rows[3]["loss"] == 7.0

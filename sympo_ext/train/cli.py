@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import os
 import sys
@@ -49,8 +50,9 @@ a corrupted checkpoint (checked against its sha256 manifest) is skipped for the 
 
 exit status: 0 done; 2 bad option, data, tokenizer or output directory, or no intact checkpoint
 (one line, nothing written); 3 non-finite loss, gradient or parameters (training stopped before the
-update; the last good checkpoint is kept); 4 a checkpoint or the final model could not be written
-(disk full, ...; training stopped, the previous checkpoint is intact); 128 + N stopped by signal N.
+update; the last good checkpoint is kept); 4 a checkpoint, the final model or another run file could
+not be written (disk full, ...; training stopped, the previous checkpoint is intact); 128 + N stopped
+by signal N.
 """
 
 
@@ -168,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except CheckpointWriteError as e:
         print(f"sympo-train: error: {e.strerror or e}", file=sys.stderr)
+        return 4
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        # Another run file (metrics.csv, tb/) could not be written: the checkpoints are as they were.
+        print(f"sympo-train: error: {e.strerror} ({e.filename or 'a run file'}); training stopped, the last "
+              "checkpoint is intact: free space, then continue with --resume", file=sys.stderr)
         return 4
     except Exception as e:
         from .trainer import NonFiniteLossError

@@ -26,6 +26,11 @@ CSV_COLUMNS = ("step", "split", "epoch", *METRIC_NAMES, "learning_rate", "grad_n
                "tokens_per_second", "elapsed_s")
 
 
+def _complete(row: dict) -> bool:
+    """False for a row cut short by a kill while it was written (missing columns, no valid step)."""
+    return None not in row and None not in row.values() and (row.get("step") or "").isdigit()
+
+
 class MetricsLogger:
     """Append metric rows to OUTPUT_DIR/metrics.csv (+ TensorBoard under OUTPUT_DIR/tb).
 
@@ -44,9 +49,8 @@ class MetricsLogger:
         if resume_step is not None and os.path.isfile(self.path):
             # Rows logged after the checkpoint we resume from will be logged again: drop them.
             with open(self.path, newline="", encoding="utf-8") as fh:
-                # (a row cut short by a kill has no valid step: dropped too)
                 rows = [{k: v for k, v in r.items() if k in CSV_COLUMNS} for r in csv.DictReader(fh)
-                        if (r.get("step") or "").isdigit() and int(r["step"]) <= resume_step]
+                        if _complete(r) and int(r["step"]) <= resume_step]
             buf = io.StringIO()
             writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
             writer.writeheader()
