@@ -5,7 +5,6 @@ leftovers of killed runs. Tiny model, 2-4 steps per run."""
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -193,27 +192,13 @@ def test_resume_with_no_intact_checkpoint_names_the_files(trained, tmp_path, cap
 
 
 def test_disk_full_while_checkpointing_stops_cleanly(model_dir, data_file, trained, tmp_path, capsys, monkeypatch):  # noqa: F811
+    from test_checkpoint import _FullDisk
+
     real_open = open
-
-    class Full:
-        def __init__(self, fh):
-            self.fh = fh
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        def __getattr__(self, name):
-            return getattr(self.fh, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.fh.close()
 
     def fake_open(path, mode="r", *a, **kw):  # the disk fills up while step 4's checkpoint is written
         fh = real_open(path, mode, *a, **kw)
-        return Full(fh) if "w" in mode and ".tmp-step-000004" in str(path) else fh
+        return _FullDisk(fh, budget=0) if "w" in mode and ".tmp-step-000004" in str(path) else fh
 
     monkeypatch.setattr(ckpt, "open", fake_open, raising=False)
     out = tmp_path / "run"
