@@ -5,6 +5,7 @@ leftovers of killed runs. Tiny model, 2-4 steps per run."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -212,6 +214,27 @@ def test_disk_full_while_checkpointing_stops_cleanly(model_dir, data_file, train
     assert not [n for n in os.listdir(out / "checkpoints") if n.startswith(".tmp")]
     assert not (out / "final").exists()
     # after freeing space, --resume finishes the run exactly
+    code, _, err = run_cli(["--output_dir", out, "--resume"], capsys)
+    assert code == 0, err
+    assert same_state(final_state(str(out)), trained[1])
+
+
+def test_disk_full_while_writing_the_final_model(trained, tmp_path, capsys, monkeypatch):
+    import transformers
+
+    out = copy_run(trained, tmp_path)
+    shutil.rmtree(out / "final")
+
+    def full(self, path, *a, **kw):
+        os.makedirs(path, exist_ok=True)
+        (Path(path) / "model.safetensors").write_bytes(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(transformers.PreTrainedModel, "save_pretrained", full)
+    code, _, err = run_cli(["--output_dir", out, "--resume"], capsys)
+    monkeypatch.undo()
+    assert code == 4 and one_clear_line(err) and "no space left" in err and "final model" in err, err
+    assert not (out / "final").exists() and not (out / "final.tmp").exists()
     code, _, err = run_cli(["--output_dir", out, "--resume"], capsys)
     assert code == 0, err
     assert same_state(final_state(str(out)), trained[1])

@@ -42,7 +42,7 @@ import torch
 
 __all__ = ["capture_rng", "restore_rng", "latest_checkpoint", "atomic_write_text", "atomic_torch_save",
            "list_checkpoints", "save_checkpoint", "load_checkpoint", "load_resumable", "verify_checkpoint",
-           "nonfinite_entries", "prune_checkpoints", "full_model_state", "full_optim_state", "load_full_state", "remove_stale_tmp", "CheckpointError", "CheckpointWriteError",
+           "nonfinite_entries", "prune_checkpoints", "write_failure", "full_model_state", "full_optim_state", "load_full_state", "remove_stale_tmp", "CheckpointError", "CheckpointWriteError",
            "CHECKPOINT_RE", "MANIFEST"]
 
 CHECKPOINT_RE = re.compile(r"^step-(\d{6,})$")
@@ -109,7 +109,7 @@ def fsync_tree(path: str) -> None:
         _fsync_dir(root)
 
 
-def _write_failure(path: str, exc: BaseException) -> CheckpointWriteError:
+def write_failure(path: str, exc: BaseException) -> CheckpointWriteError:
     """A one-line reason for a failed write (torch.save reports a full disk as an
     ``enforce fail at inline_container.cc`` RuntimeError, which says nothing useful)."""
     code = getattr(exc, "errno", None)
@@ -146,7 +146,7 @@ def _atomic_write(path: str, data: bytes) -> None:
             os.remove(tmp)
         except OSError:
             pass
-        raise _write_failure(path, e) from e
+        raise write_failure(path, e) from e
     _fsync_dir(os.path.dirname(path) or ".")
 
 
@@ -310,7 +310,7 @@ def save_checkpoint(ckpt_dir: str, step: int, *, model_state: dict, optim_state:
         _fsync_dir(ckpt_dir)
     except (OSError, RuntimeError) as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise _write_failure(target, e) from e
+        raise write_failure(target, e) from e
     atomic_write_text(os.path.join(ckpt_dir, "latest"), name)
     prune_checkpoints(ckpt_dir, keep)
     return final

@@ -495,20 +495,12 @@ class Trainer:
         return batch_logps(self.logps_module, batch, self.device).float()
 
     # ----------------------------------------------------------- checkpoints
-    @property
-    def _fsdp(self) -> bool:
-        return self.dist.enabled and self.config.distributed == "fsdp"
-
     def _model_state(self) -> dict:
-        return ckpt.full_model_state(self.policy, fsdp=self._fsdp)
+        return ckpt.full_model_state(self.policy, fsdp=self.dist.enabled and self.config.distributed == "fsdp")
 
     def _optim_state(self) -> dict:
-        return ckpt.full_optim_state(self.policy, self.optimizer, fsdp=self._fsdp)
-
-    def _all_agree(self, flag: bool) -> bool:
-        """True on every process when ``flag`` is True on any (so all raise or go on together)."""
-        t = torch.tensor([1.0 if flag else 0.0], dtype=torch.float64, device=self.device)
-        return bool(D.all_reduce_sum(t, self.dist)[0] > 0)
+        return ckpt.full_optim_state(self.policy, self.optimizer,
+                                     fsdp=self.dist.enabled and self.config.distributed == "fsdp")
 
     def save_checkpoint(self, step: int) -> str | None:
         """Write checkpoints/step-XXXXXX atomically (collective: every process calls it).
@@ -521,8 +513,13 @@ class Trainer:
             return None
         ckpt_dir = os.path.join(cfg.output_dir, "checkpoints")
         model_sd, optim_sd = self._model_state(), self._optim_state()
+
+        def on_any_process(flag: bool) -> bool:  # so that every process raises, or none
+            t = torch.tensor([1.0 if flag else 0.0], dtype=torch.float64, device=self.device)
+            return bool(D.all_reduce_sum(t, self.dist)[0] > 0)
+
         bad = ckpt.nonfinite_entries(model_sd)  # the full state on the main process (FSDP: empty elsewhere)
-        if self._all_agree(bool(bad)):
+        if on_any_process(bool(bad)):
             raise NonFiniteLossError(
                 f"the parameters hold NaN/inf after step {step} ({', '.join(bad) or 'on another process'}): "
                 f"no checkpoint written. Last good checkpoint: {self._last_checkpoint or 'none written yet'}. "
@@ -546,9 +543,8 @@ class Trainer:
                             "pairs_seen": step * cfg.batch_size}})
             except ckpt.CheckpointWriteError as e:
                 failure = e
-        if self._all_agree(failure is not None):
+        if on_any_process(failure is not None):
             raise ckpt.CheckpointWriteError(
-                getattr(failure, "errno", None) or 5,
                 f"{failure.strerror if failure else 'the main process could not write the checkpoint'}; "
                 f"training stopped at step {step}. The last good checkpoint "
                 f"({self._last_checkpoint or 'none written yet'}) is intact: free space, then continue with "
@@ -579,7 +575,8 @@ class Trainer:
         if state["world_size"] != self.dist.world_size:
             raise RunDirError(f"{found} was written by {state['world_size']} process(es); resume with the same "
                               f"number (now {self.dist.world_size}) for an exact continuation")
-        ckpt.load_full_state(self.policy, self.optimizer, loaded["model"], loaded["optimizer"], fsdp=self._fsdp)
+        ckpt.load_full_state(self.policy, self.optimizer, loaded["model"], loaded["optimizer"],
+                             fsdp=self.dist.enabled and self.config.distributed == "fsdp")
         self.scheduler.load_state_dict(state["scheduler"])
         ckpt.restore_rng(loaded["rng"])
         self._last_checkpoint = found
@@ -606,10 +603,8 @@ class Trainer:
         except (OSError, RuntimeError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             raise ckpt.CheckpointWriteError(
-                getattr(e, "errno", None) or 5,
-                f"could not write the final model to {final} ({e}); the last checkpoint "
-                f"({self._last_checkpoint}) is intact: run again with --save_final_model after freeing space, "
-                "or load it from there") from None
+                f"{ckpt.write_failure(final, e).strerror} (the final model); the last checkpoint "
+                f"({self._last_checkpoint}) is intact: free space, then --resume writes the final model") from None
 
     # ------------------------------------------------------------------ main
     def _on_signal(self, signum, frame):
