@@ -281,6 +281,20 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_afresh(traine
     assert [r["loss"] for r in rows] == [r["loss"] for r in read_metrics(trained[0])]
 
 
+def test_a_corrupted_reference_cache_is_recomputed_on_resume(model_dir, data_file, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "run"
+    extra = [*TRAINED, "--reference", "precomputed"]
+    assert run_cli(args_for(model_dir, data_file, out, extra), capsys)[0] == 0
+    full = final_state(str(out))
+    cache = out / "ref_logps.pt"
+    cache.write_bytes(cache.read_bytes()[:50])
+    shutil.rmtree(out / "checkpoints" / "step-000004")
+    shutil.rmtree(out / "final")
+    code, _, err = run_cli(["--output_dir", out, "--resume"], capsys)
+    assert code == 0 and "Traceback" not in err and "ref_logps.pt cannot be read" in err, err
+    assert same_state(final_state(str(out)), full)
+
+
 def test_a_kill_after_the_final_evaluation_does_not_duplicate_its_row(trained, tmp_path, capsys):
     out = copy_run(trained, tmp_path)
     shutil.rmtree(out / "final")  # killed after the final evaluation and checkpoint, before final/

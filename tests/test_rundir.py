@@ -168,3 +168,17 @@ def test_prepare_reports_an_uncreatable_directory(tmp_path, monkeypatch):
     monkeypatch.setattr(rundir.os, "makedirs", refuse)
     with pytest.raises(RunDirError, match="cannot be created: Permission denied"):
         rundir.prepare_output_dir(_cfg(tmp_path / "x"), RunLock(str(tmp_path / "x")), {})
+
+
+def test_a_run_that_appeared_after_the_unlocked_check_is_not_overwritten(tmp_path):
+    out = tmp_path / "run"
+    cfg = _cfg(out)
+    lock = RunLock(str(out))
+    rundir.check_output_dir(cfg, lock)  # absent: checked without a lock
+    assert not lock.held
+    out.mkdir()  # meanwhile another run started, finished and released the lock
+    (out / "run.json").write_text(json.dumps({"config": {"beta": 0.5}}))
+    with pytest.raises(RunDirError, match="already holds another sympo-train run"):
+        rundir.prepare_output_dir(cfg, lock, {})
+    assert json.loads((out / "run.json").read_text()) == {"config": {"beta": 0.5}}
+    lock.release()

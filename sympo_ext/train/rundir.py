@@ -12,7 +12,8 @@
   stale lock file never blocks. ``--overwrite`` empties the directory while holding the
   lock and never deletes a directory a live run holds.
 * Leftovers of a killed run (temporary checkpoint directories, half-pruned ones,
-  ``*.tmp-<pid>`` files, ``final.tmp``) are removed when the next run takes the lock.
+  ``*.tmp-<pid>`` files, ``final.tmp``) are removed when the next run takes the lock; an
+  unreadable reference log-prob cache (``ref_logps.pt``) is deleted so that it is recomputed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import sys
 
 from . import checkpoint as ckpt
 
@@ -208,6 +210,25 @@ def clean_leftovers(out: str) -> list[str]:
     return removed
 
 
+REFERENCE_CACHE = "ref_logps.pt"
+
+
+def _drop_unreadable_cache(out: str) -> None:
+    """The reference log-prob cache is recomputed when it cannot be read (truncated, corrupted):
+    it is a pure function of the initial policy and the data, so nothing is lost."""
+    path = os.path.join(out, REFERENCE_CACHE)
+    if not os.path.isfile(path):
+        return
+    import torch
+
+    try:
+        torch.load(path, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any failure to unpickle means an unusable cache
+        print(f"[sympo-train] {path} cannot be read ({type(e).__name__}); it will be recomputed",
+              file=sys.stderr, flush=True)
+        os.remove(path)
+
+
 def prepare_output_dir(cfg, lock: RunLock, run_info: dict) -> None:
     """Create (or, with ``--overwrite``, empty) the run directory under the lock, write ``run.json``
     for a new run and clean leftovers. Main process only."""
@@ -216,7 +237,10 @@ def prepare_output_dir(cfg, lock: RunLock, run_info: dict) -> None:
         os.makedirs(out, exist_ok=True)
     except OSError as e:
         raise RunDirError(f"--output_dir {out!r} cannot be created: {e.strerror or e}") from None
-    lock.acquire(create=True)  # a run that created the directory since our check is refused here
+    checked_under_lock = lock.held
+    lock.acquire(create=True)  # a run that created the directory since our check is refused here...
+    if not checked_under_lock:  # ... and one that has come and gone: the directory may hold its run now
+        check_output_dir(cfg, lock)
     try:
         if cfg.overwrite:
             _empty_dir(out)
@@ -224,6 +248,7 @@ def prepare_output_dir(cfg, lock: RunLock, run_info: dict) -> None:
             ckpt.atomic_write_text(os.path.join(out, RUN_MARKER), json.dumps(
                 {"config": cfg.to_dict(), **run_info}, indent=2))
         clean_leftovers(out)
+        _drop_unreadable_cache(out)
     except ckpt.CheckpointWriteError as e:
         raise RunDirError(str(e)) from None
     except OSError as e:
