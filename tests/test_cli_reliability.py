@@ -342,6 +342,7 @@ def _start_long_run(model_dir, data_file, out):  # noqa: F811
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_a_second_run_on_a_live_directory_is_refused_with_the_pid(model_dir, data_file, tmp_path, capsys):  # noqa: F811
     out = tmp_path / "run"
     proc = _start_long_run(model_dir, data_file, out)
