@@ -16,7 +16,6 @@ from sympo_ext.train.config import ConfigError, TrainConfig
 from sympo_ext.train.rundir import LOCK_NAME, RunDirError, RunLock
 
 
-
 def test_run_state_ignores_the_lock_file(tmp_path):
     assert rundir.run_state(str(tmp_path / "nope")) == "absent"
     (tmp_path / "d").mkdir()
