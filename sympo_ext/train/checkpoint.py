@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import json
 import os
 import random
@@ -113,7 +112,7 @@ def write_failure(path: str, exc: BaseException) -> CheckpointWriteError:
     """A one-line reason for a failed write (torch.save reports a full disk as an
     ``enforce fail at inline_container.cc`` RuntimeError, which says nothing useful)."""
     code = getattr(exc, "errno", None)
-    if code == errno.ENOSPC or "No space left" in str(exc) or "file write failed" in str(exc):
+    if code == errno.ENOSPC or any(m in str(exc) for m in ("No space left", "file write failed", "unexpected pos")):
         why = "no space left on the device (disk full?)"
     elif isinstance(exc, OSError) and exc.strerror:
         why = exc.strerror
@@ -122,24 +121,51 @@ def write_failure(path: str, exc: BaseException) -> CheckpointWriteError:
     return CheckpointWriteError(code or errno.EIO, f"could not write {path}: {why}")
 
 
-def _serialize(obj) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
+class _HashingWriter:
+    """A write-only file object that hashes what passes through it (torch.save streams into it, so
+    a checkpoint file is never held in memory a second time)."""
+
+    def __init__(self, fh):
+        self.fh, self.sha256, self.bytes = fh, hashlib.sha256(), 0
+        self.error: OSError | None = None  # torch's zip writer replaces it by "unexpected pos ..."
+
+    def write(self, data) -> int:
+        try:
+            self.fh.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+        self.sha256.update(data)
+        self.bytes += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.fh.flush()
 
 
-def _write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` and fsync it (the one place files of a checkpoint are written)."""
+def _write_file(path: str, obj) -> dict:
+    """Write ``obj`` (bytes, or anything for torch.save) to ``path``, fsynced; returns its manifest
+    entry. The one place the files of a run directory are written."""
     with open(path, "wb") as fh:
-        fh.write(data)
+        out = _HashingWriter(fh)
+        if isinstance(obj, bytes):
+            out.write(obj)
+        else:
+            try:
+                torch.save(obj, out)
+            except RuntimeError:
+                if out.error is not None:  # the real reason (e.g. ENOSPC), not the zip writer's
+                    raise out.error from None
+                raise
         fh.flush()
         os.fsync(fh.fileno())
+    return {"sha256": out.sha256.hexdigest(), "bytes": out.bytes}
 
 
-def _atomic_write(path: str, data: bytes) -> None:
+def _atomic_write(path: str, obj) -> None:
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        _write_bytes(tmp, data)
+        _write_file(tmp, obj)
         os.replace(tmp, path)
     except (OSError, RuntimeError) as e:
         try:
@@ -157,7 +183,7 @@ def atomic_write_text(path: str, text: str) -> None:
 
 def atomic_torch_save(obj, path: str) -> None:
     """``torch.save(obj, path)``, atomically; a failed write raises :class:`CheckpointWriteError`."""
-    _atomic_write(path, _serialize(obj))
+    _atomic_write(path, obj)
 
 
 # --------------------------------------------------------------------------- #
@@ -298,11 +324,9 @@ def save_checkpoint(ckpt_dir: str, step: int, *, model_state: dict, optim_state:
         manifest = {"step": step, "files": {}}
         for fname, obj in files.items():
             target = os.path.join(tmp, fname)
-            data = _serialize(obj)
-            _write_bytes(target, data)
-            manifest["files"][fname] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            manifest["files"][fname] = _write_file(target, obj)
         target = os.path.join(tmp, MANIFEST)
-        _write_bytes(target, json.dumps(manifest, indent=1).encode("utf-8"))
+        _write_file(target, json.dumps(manifest, indent=1).encode("utf-8"))
         _fsync_dir(tmp)
         if os.path.isdir(final):  # an incomplete directory of that name (no manifest): replace it
             shutil.rmtree(final)
@@ -336,34 +360,38 @@ def _read_manifest(path: str) -> dict:
     return manifest
 
 
-def _read_verified(path: str, fname: str, manifest: dict) -> bytes:
+def _verify_file(path: str, fname: str, manifest: dict) -> str:
+    """Check one file's size and sha256 against the manifest (streamed: constant memory); its path."""
     where = os.path.join(path, fname)
     entry = manifest["files"].get(fname)
     if entry is None:
         raise CheckpointError(f"{where}: not listed in the checkpoint's manifest")
+    digest, size = hashlib.sha256(), 0
     try:
         with open(where, "rb") as fh:
-            data = fh.read()
+            while chunk := fh.read(1 << 24):
+                digest.update(chunk)
+                size += len(chunk)
     except OSError as e:
         raise CheckpointError(f"{where}: cannot be read ({e.strerror or e})") from None
-    if len(data) != entry.get("bytes"):
-        raise CheckpointError(f"{where}: {len(data)} bytes, the manifest says {entry.get('bytes')} "
+    if size != entry.get("bytes"):
+        raise CheckpointError(f"{where}: {size} bytes, the manifest says {entry.get('bytes')} "
                               "(truncated or overwritten)")
-    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+    if digest.hexdigest() != entry.get("sha256"):
         raise CheckpointError(f"{where}: sha256 does not match the manifest (the file is corrupted)")
-    return data
+    return where
 
 
 def verify_checkpoint(path: str) -> None:
     """Check every file of a checkpoint against its manifest; raises :class:`CheckpointError`."""
     manifest = _read_manifest(path)
     for fname in manifest["files"]:
-        _read_verified(path, fname, manifest)
+        _verify_file(path, fname, manifest)
 
 
-def _torch_load(data: bytes, where: str, *, weights_only: bool):
+def _torch_load(where: str, *, weights_only: bool):
     try:
-        return torch.load(io.BytesIO(data), weights_only=weights_only, map_location="cpu")
+        return torch.load(where, weights_only=weights_only, map_location="cpu")
     except Exception as e:  # noqa: BLE001 - any unpickling failure means an unusable file
         raise CheckpointError(f"{where}: cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})") \
             from None
@@ -376,8 +404,7 @@ def load_checkpoint(path: str, rank: int = 0) -> dict:
     out = {}
     for key, fname, weights_only in (("trainer_state", "trainer_state.pt", False), ("model", "model.pt", True),
                                      ("optimizer", "optimizer.pt", False), ("rng", f"rng-rank{rank}.pt", False)):
-        data = _read_verified(path, fname, manifest)
-        out[key] = _torch_load(data, os.path.join(path, fname), weights_only=weights_only)
+        out[key] = _torch_load(_verify_file(path, fname, manifest), weights_only=weights_only)
     return out
 
 
