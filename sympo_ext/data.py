@@ -32,7 +32,11 @@ Tokenisation (:class:`PreferenceTokenizer`)
   ``response_text = chat_template(prompt + response)[len(prompt_text):]`` (the
   template must render the prompt as a prefix of the whole conversation; if it
   does not, a DataError says so); both texts are tokenised without adding
-  special tokens (the template writes them).
+  special tokens (the template writes them). Every message's role must be one the
+  template names (``message['role'] == '...'``) or one of the standard
+  ``system``/``user``/``assistant``/``tool``: another role (``human``, ``bot``, ...)
+  would be rendered as something else without a word, so it is refused with
+  ``file:line``.
 * Only response tokens are scored: the collators mask the prompt.
 
 Truncation policy (counted in ``PreferenceTokenizer.stats``)
@@ -97,6 +101,7 @@ import json
 import math
 import numbers
 import os
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -121,6 +126,12 @@ __all__ = [
 ]
 
 IGNORE_INDEX = -100
+STANDARD_ROLES = ("system", "user", "assistant", "tool")
+# A role literal compared with a message's role in a Jinja chat template: m['role'] == 'user',
+# message.role == "assistant", 'system' == m["role"], message['role'] in ['user', 'assistant'] ...
+_ROLE_TEST = re.compile(r"""(?:\[\s*['"]role['"]\s*\]|\.role)\s*(?:==|!=)\s*['"]([^'"]+)['"]"""
+                        r"""|['"]([^'"]+)['"]\s*(?:==|!=)\s*\w+(?:\[\s*['"]role['"]\s*\]|\.role)""")
+_ROLE_IN = re.compile(r"""(?:\[\s*['"]role['"]\s*\]|\.role)\s+(?:not\s+)?in\s*[\[(]([^\])]*)[\])]""")
 REQUIRED_FIELDS = ("prompt", "chosen", "rejected")
 STAT_KEYS = (
     "truncated_prompt",
@@ -149,6 +160,7 @@ class PreferenceExample:
     true_label: int | None = None
     index: int = 0
     meta: dict[str, Any] | None = None
+    source: str | None = None  # where it was read ("file:line", "dataset record 3"), for error messages
 
     @property
     def conversational(self) -> bool:
@@ -258,6 +270,7 @@ def _to_example(record: Any, index: int, where: str) -> PreferenceExample:
         label=_check_label(record.get("label"), "label", where),
         true_label=_check_label(record.get("true_label"), "true_label", where),
         index=index,
+        source=where,
     )
 
 
@@ -393,6 +406,20 @@ def load_preference_data(source: Any, *, split: str | None = None) -> list[Prefe
 # --------------------------------------------------------------------------- #
 
 
+def template_roles(template: Any) -> frozenset[str]:
+    """The roles a chat template knows: the role literals it tests, plus the standard ones."""
+    texts = template.values() if isinstance(template, Mapping) else [template]
+    roles = set(STANDARD_ROLES)
+    for text in texts:
+        if not isinstance(text, str):
+            continue
+        for m in _ROLE_TEST.finditer(text):
+            roles.add(m.group(1) or m.group(2))
+        for m in _ROLE_IN.finditer(text):
+            roles.update(re.findall(r"""['"]([^'"]+)['"]""", m.group(1)))
+    return frozenset(roles)
+
+
 def _is_empty_response(value: Any) -> bool:
     if isinstance(value, str):
         return not value.strip()
@@ -445,6 +472,7 @@ class PreferenceTokenizer:
         self.add_eos = add_eos
         self.stats: dict[str, int] = {k: 0 for k in STAT_KEYS}
         self._warned: set[str] = set()
+        self._roles: tuple | None = None  # (chat template, the roles it knows)
 
     # -- helpers ---------------------------------------------------------- #
 
@@ -461,6 +489,16 @@ class PreferenceTokenizer:
             return prompt, self._ids(ex.chosen) + eos, self._ids(ex.rejected) + eos
         if getattr(tok, "chat_template", None) is None:
             raise DataError(f"record {ex.index}: conversational data needs a tokenizer with a chat template")
+        if self._roles is None or self._roles[0] is not tok.chat_template:
+            self._roles = (tok.chat_template, template_roles(tok.chat_template))
+        known = self._roles[1]
+        for name, messages in (("prompt", ex.prompt), ("chosen", ex.chosen), ("rejected", ex.rejected)):
+            for k, m in enumerate(messages):
+                if m.get("role") not in known:
+                    raise DataError(
+                        f"{ex.source or f'record {ex.index}'}: field '{name}[{k}].role' is {m.get('role')!r}, a role "
+                        f"the chat template does not know (known: {', '.join(sorted(known))}); rename it "
+                        "(e.g. human -> user, bot -> assistant)")
         prompt_text = tok.apply_chat_template(list(ex.prompt), tokenize=False, add_generation_prompt=True)
         responses = []
         for name, resp in (("chosen", ex.chosen), ("rejected", ex.rejected)):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import os
 import sys
 import typing
 
 from .config import GROUPS, ConfigError, TrainConfig, load_config_file
+from .rundir import stored_config
 
 __all__ = ["main", "build_parser", "config_from_args"]
 
@@ -42,6 +44,15 @@ data: JSONL/JSON records (or a saved Hugging Face dataset) with "prompt", "chose
 outputs (OUTPUT_DIR): run.json (options), metrics.csv (TRL metric names), tb/ (TensorBoard),
 checkpoints/step-N/ (atomic; --resume continues from the latest), final/ (save_pretrained).
 Ctrl-C or SIGTERM saves a checkpoint and exits (status 128 + signal number); a second one aborts.
+One run per OUTPUT_DIR: a second sympo-train on a directory in use is refused with the holder's PID.
+--resume on a run stopped before its first checkpoint starts it afresh with its stored options;
+a corrupted checkpoint (checked against its sha256 manifest) is skipped for the newest intact one.
+
+exit status: 0 done; 2 bad option, data, tokenizer or output directory, or no intact checkpoint
+(one line, nothing written); 3 non-finite loss, gradient or parameters (training stopped before the
+update; the last good checkpoint is kept); 4 a checkpoint, the final model or another run file could
+not be written (disk full, ...; training stopped, the previous checkpoint is intact); 128 + N stopped
+by signal N.
 """
 
 
@@ -122,9 +133,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     file_values = load_config_file(args.config) if args.config else {}
     out = given.get("output_dir", file_values.get("output_dir"))
     resume = given.get("resume", file_values.get("resume", False))
-    if resume and out and os.path.isfile(os.path.join(out, "run.json")):
-        with open(os.path.join(out, "run.json"), encoding="utf-8") as fh:
-            values.update(json.load(fh)["config"])
+    if resume and out:
+        values.update(stored_config(out) or {})
     TrainConfig.from_dict(file_values, source=f"--config {args.config}")  # unknown keys -> error
     values.update(file_values)
     values.update(given)
@@ -133,7 +143,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def main(argv: list[str] | None = None) -> int:
     from ..data import DataError
-    from .trainer import RunDirError
+    from .checkpoint import CheckpointError, CheckpointWriteError
+    from .rundir import RunDirError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -155,10 +166,20 @@ def main(argv: list[str] | None = None) -> int:
         from .trainer import Trainer
 
         result = Trainer(config).train()
-    except (ConfigError, RunDirError, DataError, FileNotFoundError) as e:
-        # Config/data/run-directory errors: one clear line, no traceback (nothing was written).
+    except (ConfigError, RunDirError, DataError, CheckpointError, FileNotFoundError) as e:
+        # Config/data/run-directory/checkpoint errors: one clear line, no traceback (nothing was written).
         print(f"sympo-train: error: {e}", file=sys.stderr)
         return 2
+    except CheckpointWriteError as e:
+        print(f"sympo-train: error: {e.strerror or e}", file=sys.stderr)
+        return 4
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        # Another run file (metrics.csv, tb/) could not be written: the checkpoints are as they were.
+        print(f"sympo-train: error: {e.strerror} ({e.filename or 'a run file'}); training stopped, the last "
+              "checkpoint is intact: free space, then continue with --resume", file=sys.stderr)
+        return 4
     except Exception as e:
         from .trainer import NonFiniteLossError
 

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import os
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,13 @@ GROUPS = {
     "log": "Evaluation, logging and checkpoints",
     "run": "Run control (output directory, resume, devices, distributed)",
 }
+
+
+# Files of which at least one marks a directory as holding a Hugging Face tokenizer.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt",
+                   "spiece.model", "sentencepiece.bpe.model")
+FLOAT32_MAX = 3.4028234663852886e38
+SEED_LIMIT = 2**63
 
 
 def packed_mode(value: Any) -> Any:
@@ -201,7 +209,7 @@ class TrainConfig:
                 close = difflib.get_close_matches(key.replace("-", "_"), names, n=1)
                 hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise ConfigError(f"{source}: unknown option(s) {', '.join(hints)}")
-        return cls(**values)
+        return cls(**{k: _coerce(k, v, source) for k, v in values.items()})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -214,28 +222,39 @@ class TrainConfig:
         return options
 
     def validate(self, *, need_model: bool = True, need_data: bool = True) -> None:
-        """Check every option; raises :class:`ConfigError` naming the option."""
+        """Check every option; raises :class:`ConfigError` naming the option. Nothing is written
+        before this passes, so a refused start never blocks the rerun."""
         def bad(msg):
             raise ConfigError(msg)
 
-        for name in self.field_names():
-            f = next(x for x in dataclasses.fields(self) if x.name == name)
+        for f in dataclasses.fields(self):
+            _check_type(f.name, getattr(self, f.name))
             choices = f.metadata.get("choices")
-            value = getattr(self, name)
+            value = getattr(self, f.name)
             if choices and not (value is None and f.default is None) and value not in choices:
-                bad(f"--{name}: {getattr(self, name)!r} is not one of {', '.join(map(str, choices))}")
+                bad(f"--{f.name}: {value!r} is not one of {', '.join(map(str, choices))}")
         if packed_mode(self.packed) not in ("false", "true", "auto"):
             bad(f"--packed: {self.packed!r} is not one of false, true, auto")
+        # Every float option is finite (NaN passes every '<' / '>' test, so this comes first).
+        for name, kind in _FIELD_KINDS.items():
+            value = getattr(self, name)
+            if kind is float and value is not None and not math.isfinite(value):
+                bad(f"--{name} must be a finite number, got {value}")
         try:
             check_loss_options(self.loss_type, temperature=self.temperature, slope=self.slope, epsilon=self.epsilon)
         except ValueError as e:
             bad(str(e))
         if self.loss_type in ("cdpo", "rdpo") and not 0.0 <= self.epsilon < 0.5:
             bad(f"--epsilon must be in [0, 0.5) for {self.loss_type}, got {self.epsilon}")
-        if self.beta <= 0:
-            bad(f"--beta must be > 0, got {self.beta}")
-        if self.clip is not None and self.clip <= 0:
+        # The loss runs in float32: a value float32 cannot hold would overflow there.
+        if not 0 < self.beta <= FLOAT32_MAX:
+            bad(f"--beta must be > 0 (and within float32 range), got {self.beta}")
+        if self.clip is not None and not 0 < self.clip <= FLOAT32_MAX:
             bad(f"--clip must be > 0 (or unset), got {self.clip}")
+        if not 0 < self.temperature <= FLOAT32_MAX:
+            bad(f"--temperature must be > 0, got {self.temperature}")
+        if not 0 < self.slope <= FLOAT32_MAX:
+            bad(f"--slope must be > 0, got {self.slope}")
         if need_model and not self.model:
             bad("--model is required (a local directory with a Hugging Face causal LM), or use --demo")
         if need_model and self.model:
@@ -249,6 +268,14 @@ class TrainConfig:
             path = getattr(self, name)
             if path and not os.path.isdir(path):
                 bad(f"--{name} {path!r}: no such directory")
+        tok_dir = self.tokenizer or (self.model if need_model else None)
+        if tok_dir and os.path.isdir(tok_dir) and not any(os.path.isfile(os.path.join(tok_dir, n))
+                                                           for n in TOKENIZER_FILES):
+            which = "--tokenizer" if self.tokenizer else "--model"
+            bad(f"{which} {tok_dir!r} holds no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}, ...)"
+                + ("; pass --tokenizer DIR" if not self.tokenizer else ""))
+        if self.ref_model and not os.path.isfile(os.path.join(self.ref_model, "config.json")):
+            bad(f"--ref_model {self.ref_model!r}: not a Hugging Face model directory (no config.json)")
         if self.ref_model and self.reference == "none":
             bad("--ref_model was given but --reference none makes training reference-free")
         if need_data and not self.train_data:
@@ -267,6 +294,10 @@ class TrainConfig:
             bad(f"--eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if not 0.0 <= self.label_noise <= 1.0:
             bad(f"--label_noise must be in [0, 1], got {self.label_noise}")
+        for name in ("noise_eps_pos", "noise_eps_neg"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                bad(f"--{name} must be in [0, 1], got {value}")
         if self.noise_kind == "symmetric" and (self.noise_eps_pos is not None or self.noise_eps_neg is not None):
             bad("--noise_eps_pos / --noise_eps_neg are for --noise_kind asymmetric")
         for name in ("batch_size", "grad_accum", "logging_steps"):
@@ -275,14 +306,26 @@ class TrainConfig:
         for name in ("max_steps", "warmup_steps", "eval_steps", "save_steps", "save_total_limit"):
             if getattr(self, name) < 0:
                 bad(f"--{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("seed", "noise_seed"):
+            if not 0 <= getattr(self, name) < SEED_LIMIT:
+                bad(f"--{name} must be in [0, 2**63), got {getattr(self, name)}")
         if self.eval_batch_size is not None and self.eval_batch_size < 1:
             bad(f"--eval_batch_size must be >= 1, got {self.eval_batch_size}")
         if self.max_steps == 0 and self.num_epochs <= 0:
             bad("--num_epochs must be > 0 when --max_steps is 0")
-        if self.learning_rate < 0 or self.weight_decay < 0 or self.max_grad_norm < 0:
-            bad("--learning_rate, --weight_decay and --max_grad_norm must be >= 0")
-        if not 0.0 <= self.warmup_ratio <= 1.0 or not 0.0 <= self.min_lr_ratio <= 1.0:
-            bad("--warmup_ratio and --min_lr_ratio must be in [0, 1]")
+        if self.num_epochs < 0:
+            bad(f"--num_epochs must be >= 0, got {self.num_epochs}")
+        for name in ("learning_rate", "weight_decay", "max_grad_norm"):
+            if getattr(self, name) < 0:
+                bad(f"--{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("adam_beta1", "adam_beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                bad(f"--{name} must be in [0, 1), got {getattr(self, name)}")
+        if not self.adam_eps > 0:
+            bad(f"--adam_eps must be > 0, got {self.adam_eps}")
+        for name in ("warmup_ratio", "min_lr_ratio"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                bad(f"--{name} must be in [0, 1], got {getattr(self, name)}")
         if self.resume and self.overwrite:
             bad("--resume and --overwrite exclude each other")
         if self.lora_r < 0:
@@ -295,6 +338,62 @@ class TrainConfig:
             bad("--merge_lora needs --lora_r > 0")
         if self.chunk_size is not None and self.chunk_size < 1:
             bad(f"--chunk_size must be >= 1, got {self.chunk_size}")
+        if self.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                bad("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
+
+
+def _field_kinds() -> dict[str, type]:
+    """Each field's base type (bool / int / float / str), Optional unwrapped."""
+    hints = typing.get_type_hints(TrainConfig)
+    out = {}
+    for f in dataclasses.fields(TrainConfig):
+        args = [a for a in typing.get_args(hints[f.name]) if a is not type(None)]
+        out[f.name] = args[0] if args else hints[f.name]
+    return out
+
+
+_FIELD_KINDS = _field_kinds()
+# Fields whose type is a union of several kinds (e.g. packed: "auto" or a bool of older configs).
+_OTHER_KINDS = {f.name: [a for a in typing.get_args(typing.get_type_hints(TrainConfig)[f.name])
+                         if a is not type(None)][1:] for f in dataclasses.fields(TrainConfig)}
+_OPTIONAL = {f.name for f in dataclasses.fields(TrainConfig)
+             if type(None) in typing.get_args(typing.get_type_hints(TrainConfig)[f.name])}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """Numbers written as strings (YAML reads ``5e-7`` as a string) become numbers; ints become
+    floats for float options. Anything else is left to :meth:`TrainConfig.validate`."""
+    kind = _FIELD_KINDS.get(name)
+    if isinstance(value, str) and kind in (int, float):
+        if name in _OPTIONAL and value.strip().lower() in ("none", "null", ""):
+            return None
+        try:
+            return kind(value.strip())
+        except ValueError:
+            raise ConfigError(f"{source}: --{name} expects {'an integer' if kind is int else 'a number'}, "
+                              f"got {value!r}") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _check_type(name: str, value: Any) -> None:
+    kind = _FIELD_KINDS[name]
+    if value is None:
+        if name in _OPTIONAL:
+            return
+        raise ConfigError(f"--{name} must be set (got null)")
+    checks = {bool: lambda v: isinstance(v, bool),
+              int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+              float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+              str: lambda v: isinstance(v, str)}
+    ok = any(checks[k](value) for k in [kind, *_OTHER_KINDS[name]])
+    if not ok:
+        what = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[kind]
+        raise ConfigError(f"--{name} expects {what}, got {value!r} ({type(value).__name__})")
 
 
 def load_config_file(path: str) -> dict[str, Any]:

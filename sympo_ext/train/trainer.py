@@ -24,7 +24,6 @@ disabled (see :mod:`sympo_ext.train.model_setup`).
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import random
@@ -44,6 +43,7 @@ from ..data import prepare_datasets
 from ..metrics import STAT_KEYS, metrics_from_stats, preference_stats
 from . import checkpoint as ckpt
 from . import dist as D
+from . import rundir
 from .config import ConfigError, TrainConfig
 from .metrics import MetricsLogger
 from .model_setup import (adapter_state_dict, adapters_off, apply_lora, disable_dropout, enable_gradient_checkpointing,
@@ -51,21 +51,12 @@ from .model_setup import (adapter_state_dict, adapters_off, apply_lora, disable_
                           set_attn_implementation)
 from .modeling import SequenceLogps, load_tokenizer, model_inputs
 from .policy_loss import PolicyLoss
+from .rundir import RunDirError, run_state  # noqa: F401 - re-exported (their home is rundir.py)
 
 __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "RunDirError", "set_seed", "run_state"]
 
-RUN_MARKER = "run.json"
-# Options that may differ when resuming (they do not change the trajectory).
-RESUME_MUTABLE = {"resume", "overwrite", "logging_steps", "eval_steps", "save_steps", "save_total_limit",
-                  "save_final_model", "tensorboard", "progress", "device", "eval_batch_size", "output_dir"}
-
-
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; training stopped, the last good checkpoint is kept."""
-
-
-class RunDirError(ValueError):
-    """The output directory holds another run (or no run to resume)."""
 
 
 @dataclass
@@ -87,16 +78,6 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run_state(output_dir: str) -> str:
-    """'absent', 'empty', 'run' (a sympo-train run) or 'foreign' (other files)."""
-    if not os.path.exists(output_dir):
-        return "absent"
-    if not os.path.isdir(output_dir):
-        return "foreign"
-    entries = os.listdir(output_dir)
-    if not entries:
-        return "empty"
-    return "run" if RUN_MARKER in entries else "foreign"
 
 
 def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
@@ -139,28 +120,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup
     def _check_output_dir(self) -> None:
-        cfg = self.config
-        if not cfg.output_dir:
-            if cfg.resume:
-                raise ConfigError("--resume needs --output_dir")
-            return
-        state = run_state(cfg.output_dir)
-        if cfg.resume:
-            if state != "run" or ckpt.latest_checkpoint(os.path.join(cfg.output_dir, "checkpoints")) is None:
-                raise RunDirError(f"--resume: {cfg.output_dir!r} holds no checkpoint of a sympo-train run "
-                                  "to resume (start a new run without --resume)")
-            with open(os.path.join(cfg.output_dir, RUN_MARKER), encoding="utf-8") as fh:
-                stored = json.load(fh)["config"]
-            diff = {k: (stored.get(k), v) for k, v in cfg.to_dict().items()
-                    if k not in RESUME_MUTABLE and stored.get(k) != v}
-            if diff:
-                lines = "; ".join(f"{k}: run has {a!r}, now {b!r}" for k, (a, b) in sorted(diff.items()))
-                raise RunDirError(f"--resume: options differ from the run in {cfg.output_dir!r} ({lines}); "
-                                  "an exact resume needs the same options")
-        elif state in ("run", "foreign") and not cfg.overwrite:
-            what = "another sympo-train run" if state == "run" else "other files"
-            raise RunDirError(f"--output_dir {cfg.output_dir!r} already holds {what}; pass --resume to continue "
-                              "it, --overwrite to delete it and start afresh, or choose another directory")
+        # The main process takes the run's lock here when the directory exists (see rundir.py).
+        out = self.config.output_dir
+        self._lock = rundir.RunLock(out) if out and self.dist.is_main else None
+        rundir.check_output_dir(self.config, self._lock)
 
     def _setup(self):
         cfg = self.config
@@ -212,16 +175,10 @@ class Trainer:
         # The run directory (only now: everything above could still fail).
         out = cfg.output_dir
         if out and self.dist.is_main:
-            if cfg.overwrite and os.path.exists(out):
-                shutil.rmtree(out)
-            os.makedirs(out, exist_ok=True)
-            if not cfg.resume:
-                ckpt.atomic_write_text(os.path.join(out, RUN_MARKER), json.dumps({
-                    "config": cfg.to_dict(), "torch": torch.__version__, "world_size": ws,
-                    "data_stats": self.data_stats, "train_pairs": n, "eval_pairs": len(self.eval_pairs),
-                    "logps_plan": self.logps_plan.to_dict()},
-                    indent=2))
-            ckpt.remove_stale_tmp(os.path.join(out, "checkpoints"))
+            rundir.prepare_output_dir(cfg, self._lock, {
+                "torch": torch.__version__, "world_size": ws, "data_stats": self.data_stats, "train_pairs": n,
+                "eval_pairs": len(self.eval_pairs),
+                "logps_plan": self.logps_plan.to_dict()})
         D.barrier(self.dist)
 
         set_seed(cfg.seed)
@@ -374,9 +331,7 @@ class Trainer:
         torch.set_rng_state(state)
         del module
         if path and self.dist.is_main:
-            tmp = path + ".tmp"
-            torch.save(cache, tmp)
-            os.replace(tmp, path)
+            ckpt.atomic_torch_save(cache, path)
         return cache
 
     # -------------------------------------------------------------- one step
@@ -511,83 +466,96 @@ class Trainer:
 
     # ----------------------------------------------------------- checkpoints
     def _model_state(self) -> dict:
-        if self.dist.enabled and self.config.distributed == "fsdp":
-            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-            return get_model_state_dict(self.policy, options=StateDictOptions(full_state_dict=True,
-                                                                              cpu_offload=True))
-        if is_peft_model(self.policy):  # a LoRA run: only the adapters change
-            return adapter_state_dict(self.policy)
-        return {k: v.detach().cpu() for k, v in self.policy.state_dict().items()}
+        if is_peft_model(self.policy) and not (self.dist.enabled and self.config.distributed == "fsdp"):
+            return adapter_state_dict(self.policy)  # a LoRA run: only the adapters change
+        return ckpt.full_model_state(self.policy, fsdp=self.dist.enabled and self.config.distributed == "fsdp")
 
     def _optim_state(self) -> dict:
-        if self.dist.enabled and self.config.distributed == "fsdp":
-            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
-
-            return get_optimizer_state_dict(self.policy, self.optimizer,
-                                            options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-        return self.optimizer.state_dict()
+        return ckpt.full_optim_state(self.policy, self.optimizer,
+                                     fsdp=self.dist.enabled and self.config.distributed == "fsdp")
 
     def save_checkpoint(self, step: int) -> str | None:
-        """Write checkpoints/step-XXXXXX atomically (collective: every process calls it)."""
+        """Write checkpoints/step-XXXXXX atomically (collective: every process calls it).
+
+        Refuses (NonFiniteLossError) parameters holding NaN/inf, so a checkpoint reported as good is
+        finite; a failed write (disk full, ...) raises CheckpointWriteError on every process, the
+        previous checkpoint intact."""
         cfg = self.config
         if not cfg.output_dir:
             return None
         ckpt_dir = os.path.join(cfg.output_dir, "checkpoints")
-        name = f"step-{step:06d}"
-        final = os.path.join(ckpt_dir, name)
         model_sd, optim_sd = self._model_state(), self._optim_state()
+
+        def on_any_process(flag: bool) -> bool:  # so that every process raises, or none
+            t = torch.tensor([1.0 if flag else 0.0], dtype=torch.float64, device=self.device)
+            return bool(D.all_reduce_sum(t, self.dist)[0] > 0)
+
+        bad = ckpt.nonfinite_entries(model_sd)  # the full state on the main process (FSDP: empty elsewhere)
+        if on_any_process(bool(bad)):
+            raise NonFiniteLossError(
+                f"the parameters hold NaN/inf after step {step} ({', '.join(bad) or 'on another process'}): "
+                f"no checkpoint written. Last good checkpoint: {self._last_checkpoint or 'none written yet'}. "
+                "Common causes: a learning rate too high, --weight_decay too large, fp16 overflow.")
         rng = ckpt.capture_rng()
         if self.dist.enabled:
             rngs = [None] * self.dist.world_size
             torch.distributed.all_gather_object(rngs, rng)
         else:
             rngs = [rng]
-        if self.dist.is_main and not os.path.isfile(os.path.join(final, "trainer_state.pt")):
-            tmp = os.path.join(ckpt_dir, f".tmp-{name}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            os.makedirs(tmp)
-            torch.save(model_sd, os.path.join(tmp, "model.pt"))
-            torch.save(optim_sd, os.path.join(tmp, "optimizer.pt"))
-            for r, state in enumerate(rngs):
-                torch.save(state, os.path.join(tmp, f"rng-rank{r}.pt"))
-            torch.save({"step": step, "scheduler": self.scheduler.state_dict(), "config": cfg.to_dict(),
+        path, failure = os.path.join(ckpt_dir, f"step-{step:06d}"), None
+        if self.dist.is_main:
+            try:
+                path = ckpt.save_checkpoint(
+                    ckpt_dir, step, model_state=model_sd, optim_state=optim_sd, rng_states=rngs,
+                    keep=cfg.save_total_limit, trainer_state={
+                        "scheduler": self.scheduler.state_dict(), "config": cfg.to_dict(),
                         "world_size": self.dist.world_size, "steps_per_epoch": self.steps_per_epoch,
                         "total_steps": self.total_steps, "data_position": {
                             "epoch": step // self.steps_per_epoch, "batch_in_epoch": step % self.steps_per_epoch,
-                            "pairs_seen": step * cfg.batch_size}},
-                       os.path.join(tmp, "trainer_state.pt"))
-            ckpt.fsync_tree(tmp)
-            os.replace(tmp, final)
-            ckpt.atomic_write_text(os.path.join(ckpt_dir, "latest"), name)
-            ckpt.prune_checkpoints(ckpt_dir, cfg.save_total_limit)
+                            "pairs_seen": step * cfg.batch_size}})
+            except ckpt.CheckpointWriteError as e:
+                failure = e
+        if on_any_process(failure is not None):
+            raise ckpt.CheckpointWriteError(
+                f"{failure.strerror if failure else 'the main process could not write the checkpoint'}; "
+                f"training stopped at step {step}. The last good checkpoint "
+                f"({self._last_checkpoint or 'none written yet'}) is intact: free space, then continue with "
+                "--resume.")
         D.barrier(self.dist)
-        self._last_checkpoint = final
-        return final
-
-    def _load_checkpoint(self, path: str) -> int:
-        state = torch.load(os.path.join(path, "trainer_state.pt"), weights_only=False)
-        if state["world_size"] != self.dist.world_size:
-            raise RunDirError(f"{path} was written by {state['world_size']} process(es); resume with the same "
-                              f"number (now {self.dist.world_size}) for an exact continuation")
-        model_sd = torch.load(os.path.join(path, "model.pt"), weights_only=True, map_location="cpu")
-        optim_sd = torch.load(os.path.join(path, "optimizer.pt"), weights_only=False, map_location="cpu")
-        if self.dist.enabled and self.config.distributed == "fsdp":
-            from torch.distributed.checkpoint.state_dict import (StateDictOptions, set_model_state_dict,
-                                                                 set_optimizer_state_dict)
-
-            opts = StateDictOptions(full_state_dict=True)
-            set_model_state_dict(self.policy, model_sd, options=opts)
-            set_optimizer_state_dict(self.policy, self.optimizer, optim_sd, options=opts)
-        else:
-            if is_peft_model(self.policy):
-                load_adapter_state_dict(self.policy, model_sd)
-            else:
-                self.policy.load_state_dict(model_sd)
-            self.optimizer.load_state_dict(optim_sd)
-        self.scheduler.load_state_dict(state["scheduler"])
-        ckpt.restore_rng(torch.load(os.path.join(path, f"rng-rank{self.dist.rank}.pt"), weights_only=False))
         self._last_checkpoint = path
+        return path
+
+    def _load_checkpoint(self, path: str | None) -> int:
+        """Restore ``path`` (the one ``latest`` names) or, when it fails verification, the newest intact
+        older checkpoint (saying which were skipped and why). A run with no checkpoint yet (killed
+        before the first one) starts afresh from step 0 with its stored options; returns the step."""
+        ckpt_dir = os.path.join(self.config.output_dir, "checkpoints")
+        found, loaded, skipped = ckpt.load_resumable(ckpt_dir, self.dist.rank, preferred=path)
+        if self.dist.is_main:
+            for where, why in skipped:
+                print(f"[sympo-train] --resume: skipped {where}: {why}", file=sys.stderr, flush=True)
+            if found is None:
+                print(f"[sympo-train] --resume: {self.config.output_dir!r} has no checkpoint yet (the run stopped "
+                      "before its first one): starting afresh from step 0 with its stored options",
+                      file=sys.stderr, flush=True)
+            elif skipped:
+                print(f"[sympo-train] --resume: continuing from {found}", file=sys.stderr, flush=True)
+        if found is None:
+            self._last_checkpoint = None
+            return 0
+        state = loaded["trainer_state"]
+        if state["world_size"] != self.dist.world_size:
+            raise RunDirError(f"{found} was written by {state['world_size']} process(es); resume with the same "
+                              f"number (now {self.dist.world_size}) for an exact continuation")
+        fsdp = self.dist.enabled and self.config.distributed == "fsdp"
+        if is_peft_model(self.policy) and not fsdp:  # a LoRA run's checkpoint holds the adapters only
+            load_adapter_state_dict(self.policy, loaded["model"])
+            self.optimizer.load_state_dict(loaded["optimizer"])
+        else:
+            ckpt.load_full_state(self.policy, self.optimizer, loaded["model"], loaded["optimizer"], fsdp=fsdp)
+        self.scheduler.load_state_dict(state["scheduler"])
+        ckpt.restore_rng(loaded["rng"])
+        self._last_checkpoint = found
         return int(state["step"])
 
     def _save_final(self) -> None:
@@ -597,12 +565,18 @@ class Trainer:
             return
         final = os.path.join(cfg.output_dir, "final")
         tmp = final + ".tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        save_pretrained_final(self.policy, tmp, state_dict=sd, merge_lora=cfg.merge_lora)
-        if hasattr(self.tokenizer, "save_pretrained"):
-            self.tokenizer.save_pretrained(tmp)
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            save_pretrained_final(self.policy, tmp, state_dict=sd, merge_lora=cfg.merge_lora)
+            if hasattr(self.tokenizer, "save_pretrained"):
+                self.tokenizer.save_pretrained(tmp)
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        except (OSError, RuntimeError) as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ckpt.CheckpointWriteError(
+                f"{ckpt.write_failure(final, e).strerror} (the final model); the last checkpoint "
+                f"({self._last_checkpoint}) is intact: free space, then --resume writes the final model") from None
 
     # ------------------------------------------------------------------ main
     def _on_signal(self, signum, frame):
@@ -629,6 +603,7 @@ class Trainer:
         if self.config.output_dir and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 handlers[sig] = signal.signal(sig, self._on_signal)
+        self._lock = None
         try:
             result = self._train()
             # Every process is past its last write (the main one saves the final model)
@@ -643,6 +618,8 @@ class Trainer:
                 self.logger.close()
             if getattr(self, "dist", None) is not None:
                 D.destroy(self.dist)
+            if self._lock is not None:  # the run directory is free again
+                self._lock.release()
 
     def _train(self) -> TrainResult:
         self._setup()

@@ -305,8 +305,12 @@ def _run(args, capsys):
 
 
 def _snapshot(path):
+    """Every file of a run directory with its modification time, but the lock file (which records
+    the last process that took the directory, refused or not; sympo_ext.train.rundir)."""
+    from sympo_ext.train.rundir import LOCK_NAME
+
     return {os.path.join(d, f): os.stat(os.path.join(d, f)).st_mtime_ns
-            for d, _, files in os.walk(path) for f in files}
+            for d, _, files in os.walk(path) for f in files if f != LOCK_NAME}
 
 
 def test_cli_refused_forced_path_exits_2_and_leaves_the_run_untouched(gemma_dir, pairs_file, tmp_path, capsys,

@@ -1,0 +1,258 @@
+"""The run-directory policy of ``sympo-train``: what may be started, resumed or overwritten where.
+
+* A directory is a sympo-train run when it holds ``run.json`` (:data:`RUN_MARKER`).
+  A new run needs an absent or empty directory; ``--overwrite`` empties an existing
+  one; ``--resume`` continues the run it holds with the stored options.
+* A run killed before its first checkpoint is continued by ``--resume``: it starts
+  afresh from step 0 with the options stored in ``run.json``.
+* The live run holds an exclusive ``flock`` on ``OUTPUT_DIR/.sympo-train.lock`` for its
+  whole life. A second ``sympo-train`` on the same directory (with or without
+  ``--resume`` / ``--overwrite``) is refused at once, naming the holder's PID; the
+  operating system releases the lock when its holder dies (even by ``kill -9``), so a
+  stale lock file never blocks. ``--overwrite`` empties the directory while holding the
+  lock and never deletes a directory a live run holds.
+* Leftovers of a killed run (temporary checkpoint directories, half-pruned ones,
+  ``*.tmp-<pid>`` files, ``final.tmp``) are removed when the next run takes the lock; an
+  unreadable reference log-prob cache (``ref_logps.pt``) is deleted so that it is recomputed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import sys
+
+from . import checkpoint as ckpt
+
+__all__ = ["RUN_MARKER", "LOCK_NAME", "RESUME_MUTABLE", "RunDirError", "RunLock", "run_state", "stored_config",
+           "check_output_dir", "prepare_output_dir", "clean_leftovers", "check_creatable"]
+
+RUN_MARKER = "run.json"
+LOCK_NAME = ".sympo-train.lock"
+# Options that may differ when resuming (they do not change the trajectory).
+RESUME_MUTABLE = {"resume", "overwrite", "logging_steps", "eval_steps", "save_steps", "save_total_limit",
+                  "save_final_model", "tensorboard", "progress", "device", "eval_batch_size", "output_dir"}
+
+
+class RunDirError(ValueError):
+    """The output directory cannot be used: it holds another run, no run to resume, is in use by a
+    live run, or cannot be created."""
+
+
+def run_state(output_dir: str) -> str:
+    """'absent', 'empty', 'run' (a sympo-train run) or 'foreign' (other files, or not a directory).
+    The lock file alone does not make a directory non-empty (a refused start leaves it behind)."""
+    if not os.path.exists(output_dir):
+        return "absent"
+    if not os.path.isdir(output_dir):
+        return "foreign"
+    entries = [e for e in os.listdir(output_dir) if e != LOCK_NAME]
+    if not entries:
+        return "empty"
+    return "run" if RUN_MARKER in entries else "foreign"
+
+
+def stored_config(output_dir: str) -> dict | None:
+    """The options stored in ``OUTPUT_DIR/run.json`` (None when there is no run.json)."""
+    path = os.path.join(output_dir, RUN_MARKER)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            stored = json.load(fh)["config"]
+        if not isinstance(stored, dict):
+            raise TypeError("'config' is not an object")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise RunDirError(f"{path}: unreadable ({type(e).__name__}: {e}); the run cannot be resumed") from None
+    return stored
+
+
+# --------------------------------------------------------------------------- #
+# The lock
+# --------------------------------------------------------------------------- #
+
+
+class RunLock:
+    """An exclusive, non-blocking ``flock`` on ``OUTPUT_DIR/.sympo-train.lock`` holding the owner's PID."""
+
+    def __init__(self, output_dir: str):
+        self.path = os.path.join(output_dir, LOCK_NAME)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def holder(self) -> str:
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as fh:
+                pid = fh.read().strip()
+        except OSError:
+            pid = ""
+        return f"PID {pid}" if re.fullmatch(r"\d+", pid) else "an unknown PID"
+
+    def acquire(self, *, create: bool = True) -> bool:
+        """Take the lock; False when there is no lock file and ``create`` is False (nothing written).
+        Raises :class:`RunDirError` naming the holder when another live process holds it."""
+        if self._fd is not None:
+            return True
+        flags = os.O_RDWR | (os.O_CREAT if create else 0)
+        try:
+            fd = os.open(self.path, flags, 0o644)
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise RunDirError(f"cannot create the lock file {self.path}: {e.strerror or e}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise RunDirError(
+                    f"--output_dir {os.path.dirname(self.path)!r} is in use by a running sympo-train "
+                    f"({self.holder()}); wait for it to finish, stop it, or choose another directory") from None
+            raise RunDirError(f"cannot lock {self.path}: {e.strerror or e}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+
+# --------------------------------------------------------------------------- #
+# Checks (nothing is written) and creation
+# --------------------------------------------------------------------------- #
+
+
+def check_creatable(path: str) -> None:
+    """Refuse an output directory that cannot be created or written (under a file, read-only)."""
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise RunDirError(f"--output_dir {path!r} is a file, not a directory")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise RunDirError(f"--output_dir {path!r} is not writable")
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise RunDirError(f"--output_dir {path!r} cannot be created: {parent!r} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RunDirError(f"--output_dir {path!r} cannot be created: {parent!r} is not writable")
+
+
+def check_output_dir(cfg, lock: RunLock | None) -> None:
+    """Check that ``cfg.output_dir`` may be used as asked (new run, ``--resume``, ``--overwrite``),
+    before anything is loaded. ``lock`` (the main process's) is taken when the directory exists,
+    so a live run there is refused at once; it is not created in a directory of other files."""
+    from .config import ConfigError
+
+    out = cfg.output_dir
+    if not out:
+        if cfg.resume:
+            raise ConfigError("--resume needs --output_dir")
+        return
+    check_creatable(out)
+    state = run_state(out)
+    if lock is not None and state != "absent":
+        lock.acquire(create=state in ("run", "empty") or cfg.overwrite)
+    if cfg.resume:
+        stored = stored_config(out) if state == "run" else None
+        if stored is None:
+            raise RunDirError(f"--resume: {out!r} holds no checkpoint of a sympo-train run to resume "
+                              "(start a new run without --resume)")
+        # An option the stored run predates ran at its default.
+        defaults = {f.name: f.default for f in dataclasses.fields(cfg) if f.default is not dataclasses.MISSING}
+        diff = {k: (stored.get(k, defaults.get(k)), v) for k, v in cfg.to_dict().items()
+                if k not in RESUME_MUTABLE and stored.get(k, defaults.get(k)) != v}
+        if diff:
+            lines = "; ".join(f"{k}: run has {a!r}, now {b!r}" for k, (a, b) in sorted(diff.items()))
+            raise RunDirError(f"--resume: options differ from the run in {out!r} ({lines}); "
+                              "an exact resume needs the same options")
+    elif state in ("run", "foreign") and not cfg.overwrite:
+        what = "another sympo-train run" if state == "run" else "other files"
+        raise RunDirError(f"--output_dir {out!r} already holds {what}; pass --resume to continue "
+                          "it, --overwrite to delete it and start afresh, or choose another directory")
+
+
+def _empty_dir(path: str) -> None:
+    """Delete everything in ``path`` but the lock file (deleting the lock file would let a second run in)."""
+    for name in os.listdir(path):
+        if name == LOCK_NAME:
+            continue
+        full = os.path.join(path, name)
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full)
+        else:
+            os.remove(full)
+
+
+def clean_leftovers(out: str) -> list[str]:
+    """Remove what a killed run left (see the module docstring); returns the removed names."""
+    removed = [os.path.join("checkpoints", n) for n in ckpt.remove_stale_tmp(os.path.join(out, "checkpoints"))]
+    for name in sorted(os.listdir(out)):
+        path = os.path.join(out, name)
+        if re.search(r"\.tmp-\d+$", name) and os.path.isfile(path):
+            os.remove(path)
+            removed.append(name)
+        elif name == "final.tmp" and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
+REFERENCE_CACHE = "ref_logps.pt"
+
+
+def _drop_unreadable_cache(out: str) -> None:
+    """The reference log-prob cache is recomputed when it cannot be read (truncated, corrupted):
+    it is a pure function of the initial policy and the data, so nothing is lost."""
+    path = os.path.join(out, REFERENCE_CACHE)
+    if not os.path.isfile(path):
+        return
+    import torch
+
+    try:
+        torch.load(path, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any failure to unpickle means an unusable cache
+        print(f"[sympo-train] {path} cannot be read ({type(e).__name__}); it will be recomputed",
+              file=sys.stderr, flush=True)
+        os.remove(path)
+
+
+def prepare_output_dir(cfg, lock: RunLock, run_info: dict) -> None:
+    """Create (or, with ``--overwrite``, empty) the run directory under the lock, write ``run.json``
+    for a new run and clean leftovers. Main process only."""
+    out = cfg.output_dir
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"--output_dir {out!r} cannot be created: {e.strerror or e}") from None
+    checked_under_lock = lock.held
+    lock.acquire(create=True)  # a run that created the directory since our check is refused here...
+    if not checked_under_lock:  # ... and one that has come and gone: the directory may hold its run now
+        check_output_dir(cfg, lock)
+    try:
+        if cfg.overwrite:
+            _empty_dir(out)
+        if not cfg.resume:
+            ckpt.atomic_write_text(os.path.join(out, RUN_MARKER), json.dumps(
+                {"config": cfg.to_dict(), **run_info}, indent=2))
+        clean_leftovers(out)
+        _drop_unreadable_cache(out)
+    except ckpt.CheckpointWriteError as e:
+        raise RunDirError(str(e)) from None
+    except OSError as e:
+        raise RunDirError(f"--output_dir {out!r}: {e.strerror or e}") from None
