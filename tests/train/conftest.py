@@ -18,6 +18,7 @@ def _one_thread():
     yield
     torch.set_num_threads(n)
 
+
 @pytest.fixture(scope="module")
 def tok():
     return synthetic.build_tokenizer()

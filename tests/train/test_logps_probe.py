@@ -24,17 +24,8 @@ from sympo_ext.train.modeling import (HeadTransform, SequenceLogps, batch_logps,
                                       split_decoder_head)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
-@pytest.fixture(scope="module")
-def tok():
-    return synthetic.build_tokenizer()
 
 
 def gemma2(vocab, softcap=1.0, seed=0):

@@ -71,12 +71,6 @@ POST_PROCESSED = [n for n, spec in ZOO.items() if spec[3] == "logits"]
 WITH_HEAD_TRANSFORM = ["roberta_lm_head", "bert_lm_head"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 _CACHE: dict[str, torch.nn.Module] = {}

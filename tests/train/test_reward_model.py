@@ -10,13 +10,6 @@ from sympo_ext.losses import LOSSES
 from sympo_ext.train.reward_model import pair_accuracy, reward_scores, train_reward_model
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models: one intra-op thread is fastest (and far faster on a busy 2-core machine).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def linear_task(n_items=300, n_pairs=1200, dim=6, seed=0):
