@@ -68,12 +68,14 @@ def _train(trainer_cls, args, tokenizer, rows, *, ref_model=True, peft_config=No
 def test_logistic_matches_trl_dpo_trajectory(tokenizer, tmp_path):
     rows = _rows(tokenizer)
     want, _, _ = _train(trl.DPOTrainer, _config(trl.DPOConfig, tmp_path, loss_type=["sigmoid"]), tokenizer, rows)
-    for path in ("auto", "logits"):
-        got, trainer, _ = _train(
+    for path, checkpointing in (("auto", False), ("logits", False), ("auto", True)):
+        got, trainer, model = _train(
             sympo_trl.SymPOTrainer,
-            _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="logistic", sympo_logps_path=path),
+            _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="logistic", sympo_logps_path=path,
+                    gradient_checkpointing=checkpointing),
             tokenizer, rows)
         assert trainer.logps_path == ("fused_linear" if path == "auto" else "logits")
+        assert model.is_gradient_checkpointing == checkpointing
         assert len(got) == len(want) == STEPS
         assert want[0] == pytest.approx(0.6931472, abs=1e-6)  # policy == reference at step 0
         assert len(set(round(x, 4) for x in want)) > 1  # training moved, so the comparison means something
