@@ -46,11 +46,12 @@ def _config(cls, tmp_path, **overrides):
     return cls(**kwargs)
 
 
-def _train(trainer_cls, args, tokenizer, rows, *, ref_model=True, peft_config=None):
+def _train(trainer_cls, args, tokenizer, rows, *, ref_model=True, peft_config=None, eval_rows=None):
     """Train; return (per-step losses as computed, the trainer, the policy)."""
     model = build_tiny_llama(tokenizer, seed=0)
     ref = copy.deepcopy(model) if ref_model else None
     trainer = trainer_cls(model=model, ref_model=ref, args=args, train_dataset=datasets.Dataset.from_list(rows),
+                          eval_dataset=None if eval_rows is None else datasets.Dataset.from_list(eval_rows),
                           processing_class=tokenizer, peft_config=peft_config)
     losses = []
     compute_loss = trainer.compute_loss
@@ -85,8 +86,11 @@ def test_logistic_matches_trl_dpo_trajectory(tokenizer, tmp_path):
 def test_sigmoid_starts_at_half_and_trains_with_trl_metrics(tokenizer, tmp_path):
     rows = _rows(tokenizer)
     losses, trainer, model = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path), tokenizer,
-                                    rows)
+                                    rows, eval_rows=_rows(tokenizer, n=8, seed=1))
     assert trainer.args.sympo_loss_type == "sigmoid"
+    evaluated = trainer.evaluate()
+    assert 0.0 < evaluated["eval_loss"] < 1.0  # the sigmoid loss is bounded in (0, 1)
+    assert "eval_rewards/margins" in evaluated and "eval_logps/chosen" in evaluated
     assert losses[0] == pytest.approx(0.5, abs=1e-6)
     assert max(abs(x - 0.5) for x in losses[1:]) > 1e-3
     logged = [h for h in trainer.state.log_history if "loss" in h]
