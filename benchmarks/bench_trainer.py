@@ -132,8 +132,8 @@ def _peak_mb(device: str) -> float:
 # --------------------------------------------------------------------------- #
 
 
-def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer) -> tuple[list[float], list[float], float]:
-    import torch
+def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer):
+    """(step-end clocks, per-step losses, RSS before training) of TRL's DPOTrainer."""
     from datasets import Dataset
     from transformers import TrainerCallback
     from trl import DPOConfig, DPOTrainer
@@ -175,7 +175,8 @@ def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer) -> 
     return [start] + ends, losses, rss0
 
 
-def run_sympo(name: str, device: str, steps: int, data: list[dict], tokenizer) -> tuple[list[float], list[float], float]:
+def run_sympo(name: str, device: str, steps: int, data: list[dict], tokenizer):
+    """(step-end clocks, per-step losses, RSS before training) of sympo-train."""
     from sympo_ext.data import PreferenceExample
     from sympo_ext.train.config import TrainConfig
     from sympo_ext.train.trainer import Trainer, _epoch_order
