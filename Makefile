@@ -38,8 +38,9 @@ bench: $(BUILD_STAMP)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# torch and the build tools first: the extension is built against this torch
-# without build isolation (isolation would pull a second, multi-GB torch).
+# torch and the build tools first: the extension is built against this torch.
+# No build isolation here: the tools installed once are reused by every rebuild
+# (plain `pip install .` with isolation works too, see README).
 $(DEPS_STAMP): | $(PY)
 	$(PY) -m pip install "$(TORCH_SPEC)" "scikit-build-core>=0.10" pybind11 ninja "cmake>=3.26" numpy
 	touch $@

@@ -27,7 +27,9 @@ Tokenisation (:class:`PreferenceTokenizer`)
 -------------------------------------------
 * standard format: ``prompt_ids = [bos] + tok(prompt)`` (bos only when the
   tokenizer has one and ``add_bos``), ``response_ids = tok(response) + [eos]``
-  (eos only when the tokenizer has one and ``add_eos``); no other special tokens.
+  (eos only when the tokenizer has one and ``add_eos``, and not a second time when the
+  response already ends with it, as TRL does); no other special tokens. Differences from
+  TRL's ``DPOTrainer`` tokenisation are listed in ``sympo_ext/integrations/README.md``.
 * conversational format: ``prompt_text = chat_template(prompt, add_generation_prompt=True)``,
   ``response_text = chat_template(prompt + response)[len(prompt_text):]`` (the
   template must render the prompt as a prefix of the whole conversation; if it
@@ -479,14 +481,19 @@ class PreferenceTokenizer:
     def _ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def _with_eos(self, ids: list[int]) -> list[int]:
+        eos = self.tokenizer.eos_token_id
+        if self.add_eos and eos is not None and (not ids or ids[-1] != eos):
+            ids.append(eos)
+        return ids
+
     def _render(self, ex: PreferenceExample) -> tuple[list[int], list[int], list[int]]:
         tok = self.tokenizer
         if isinstance(ex.prompt, str):
             prompt = self._ids(ex.prompt)
             if self.add_bos and tok.bos_token_id is not None and (not prompt or prompt[0] != tok.bos_token_id):
                 prompt = [tok.bos_token_id] + prompt
-            eos = [tok.eos_token_id] if self.add_eos and tok.eos_token_id is not None else []
-            return prompt, self._ids(ex.chosen) + eos, self._ids(ex.rejected) + eos
+            return prompt, self._with_eos(self._ids(ex.chosen)), self._with_eos(self._ids(ex.rejected))
         if getattr(tok, "chat_template", None) is None:
             raise DataError(f"record {ex.index}: conversational data needs a tokenizer with a chat template")
         if self._roles is None or self._roles[0] is not tok.chat_template:

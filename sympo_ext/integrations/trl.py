@@ -1,0 +1,280 @@
+"""SymPO (and every other sympo_ext loss) inside Hugging Face TRL's ``DPOTrainer``.
+
+``SymPOTrainer`` is a ``trl.DPOTrainer`` and ``SymPOConfig`` a ``trl.DPOConfig``: datasets,
+tokenisation, reference model / PEFT / precomputed reference log-probs, logging, saving and
+every ``transformers.TrainingArguments`` option stay TRL's. Two things change:
+
+* the policy's per-sequence log-probs come from sympo_ext's fused path: the decoder's hidden
+  states and the LM head go to ``sympo_ext.fused_linear_sequence_logps`` (the [tokens, vocab]
+  logits never exist) where the model allows it (:func:`choose_logps_path`), otherwise the
+  logits go to ``sympo_ext.sequence_logps``;
+* the pair loss is ``sympo_ext.sym_loss`` with ``SymPOConfig.sympo_loss_type`` (default
+  ``"sigmoid"``: SymPO) and ``beta`` = TRL's ``beta``; a ``label`` column (1: chosen preferred,
+  0: rejected preferred) is honoured per pair.
+
+TRL's own ``loss_type`` keeps TRL's meaning and is refused when set (the loss comes from
+``sympo_loss_type``); see ``sympo_ext/integrations/README.md`` for the name table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .. import losses as _losses
+from ..fused_linear import fused_linear_sequence_logps
+from ..ops import sequence_logps, sym_loss
+from ..train.modeling import fused_linear_available, split_decoder_head
+
+SUPPORTED_TRL = ">=1.16,<2"  # the DPOTrainer API this module builds on (tested: 1.16.0)
+LOGPS_PATHS = ("auto", "fused_linear", "logits")
+
+
+def check_trl_version(version: str) -> None:
+    """Raise ImportError unless ``version`` is in :data:`SUPPORTED_TRL`."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        parsed = Version(str(version))
+    except InvalidVersion:
+        raise ImportError(f"sympo_ext.integrations.trl: cannot parse the installed TRL version {version!r}") from None
+    if not SpecifierSet(SUPPORTED_TRL).contains(parsed, prereleases=True):
+        raise ImportError(
+            f"sympo_ext.integrations.trl supports trl{SUPPORTED_TRL} (tested with 1.16.0), but trl {version} is "
+            f"installed; install a supported one: pip install 'trl{SUPPORTED_TRL}'"
+        )
+
+
+try:
+    import trl
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("sympo_ext.integrations.trl needs TRL: pip install 'sympo_ext[trl]' (PEFT for LoRA is "
+                      "included)") from exc
+check_trl_version(trl.__version__)
+
+from trl import DPOConfig, DPOTrainer  # noqa: E402  (after the version check, on purpose)
+
+__all__ = ["SUPPORTED_TRL", "PairLabelCollator", "SymPOConfig", "SymPOTrainer", "check_trl_version",
+           "choose_logps_path"]
+
+# Batch keys that are not model inputs (TRL's, plus the per-pair label).
+_NON_MODEL_KEYS = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps", "label"}
+
+
+def _field(default, help_text: str):
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass
+class SymPOConfig(DPOConfig):
+    """``trl.DPOConfig`` plus the sympo_ext loss. ``beta`` is TRL's; the rest of the loss is here."""
+
+    sympo_loss_type: str = _field(
+        "sigmoid", "sympo_ext loss (a name or alias of sympo_ext.LOSSES; default 'sigmoid' = SymPO). TRL's "
+        "'sigmoid' (DPO) is 'logistic' here, 'robust' is 'rdpo'.")
+    sympo_temperature: float = _field(_losses.PARAM_DEFAULTS["temperature"], "temperature of the 'sigmoid' loss")
+    sympo_slope: float = _field(_losses.PARAM_DEFAULTS["slope"], "slope of the 'symmetric_ramp' loss")
+    sympo_epsilon: float | None = _field(
+        None, "label-noise rate of 'cdpo' / 'rdpo'; None takes TRL's label_smoothing")
+    sympo_clip: float | None = _field(None, "clamp each reward beta*(log pi - log pi_ref) to [-clip, clip]")
+    sympo_logps_path: str = _field(
+        "auto", "policy log-probs: 'auto' (fused-linear where the model allows), 'fused_linear' or 'logits'")
+    sympo_chunk_size: int | None = _field(None, "token rows per chunk of the fused-linear path (None: automatic)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        # TRL options that change the loss or the log-probs, which sym_loss would silently ignore.
+        if list(self.loss_type) != ["sigmoid"]:
+            raise ValueError(
+                f"loss_type={self.loss_type!r} selects one of TRL's own losses, which SymPOTrainer does not use; "
+                f"choose the loss with sympo_loss_type (TRL 'sigmoid' = 'logistic', 'hinge' = 'hinge', 'robust' = "
+                f"'rdpo', 'ipo' ~ 'ipo'; see sympo_ext/integrations/README.md) or use trl.DPOTrainer"
+            )
+        for name, default in (("loss_weights", None), ("ld_alpha", None), ("f_divergence_type", "reverse_kl"),
+                              ("use_weighting", False)):
+            value = getattr(self, name)
+            if value != default:
+                raise ValueError(f"{name}={value!r} is not supported by SymPOTrainer (it would be ignored); "
+                                 f"leave it at {default!r}")
+        if self.sympo_logps_path not in LOGPS_PATHS:
+            raise ValueError(f"sympo_logps_path must be one of {', '.join(LOGPS_PATHS)}, got {self.sympo_logps_path!r}")
+        if self.sympo_chunk_size is not None and (not isinstance(self.sympo_chunk_size, int)
+                                                  or self.sympo_chunk_size < 1):
+            raise ValueError(f"sympo_chunk_size must be a positive int or None, got {self.sympo_chunk_size!r}")
+        self.sympo_loss_kwargs()  # validate now, not at the first step
+
+    def sympo_loss_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``sympo_ext.sym_loss`` (all but beta), validated by the loss registry."""
+        defaults = _losses.PARAM_DEFAULTS
+        try:
+            info = _losses.check_loss_options(self.sympo_loss_type, temperature=defaults["temperature"],
+                                              slope=defaults["slope"], epsilon=defaults["epsilon"])
+        except ValueError as exc:
+            raise ValueError(f"sympo_loss_type: {exc}") from None
+        epsilon = self.sympo_epsilon
+        if epsilon is None:
+            if self.label_smoothing and "epsilon" not in info.params:
+                users = [n for n, i in _losses.LOSSES.items() if "epsilon" in i.params]
+                raise ValueError(
+                    f"label_smoothing={self.label_smoothing} has no effect with sympo_loss_type="
+                    f"{self.sympo_loss_type!r}; it is the epsilon of {', '.join(users)} (TRL 'robust' = 'rdpo')"
+                )
+            epsilon = self.label_smoothing if "epsilon" in info.params else defaults["epsilon"]
+        kwargs = {"loss_type": self.sympo_loss_type, "temperature": self.sympo_temperature,
+                  "slope": self.sympo_slope, "epsilon": float(epsilon)}
+        try:
+            _losses.check_loss_options(**kwargs)
+        except ValueError as exc:
+            raise ValueError(f"SymPOConfig (the sympo_<parameter> fields): {exc}") from None
+        if self.sympo_clip is not None and not self.sympo_clip > 0:
+            raise ValueError(f"sympo_clip must be > 0 or None, got {self.sympo_clip!r}")
+        kwargs["clip"] = self.sympo_clip
+        return kwargs
+
+
+def choose_logps_path(model: torch.nn.Module) -> str:
+    """``"fused_linear"`` or ``"logits"``: how to get the policy's log-probs from this (unwrapped)
+    model. The one place this decision is made (a probe-based one can replace the body)."""
+    peft_config = getattr(model, "active_peft_config", None)
+    if peft_config is not None and getattr(peft_config, "is_prompt_learning", False):
+        return "logits"  # virtual tokens are added by the PeftModel's forward, not by the decoder
+    if fused_linear_available() is None or split_decoder_head(model) is None:
+        return "logits"
+    return "fused_linear"
+
+
+def _pair_labels(values: list) -> torch.Tensor:
+    for i, value in enumerate(values):
+        if isinstance(value, bool) or value in (0, 1):
+            continue
+        raise ValueError(f"label column: example {i} of the batch has label {value!r}; expected 0/1 or a bool "
+                         f"(1: 'chosen' preferred, 0: 'rejected' preferred)")
+    return torch.tensor([int(v) for v in values], dtype=torch.long)
+
+
+class PairLabelCollator:
+    """Wrap TRL's preference collator: adds the batch's ``label`` column (if the examples have one)."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        batch = self.collator(examples)
+        if examples and "label" in examples[0]:
+            batch["label"] = _pair_labels([ex["label"] for ex in examples])
+        return batch
+
+
+class SymPOTrainer(DPOTrainer):
+    """``trl.DPOTrainer`` whose policy log-probs and pair loss come from sympo_ext (module docstring)."""
+
+    _tag_names = ["trl", "dpo", "sympo"]
+    _name = "SymPO"
+
+    def __init__(self, model, ref_model=None, args: SymPOConfig | None = None, *pargs, **kwargs):
+        if args is None:
+            args = SymPOConfig(output_dir="SymPO")
+        if not isinstance(args, SymPOConfig):
+            raise TypeError(f"args must be a SymPOConfig (a trl.DPOConfig with the sympo_ext loss), got "
+                            f"{type(args).__name__}")
+        super().__init__(model, ref_model, args, *pargs, **kwargs)
+        self.sympo_loss_kwargs = args.sympo_loss_kwargs()
+        self.logps_path: str | None = None  # decided at the first step, on the prepared model
+        self.data_collator = PairLabelCollator(self.data_collator)
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        if "label" not in self._signature_columns:  # keep the per-pair label through remove_unused_columns
+            self._signature_columns = [*self._signature_columns, "label"]
+
+    # -- log-probs --------------------------------------------------------- #
+
+    def _resolve_logps_path(self, model) -> str:
+        requested = self.args.sympo_logps_path
+        unwrapped = self.accelerator.unwrap_model(model)
+        blockers = []
+        if unwrapped is not model:
+            blockers.append("the model is wrapped for distributed training (its forward must run)")
+        if self.aux_loss_enabled:
+            blockers.append("the MoE auxiliary loss needs the model's own forward")
+        if self._is_vision_dataset:
+            blockers.append("vision inputs need the model's own forward")
+        if requested == "logits":
+            return "logits"
+        fits = choose_logps_path(unwrapped) == "fused_linear"
+        if requested == "fused_linear" and (blockers or not fits):
+            reason = "; ".join(blockers) or ("the model does not expose a decoder and a plain nn.Linear LM head "
+                                             "(or post-processes its logits)")
+            raise ValueError(f"sympo_logps_path='fused_linear' is not possible here: {reason}; use 'auto' or "
+                             f"'logits'")
+        return "fused_linear" if fits and not blockers else "logits"
+
+    def policy_logps(self, model, model_inputs: dict[str, Any], targets: torch.Tensor):
+        """(per-sequence log-probs [2B] of the completion tokens, model outputs or None)."""
+        if self.logps_path is None:
+            self.logps_path = self._resolve_logps_path(model)
+        kwargs = dict(model_inputs, use_cache=False)
+        seq_len = targets.shape[1]
+        if self.logps_path == "fused_linear":
+            decoder, head = split_decoder_head(self.accelerator.unwrap_model(model))
+            hidden = decoder(**kwargs).last_hidden_state[:, -seq_len - 1:-1]
+            logps = fused_linear_sequence_logps(hidden, head.weight, targets, bias=head.bias,
+                                                chunk_size=self.args.sympo_chunk_size)
+            return logps, None
+        if self.aux_loss_enabled:
+            kwargs["output_router_logits"] = True
+        outputs = model(**kwargs)
+        # prompt-learning PEFT prepends virtual tokens: keep the real positions
+        logits = outputs.logits[:, -seq_len - 1:-1]
+        return sequence_logps(logits, targets), outputs
+
+    # -- loss -------------------------------------------------------------- #
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        mode = "train" if self.model.training else "eval"
+        model_inputs = {k: v for k, v in inputs.items() if k not in _NON_MODEL_KEYS}
+        completion_mask = inputs["completion_mask"]
+        targets = inputs["input_ids"].masked_fill(completion_mask == 0, -100)[:, 1:]
+        logps, outputs = self.policy_logps(model, model_inputs, targets)
+        chosen_logps, rejected_logps = logps.chunk(2, dim=0)  # TRL batches are [chosen; rejected]
+
+        if self.precompute_ref_logps:
+            ref_chosen, ref_rejected = inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
+        else:  # TRL's reference: ref_model, or the policy with its PEFT adapter disabled
+            ref_inputs = {k: v for k, v in inputs.items() if k != "label"}
+            ref_chosen, ref_rejected = self.compute_ref_log_probs(
+                self.ref_model if self.ref_model is not None else model, ref_inputs)
+
+        pair_labels = inputs.get("label")
+        out = sym_loss(chosen_logps, rejected_logps, ref_chosen.to(chosen_logps.device),
+                       ref_rejected.to(chosen_logps.device), beta=self.beta,
+                       labels=None if pair_labels is None else pair_labels.to(chosen_logps.device),
+                       return_rewards=True, **self.sympo_loss_kwargs)
+        loss = out.loss
+        metrics = self._metrics[mode]
+        if outputs is not None and self.aux_loss_enabled:
+            loss = loss + self.router_aux_loss_coef * outputs.aux_loss
+            metrics["aux_loss"].append(self.accelerator.gather_for_metrics(outputs.aux_loss.detach()).mean().item())
+
+        # TRL's metric names and definitions (rewards = beta * (log pi - log pi_ref), chosen vs rejected column)
+        if mode == "train":
+            tokens = self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum().item()
+            self._total_train_tokens += tokens // self._tp_size
+        metrics["num_tokens"] = [self._total_train_tokens]
+        gather = self.accelerator.gather
+        chosen_r, rejected_r = gather(out.chosen_rewards), gather(out.rejected_rewards)
+        metrics["rewards/chosen"].append(chosen_r.mean().item())
+        metrics["rewards/rejected"].append(rejected_r.mean().item())
+        metrics["rewards/accuracies"].append((chosen_r > rejected_r).float().mean().item())
+        metrics["rewards/margins"].append((chosen_r - rejected_r).mean().item())
+        metrics["logps/chosen"].append(gather(chosen_logps.detach()).mean().item())
+        metrics["logps/rejected"].append(gather(rejected_logps.detach()).mean().item())
+
+        if return_outputs:  # as TRL: the logits for compute_metrics come from an extra forward
+            with torch.no_grad():
+                outputs = model(**model_inputs)
+            return loss, outputs
+        return loss

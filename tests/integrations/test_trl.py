@@ -1,0 +1,227 @@
+"""sympo_ext.integrations.trl: SymPOTrainer / SymPOConfig against TRL's own DPOTrainer.
+
+CPU, a tiny Llama built from a config and a word-level tokenizer (nothing downloaded).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import random
+
+import pytest
+import torch
+
+trl = pytest.importorskip("trl")
+pytest.importorskip("peft")
+datasets = pytest.importorskip("datasets")
+
+from sympo_ext.synthetic import build_tiny_llama, build_tokenizer  # noqa: E402
+
+sympo_trl = importlib.import_module("sympo_ext.integrations.trl")
+
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tokenizer()
+
+
+def _rows(tokenizer, n=24, seed=0):
+    words = sorted(w for w in tokenizer.get_vocab() if not w.startswith("<"))
+    rng = random.Random(seed)
+
+    def sentence(lo, hi):
+        return " ".join(rng.choice(words) for _ in range(rng.randint(lo, hi)))
+
+    return [{"prompt": sentence(3, 8), "chosen": sentence(2, 7), "rejected": sentence(2, 7)} for _ in range(n)]
+
+
+def _config(cls, tmp_path, **overrides):
+    kwargs = dict(output_dir=str(tmp_path / "out"), report_to="none", max_steps=STEPS, per_device_train_batch_size=4,
+                  learning_rate=1e-2, logging_steps=1, save_strategy="no", seed=0, max_length=32, beta=0.1,
+                  bf16=False, use_cpu=True, dataloader_num_workers=0, disable_tqdm=True)
+    kwargs.update(overrides)
+    return cls(**kwargs)
+
+
+def _train(trainer_cls, args, tokenizer, rows, *, ref_model=True, peft_config=None, eval_rows=None):
+    """Train; return (per-step losses as computed, the trainer, the policy)."""
+    model = build_tiny_llama(tokenizer, seed=0)
+    ref = copy.deepcopy(model) if ref_model else None
+    trainer = trainer_cls(model=model, ref_model=ref, args=args, train_dataset=datasets.Dataset.from_list(rows),
+                          eval_dataset=None if eval_rows is None else datasets.Dataset.from_list(eval_rows),
+                          processing_class=tokenizer, peft_config=peft_config)
+    losses = []
+    compute_loss = trainer.compute_loss
+
+    def recording(*a, **k):
+        out = compute_loss(*a, **k)
+        losses.append(float(out.detach() if torch.is_tensor(out) else out[0].detach()))
+        return out
+
+    trainer.compute_loss = recording
+    trainer.train()
+    return losses, trainer, trainer.model
+
+
+def test_logistic_matches_trl_dpo_trajectory(tokenizer, tmp_path):
+    rows = _rows(tokenizer)
+    want, _, _ = _train(trl.DPOTrainer, _config(trl.DPOConfig, tmp_path, loss_type=["sigmoid"]), tokenizer, rows)
+    for path, checkpointing in (("auto", False), ("logits", False), ("auto", True)):
+        got, trainer, model = _train(
+            sympo_trl.SymPOTrainer,
+            _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="logistic", sympo_logps_path=path,
+                    gradient_checkpointing=checkpointing),
+            tokenizer, rows)
+        assert trainer.logps_path == ("fused_linear" if path == "auto" else "logits")
+        assert model.is_gradient_checkpointing == checkpointing
+        assert len(got) == len(want) == STEPS
+        assert want[0] == pytest.approx(0.6931472, abs=1e-6)  # policy == reference at step 0
+        assert len(set(round(x, 4) for x in want)) > 1  # training moved, so the comparison means something
+        torch.testing.assert_close(torch.tensor(got), torch.tensor(want), rtol=0, atol=1e-5)
+
+
+def test_sigmoid_starts_at_half_and_trains_with_trl_metrics(tokenizer, tmp_path):
+    rows = _rows(tokenizer)
+    losses, trainer, model = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path), tokenizer,
+                                    rows, eval_rows=_rows(tokenizer, n=8, seed=1))
+    assert trainer.args.sympo_loss_type == "sigmoid"
+    evaluated = trainer.evaluate()
+    assert 0.0 < evaluated["eval_loss"] < 1.0  # the sigmoid loss is bounded in (0, 1)
+    assert "eval_rewards/margins" in evaluated and "eval_logps/chosen" in evaluated
+    assert losses[0] == pytest.approx(0.5, abs=1e-6)
+    assert max(abs(x - 0.5) for x in losses[1:]) > 1e-3
+    logged = [h for h in trainer.state.log_history if "loss" in h]
+    assert len(logged) == STEPS
+    for key in ("rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen",
+                "logps/rejected", "num_tokens"):
+        assert key in logged[-1], key
+    assert logged[0]["rewards/margins"] == pytest.approx(0.0, abs=1e-5)
+    assert logged[-1]["rewards/margins"] != pytest.approx(0.0, abs=1e-5)
+
+
+def test_lora_via_peft_config_uses_disabled_adapters_as_reference(tokenizer, tmp_path):
+    from peft import LoraConfig
+
+    rows = _rows(tokenizer)
+    base = build_tiny_llama(tokenizer, seed=0)
+    lora = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    losses, trainer, model = _train(sympo_trl.SymPOTrainer,
+                                    _config(sympo_trl.SymPOConfig, tmp_path, learning_rate=5e-2), tokenizer, rows,
+                                    ref_model=False, peft_config=lora)
+    assert trainer.ref_model is None  # the reference is the policy with its adapter disabled
+    assert trainer.logps_path == "fused_linear"
+    assert losses[0] == pytest.approx(0.5, abs=1e-6)
+    assert max(abs(x - 0.5) for x in losses[1:]) > 1e-4
+    trained = dict(model.named_parameters())
+    lora_params = [n for n in trained if "lora_" in n]
+    assert lora_params and all(trained[n].requires_grad for n in lora_params)
+    # base weights untouched, adapters moved
+    for name, param in base.named_parameters():
+        peft_name = "base_model.model." + name.replace(".q_proj.", ".q_proj.base_layer.").replace(
+            ".v_proj.", ".v_proj.base_layer.")
+        torch.testing.assert_close(trained[peft_name].detach(), param.detach(), rtol=0, atol=0)
+    assert any(trained[n].detach().abs().sum() > 0 for n in lora_params if "lora_B" in n)
+
+
+def test_label_column_flips_pairs(tokenizer, tmp_path):
+    rows = _rows(tokenizer, n=16)
+    swapped = [{"prompt": r["prompt"], "chosen": r["rejected"], "rejected": r["chosen"]} for r in rows]
+    labelled = [dict(r, label=0) for r in swapped]  # 0: 'rejected' (the original chosen) is preferred
+    cfg = dict(sympo_loss_type="logistic", max_steps=3)
+    want, _, _ = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, **cfg), tokenizer, rows)
+    got, _, _ = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, **cfg), tokenizer, labelled)
+    unlabelled, _, _ = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, **cfg), tokenizer,
+                              swapped)
+    torch.testing.assert_close(torch.tensor(got), torch.tensor(want), rtol=0, atol=1e-5)
+    assert max(abs(a - b) for a, b in zip(unlabelled, want)) > 1e-4  # the label is what made them equal
+
+
+def test_bad_label_value_is_refused(tokenizer, tmp_path):
+    rows = [dict(r, label=2) for r in _rows(tokenizer, n=8)]
+    with pytest.raises(ValueError, match="label column.*label 2.*expected 0/1"):
+        _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, max_steps=1), tokenizer, rows)
+
+
+def test_precomputed_reference_log_probs(tokenizer, tmp_path):
+    rows = _rows(tokenizer)
+    cfg = dict(sympo_loss_type="logistic", max_steps=2)
+    want, _, _ = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, **cfg), tokenizer, rows)
+    got, trainer, _ = _train(sympo_trl.SymPOTrainer,
+                             _config(sympo_trl.SymPOConfig, tmp_path, precompute_ref_log_probs=True, **cfg),
+                             tokenizer, rows, ref_model=False)
+    assert trainer.ref_model is None
+    torch.testing.assert_close(torch.tensor(got), torch.tensor(want), rtol=0, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- #
+# configuration and version errors
+# --------------------------------------------------------------------------- #
+
+
+def test_loss_kwargs_follow_the_registry(tmp_path):
+    cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="rdpo", label_smoothing=0.1)
+    assert cfg.sympo_loss_kwargs() == {"loss_type": "rdpo", "temperature": 1.0, "slope": 0.5, "epsilon": 0.1,
+                                       "clip": None}
+    cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="cdpo", sympo_epsilon=0.2, label_smoothing=0.1)
+    assert cfg.sympo_loss_kwargs()["epsilon"] == 0.2
+    cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_temperature=2.0)
+    assert cfg.sympo_loss_kwargs()["temperature"] == 2.0
+    for name in sympo_trl._losses.LOSSES:  # every registered loss is accepted
+        _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type=name)
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"sympo_loss_type": "nope"}, r"sympo_loss_type: unknown loss_type 'nope'; valid: sigmoid"),
+        ({"loss_type": ["hinge"]}, r"loss_type=\['hinge'\] selects one of TRL's own losses.*sympo_loss_type"),
+        ({"loss_weights": [1.0]}, r"loss_weights=\[1.0\] is not supported by SymPOTrainer"),
+        ({"ld_alpha": 0.5}, r"ld_alpha=0.5 is not supported"),
+        ({"label_smoothing": 0.1}, r"label_smoothing=0.1 has no effect with sympo_loss_type='sigmoid'.*rdpo"),
+        ({"sympo_loss_type": "logistic", "sympo_temperature": 2.0}, r"temperature=2.0 has no effect"),
+        ({"sympo_logps_path": "fast"}, r"sympo_logps_path must be one of auto, fused_linear, logits"),
+        ({"sympo_clip": -1.0}, r"sympo_clip must be > 0"),
+        ({"sympo_chunk_size": 0}, r"sympo_chunk_size must be a positive int"),
+    ],
+)
+def test_bad_config_is_refused(tmp_path, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        _config(sympo_trl.SymPOConfig, tmp_path, **overrides)
+
+
+def test_trainer_needs_a_sympo_config(tokenizer, tmp_path):
+    with pytest.raises(TypeError, match="args must be a SymPOConfig"):
+        sympo_trl.SymPOTrainer(model=build_tiny_llama(tokenizer), args=_config(trl.DPOConfig, tmp_path),
+                               train_dataset=datasets.Dataset.from_list(_rows(tokenizer, n=4)),
+                               processing_class=tokenizer)
+
+
+def test_logps_path_choice(tokenizer, tmp_path):
+    model = build_tiny_llama(tokenizer)
+    assert sympo_trl.choose_logps_path(model) == "fused_linear"
+    model.config.logit_scale = 2.0  # logits post-processed: the LM head alone is not the logits
+    assert sympo_trl.choose_logps_path(model) == "logits"
+    trainer = sympo_trl.SymPOTrainer(
+        model=model, ref_model=copy.deepcopy(model),
+        args=_config(sympo_trl.SymPOConfig, tmp_path, sympo_logps_path="fused_linear", max_steps=1),
+        train_dataset=datasets.Dataset.from_list(_rows(tokenizer, n=4)), processing_class=tokenizer)
+    with pytest.raises(ValueError, match="sympo_logps_path='fused_linear' is not possible here: the model does not"):
+        trainer.train()
+
+
+@pytest.mark.parametrize("version", ["1.15.2", "2.0.0", "0.19.1"])
+def test_trl_version_outside_the_range_is_refused(version):
+    with pytest.raises(ImportError, match=rf"supports trl>=1.16,<2 .*but trl {version} is installed.*pip install"):
+        sympo_trl.check_trl_version(version)
+
+
+def test_import_checks_the_installed_trl_version(monkeypatch):
+    sympo_trl.check_trl_version("1.16.0")
+    monkeypatch.setattr(trl, "__version__", "1.9.0")
+    with pytest.raises(ImportError, match=r"but trl 1.9.0 is installed"):
+        importlib.reload(sympo_trl)
+    monkeypatch.undo()
+    importlib.reload(sympo_trl)  # leave a working module behind
