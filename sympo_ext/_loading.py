@@ -36,7 +36,7 @@ def use_kernels(device: torch.device) -> bool:
         warn_once(
             "load",
             f"sympo_ext: the compiled kernels could not be loaded ({LOAD_ERROR}); using the "
-            "pure-PyTorch reference implementations. Rebuild with `pip install --no-build-isolation .`",
+            "pure-PyTorch reference implementations. Rebuild with `pip install .` (torch installed first)",
         )
         return False
     if device.type == "cuda" and not WITH_CUDA:

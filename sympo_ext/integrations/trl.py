@@ -26,7 +26,8 @@ import torch
 from .. import losses as _losses
 from ..fused_linear import fused_linear_sequence_logps
 from ..ops import sequence_logps, sym_loss
-from ..train.modeling import fused_linear_available, split_decoder_head
+from ..train.logps_probe import LogpsPathError, plan_logps
+from ..train.modeling import projection_inputs, split_decoder_head
 
 SUPPORTED_TRL = ">=1.16,<2"  # the DPOTrainer API this module builds on (tested: 1.16.0)
 LOGPS_PATHS = ("auto", "fused_linear", "logits")
@@ -135,15 +136,25 @@ class SymPOConfig(DPOConfig):
         return kwargs
 
 
-def choose_logps_path(model: torch.nn.Module) -> str:
+def choose_logps_path(model: torch.nn.Module, *, logps_path: str = "auto", pad_token_id: int | None = None,
+                      vocab_size: int | None = None) -> str:
     """``"fused_linear"`` or ``"logits"``: how to get the policy's log-probs from this (unwrapped)
-    model. The one place this decision is made (a probe-based one can replace the body)."""
+    model. The same rule as ``sympo-train``: the fused-linear path only where a probe shows it gives
+    the model's own log-probs (:func:`sympo_ext.train.logps_probe.plan_logps`); a forced
+    ``"fused_linear"`` that fails the probe raises (a ValueError naming the reason)."""
     peft_config = getattr(model, "active_peft_config", None)
     if peft_config is not None and getattr(peft_config, "is_prompt_learning", False):
-        return "logits"  # virtual tokens are added by the PeftModel's forward, not by the decoder
-    if fused_linear_available() is None or split_decoder_head(model) is None:
+        if logps_path == "fused_linear":
+            raise ValueError("sympo_logps_path='fused_linear': a prompt-learning PEFT model adds its virtual "
+                             "tokens in its own forward, not in the decoder; use 'auto' or 'logits'")
         return "logits"
-    return "fused_linear"
+    try:
+        plan = plan_logps(model, logps_path=logps_path, packed="false", pad_token_id=pad_token_id,
+                          vocab_size=vocab_size)
+    except LogpsPathError as exc:
+        reason = str(exc).removeprefix("--logps_path fused_linear").lstrip(": ")
+        raise ValueError(f"sympo_logps_path='fused_linear' is not possible here: {reason}") from None
+    return plan.path
 
 
 def _pair_labels(values: list) -> torch.Tensor:
@@ -204,13 +215,15 @@ class SymPOTrainer(DPOTrainer):
             blockers.append("vision inputs need the model's own forward")
         if requested == "logits":
             return "logits"
-        fits = choose_logps_path(unwrapped) == "fused_linear"
-        if requested == "fused_linear" and (blockers or not fits):
-            reason = "; ".join(blockers) or ("the model does not expose a decoder and a plain nn.Linear LM head "
-                                             "(or post-processes its logits)")
-            raise ValueError(f"sympo_logps_path='fused_linear' is not possible here: {reason}; use 'auto' or "
-                             f"'logits'")
-        return "fused_linear" if fits and not blockers else "logits"
+        if requested == "fused_linear" and blockers:
+            raise ValueError(f"sympo_logps_path='fused_linear' is not possible here: {'; '.join(blockers)}; use "
+                             f"'auto' or 'logits'")
+        if blockers:
+            return "logits"
+        tok = self.processing_class
+        tok = getattr(tok, "tokenizer", tok)  # a processor wraps its tokenizer
+        return choose_logps_path(unwrapped, logps_path=requested, pad_token_id=getattr(tok, "pad_token_id", None),
+                                 vocab_size=len(tok) if hasattr(tok, "__len__") else None)
 
     def policy_logps(self, model, model_inputs: dict[str, Any], targets: torch.Tensor):
         """(per-sequence log-probs [2B] of the completion tokens, model outputs or None)."""
@@ -219,10 +232,12 @@ class SymPOTrainer(DPOTrainer):
         kwargs = dict(model_inputs, use_cache=False)
         seq_len = targets.shape[1]
         if self.logps_path == "fused_linear":
-            decoder, head = split_decoder_head(self.accelerator.unwrap_model(model))
-            hidden = decoder(**kwargs).last_hidden_state[:, -seq_len - 1:-1]
-            logps = fused_linear_sequence_logps(hidden, head.weight, targets, bias=head.bias,
-                                                chunk_size=self.args.sympo_chunk_size)
+            parts = split_decoder_head(self.accelerator.unwrap_model(model))
+            hidden = parts.decoder(**kwargs).last_hidden_state[:, -seq_len - 1:-1]
+            hidden, weight, bias = projection_inputs(parts, hidden)  # the head's transform; autocast's dtype
+            with torch.autocast(hidden.device.type, enabled=False):
+                logps = fused_linear_sequence_logps(hidden, weight, targets, bias=bias,
+                                                    chunk_size=self.args.sympo_chunk_size)
             return logps, None
         if self.aux_loss_enabled:
             kwargs["output_router_logits"] = True
