@@ -12,7 +12,9 @@ from conftest import DEVICES
 import sympo_ext
 from sympo_ext import reference
 
-LOSS_TYPES = list(sympo_ext.LOSSES)
+# The per-pair losses (margin and pair kinds; the batch losses have their own
+# tests in test_losses_new.py).
+LOSS_TYPES = [name for name, info in sympo_ext.LOSSES.items() if info.kind != "batch"]
 # Loss-specific parameters set away from their defaults, so a kernel that
 # ignored them would fail.
 LOSS_PARAMS = {
@@ -20,6 +22,10 @@ LOSS_PARAMS = {
     "symmetric_ramp": dict(slope=0.8),
     "cdpo": dict(epsilon=0.2),
     "rdpo": dict(epsilon=0.3),
+    "ropo": dict(alpha=5.0),
+    "simpo": dict(gamma=0.3),
+    "exo_pair": dict(epsilon=0.1),
+    "discopop": dict(tau=0.3),
 }
 
 
@@ -235,10 +241,10 @@ def test_opcheck(reduction):
     n = 17
     pc, pr, rc, rr = make_pairs(n, requires_grad=True)
     samples = [
-        (pc, pr, rc, rr, None, None, "sigmoid", 0.1, None, 1.0, 0.5, 0.0, reduction),
-        (pc, pr, None, None, torch.randint(0, 2, (n,)), torch.rand(n), "rdpo", 0.2, 3.0, 1.0, 0.5, 0.25, reduction),
-        (pc.float().detach().requires_grad_(), pr.half().detach().requires_grad_(), rc, rr, None, None, "hinge", 0.3,
-         None, 1.0, 0.5, 0.0, reduction),
+        (pc, pr, rc, rr, None, None, ["sigmoid"], [1.0], [1.0], 0.1, None, reduction),
+        (pc, pr, None, None, torch.randint(0, 2, (n,)), torch.rand(n), ["rdpo"], [1.0], [0.25], 0.2, 3.0, reduction),
+        (pc.float().detach().requires_grad_(), pr.half().detach().requires_grad_(), rc, rr, None, None, ["hinge"],
+         [1.0], [0.0], 0.3, None, reduction),
     ]
     for args in samples:
         torch.library.opcheck(torch.ops.sympo_ext.sym_loss_forward.default, args)
@@ -275,10 +281,11 @@ def test_registry_matches_the_kernels():
     for name in LOSS_TYPES:
         sympo_ext.sym_loss(pc, pr, loss_type=name)
     with pytest.raises(ValueError) as err:
-        torch.ops.sympo_ext.sym_loss_forward(pc, pr, None, None, None, None, "nope", 0.1, None, 1.0, 0.5, 0.0, "mean")
+        torch.ops.sympo_ext.sym_loss_forward(pc, pr, None, None, None, None, ["nope"], [1.0], [0.0], 0.1, None, "mean")
     listed = str(err.value).split("valid: ")[1].split("\n")[0].strip()
     assert listed.split(", ") == LOSS_TYPES
-    assert set(sympo_ext.SYMMETRIC_LOSSES) == {"sigmoid", "symmetric_ramp", "unhinged"}
+    # apo_zero = sigmoid(-c) + sigmoid(r): swapping the pair's roles adds up to 2.
+    assert set(sympo_ext.SYMMETRIC_LOSSES) == {"sigmoid", "symmetric_ramp", "unhinged", "apo_zero"}
 
 
 @pytest.mark.parametrize("lanes", ["scalar", "simd"])
