@@ -246,7 +246,8 @@ class LossSpec:
         _check_real("beta", beta)
         _check_real("clip", clip, optional=True)
         spec = cls(types, weights, float(beta), None if clip is None else float(clip), **kept)
-        spec.validate()
+        # Exact here; sym_loss re-validates in the math dtype its inputs give (float32 or float64).
+        spec.validate(torch.float64)
         return spec
 
     # -- derived views ---------------------------------------------------------
