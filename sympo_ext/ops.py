@@ -278,6 +278,8 @@ if AVAILABLE:
 
     @torch.library.register_fake("sympo_ext::sequence_logps_forward")
     def _sequence_logps_forward_fake(logits, labels, cu_seqlens, ignore_index, average, inplace_backward=False):
+        _check_same_device("sequence_logps", (logits, labels, cu_seqlens), ("logits", "labels", "cu_seqlens"),
+                           allow_cpu=("cu_seqlens",))
         n, rows = _seq_geometry(logits, cu_seqlens)
         dtype = _logps_dtype(logits)
         return (
@@ -400,6 +402,10 @@ def sequence_logps(
         raise TypeError(f"sequence_logps: labels must be a tensor, got {type(labels).__name__}")
     if cu_seqlens is not None and not isinstance(cu_seqlens, torch.Tensor):
         raise TypeError(f"sequence_logps: cu_seqlens must be a tensor or None, got {type(cu_seqlens).__name__}")
+    # A meta tensor mixed with real ones would reach the shape-only kernel and return
+    # uninitialised memory: refuse it by name. cu_seqlens may stay on the CPU.
+    _check_same_device("sequence_logps", (logits, labels, cu_seqlens), ("logits", "labels", "cu_seqlens"),
+                       allow_cpu=("cu_seqlens",))
     if inplace_backward and logits.is_leaf and logits.requires_grad:
         raise ValueError(
             "sequence_logps: inplace_backward=True needs logits computed by an op (e.g. the LM head); "

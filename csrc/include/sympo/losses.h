@@ -304,7 +304,9 @@ template <typename T, typename P>
 SYMPO_HD void clipped_reward(T policy, T ref, const P& p, T& reward, T& dreward) {
   const T r = p.beta * (policy - ref);
   reward = clamp_nan(r, -p.clip, p.clip);
-  dreward = select<T>(inside(r, -p.clip, p.clip), p.beta, T(0));
+  // NaN keeps its NaN derivative (a constant-slope loss such as unhinged would
+  // otherwise give a NaN pair a finite gradient).
+  dreward = select<T>(inside(r, -p.clip, p.clip), p.beta, select<T>(r == r, T(0), r));
 }
 
 // label: 1 = the first ("chosen") response is preferred, 0 = the second (the
