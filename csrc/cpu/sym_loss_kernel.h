@@ -39,6 +39,10 @@ namespace CPU_CAPABILITY {
 // so the loss is bit-for-bit reproducible.
 constexpr int64_t kBlock = 4096;
 constexpr int64_t kTile = 256;  // a multiple of every vector width
+// At least this many blocks (32768 pairs, ATen's GRAIN_SIZE) per thread: below
+// that a parallel region's synchronisation costs more than it saves, the more
+// so on a loaded machine.
+constexpr int64_t kBlocksPerTask = 8;
 
 template <typename T, typename Src>
 void convert(const Src* src, int64_t stride, int64_t len, T* dst) {
@@ -168,7 +172,7 @@ template <typename T, int kLoss>
 void forward_blocks(const SymLossForwardArgs& a, const LossParams<T>& p, std::vector<double>& partial) {
   const int64_t n = a.n;
   const int64_t num_blocks = static_cast<int64_t>(partial.size());
-  at::parallel_for(0, num_blocks, 1, [&](int64_t b0, int64_t b1) {
+  at::parallel_for(0, num_blocks, kBlocksPerTask, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       partial[static_cast<size_t>(b)] =
           forward_block<T, kLoss>(a, p, b * kBlock, std::min(n, (b + 1) * kBlock));
@@ -204,7 +208,7 @@ void backward(const SymLossBackwardArgs& a) {
   const T* coef = static_cast<const T*>(a.grad_coef);
   const int64_t n = a.n;
   const bool scalar_grad = a.grad_loss.stride == 0;  // mean / sum
-  at::parallel_for(0, n, kBlock, [&](int64_t i0, int64_t i1) {
+  at::parallel_for(0, n, kBlock * kBlocksPerTask, [&](int64_t i0, int64_t i1) {
     alignas(64) T g[kTile], dc[kTile], dr[kTile], dw[kTile];
     for (int64_t t0 = i0; t0 < i1; t0 += kTile) {
       const int64_t len = std::min(kTile, i1 - t0);

@@ -145,6 +145,23 @@ SYMPO_HD T softplus(T x) {  // log(1 + exp(x)) without overflow; +inf -> inf, -i
   return pos + LaneOps<T>::log1p(LaneOps<T>::exp(-abs_nan(x)));  // NaN: exp(NaN) is NaN
 }
 
+// softplus(+-x) and sigmoid(+-x) from ONE exp and ONE log1p (the same values as
+// softplus() and stable_sigmoid() above: most losses need several of the four).
+template <typename T>
+struct Logistic {
+  T sp_pos, sp_neg;    // softplus(x), softplus(-x)
+  T sig_pos, sig_neg;  // sigmoid(x), sigmoid(-x)
+};
+
+template <typename T>
+SYMPO_HD Logistic<T> logistic_parts(T x) {
+  const T e = LaneOps<T>::exp(-abs_nan(x));
+  const T l = LaneOps<T>::log1p(e);
+  const T inv = T(1) / (T(1) + e);
+  return {select<T>(x > T(0), x, T(0)) + l, select<T>(-x > T(0), -x, T(0)) + l,
+          select<T>(x >= T(0), T(1), e) * inv, select<T>(-x >= T(0), T(1), e) * inv};
+}
+
 // Clamp that keeps NaN (std::min/max and fminf/fmaxf would not).
 template <typename T>
 SYMPO_HD T clamp_nan(T x, T lo, T hi) {
@@ -177,7 +194,8 @@ SYMPO_HD LossAndSlope<T> margin_loss(T s, const P& p) {
   } else if constexpr (L == LossType::Unhinged) {
     return {T(1) - s, T(-1)};
   } else if constexpr (L == LossType::Logistic) {
-    return {softplus<T>(-s), -stable_sigmoid<T>(-s)};
+    const Logistic<T> g = logistic_parts(s);
+    return {g.sp_neg, -g.sig_neg};
   } else if constexpr (L == LossType::Hinge) {
     const T v = T(1) - s;
     return {select<T>(v < T(0), T(0), v), select<T>(v >= T(0), T(-1), T(0))};
@@ -192,37 +210,36 @@ SYMPO_HD LossAndSlope<T> margin_loss(T s, const P& p) {
     return {clamp_nan(v, T(0), T(1)), select<T>(inside(v, T(0), T(1)), T(-1), T(0))};
   } else if constexpr (L == LossType::CDPO) {
     const T e = p.param;
-    return {mul0(T(1) - e, softplus<T>(-s)) + mul0(e, softplus<T>(s)),
-            e * stable_sigmoid<T>(s) - (T(1) - e) * stable_sigmoid<T>(-s)};
+    const Logistic<T> g = logistic_parts(s);
+    return {mul0(T(1) - e, g.sp_neg) + mul0(e, g.sp_pos), e * g.sig_pos - (T(1) - e) * g.sig_neg};
   } else if constexpr (L == LossType::RDPO) {
     const T e = p.param;
-    return {(mul0(T(1) - e, softplus<T>(-s)) - mul0(e, softplus<T>(s))) * p.k0,
-            -(((T(1) - e) * stable_sigmoid<T>(-s) + e * stable_sigmoid<T>(s)) * p.k0)};
+    const Logistic<T> g = logistic_parts(s);
+    return {(mul0(T(1) - e, g.sp_neg) - mul0(e, g.sp_pos)) * p.k0,
+            -(((T(1) - e) * g.sig_neg + e * g.sig_pos) * p.k0)};
   } else if constexpr (L == LossType::IPO) {  // (s/beta - 1/(2 beta))^2
     const T v = s / p.beta - T(0.5) / p.beta;
     return {v * v, T(2) * v / p.beta};
   } else if constexpr (L == LossType::ROPO) {  // k0 softplus(-s) + k1 sigmoid(-s)
-    const T q = stable_sigmoid<T>(-s);
-    return {mul0(p.k0, softplus<T>(-s)) + p.k1 * q,
-            -(p.k0 * q) - p.k1 * q * stable_sigmoid<T>(s)};
+    const Logistic<T> g = logistic_parts(s);
+    return {mul0(p.k0, g.sp_neg) + p.k1 * g.sig_neg, -(p.k0 * g.sig_neg) - p.k1 * g.sig_neg * g.sig_pos};
   } else if constexpr (L == LossType::SimPO) {  // softplus(-(s - gamma))
-    const T x = s - p.param;
-    return {softplus<T>(-x), -stable_sigmoid<T>(-x)};
+    const Logistic<T> g = logistic_parts(s - p.param);
+    return {g.sp_neg, -g.sig_neg};
   } else if constexpr (L == LossType::ExoPair) {
     // KL(Bernoulli(sigmoid(s)) || Bernoulli(1 - eps)) with k0 = -log(1-eps), k1 = -log(eps):
     // sigmoid(s) (k0 - softplus(-s)) + sigmoid(-s) (k1 - softplus(s)).
-    const T ps = stable_sigmoid<T>(s), qs = stable_sigmoid<T>(-s);
-    return {mul0(ps, p.k0 - softplus<T>(-s)) + mul0(qs, p.k1 - softplus<T>(s)),
-            mul0(ps * qs, s - (p.k1 - p.k0))};
+    const Logistic<T> g = logistic_parts(s);
+    return {mul0(g.sig_pos, p.k0 - g.sp_neg) + mul0(g.sig_neg, p.k1 - g.sp_pos),
+            mul0(g.sig_pos * g.sig_neg, s - (p.k1 - p.k0))};
   } else {
     static_assert(L == LossType::DiscoPOP, "every Margin loss needs a formula");
     // softplus(-s) (1 - m) + exp(-s) m with m = sigmoid(s / tau); exp(-s) m is
     // computed as exp(-s - softplus(-s / tau)) (no overflow), its s = -inf limit is k1.
-    const T m = stable_sigmoid<T>(s * p.k0), om = stable_sigmoid<T>(-(s * p.k0));
-    const T sp = softplus<T>(-s);
-    const T e = select<T>(s == T(-INFINITY), p.k1, LaneOps<T>::exp(-s - softplus<T>(-(s * p.k0))));
-    return {mul0(om, sp) + e,
-            -(stable_sigmoid<T>(-s) * om) + mul0(e, p.k0 * om - T(1)) - mul0(m * om * p.k0, sp)};
+    const Logistic<T> g = logistic_parts(s), gm = logistic_parts(s * p.k0);
+    const T m = gm.sig_pos, om = gm.sig_neg, sp = g.sp_neg;
+    const T e = select<T>(s == T(-INFINITY), p.k1, LaneOps<T>::exp(-s - gm.sp_neg));
+    return {mul0(om, sp) + e, -(g.sig_neg * om) + mul0(e, p.k0 * om - T(1)) - mul0(m * om * p.k0, sp)};
   }
 }
 
@@ -240,22 +257,24 @@ SYMPO_HD PairLoss<T> pair_loss(T c, T r, const P& p) {
     return {m.loss, m.dloss_ds, -m.dloss_ds};
   } else if constexpr (L == LossType::NCAPair) {
     // softplus(-c) + softplus(c) / 2 + softplus(r) / 2
-    return {softplus<T>(-c) + T(0.5) * softplus<T>(c) + T(0.5) * softplus<T>(r),
-            T(0.5) * stable_sigmoid<T>(c) - stable_sigmoid<T>(-c), T(0.5) * stable_sigmoid<T>(r)};
+    const Logistic<T> gc = logistic_parts(c), gr = logistic_parts(r);
+    return {gc.sp_neg + T(0.5) * gc.sp_pos + T(0.5) * gr.sp_pos, T(0.5) * gc.sig_pos - gc.sig_neg,
+            T(0.5) * gr.sig_pos};
   } else if constexpr (L == LossType::BCOPair) {  // softplus(-c) + softplus(r)
-    return {softplus<T>(-c) + softplus<T>(r), -stable_sigmoid<T>(-c), stable_sigmoid<T>(r)};
+    const Logistic<T> gc = logistic_parts(c), gr = logistic_parts(r);
+    return {gc.sp_neg + gr.sp_pos, -gc.sig_neg, gr.sig_pos};
   } else if constexpr (L == LossType::SPPOHard) {  // (c/beta - 1/(2 beta))^2 + (r/beta + 1/(2 beta))^2
     const T a = c / p.beta - T(0.5) / p.beta, b = r / p.beta + T(0.5) / p.beta;
     return {a * a + b * b, T(2) * a / p.beta, T(2) * b / p.beta};
   } else if constexpr (L == LossType::APOZero) {  // sigmoid(-c) + sigmoid(r)
-    const T qc = stable_sigmoid<T>(-c), pr = stable_sigmoid<T>(r);
-    return {qc + pr, -(qc * stable_sigmoid<T>(c)), pr * stable_sigmoid<T>(-r)};
+    const Logistic<T> gc = logistic_parts(c), gr = logistic_parts(r);
+    return {gc.sig_neg + gr.sig_pos, -(gc.sig_neg * gc.sig_pos), gr.sig_pos * gr.sig_neg};
   } else {
     static_assert(L == LossType::APODown, "every Pair loss needs a formula");
     // sigmoid(c) + sigmoid(r - c)
-    const T pc = stable_sigmoid<T>(c), d = stable_sigmoid<T>(r - c);
-    const T dd = d * stable_sigmoid<T>(c - r);
-    return {pc + d, pc * stable_sigmoid<T>(-c) - dd, dd};
+    const Logistic<T> gc = logistic_parts(c), gd = logistic_parts(r - c);
+    const T dd = gd.sig_pos * gd.sig_neg;
+    return {gc.sig_pos + gd.sig_pos, gc.sig_pos * gc.sig_neg - dd, dd};
   }
 }
 
