@@ -1,8 +1,16 @@
-// The schemas of every sympo_ext op, declared once. Each backend registers its
-// kernels in its own file (csrc/cpu/*.cpp, csrc/cuda/*_register.cpp); fake
-// kernels and autograd are registered from Python (sympo_ext/ops.py).
+// The schemas of the C++ ops of the sympo_ext namespace, declared once. Each
+// backend registers its kernels in its own file (csrc/cpu/*_register.cpp,
+// csrc/cuda/*_register.cpp); fake kernels and autograd are registered from
+// Python (sympo_ext/ops.py). Two ops of the namespace are Python custom ops,
+// declared in sympo_ext/fused_linear/ (torch.library.custom_op), not here:
+// sympo_ext::fused_linear_logps and sympo_ext::fused_linear_logps_backward.
 #include <Python.h>
 #include <torch/library.h>
+
+#include <string>
+#include <vector>
+
+#include "loss_names.h"
 
 extern "C" {
 // Importing sympo_ext._C runs the static registrations below; the module itself
@@ -14,20 +22,27 @@ PyObject* PyInit__C(void) {
 }
 
 TORCH_LIBRARY(sympo_ext, m) {
-  // Pair-level loss. One launch computes the loss (reduced or per pair), the
-  // per-pair derivatives saved for backward (grad_coef [2, B]) and the detached
-  // rewards for logging (rewards [3, B]: chosen, rejected, margin).
+  // Pair-level loss: sum_k loss_weights[k] * l_k with l_k the loss loss_types[k]
+  // (parameter loss_params[k]; 0 for a loss without one; each type at most once).
+  // One launch computes the loss (reduced or per pair), the per-pair derivatives
+  // saved for backward (grad_coef [2, B], [3, B] with weights: the third row is
+  // d loss / d weight) and the detached rewards for logging (rewards [3, B]:
+  // chosen, rejected, margin).
   m.def(
       "sym_loss_forward(Tensor policy_chosen_logps, Tensor policy_rejected_logps, "
       "Tensor? ref_chosen_logps, Tensor? ref_rejected_logps, Tensor? labels, Tensor? weights, "
-      "str loss_type, float beta, float? clip, float temperature, float slope, float epsilon, "
+      "str[] loss_types, float[] loss_weights, float[] loss_params, float beta, float? clip, "
       "str reduction) -> (Tensor loss, Tensor grad_coef, Tensor rewards)");
   // One elementwise pass: gradients for the inputs whose dtype is given
   // (a missing dtype means "not needed"; an empty tensor is returned for it).
   m.def(
       "sym_loss_backward(Tensor grad_loss, Tensor grad_coef, ScalarType? policy_chosen_dtype, "
       "ScalarType? policy_rejected_dtype, ScalarType? ref_chosen_dtype, "
-      "ScalarType? ref_rejected_dtype) -> (Tensor, Tensor, Tensor, Tensor)");
+      "ScalarType? ref_rejected_dtype, ScalarType? weights_dtype) -> "
+      "(Tensor, Tensor, Tensor, Tensor, Tensor)");
+  // The kernels' loss table (csrc/include/sympo/loss_list.h), one line per loss:
+  // "name kind param range"; for the registry consistency test and tools.
+  m.def("loss_table() -> str[]", [] { return sympo::loss_table_lines(); });
 
   // ---- Fused log-probs from LM logits (CPU: csrc/cpu/logps_*.cpp, CUDA: csrc/cuda/logps_*) ----
   // Row level: logits [R, V] (last stride 1, any row stride), labels [R] int64/int32.

@@ -52,9 +52,9 @@ SymLossForwardPlan plan_sym_loss_forward(
     const at::Tensor& policy_chosen_logps, const at::Tensor& policy_rejected_logps,
     const std::optional<at::Tensor>& ref_chosen_logps,
     const std::optional<at::Tensor>& ref_rejected_logps, const std::optional<at::Tensor>& labels,
-    const std::optional<at::Tensor>& weights, const std::string& loss_type, double beta,
-    std::optional<double> clip, double temperature, double slope, double epsilon,
-    const std::string& reduction) {
+    const std::optional<at::Tensor>& weights, const std::vector<std::string>& loss_types,
+    const std::vector<double>& loss_weights, const std::vector<double>& loss_params, double beta,
+    std::optional<double> clip, const std::string& reduction) {
   // --- tensors ---------------------------------------------------------------
   check_logps_vector(policy_chosen_logps, "policy_chosen_logps");
   const int64_t n = policy_chosen_logps.size(0);
@@ -93,34 +93,58 @@ SymLossForwardPlan plan_sym_loss_forward(
   }
 
   // --- scalars ---------------------------------------------------------------
+  // Every number is checked as the kernel will use it: rounded to the math dtype.
   SymLossForwardArgs a;
-  a.type = parse_loss_type(loss_type);
+  a.use_double = wants_double({&policy_chosen_logps, &policy_rejected_logps, ptr(ref_chosen_logps),
+                               ptr(ref_rejected_logps), ptr(weights)});
+  const char* math = a.use_double ? "float64" : "float32";
+  auto finite_in_math = [&](double v) {
+    return a.use_double ? std::isfinite(v) : std::isfinite(static_cast<float>(v));
+  };
+  auto positive_in_math = [&](double v) {
+    return finite_in_math(v) && (a.use_double ? v > 0 : static_cast<float>(v) > 0.0f);
+  };
   a.reduction = parse_reduction(reduction);
-  TORCH_CHECK(std::isfinite(beta) && beta > 0, "sym_loss: beta must be a finite number > 0, got ",
-              beta);
+  TORCH_CHECK(positive_in_math(beta), "sym_loss: beta must be a finite number > 0 in the ", math,
+              " math, got ", beta);
   if (clip.has_value()) {
-    TORCH_CHECK(std::isfinite(*clip) && *clip > 0,
-                "sym_loss: clip must be None (no clipping) or a finite number > 0, got ", *clip);
+    TORCH_CHECK(positive_in_math(*clip),
+                "sym_loss: clip must be None (no clipping) or a finite number > 0 in the ", math,
+                " math, got ", *clip);
   }
-  TORCH_CHECK(std::isfinite(temperature) && temperature > 0,
-              "sym_loss: temperature must be a finite number > 0, got ", temperature);
-  TORCH_CHECK(std::isfinite(slope) && slope > 0, "sym_loss: slope must be a finite number > 0, got ",
-              slope);
-  if (a.type == LossType::RDPO) {
-    TORCH_CHECK(epsilon >= 0 && epsilon < 0.5,
-                "sym_loss: epsilon must be in [0, 0.5) for loss_type 'rdpo', got ", epsilon);
-  } else {
-    TORCH_CHECK(epsilon >= 0 && epsilon <= 1, "sym_loss: epsilon must be in [0, 1], got ", epsilon);
+  const size_t k = loss_types.size();
+  TORCH_CHECK_VALUE(k >= 1 && k <= static_cast<size_t>(kMaxTerms), "sym_loss: loss_types must name 1 to ",
+                    kMaxTerms, " losses, got ", k);
+  TORCH_CHECK_VALUE(loss_weights.size() == k && loss_params.size() == k,
+                    "sym_loss: loss_weights and loss_params need one entry per loss type (", k,
+                    "), got ", loss_weights.size(), " and ", loss_params.size());
+  a.num_terms = static_cast<int>(k);
+  for (size_t i = 0; i < k; ++i) {
+    LossTerm& t = a.terms[i];
+    t.type = parse_loss_type(loss_types[i]);
+    for (size_t j = 0; j < i; ++j) {
+      TORCH_CHECK_VALUE(a.terms[j].type != t.type, "sym_loss: loss type '", loss_types[i],
+                        "' appears twice in loss_types; give each loss once with its weight");
+    }
+    TORCH_CHECK_VALUE(positive_in_math(loss_weights[i]), "sym_loss: loss_weights[", i, "] (for '",
+                      loss_types[i], "') must be a finite number > 0 in the ", math, " math, got ",
+                      loss_weights[i]);
+    const ParamSpec& spec = loss_info(t.type).param;
+    if (spec.name == nullptr) {
+      TORCH_CHECK_VALUE(loss_params[i] == 0.0, "sym_loss: loss_params[", i, "] must be 0: loss '",
+                        loss_types[i], "' has no parameter, got ", loss_params[i]);
+    } else {
+      TORCH_CHECK(in_range(spec, loss_params[i], a.use_double), "sym_loss: ", spec.name,
+                  " must be a finite number in ", range_text(spec), " for loss_type '", loss_types[i],
+                  "' (checked in the ", math, " math), got ", loss_params[i]);
+    }
+    t.weight = loss_weights[i];
+    t.param = loss_params[i];
   }
 
   a.n = n;
   a.beta = beta;
   a.clip = clip.value_or(std::numeric_limits<double>::infinity());
-  a.temperature = temperature;
-  a.slope = slope;
-  a.epsilon = epsilon;
-  a.use_double = wants_double({&policy_chosen_logps, &policy_rejected_logps, ptr(ref_chosen_logps),
-                               ptr(ref_rejected_logps), ptr(weights)});
   a.policy_chosen = strided_in(policy_chosen_logps);
   a.policy_rejected = strided_in(policy_rejected_logps);
   a.ref_chosen = strided_in(ref_chosen_logps);
@@ -131,7 +155,7 @@ SymLossForwardPlan plan_sym_loss_forward(
   const auto opts = policy_chosen_logps.options().dtype(a.use_double ? at::kDouble : at::kFloat);
   SymLossForwardPlan plan;
   plan.loss = a.reduction == Reduction::None ? at::empty({n}, opts) : at::empty({}, opts);
-  plan.grad_coef = at::empty({2, n}, opts);
+  plan.grad_coef = at::empty({a.has_weight_grad() ? 3 : 2, n}, opts);
   plan.rewards = at::empty({3, n}, opts);
   a.loss = plan.loss.mutable_data_ptr();
   a.grad_coef = plan.grad_coef.mutable_data_ptr();
@@ -140,10 +164,8 @@ SymLossForwardPlan plan_sym_loss_forward(
   return plan;
 }
 
-void check_label_and_weight_values(const SymLossForwardPlan& plan,
-                                   const std::optional<at::Tensor>& labels,
+void check_label_and_weight_values(const std::optional<at::Tensor>& labels,
                                    const std::optional<at::Tensor>& weights) {
-  (void)plan;
   if (labels.has_value() && labels->scalar_type() != at::kBool && labels->numel() > 0) {
     const bool ok = labels->eq(0).logical_or_(labels->eq(1)).all().item<bool>();
     TORCH_CHECK(ok, "sym_loss: labels must be 0 or 1 for every pair (1: the first response is "
@@ -160,11 +182,16 @@ SymLossBackwardPlan plan_sym_loss_backward(const at::Tensor& grad_loss, const at
                                            std::optional<at::ScalarType> policy_chosen_dtype,
                                            std::optional<at::ScalarType> policy_rejected_dtype,
                                            std::optional<at::ScalarType> ref_chosen_dtype,
-                                           std::optional<at::ScalarType> ref_rejected_dtype) {
-  TORCH_CHECK(grad_coef.dim() == 2 && grad_coef.size(0) == 2 && grad_coef.is_contiguous() &&
+                                           std::optional<at::ScalarType> ref_rejected_dtype,
+                                           std::optional<at::ScalarType> weights_dtype) {
+  TORCH_CHECK(grad_coef.dim() == 2 && (grad_coef.size(0) == 2 || grad_coef.size(0) == 3) &&
+                  grad_coef.is_contiguous() &&
                   (grad_coef.scalar_type() == at::kFloat || grad_coef.scalar_type() == at::kDouble),
-              "sym_loss_backward: grad_coef must be the contiguous [2, n] float tensor saved by "
-              "sym_loss_forward");
+              "sym_loss_backward: grad_coef must be the contiguous [2, n] (or [3, n] with weights) "
+              "float tensor saved by sym_loss_forward");
+  TORCH_CHECK(!weights_dtype.has_value() || grad_coef.size(0) == 3,
+              "sym_loss_backward: a weights gradient needs the [3, n] grad_coef of a forward "
+              "called with weights");
   const int64_t n = grad_coef.size(1);
   TORCH_CHECK(grad_loss.dim() == 0 || (grad_loss.dim() == 1 && grad_loss.size(0) == n),
               "sym_loss_backward: grad_loss must be a scalar (mean/sum) or have ", n,
@@ -199,6 +226,7 @@ SymLossBackwardPlan plan_sym_loss_backward(const at::Tensor& grad_loss, const at
   make(policy_rejected_dtype, plan.grad_policy_rejected, a.grad_policy_rejected, "policy_rejected");
   make(ref_chosen_dtype, plan.grad_ref_chosen, a.grad_ref_chosen, "ref_chosen");
   make(ref_rejected_dtype, plan.grad_ref_rejected, a.grad_ref_rejected, "ref_rejected");
+  make(weights_dtype, plan.grad_weights, a.grad_weights, "weights");
   return plan;
 }
 

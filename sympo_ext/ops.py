@@ -8,13 +8,14 @@ exposes thin, documented wrappers.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
 
 from . import reference
 from ._loading import AVAILABLE, use_kernels
-from .losses import check_loss_options
+from .losses import DEFAULT_BETA, LOSSES, REDUCTIONS, LossSpec
 
 __all__ = ["sym_loss", "SymLossOutput", "sequence_logps", "token_logps_and_lse", "token_logps_backward_"]
 
@@ -33,42 +34,60 @@ class SymLossOutput(NamedTuple):
 # --------------------------------------------------------------------------- #
 
 _LOGPS_ARGS = ("policy_chosen_logps", "policy_rejected_logps", "ref_chosen_logps", "ref_rejected_logps")
+_SYM_LOSS_ARGS = (*_LOGPS_ARGS, "labels", "weights")
 
 
 def _math_dtype(*tensors: torch.Tensor | None) -> torch.dtype:
     return torch.float64 if any(t is not None and t.dtype == torch.float64 for t in tensors) else torch.float32
 
 
+def _check_same_device(op: str, tensors, names, allow_cpu: tuple[str, ...] = ()) -> None:
+    """Refuse tensors on different devices, naming the argument (a ``meta`` tensor
+    mixed with real ones would otherwise give uninitialised memory)."""
+    device = tensors[0].device
+    for t, name in zip(tensors[1:], names[1:]):
+        if t is None or t.device == device:
+            continue
+        if name in allow_cpu and t.device.type == "cpu" and device.type != "meta":
+            continue
+        raise RuntimeError(
+            f"{op}: {name} is on {t.device} but {names[0]} is on {device}; all tensors must be on one device"
+        )
+
+
 if AVAILABLE:
 
     @torch.library.register_fake("sympo_ext::sym_loss_forward")
-    def _sym_loss_forward_fake(pc, pr, rc, rr, labels, weights, loss_type, beta, clip, temperature, slope,
-                               epsilon, reduction):
+    def _sym_loss_forward_fake(pc, pr, rc, rr, labels, weights, loss_types, loss_weights, loss_params, beta, clip,
+                               reduction):
+        _check_same_device("sym_loss", (pc, pr, rc, rr, labels, weights), _SYM_LOSS_ARGS)
         n = pc.shape[0]
         dtype = _math_dtype(pc, pr, rc, rr, weights)
         loss = pc.new_empty((n,) if reduction == "none" else (), dtype=dtype)
-        return loss, pc.new_empty((2, n), dtype=dtype), pc.new_empty((3, n), dtype=dtype)
+        rows = 3 if weights is not None else 2
+        return loss, pc.new_empty((rows, n), dtype=dtype), pc.new_empty((3, n), dtype=dtype)
 
     @torch.library.register_fake("sympo_ext::sym_loss_backward")
-    def _sym_loss_backward_fake(grad_loss, grad_coef, pc_dtype, pr_dtype, rc_dtype, rr_dtype):
+    def _sym_loss_backward_fake(grad_loss, grad_coef, pc_dtype, pr_dtype, rc_dtype, rr_dtype, w_dtype):
         n = grad_coef.shape[1]
         return tuple(
             grad_coef.new_empty((n,), dtype=d) if d is not None else grad_coef.new_empty((0,))
-            for d in (pc_dtype, pr_dtype, rc_dtype, rr_dtype)
+            for d in (pc_dtype, pr_dtype, rc_dtype, rr_dtype, w_dtype)
         )
 
     def _sym_loss_setup_context(ctx, inputs, output):
         _, grad_coef, _ = output
         ctx.save_for_backward(grad_coef)
-        ctx.logps_dtypes = tuple(t.dtype if t is not None else None for t in inputs[:4])
+        ctx.input_dtypes = tuple(t.dtype if t is not None else None for t in inputs[:6])
         ctx.mark_non_differentiable(output[1], output[2])
 
     def _sym_loss_backward(ctx, grad_loss, _grad_coef, _grad_rewards):
         (grad_coef,) = ctx.saved_tensors
-        wanted = [d if need else None for d, need in zip(ctx.logps_dtypes, ctx.needs_input_grad[:4])]
-        grads = torch.ops.sympo_ext.sym_loss_backward(grad_loss, grad_coef, *wanted)
-        grads = [g if d is not None else None for g, d in zip(grads, wanted)]
-        return (*grads, *([None] * 9))
+        wanted = [d if need else None for d, need in zip(ctx.input_dtypes, ctx.needs_input_grad[:6])]
+        wanted[4] = None  # labels: never differentiable
+        pc, pr, rc, rr, w = torch.ops.sympo_ext.sym_loss_backward(grad_loss, grad_coef, *wanted[:4], wanted[5])
+        grads = [g if d is not None else None for g, d in zip((pc, pr, rc, rr, None, w), wanted)]
+        return (*grads, *([None] * 6))
 
     torch.library.register_autograd(
         "sympo_ext::sym_loss_forward", _sym_loss_backward, setup_context=_sym_loss_setup_context
@@ -83,52 +102,91 @@ def _check_tensor(value, name: str, optional: bool = False) -> None:
         raise TypeError(f"sym_loss: {name} must be {kind}, got {type(value).__name__}")
 
 
+def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels, dtype, reduction):
+    """A batch loss (AOT): the label-oriented log-ratios are sorted across the batch
+    (torch.sort, differentiable), then the fused kernel runs its ``fused_as`` loss on
+    the sorted values: one sort pair + one launch per batch loss."""
+    info = LOSSES[name]
+    pc, pr = pc.to(dtype), pr.to(dtype)
+    rc = rc.to(dtype) if rc is not None else torch.zeros_like(pc)
+    rr = rr.to(dtype) if rr is not None else torch.zeros_like(pr)
+    if labels is not None:
+        flip = labels == 0
+        if labels.dtype != torch.bool:  # invalid labels: NaN (no device sync), as in the kernel
+            invalid = ~(flip | (labels == 1))
+            pc = torch.where(invalid, torch.full_like(pc, math.nan), pc)
+        pc, pr = torch.where(flip, pr, pc), torch.where(flip, pc, pr)
+        rc, rr = torch.where(flip, rr, rc), torch.where(flip, rc, rr)
+    if name == "aot":
+        a, b = pc - pr, rc - rr
+    else:  # aot_unpaired
+        a, b = pc - rc, pr - rr
+    a, b = torch.sort(a).values, torch.sort(b).values
+    loss, _, _ = torch.ops.sympo_ext.sym_loss_forward(
+        a, b, None, None, None, None, [info.fused_as], [weight], [spec.param_value(name)], spec.beta, None, reduction
+    )
+    return loss
+
+
 def sym_loss(
     policy_chosen_logps: torch.Tensor,
     policy_rejected_logps: torch.Tensor,
     ref_chosen_logps: torch.Tensor | None = None,
     ref_rejected_logps: torch.Tensor | None = None,
     *,
-    loss_type: str = "sigmoid",
-    beta: float = 0.1,
+    loss_type: str | list[str] = "sigmoid",
+    beta: float = DEFAULT_BETA,
     clip: float | None = None,
     labels: torch.Tensor | None = None,
     weights: torch.Tensor | None = None,
     reduction: str = "mean",
-    temperature: float = 1.0,
-    slope: float = 0.5,
-    epsilon: float = 0.0,
+    loss_weights: list[float] | None = None,
+    temperature: float | None = None,
+    slope: float | None = None,
+    epsilon: float | None = None,
+    alpha: float | None = None,
+    gamma: float | None = None,
+    tau: float | None = None,
+    spec: LossSpec | None = None,
     return_rewards: bool = False,
 ) -> torch.Tensor | SymLossOutput:
-    """Fused pair-level preference loss (SymPO, DPO and robust baselines).
+    """Fused pair-level preference loss (SymPO, DPO, robust baselines, TRL's losses).
 
     For each pair i, with r = beta * (log pi - log pi_ref) (0 reference when the
     reference log-probs are None), optionally clamped to [-clip, clip]::
 
-        margin_i = r(chosen_i) - r(rejected_i)
-        s_i      = margin_i if labels_i == 1 else -margin_i
-        loss     = reduce(weights_i * l(s_i))
+        c_i, r_i = chosen, rejected reward (swapped when labels_i == 0)
+        loss     = reduce(weights_i * sum_k loss_weights[k] * l_k(c_i, r_i))
 
-    with l from :data:`sympo_ext.LOSSES` chosen by ``loss_type``. One kernel
-    launch computes the loss, its reduction and d loss / d margin; backward is
-    one elementwise kernel. Inputs may be fp32/fp64/bf16/fp16 (even mixed);
-    the loss is fp32 (fp64 when an input is fp64), gradients come back in each
-    input's dtype.
+    with each l_k from :data:`sympo_ext.LOSSES` (a margin loss is l(c - r)):
+    ``loss_type`` is one name or alias, or a list (TRL's weighted combination;
+    ``loss_weights`` default to 1 each). All margin and pair losses of the call
+    run in ONE kernel launch, which also computes the reduction, the derivatives
+    and the rewards; backward is one elementwise kernel. A batch loss (``aot``,
+    ``aot_unpaired``) adds one sort and one launch. Inputs may be
+    fp32/fp64/bf16/fp16 (even mixed); the loss is fp32 (fp64 when an input is
+    fp64), gradients come back in each input's dtype, for the four log-prob
+    inputs and for ``weights`` if it requires grad.
 
     Args:
         labels: per-pair 0/1 (bool, int or float); 1 (the default) means the
             first ("chosen") response is preferred. Other values raise on CPU;
             on CUDA (where checking would synchronise) they make that pair's
             loss NaN.
-        weights: per-pair weights >= 0 (same CPU/CUDA rule as labels).
+        weights: per-pair weights >= 0 (same CPU/CUDA rule as labels); not
+            defined for batch losses (sorting separates a pair from its weight).
         reduction: "mean" (over pairs; NaN for zero pairs, like ``torch.mean``),
             "sum" (0 for zero pairs) or "none" (per-pair losses).
-        temperature / slope / epsilon: used by sigmoid / symmetric_ramp /
-            cdpo+rdpo only; any other loss refuses a non-default value.
+        temperature / slope / epsilon / alpha / gamma / tau: the losses'
+            parameters (None: each loss's default, see the registry); a value no
+            chosen loss uses is refused. Every number is checked as the kernel
+            uses it, in the math dtype.
+        spec: a :class:`sympo_ext.losses.LossSpec` instead of the loss options.
         return_rewards: also return the detached per-pair chosen/rejected
             rewards and margins computed by the same launch.
 
-    NaN inputs give NaN losses (and gradients); they never crash.
+    NaN inputs give NaN losses (and gradients); +-inf inputs give the limits of
+    the formulas (README.md, "## The losses"); they never crash.
     """
     for value, name in zip((policy_chosen_logps, policy_rejected_logps), _LOGPS_ARGS[:2]):
         _check_tensor(value, name)
@@ -139,23 +197,51 @@ def sym_loss(
         (weights, "weights"),
     ):
         _check_tensor(value, name, optional=True)
-    check_loss_options(loss_type, temperature=temperature, slope=slope, epsilon=epsilon)
+    tensors = (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, labels, weights)
+    _check_same_device("sym_loss", tensors, _SYM_LOSS_ARGS)
+    options = dict(loss_type=loss_type, beta=beta, clip=clip, loss_weights=loss_weights, temperature=temperature,
+                   slope=slope, epsilon=epsilon, alpha=alpha, gamma=gamma, tau=tau)
+    if spec is None:
+        spec = LossSpec.create(**options)
+    elif not isinstance(spec, LossSpec):
+        raise TypeError(f"sym_loss: spec must be a LossSpec, got {type(spec).__name__}")
+    elif options != dict(loss_type="sigmoid", beta=DEFAULT_BETA, clip=None, loss_weights=None, temperature=None,
+                         slope=None, epsilon=None, alpha=None, gamma=None, tau=None):
+        raise TypeError("sym_loss: give either spec= or the loss options (loss_type, beta, ...), not both")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"sym_loss: unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
+    dtype = _math_dtype(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, weights)
+    spec.validate(dtype)
+    batch_terms = [(t, w) for t, w in zip(spec.loss_types, spec.weights) if LOSSES[t].kind == "batch"]
+    if batch_terms and weights is not None:
+        raise ValueError(f"sym_loss: weights are not defined for the batch loss {batch_terms[0][0]!r} "
+                         "(it sorts log-ratios across the batch, separating each pair from its weight)")
 
     if not use_kernels(policy_chosen_logps.device):
         loss, chosen, rejected, margins = reference.sym_loss_with_rewards(
             policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps,
-            loss_type=loss_type, beta=beta, clip=clip, labels=labels, weights=weights,
-            reduction=reduction, temperature=temperature, slope=slope, epsilon=epsilon,
+            labels=labels, weights=weights, reduction=reduction, spec=spec,
         )
         return SymLossOutput(loss, chosen, rejected, margins) if return_rewards else loss
 
-    loss, _, rewards = torch.ops.sympo_ext.sym_loss_forward(
-        policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, labels, weights,
-        loss_type, float(beta), None if clip is None else float(clip), float(temperature), float(slope),
-        float(epsilon), reduction,
-    )
+    types, term_weights, params = spec.kernel_terms()
+    loss = rewards = None
+    if types:
+        loss, _, rewards = torch.ops.sympo_ext.sym_loss_forward(
+            policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, labels, weights,
+            types, term_weights, params, spec.beta, spec.clip, reduction,
+        )
+    for name, w in batch_terms:
+        term = _batch_term(spec, name, w, policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
+                           ref_rejected_logps, labels, dtype, reduction)
+        loss = term if loss is None else loss + term
     if not return_rewards:
         return loss
+    if rewards is None:  # batch losses only: the rewards in plain torch (no loss launch computes them)
+        _, chosen, rejected, margins = reference.sym_loss_with_rewards(
+            *(t.detach() if t is not None else None for t in tensors[:4]), spec=LossSpec(beta=spec.beta)
+        )
+        return SymLossOutput(loss, chosen, rejected, margins)
     rewards = rewards.detach()
     return SymLossOutput(loss, rewards[0], rewards[1], rewards[2])
 
@@ -192,6 +278,8 @@ if AVAILABLE:
 
     @torch.library.register_fake("sympo_ext::sequence_logps_forward")
     def _sequence_logps_forward_fake(logits, labels, cu_seqlens, ignore_index, average, inplace_backward=False):
+        _check_same_device("sequence_logps", (logits, labels, cu_seqlens), ("logits", "labels", "cu_seqlens"),
+                           allow_cpu=("cu_seqlens",))
         n, rows = _seq_geometry(logits, cu_seqlens)
         dtype = _logps_dtype(logits)
         return (
@@ -314,6 +402,10 @@ def sequence_logps(
         raise TypeError(f"sequence_logps: labels must be a tensor, got {type(labels).__name__}")
     if cu_seqlens is not None and not isinstance(cu_seqlens, torch.Tensor):
         raise TypeError(f"sequence_logps: cu_seqlens must be a tensor or None, got {type(cu_seqlens).__name__}")
+    # A meta tensor mixed with real ones would reach the shape-only kernel and return
+    # uninitialised memory: refuse it by name. cu_seqlens may stay on the CPU.
+    _check_same_device("sequence_logps", (logits, labels, cu_seqlens), ("logits", "labels", "cu_seqlens"),
+                       allow_cpu=("cu_seqlens",))
     if inplace_backward and logits.is_leaf and logits.requires_grad:
         raise ValueError(
             "sequence_logps: inplace_backward=True needs logits computed by an op (e.g. the LM head); "

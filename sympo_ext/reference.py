@@ -7,13 +7,23 @@ clarity over speed and materialise every intermediate.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
-from .losses import check_loss_options
 from .sequences import average_or_zero, per_sequence_sum, sequence_ids
 
 __all__ = ["loss_values", "sym_loss", "sym_loss_with_rewards", "sequence_logps", "token_logps"]
+
+# --------------------------------------------------------------------------- #
+# The losses, one function each (the registry, sympo_ext/losses.py, points here).
+# Margin losses take s (the label-oriented margin), pair losses the rewards c
+# (preferred) and r (the other), batch losses the label-oriented log-probs of
+# the whole batch; each also gets its parameter p (None when it has none) and beta.
+# At +-inf they give the formula's limit and autograd gives its derivative's
+# limit (the rule documented in README.md), like the kernels.
+# --------------------------------------------------------------------------- #
 
 
 def _softplus(x: torch.Tensor) -> torch.Tensor:
@@ -22,39 +32,134 @@ def _softplus(x: torch.Tensor) -> torch.Tensor:
     return -F.logsigmoid(-x)
 
 
-def loss_values(
-    s: torch.Tensor,
-    loss_type: str,
-    *,
-    beta: float = 0.1,
-    temperature: float = 1.0,
-    slope: float = 0.5,
-    epsilon: float = 0.0,
-) -> torch.Tensor:
-    """l(s) elementwise, for s = +/- the reward margin."""
-    if loss_type == "sigmoid":
-        return torch.sigmoid(-temperature * s)
-    if loss_type == "symmetric_ramp":
-        return torch.clamp(0.5 - slope * s, 0.0, 1.0)
-    if loss_type == "unhinged":
-        return 1.0 - s
-    if loss_type == "logistic":
-        return _softplus(-s)
-    if loss_type == "hinge":
-        return torch.clamp(1.0 - s, min=0.0)
-    if loss_type == "square":
-        return (1.0 - s) ** 2
-    if loss_type == "exp":
-        return torch.exp(-s)
-    if loss_type == "ramp":
-        return torch.clamp(1.0 - s, 0.0, 1.0)
-    if loss_type == "cdpo":
-        return (1.0 - epsilon) * _softplus(-s) + epsilon * _softplus(s)
-    if loss_type == "rdpo":
-        return ((1.0 - epsilon) * _softplus(-s) - epsilon * _softplus(s)) / (1.0 - 2.0 * epsilon)
-    if loss_type == "ipo":
-        return (s / beta - 1.0 / (2.0 * beta)) ** 2
-    raise ValueError(f"unknown loss_type {loss_type!r}")
+def _mul0(coef, x: torch.Tensor) -> torch.Tensor:
+    """coef * x, with 0 where coef == 0 (0 * inf is the 0 the limit gives)."""
+    if isinstance(coef, torch.Tensor):
+        return torch.where(coef == 0, torch.zeros_like(x), coef * x)
+    return torch.zeros_like(x) if coef == 0 else coef * x
+
+
+def _finite(s: torch.Tensor) -> torch.Tensor:
+    """s with +-inf replaced by 0, for a branch whose value is not used there (its
+    gradient must not be inf * 0 = NaN)."""
+    return torch.where(torch.isinf(s), torch.zeros_like(s), s)
+
+
+def sigmoid(s, temperature, beta):
+    return torch.sigmoid(-temperature * s)
+
+
+def symmetric_ramp(s, slope, beta):
+    return torch.clamp(0.5 - slope * s, 0.0, 1.0)
+
+
+def unhinged(s, p, beta):
+    return 1.0 - s
+
+
+def logistic(s, p, beta):
+    return _softplus(-s)
+
+
+def hinge(s, p, beta):
+    return torch.clamp(1.0 - s, min=0.0)
+
+
+def square(s, p, beta):
+    return (1.0 - s) ** 2
+
+
+def exp(s, p, beta):
+    return torch.exp(-s)
+
+
+def ramp(s, p, beta):
+    return torch.clamp(1.0 - s, 0.0, 1.0)
+
+
+def cdpo(s, epsilon, beta):
+    return _mul0(1.0 - epsilon, _softplus(-s)) + _mul0(epsilon, _softplus(s))
+
+
+def rdpo(s, epsilon, beta):
+    return (_mul0(1.0 - epsilon, _softplus(-s)) - _mul0(epsilon, _softplus(s))) / (1.0 - 2.0 * epsilon)
+
+
+def ipo(s, p, beta):
+    return (s / beta - 1.0 / (2.0 * beta)) ** 2
+
+
+def ropo(s, alpha, beta):
+    return 4 * alpha / (alpha + 1) ** 2 * _softplus(-s) + 4 * alpha**2 / (alpha + 1) ** 2 * torch.sigmoid(-s)
+
+
+def simpo(s, gamma, beta):
+    return _softplus(-(s - gamma))
+
+
+def exo_pair(s, epsilon, beta):
+    # sigmoid(s) (logsigmoid(s) - log(1 - eps)) + sigmoid(-s) (logsigmoid(-s) - log(eps)),
+    # with each product 0 where its sigmoid is (s = -+inf).
+    sf = _finite(s)
+    pos = torch.sigmoid(sf) * (F.logsigmoid(sf) - math.log1p(-epsilon))
+    neg = torch.sigmoid(-sf) * (F.logsigmoid(-sf) - math.log(epsilon))
+    limit = torch.where(s > 0, -math.log1p(-epsilon), -math.log(epsilon)) + 0 * sf
+    return torch.where(torch.isinf(s), limit, pos + neg)
+
+
+def discopop(s, tau, beta):
+    # softplus(-s) (1 - m) + exp(-s) m with m = sigmoid(s / tau).
+    sf = _finite(s)
+    m = torch.sigmoid(sf / tau)
+    finite = _softplus(-sf) * (1 - m) + torch.exp(-sf - _softplus(-sf / tau))
+    # s = +inf: 0. s = -inf: +inf, with derivative -1 (tau <= 1) or -inf (tau > 1).
+    at_minus_inf = -s if tau <= 1 else s * s
+    return torch.where(s == math.inf, 0 * sf, torch.where(s == -math.inf, at_minus_inf, finite))
+
+
+def nca_pair(c, r, p, beta):
+    return _softplus(-c) + 0.5 * _softplus(c) + 0.5 * _softplus(r)
+
+
+def bco_pair(c, r, p, beta):
+    return _softplus(-c) + _softplus(r)
+
+
+def sppo_hard(c, r, p, beta):
+    return (c / beta - 0.5 / beta) ** 2 + (r / beta + 0.5 / beta) ** 2
+
+
+def apo_zero(c, r, p, beta):
+    return 1.0 - torch.sigmoid(c) + torch.sigmoid(r)
+
+
+def apo_down(c, r, p, beta):
+    return torch.sigmoid(c) + 1.0 - torch.sigmoid(c - r)
+
+
+def aot(pc, pr, rc, rr, epsilon, beta):
+    """AOT (paired): sort the policy and the reference log-ratio across the batch, then cDPO."""
+    delta = torch.sort(pc - pr).values - torch.sort(rc - rr).values
+    return cdpo(beta * delta, epsilon, beta)
+
+
+def aot_unpaired(pc, pr, rc, rr, epsilon, beta):
+    """AOT (unpaired): sort the chosen and the rejected log-ratio across the batch, then cDPO."""
+    delta = torch.sort(pc - rc).values - torch.sort(pr - rr).values
+    return cdpo(beta * delta, epsilon, beta)
+
+
+def loss_values(s: torch.Tensor, loss_type: str, *, beta: float = 0.1, **params) -> torch.Tensor:
+    """l(s) elementwise for a margin loss, s = +/- the reward margin; parameters by name
+    (default: the registry's)."""
+    from .losses import LossSpec
+
+    spec = LossSpec.create(loss_type, beta=beta, **params)
+    (name,) = spec.loss_types
+    info = spec.info(name)
+    if info.kind != "margin":
+        raise ValueError(f"loss_values: {name!r} is a {info.kind} loss, not a function of the margin")
+    return info.reference(s, spec.param_value(name), beta)
 
 
 def _math_dtype(*tensors: torch.Tensor | None) -> torch.dtype:
@@ -67,29 +172,46 @@ def sym_loss_with_rewards(
     ref_chosen_logps: torch.Tensor | None = None,
     ref_rejected_logps: torch.Tensor | None = None,
     *,
-    loss_type: str = "sigmoid",
-    beta: float = 0.1,
-    clip: float | None = None,
     labels: torch.Tensor | None = None,
     weights: torch.Tensor | None = None,
     reduction: str = "mean",
-    temperature: float = 1.0,
-    slope: float = 0.5,
-    epsilon: float = 0.0,
+    spec=None,
+    **loss_options,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Reference of :func:`sympo_ext.sym_loss`; returns (loss, chosen_rewards, rejected_rewards, margins)."""
-    check_loss_options(loss_type, temperature=temperature, slope=slope, epsilon=epsilon)
+    """Reference of :func:`sympo_ext.sym_loss` (same arguments, or a ``spec=LossSpec``);
+    returns (loss, chosen_rewards, rejected_rewards, margins)."""
+    from .losses import LossSpec
+
+    if spec is None:
+        spec = LossSpec.create(**loss_options)
+    elif loss_options:
+        raise TypeError(f"sym_loss: give either spec= or loss options, not both (got {sorted(loss_options)})")
     dtype = _math_dtype(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, weights)
+    spec.validate(dtype)
+    beta, clip = spec.beta, spec.clip
     pc = policy_chosen_logps.to(dtype)
     pr = policy_rejected_logps.to(dtype)
-    chosen = beta * (pc - ref_chosen_logps.to(dtype)) if ref_chosen_logps is not None else beta * pc
-    rejected = beta * (pr - ref_rejected_logps.to(dtype)) if ref_rejected_logps is not None else beta * pr
+    rc = ref_chosen_logps.to(dtype) if ref_chosen_logps is not None else torch.zeros_like(pc)
+    rr = ref_rejected_logps.to(dtype) if ref_rejected_logps is not None else torch.zeros_like(pr)
+    chosen = beta * (pc - rc)
+    rejected = beta * (pr - rr)
     if clip is not None:
         chosen = chosen.clamp(-clip, clip)
         rejected = rejected.clamp(-clip, clip)
     margin = chosen - rejected
-    s = margin if labels is None else torch.where(labels.to(dtype) == 0, -margin, margin)
-    losses = loss_values(s, loss_type, beta=beta, temperature=temperature, slope=slope, epsilon=epsilon)
+    flip = torch.zeros_like(margin, dtype=torch.bool) if labels is None else labels.to(dtype) == 0
+    c, r = torch.where(flip, rejected, chosen), torch.where(flip, chosen, rejected)  # preferred, other
+    losses = torch.zeros_like(margin)
+    for name, w in zip(spec.loss_types, spec.weights):
+        info, p = spec.info(name), spec.param_value(name)
+        if info.kind == "margin":
+            term = info.reference(c - r, p, beta)
+        elif info.kind == "pair":
+            term = info.reference(c, r, p, beta)
+        else:  # batch: label-oriented log-probs of the whole batch
+            term = info.reference(torch.where(flip, pr, pc), torch.where(flip, pc, pr),
+                                  torch.where(flip, rr, rc), torch.where(flip, rc, rr), p, beta)
+        losses = losses + w * term
     if weights is not None:
         losses = losses * weights.to(dtype)
     if reduction == "mean":

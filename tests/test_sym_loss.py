@@ -12,7 +12,9 @@ from conftest import DEVICES
 import sympo_ext
 from sympo_ext import reference
 
-LOSS_TYPES = list(sympo_ext.LOSSES)
+# The per-pair losses (margin and pair kinds; the batch losses have their own
+# tests in test_losses_new.py).
+LOSS_TYPES = [name for name, info in sympo_ext.LOSSES.items() if info.kind != "batch"]
 # Loss-specific parameters set away from their defaults, so a kernel that
 # ignored them would fail.
 LOSS_PARAMS = {
@@ -20,6 +22,10 @@ LOSS_PARAMS = {
     "symmetric_ramp": dict(slope=0.8),
     "cdpo": dict(epsilon=0.2),
     "rdpo": dict(epsilon=0.3),
+    "ropo": dict(alpha=5.0),
+    "simpo": dict(gamma=0.3),
+    "exo_pair": dict(epsilon=0.1),
+    "discopop": dict(tau=0.3),
 }
 
 
@@ -235,10 +241,10 @@ def test_opcheck(reduction):
     n = 17
     pc, pr, rc, rr = make_pairs(n, requires_grad=True)
     samples = [
-        (pc, pr, rc, rr, None, None, "sigmoid", 0.1, None, 1.0, 0.5, 0.0, reduction),
-        (pc, pr, None, None, torch.randint(0, 2, (n,)), torch.rand(n), "rdpo", 0.2, 3.0, 1.0, 0.5, 0.25, reduction),
-        (pc.float().detach().requires_grad_(), pr.half().detach().requires_grad_(), rc, rr, None, None, "hinge", 0.3,
-         None, 1.0, 0.5, 0.0, reduction),
+        (pc, pr, rc, rr, None, None, ["sigmoid"], [1.0], [1.0], 0.1, None, reduction),
+        (pc, pr, None, None, torch.randint(0, 2, (n,)), torch.rand(n), ["rdpo"], [1.0], [0.25], 0.2, 3.0, reduction),
+        (pc.float().detach().requires_grad_(), pr.half().detach().requires_grad_(), rc, rr, None, None, ["hinge"],
+         [1.0], [0.0], 0.3, None, reduction),
     ]
     for args in samples:
         torch.library.opcheck(torch.ops.sympo_ext.sym_loss_forward.default, args)
@@ -275,10 +281,11 @@ def test_registry_matches_the_kernels():
     for name in LOSS_TYPES:
         sympo_ext.sym_loss(pc, pr, loss_type=name)
     with pytest.raises(ValueError) as err:
-        torch.ops.sympo_ext.sym_loss_forward(pc, pr, None, None, None, None, "nope", 0.1, None, 1.0, 0.5, 0.0, "mean")
+        torch.ops.sympo_ext.sym_loss_forward(pc, pr, None, None, None, None, ["nope"], [1.0], [0.0], 0.1, None, "mean")
     listed = str(err.value).split("valid: ")[1].split("\n")[0].strip()
     assert listed.split(", ") == LOSS_TYPES
-    assert set(sympo_ext.SYMMETRIC_LOSSES) == {"sigmoid", "symmetric_ramp", "unhinged"}
+    # apo_zero = sigmoid(-c) + sigmoid(r): swapping the pair's roles adds up to 2.
+    assert set(sympo_ext.SYMMETRIC_LOSSES) == {"sigmoid", "symmetric_ramp", "unhinged", "apo_zero"}
 
 
 @pytest.mark.parametrize("lanes", ["scalar", "simd"])
@@ -300,3 +307,122 @@ def test_scalar_lane_path_matches_reference(lanes, monkeypatch):
         gw = torch.autograd.grad(want.sum(), as64[:2])
         for a, b in zip(g, gw):
             torch.testing.assert_close(a.double(), b, **GRAD_TOLERANCES[torch.float32])
+
+
+# --------------------------------------------------------------------------- #
+# Every device (the DEVICES parametrisation; cuda skips without a GPU): the
+# device's kernel against the CPU kernel's scalar lane path, which is the CUDA
+# kernel's code (so on the CPU this checks SIMD == scalar).
+# --------------------------------------------------------------------------- #
+
+DEVICE_PARAMS = {"sigmoid": dict(temperature=1.3), "symmetric_ramp": dict(slope=0.7), "cdpo": dict(epsilon=0.1),
+                 "rdpo": dict(epsilon=0.2), "ropo": dict(alpha=3.0), "simpo": dict(gamma=0.2),
+                 "exo_pair": dict(epsilon=0.05), "discopop": dict(tau=0.2)}
+CUDA_ONLY = [d for d in DEVICES if not isinstance(d, str)]
+
+
+def device_inputs(n, dtype, device, requires_grad=True):
+    ts = [(torch.randn(n, dtype=torch.float64) * 8).to(dtype) for _ in range(4)]
+    cpu = [t.clone().requires_grad_(requires_grad) for t in ts]
+    dev = [t.to(device).requires_grad_(requires_grad) for t in ts]
+    return cpu, dev
+
+
+def scalar_lanes_cpu(fn, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setenv("SYMPO_CPU_LANES", "scalar")
+        return fn()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("loss_type", LOSS_TYPES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_device_matches_cpu_scalar_lanes(device, loss_type, dtype, reduction, monkeypatch):
+    n = 3001
+    cpu, dev = device_inputs(n, dtype, device)
+    labels = torch.randint(0, 2, (n,))
+    weights = torch.rand(n)
+    kw = dict(loss_type=loss_type, beta=0.3, clip=2.5, reduction=reduction, **DEVICE_PARAMS.get(loss_type, {}))
+    out_c = scalar_lanes_cpu(
+        lambda: sympo_ext.sym_loss(*cpu, labels=labels, weights=weights, return_rewards=True, **kw), monkeypatch)
+    out_g = sympo_ext.sym_loss(*dev, labels=labels.to(device), weights=weights.to(device), return_rewards=True, **kw)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype != torch.float64 else dict(rtol=1e-12, atol=1e-12)
+    for a, b in zip(out_g, out_c):
+        torch.testing.assert_close(a.cpu(), b, **tol)
+    g = torch.rand_like(out_c.loss)
+    grads_c = torch.autograd.grad(out_c.loss, cpu, g)
+    grads_g = torch.autograd.grad(out_g.loss, dev, g.to(device))
+    for a, b in zip(grads_g, grads_c):
+        assert a.dtype == dtype and a.device.type == device
+        torch.testing.assert_close(a.cpu(), b, rtol=1e-2 if dtype in (torch.bfloat16, torch.float16) else tol["rtol"],
+                                   atol=tol["atol"])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("n", [1, 255, 256, 257, 10**6 + 3])
+def test_device_reduction_sizes_and_determinism(device, n):
+    cpu, dev = device_inputs(n, torch.float32, device, requires_grad=False)
+    a = sympo_ext.sym_loss(*dev, reduction="sum")
+    b = sympo_ext.sym_loss(*dev, reduction="sum")
+    assert torch.equal(a, b), "the reduction must be deterministic"
+    want = sympo_ext.reference.sym_loss(*[t.double() for t in cpu], reduction="sum")
+    torch.testing.assert_close(a.cpu().double(), want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("device", CUDA_ONLY)
+def test_device_no_host_synchronisation(device):
+    _, dev = device_inputs(4096, torch.bfloat16, device)
+    labels = torch.randint(0, 2, (4096,), device=device)
+    weights = torch.rand(4096, device=device, requires_grad=True)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for reduction in ("mean", "none"):
+            loss = sympo_ext.sym_loss(*dev, labels=labels, loss_type="sigmoid", reduction=reduction, clip=3.0)
+            torch.autograd.grad(loss.sum(), dev)
+        loss = sympo_ext.sym_loss(*dev, labels=labels, weights=weights, loss_type=["logistic", "bco_pair"])
+        torch.autograd.grad(loss, (*dev, weights))
+        torch.autograd.grad(sympo_ext.sym_loss(*dev, labels=labels, loss_type=["logistic", "aot"]), dev)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_device_invalid_labels_and_weights(device):
+    """CUDA: NaN for those pairs (checking would synchronise); CPU: a clear error."""
+    _, dev = device_inputs(6, torch.float32, device, requires_grad=False)
+    labels = torch.tensor([0, 1, 2, 1, 0, 1], device=device)
+    weights = torch.tensor([1.0, 1.0, 1.0, -1.0, 1.0, 1.0], device=device)
+    if device == "cpu":
+        with pytest.raises(RuntimeError, match="labels must be 0 or 1"):
+            sympo_ext.sym_loss(*dev, labels=labels, reduction="none")
+        with pytest.raises(RuntimeError, match="weights must be >= 0"):
+            sympo_ext.sym_loss(*dev, weights=weights, reduction="none")
+        return
+    losses = sympo_ext.sym_loss(*dev, labels=labels, weights=weights, reduction="none")
+    assert torch.isnan(losses[2]) and torch.isnan(losses[3])
+    assert torch.isfinite(losses[[0, 1, 4, 5]]).all()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_device_zero_pairs_and_device_mismatch(device):
+    _, dev = device_inputs(0, torch.float32, device)
+    assert torch.isnan(sympo_ext.sym_loss(*dev))
+    assert sympo_ext.sym_loss(*dev, reduction="sum").item() == 0.0
+    _, dev = device_inputs(5, torch.float32, device)
+    other = "meta" if device == "cpu" else "cpu"
+    with pytest.raises(RuntimeError, match="all tensors must be on one device"):
+        sympo_ext.sym_loss(dev[0], dev[1].to(other))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_device_compile_and_opcheck(device):
+    _, dev = device_inputs(33, torch.float32, device)
+    torch.library.opcheck(
+        torch.ops.sympo_ext.sym_loss_forward.default,
+        (*dev, torch.randint(0, 2, (33,), device=device), None, ["cdpo"], [1.0], [0.1], 0.1, None, "mean"),
+    )
+    torch._dynamo.reset()
+    fn = torch.compile(lambda *t: sympo_ext.sym_loss(*t, loss_type="unhinged"), fullgraph=True)
+    torch.testing.assert_close(fn(*dev), sympo_ext.sym_loss(*dev, loss_type="unhinged"))

@@ -66,9 +66,9 @@ def test_errors_also_from_the_raw_op():
     """Direct callers of torch.ops.sympo_ext get the same checks (they live in C++)."""
     pc, pr, _, _ = pairs()
     with pytest.raises(RuntimeError, match="beta must be"):
-        torch.ops.sympo_ext.sym_loss_forward(pc, pr, None, None, None, None, "sigmoid", 0.0, None, 1.0, 0.5, 0.0, "mean")
+        torch.ops.sympo_ext.sym_loss_forward(pc, pr, None, None, None, None, ["sigmoid"], [1.0], [1.0], 0.0, None, "mean")
     with pytest.raises(RuntimeError, match="grad_loss must be a scalar"):
-        torch.ops.sympo_ext.sym_loss_backward(torch.ones(3), torch.ones(2, 8), torch.float32, None, None, None)
+        torch.ops.sympo_ext.sym_loss_backward(torch.ones(3), torch.ones(2, 8), torch.float32, None, None, None, None)
 
 
 def test_nan_weight_is_nan_not_an_error():

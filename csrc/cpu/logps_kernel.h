@@ -1,7 +1,7 @@
 // CPU kernels of the fused log-probs, compiled once per instruction set:
 // csrc/cpu/logps_kernel_{default,avx2,avx512}.cpp include this file with
 // CPU_CAPABILITY set (as ATen does), which selects at::vec's implementation;
-// csrc/cpu/logps_cpu.cpp picks one at run time.
+// csrc/cpu/logps_register.cpp picks one at run time.
 //
 // Rows are split over threads with at::parallel_for. Each row is read in blocks
 // that fit L1: the block's max, then the sum of exp(x - block max), merged into

@@ -66,6 +66,7 @@ __global__ void __launch_bounds__(kThreads)
   T* loss = static_cast<T*>(a.loss);
   T* coef = static_cast<T*>(a.grad_coef);
   T* rewards = static_cast<T*>(a.rewards);
+  const bool weight_grad = a.weights.kind != ElemKind::Absent;
   double sum = 0.0;
   for (int64_t i = blockIdx.x * int64_t(kThreads) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * kThreads) {
@@ -75,6 +76,7 @@ __global__ void __launch_bounds__(kThreads)
         load<T>(a.labels, i, T(1)), load<T>(a.weights, i, T(1)), p);
     coef[i] = r.dloss_dchosen * scale;
     coef[n + i] = r.dloss_drejected * scale;
+    if (weight_grad) coef[2 * n + i] = r.unweighted_loss * scale;
     rewards[i] = r.chosen_reward;
     rewards[n + i] = r.rejected_reward;
     rewards[2 * n + i] = r.margin;
@@ -117,6 +119,7 @@ __global__ void __launch_bounds__(kThreads) sym_loss_backward_kernel(const SymLo
     store(a.grad_ref_chosen, i, -dc);
     store(a.grad_policy_rejected, i, dr);
     store(a.grad_ref_rejected, i, -dr);
+    if (a.grad_weights.kind != ElemKind::Absent) store(a.grad_weights, i, coef[2 * n + i] * g);
   }
 }
 

@@ -6,6 +6,8 @@
 #include <torch/library.h>
 
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "../sym_loss_host.h"
 
@@ -17,13 +19,13 @@ SymLossForwardResult forward_cuda(const at::Tensor& pc, const at::Tensor& pr,
                                   const std::optional<at::Tensor>& rr,
                                   const std::optional<at::Tensor>& labels,
                                   const std::optional<at::Tensor>& weights,
-                                  const std::string& loss_type, double beta,
-                                  std::optional<double> clip, double temperature, double slope,
-                                  double epsilon, const std::string& reduction) {
+ const std::vector<std::string>& loss_types,
+                                 const std::vector<double>& loss_weights,
+                                 const std::vector<double>& loss_params, double beta,
+                                 std::optional<double> clip, const std::string& reduction) {
   const c10::cuda::CUDAGuard guard(pc.device());
-  SymLossForwardPlan plan = plan_sym_loss_forward(pc, pr, rc, rr, labels, weights, loss_type,
-                                                  beta, clip, temperature, slope, epsilon,
-                                                  reduction);
+  SymLossForwardPlan plan = plan_sym_loss_forward(pc, pr, rc, rr, labels, weights, loss_types,
+                                                  loss_weights, loss_params, beta, clip, reduction);
   // Label and weight VALUES are not checked here: that would need a device
   // synchronisation. The kernel turns an invalid pair's loss into NaN instead.
   const SymLossForwardArgs& a = plan.args;
@@ -43,10 +45,11 @@ SymLossBackwardResult backward_cuda(const at::Tensor& grad_loss, const at::Tenso
                                     std::optional<at::ScalarType> pc_dtype,
                                     std::optional<at::ScalarType> pr_dtype,
                                     std::optional<at::ScalarType> rc_dtype,
-                                    std::optional<at::ScalarType> rr_dtype) {
+                                    std::optional<at::ScalarType> rr_dtype,
+                                   std::optional<at::ScalarType> w_dtype) {
   const c10::cuda::CUDAGuard guard(grad_coef.device());
   SymLossBackwardPlan plan =
-      plan_sym_loss_backward(grad_loss, grad_coef, pc_dtype, pr_dtype, rc_dtype, rr_dtype);
+      plan_sym_loss_backward(grad_loss, grad_coef, pc_dtype, pr_dtype, rc_dtype, rr_dtype, w_dtype);
   sym_loss_backward_cuda(plan.args, c10::cuda::getCurrentCUDAStream(grad_coef.get_device()).stream());
   return backward_result(plan);
 }

@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace sympo {
 
@@ -25,13 +27,13 @@ SymLossForwardResult forward_cpu(const at::Tensor& pc, const at::Tensor& pr,
                                  const std::optional<at::Tensor>& rr,
                                  const std::optional<at::Tensor>& labels,
                                  const std::optional<at::Tensor>& weights,
-                                 const std::string& loss_type, double beta,
-                                 std::optional<double> clip, double temperature, double slope,
-                                 double epsilon, const std::string& reduction) {
-  SymLossForwardPlan plan = plan_sym_loss_forward(pc, pr, rc, rr, labels, weights, loss_type,
-                                                  beta, clip, temperature, slope, epsilon,
-                                                  reduction);
-  check_label_and_weight_values(plan, labels, weights);
+const std::vector<std::string>& loss_types,
+                                 const std::vector<double>& loss_weights,
+                                 const std::vector<double>& loss_params, double beta,
+                                 std::optional<double> clip, const std::string& reduction) {
+  SymLossForwardPlan plan = plan_sym_loss_forward(pc, pr, rc, rr, labels, weights, loss_types,
+                                                  loss_weights, loss_params, beta, clip, reduction);
+  check_label_and_weight_values(labels, weights);
   const char* lanes = std::getenv("SYMPO_CPU_LANES");
   plan.args.scalar_lanes = lanes != nullptr && std::strcmp(lanes, "scalar") == 0;
   sym_loss_forward_cpu(plan.args);
@@ -42,9 +44,10 @@ SymLossBackwardResult backward_cpu(const at::Tensor& grad_loss, const at::Tensor
                                    std::optional<at::ScalarType> pc_dtype,
                                    std::optional<at::ScalarType> pr_dtype,
                                    std::optional<at::ScalarType> rc_dtype,
-                                   std::optional<at::ScalarType> rr_dtype) {
+                                   std::optional<at::ScalarType> rr_dtype,
+                                   std::optional<at::ScalarType> w_dtype) {
   SymLossBackwardPlan plan =
-      plan_sym_loss_backward(grad_loss, grad_coef, pc_dtype, pr_dtype, rc_dtype, rr_dtype);
+      plan_sym_loss_backward(grad_loss, grad_coef, pc_dtype, pr_dtype, rc_dtype, rr_dtype, w_dtype);
   sym_loss_backward_cpu(plan.args);
   return backward_result(plan);
 }

@@ -1,0 +1,104 @@
+"""One definition per loss: the kernel's list, the registry, the references and README agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import sympo_ext
+from sympo_ext import losses, reference
+from sympo_ext.losses import LOSSES, LossSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+PER_PAIR = [n for n, i in LOSSES.items() if i.kind != "batch"]
+
+
+def header_losses():
+    """(name, kind, param spec constant) of every X(...) line of csrc/include/sympo/loss_list.h."""
+    text = (ROOT / "csrc/include/sympo/loss_list.h").read_text()
+    return re.findall(r'^\s+X\(\w+, "(\w+)", (\w+), (\w+)\)', text, flags=re.M)
+
+
+def test_x_macro_header_lists_exactly_the_per_pair_registry():
+    rows = header_losses()
+    assert [r[0] for r in rows] == PER_PAIR
+    for name, kind, param in rows:
+        info = LOSSES[name]
+        assert kind.lower() == info.kind
+        assert (param == "kNoParam") == (info.param is None)
+
+
+@pytest.mark.skipif(not sympo_ext.KERNELS_AVAILABLE, reason="needs the compiled kernels")
+def test_kernel_table_matches_the_registry():
+    """The compiled library's table (names, kinds, parameter names and ranges) is the registry's."""
+    want = [
+        f"{n} {i.kind} " + (f"{i.param.name} {i.param.range_text()}" if i.param else "- -") for n, i in LOSSES.items()
+        if i.kind != "batch"
+    ]
+    assert list(torch.ops.sympo_ext.loss_table()) == want
+    for info in LOSSES.values():
+        if info.kind == "batch":
+            assert info.fused_as in PER_PAIR
+
+
+def test_every_loss_has_a_reference_and_a_readme_row():
+    readme = (ROOT / "README.md").read_text()
+    for name, info in LOSSES.items():
+        assert callable(info.reference) and info.reference.__module__ == reference.__name__, name
+        assert f"| `{name}` |" in readme, f"README's loss table lacks {name}"
+    assert losses.markdown_table() in readme
+
+
+def test_aliases_are_trl_names_and_give_the_same_loss():
+    assert losses.ALIASES == {"dpo": "logistic", "robust": "rdpo"}
+    pc, pr, rc, rr = (torch.randn(16, dtype=torch.float64) for _ in range(4))
+    for alias, name in losses.ALIASES.items():
+        kw = dict(epsilon=0.2) if name == "rdpo" else {}
+        torch.testing.assert_close(sympo_ext.sym_loss(pc, pr, rc, rr, loss_type=alias, **kw),
+                                   sympo_ext.sym_loss(pc, pr, rc, rr, loss_type=name, **kw))
+        assert alias in losses.help_text()
+    assert "TRL's `sigmoid`" in losses.markdown_table()
+
+
+def test_loss_spec_defaults_written_once_and_kwargs_round_trip():
+    spec = LossSpec.create("ropo")
+    assert spec.param_value("ropo") == LOSSES["ropo"].param.default == 14.0
+    assert LossSpec.create("exo_pair").param_value("exo_pair") == 1e-3
+    assert LossSpec.create("cdpo").param_value("cdpo") == 0.0
+    spec = LossSpec.create(["dpo", "bco_pair"], loss_weights=[1.0, 0.5], beta=0.2, clip=3.0)
+    assert spec.loss_types == ("logistic", "bco_pair") and spec.weights == (1.0, 0.5)
+    assert LossSpec.create(**spec.sym_loss_kwargs()) == spec
+    with pytest.raises(Exception):
+        spec.beta = 1.0  # frozen
+    pc, pr = torch.randn(8, dtype=torch.float64), torch.randn(8, dtype=torch.float64)
+    torch.testing.assert_close(sympo_ext.sym_loss(pc, pr, spec=spec),
+                               sympo_ext.sym_loss(pc, pr, **spec.sym_loss_kwargs()))
+    torch.testing.assert_close(sympo_ext.sym_loss(pc, pr, spec=spec), reference.sym_loss(pc, pr, spec=spec))
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(loss_type="logistic", alpha=2.0), ValueError, "alpha=2.0 has no effect with loss_type='logistic'"),
+        (dict(loss_type="sigmoid", tau=0.1), ValueError, "tau=0.1 has no effect"),
+        (dict(loss_type="dpo", bogus=1.0), TypeError, "unknown loss parameter"),
+        (dict(loss_type=["logistic", "dpo"]), ValueError, "names a loss twice"),
+        (dict(loss_type=["logistic", "hinge"], loss_weights=[1.0]), ValueError, "loss_weights has 1 entries"),
+        (dict(loss_type="nope"), ValueError, r"unknown loss_type 'nope'; valid: sigmoid.*dpo \(= logistic\)"),
+        (dict(loss_type=[]), TypeError, "non-empty list"),
+    ],
+)
+def test_loss_spec_refuses(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        LossSpec.create(**kwargs)
+
+
+def test_old_callers_passing_the_old_defaults_still_work():
+    """Modules and the trainer pass temperature=1.0, slope=0.5, epsilon=0.0 to every loss."""
+    info = losses.check_loss_options("logistic", temperature=1.0, slope=0.5, epsilon=0.0)
+    assert info.name == "logistic" and losses.PARAM_DEFAULTS == {"temperature": 1.0, "slope": 0.5, "epsilon": 0.0}
+    pc, pr = torch.randn(8), torch.randn(8)
+    sympo_ext.sym_loss(pc, pr, loss_type="hinge", temperature=1.0, slope=0.5, epsilon=0.0)
