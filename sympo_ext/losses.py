@@ -156,6 +156,21 @@ PARAM_NAMES = tuple(PARAMS)
 PARAM_DEFAULTS = {"temperature": TEMPERATURE.default, "slope": SLOPE.default, "epsilon": EPS_UNIT.default}
 
 
+FLIP_RATE_PARAMS = (EPS_UNIT, EPS_HALF)  # TRL's label_smoothing: the assumed rate of flipped labels
+
+
+def takes_flip_rate(loss: str) -> bool:
+    """Whether ``loss``'s parameter is the assumed label-flip rate (cdpo, rdpo, aot, ...): the
+    noise-aware baselines an experiment gives the true rate."""
+    param = LOSSES[canonical_name(loss)].param
+    return param is not None and param in FLIP_RATE_PARAMS
+
+
+def flip_rate_options(loss: str, flip_rate: float) -> dict:
+    """``{parameter: flip_rate}`` for a loss that takes the flip rate, else ``{}``."""
+    return {LOSSES[canonical_name(loss)].param.name: float(flip_rate)} if takes_flip_rate(loss) else {}
+
+
 def canonical_name(name: str) -> str:
     """The registry name of a loss type or alias; ValueError for an unknown one."""
     if not isinstance(name, str):

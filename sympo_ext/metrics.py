@@ -43,7 +43,7 @@ def preference_stats(out, chosen_logps: torch.Tensor, rejected_logps: torch.Tens
                      labels: torch.Tensor | None = None, true_labels: torch.Tensor | None = None,
                      loss_sum: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Per-batch SUMS (float64 0-d tensors, keys :data:`STAT_KEYS`; the two true-label keys only
-    when ``true_labels`` is given) from
+    when ``true_labels`` is given, ``nll_loss`` only when ``out`` carries an ``nll``) from
     ``sym_loss(..., return_rewards=True)``-like ``out`` (chosen_rewards, rejected_rewards,
     margins). ``true_labels``: clean labels where known, -1 where not. ``loss_sum``: the batch's
     summed loss, when the caller wants it aggregated too."""
@@ -60,6 +60,9 @@ def preference_stats(out, chosen_logps: torch.Tensor, rejected_logps: torch.Tens
             "logps/chosen": chosen_logps.detach().double().sum(),
             "logps/rejected": rejected_logps.detach().double().sum(),
         }
+        nll = getattr(out, "nll", None)
+        if nll is not None:  # the NLL / SFT term of the loss modules, per pair
+            stats["nll_loss"] = nll.detach().double().sum()
         if true_labels is not None:
             true_labels = true_labels.to(margins.device)
             known = true_labels >= 0
@@ -74,7 +77,8 @@ def metrics_from_stats(stats: dict) -> dict:
     type (0-d tensors stay tensors, floats stay floats)."""
     n = stats["pairs"]
     n = n.clamp(min=1) if isinstance(n, torch.Tensor) else max(n, 1.0)
-    out = {k: stats[k] / n for k in STAT_KEYS if k not in ("pairs", "true_known", "rewards/true_accuracies")}
+    out = {k: stats[k] / n for k in (*STAT_KEYS, "nll_loss")
+           if k in stats and k not in ("pairs", "true_known", "rewards/true_accuracies")}
     if "true_known" in stats and float(stats["true_known"]) > 0:
         out["rewards/true_accuracies"] = stats["rewards/true_accuracies"] / stats["true_known"]
     return out

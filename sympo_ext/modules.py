@@ -7,6 +7,7 @@ Both take the concatenated batch ``[chosen; rejected]`` (TRL's convention) and r
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -16,7 +17,8 @@ from . import ops as _ops
 from .fused_linear.logps_op import check_inputs as _check_fused_inputs
 from .fused_linear.logps_op import fused_linear_sequence_logps
 from .fused_linear.loss_fused import LossFusedOptions, PairInputs, loss_fused
-from .losses import REDUCTIONS, check_loss_options
+from .losses import DEFAULT_BETA, LOSSES, REDUCTIONS, LossSpec
+from .sequences import inverse_counts, per_sequence_sum, sequence_ids
 from .metrics import preference_metrics
 from .ops import sequence_logps, sym_loss
 
@@ -39,43 +41,116 @@ class PairOutputs(NamedTuple):
     margins: torch.Tensor  # [B]
     chosen_logps: torch.Tensor  # [B] policy log-probs
     rejected_logps: torch.Tensor  # [B]
+    nll: torch.Tensor | None = None  # [B] the NLL / SFT term per pair, when nll_weight > 0
 
     def metrics(self, pair_labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        return preference_metrics(self, self.chosen_logps, self.rejected_logps, pair_labels)
+        out = preference_metrics(self, self.chosen_logps, self.rejected_logps, pair_labels)
+        if self.nll is not None:  # TRL's name for the term
+            out["nll_loss"] = self.nll.mean().to(self.margins.dtype)
+        return out
+
+
+def split_sft(loss_type, loss_weights, nll_weight: float):
+    """TRL's ``"sft"`` loss type is the NLL term: (the other loss types, their weights, nll_weight with the
+    sft weight added)."""
+    names = [loss_type] if isinstance(loss_type, str) else list(loss_type)
+    weights = None if loss_weights is None else list(loss_weights)
+    if "sft" not in names:
+        return loss_type, loss_weights, nll_weight
+    i = names.index("sft")
+    nll_weight = nll_weight + (1.0 if weights is None else float(weights[i]))
+    names.pop(i)
+    if weights is not None:
+        weights.pop(i)
+    if not names:
+        raise ValueError("loss_type: 'sft' alone is not a preference loss; combine it with one "
+                         "(e.g. ['sigmoid', 'sft']) or use nll_weight")
+    return (names[0] if len(names) == 1 and weights is None else names), weights, nll_weight
+
+
+def nll_per_pair(chosen_logps: torch.Tensor, chosen_counts: torch.Tensor, average: bool) -> torch.Tensor:
+    """The NLL / SFT term of each pair: the chosen response's mean negative log-prob per token
+    (``average`` log-probs already are means); 0 for a response with no counted token."""
+    if average:
+        return -chosen_logps
+    return -chosen_logps * inverse_counts(chosen_counts.to(chosen_logps.dtype))
+
+
+def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
+    return values.mean() if reduction == "mean" else values.sum() if reduction == "sum" else values
 
 
 class PairLossModule(nn.Module):
-    """Holds and validates every :func:`sympo_ext.sym_loss` option, plus how sequence
-    log-probs are formed (``average``, ``ignore_index``); the loss modules derive from it."""
+    """Holds and validates every :func:`sympo_ext.sym_loss` option (one
+    :class:`sympo_ext.losses.LossSpec`), plus how sequence log-probs are formed (``average``,
+    ``ignore_index``) and the NLL / SFT term; the loss modules derive from it.
+
+    ``loss_type``: a loss name or alias, or a list (a weighted combination, with ``loss_weights``;
+    TRL's ``"sft"`` in the list is the NLL term). A loss parameter left at None takes that loss's
+    default. ``nll_weight`` (RPO's alpha; SLiC = hinge + this term): adds ``nll_weight`` times
+    the chosen responses' per-token negative log-likelihood (per pair, reduced like the loss),
+    from the same log-prob pass -- never a second forward. TRL averages that term over all the
+    chosen tokens of the batch instead; the per-pair form keeps the loss a sum over pairs, so
+    gradient accumulation and data parallelism give the same gradient."""
 
     def __init__(
         self,
-        loss_type: str = "sigmoid",
-        beta: float = 0.1,
+        loss_type: str | list[str] = "sigmoid",
+        beta: float = DEFAULT_BETA,
         *,
+        loss_weights: list[float] | None = None,
         clip: float | None = None,
         reduction: str = "mean",
-        temperature: float = 1.0,
-        slope: float = 0.5,
-        epsilon: float = 0.0,
+        temperature: float | None = None,
+        slope: float | None = None,
+        epsilon: float | None = None,
+        alpha: float | None = None,
+        gamma: float | None = None,
+        tau: float | None = None,
+        nll_weight: float = 0.0,
         average: bool = False,
         ignore_index: int = -100,
     ) -> None:
         super().__init__()
-        check_loss_options(loss_type, temperature=temperature, slope=slope, epsilon=epsilon)
         if reduction not in REDUCTIONS:
             raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
-        self.loss_type, self.beta, self.clip, self.reduction = loss_type, beta, clip, reduction
-        self.temperature, self.slope, self.epsilon = temperature, slope, epsilon
+        if isinstance(nll_weight, bool) or not isinstance(nll_weight, (int, float)) or not (
+                math.isfinite(nll_weight) and nll_weight >= 0):
+            raise ValueError(f"{type(self).__name__}: nll_weight must be a finite number >= 0, got {nll_weight!r}")
+        loss_type, loss_weights, nll_weight = split_sft(loss_type, loss_weights, float(nll_weight))
+        self.spec = LossSpec.create(loss_type, beta=beta, clip=clip, loss_weights=loss_weights,
+                                    temperature=temperature, slope=slope, epsilon=epsilon, alpha=alpha, gamma=gamma,
+                                    tau=tau)
+        self.reduction, self.nll_weight = reduction, nll_weight
         self.average, self.ignore_index = average, ignore_index
 
+    @property
+    def loss_type(self):
+        return self.spec.loss_type
+
+    @property
+    def beta(self) -> float:
+        return self.spec.beta
+
     def sym_loss_kwargs(self) -> dict:
-        return dict(loss_type=self.loss_type, beta=self.beta, clip=self.clip, reduction=self.reduction,
-                    temperature=self.temperature, slope=self.slope, epsilon=self.epsilon)
+        return dict(self.spec.sym_loss_kwargs(), reduction=self.reduction)
+
+    def _with_nll(self, out, chosen_logps: torch.Tensor, chosen_counts) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(loss + nll_weight * reduced NLL, the per-pair NLL or None)."""
+        if not self.nll_weight:
+            return out.loss, None
+        nll = nll_per_pair(chosen_logps, chosen_counts, self.average)
+        return out.loss + self.nll_weight * _reduce(nll, self.reduction).to(out.loss.dtype), nll.detach()
+
+    def _counts(self, labels: torch.Tensor, num_seqs: int, cu_seqlens) -> torch.Tensor:
+        """Counted tokens per sequence, from the labels (no second pass over the logits)."""
+        seq = None if cu_seqlens is None else sequence_ids(cu_seqlens, labels.numel(), labels.device)
+        return per_sequence_sum((labels.reshape(-1) != self.ignore_index).to(torch.float32), num_seqs, seq)
 
     def extra_repr(self) -> str:
-        return (f"loss_type={self.loss_type!r}, beta={self.beta}, clip={self.clip}, reduction={self.reduction!r}, "
-                f"average={self.average}, ignore_index={self.ignore_index}")
+        return (f"loss_type={self.loss_type!r}, beta={self.beta}, clip={self.spec.clip}, "
+                f"reduction={self.reduction!r}, nll_weight={self.nll_weight}, average={self.average}, "
+                f"ignore_index={self.ignore_index}")
 
 
 class SymPOLoss(PairLossModule):
@@ -90,10 +165,12 @@ class SymPOLoss(PairLossModule):
     states instead of logits.
 
     Args (constructor): every :func:`sympo_ext.sym_loss` option -- ``loss_type`` (default
-    ``"sigmoid"``, SymPO's symmetric sigmoid loss), ``beta``, ``clip``, ``reduction``,
-    ``temperature``, ``slope``, ``epsilon`` -- plus ``average`` (length-normalised log-probs,
-    SimPO-style), ``ignore_index`` (label value that does not count) and ``inplace_backward``
-    (write the logits' gradient into the logits, see :func:`sympo_ext.sequence_logps`).
+    ``"sigmoid"``, SymPO's symmetric sigmoid loss; a name, alias or a list), ``loss_weights``,
+    ``beta``, ``clip``, ``reduction`` and the loss parameters (``temperature``, ``slope``,
+    ``epsilon``, ``alpha``, ``gamma``, ``tau``; None = the loss's default) -- plus
+    ``nll_weight`` (the NLL / SFT term), ``average`` (length-normalised log-probs, SimPO-style),
+    ``ignore_index`` (label value that does not count) and ``inplace_backward`` (write the
+    logits' gradient into the logits, see :func:`sympo_ext.sequence_logps`).
 
     ``forward(logits, labels, ref_chosen_logps=None, ref_rejected_logps=None, *,
     cu_seqlens=None, pair_labels=None, weights=None)``:
@@ -112,7 +189,8 @@ class SymPOLoss(PairLossModule):
     ``logps/chosen``, ``logps/rejected``, all detached.
     """
 
-    def __init__(self, loss_type: str = "sigmoid", beta: float = 0.1, *, inplace_backward: bool = False,
+    def __init__(self, loss_type: str | list[str] = "sigmoid", beta: float = DEFAULT_BETA, *,
+                 inplace_backward: bool = False,
                  **options) -> None:
         super().__init__(loss_type, beta, **options)
         self.inplace_backward = inplace_backward
@@ -142,8 +220,10 @@ class SymPOLoss(PairLossModule):
         out = sym_loss(chosen, rejected, None if ref_chosen_logps is None else ref_chosen_logps.detach(),
                        None if ref_rejected_logps is None else ref_rejected_logps.detach(), labels=pair_labels,
                        weights=weights, **self.sym_loss_kwargs(), return_rewards=True)
-        return PairOutputs(out.loss, out.chosen_rewards, out.rejected_rewards, out.margins, chosen.detach(),
-                           rejected.detach())
+        counts = self._counts(labels, num_seqs, cu_seqlens)[:half] if self.nll_weight else None
+        loss, nll = self._with_nll(out, chosen, counts)
+        return PairOutputs(loss, out.chosen_rewards, out.rejected_rewards, out.margins, chosen.detach(),
+                           rejected.detach(), nll)
 
 
 class FusedLinearSymPOLoss(PairLossModule):
@@ -155,8 +235,9 @@ class FusedLinearSymPOLoss(PairLossModule):
     :func:`fused_linear_sequence_logps` (the full logits never exist), the pair loss
     from :func:`sympo_ext.sym_loss` with every one of its options.
 
-    Constructor args: ``loss_type``, ``beta``, ``clip``, ``reduction``, ``temperature``,
-    ``slope``, ``epsilon`` as in :func:`sympo_ext.sym_loss`; ``average`` (length-normalised
+    Constructor args: ``loss_type`` (a name, alias or list), ``loss_weights``, ``beta``,
+    ``clip``, ``reduction`` and the loss parameters as in :func:`sympo_ext.sym_loss`;
+    ``nll_weight`` (the NLL / SFT term, see :class:`PairLossModule`); ``average`` (length-normalised
     log-probs), ``ignore_index`` and ``chunk_size`` as in :func:`fused_linear_sequence_logps`;
     ``fuse_backward``:
 
@@ -189,7 +270,8 @@ class FusedLinearSymPOLoss(PairLossModule):
     pair label is 1, < 0 when it is 0), ``logps/chosen``, ``logps/rejected``.
     """
 
-    def __init__(self, loss_type: str = "sigmoid", beta: float = 0.1, *, chunk_size: int | None = None,
+    def __init__(self, loss_type: str | list[str] = "sigmoid", beta: float = DEFAULT_BETA, *,
+                 chunk_size: int | None = None,
                  fuse_backward: bool | None = None, **options) -> None:
         super().__init__(loss_type, beta, **options)
         if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
@@ -232,11 +314,12 @@ class FusedLinearSymPOLoss(PairLossModule):
         loss_kw = self.sym_loss_kwargs()
         needs = (hidden.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
         pair = PairInputs(ref_chosen_logps, ref_rejected_logps, pair_labels, weights)
+        counts = self._counts(labels, num_seqs, cu_seqlens)[:pairs] if self.nll_weight else None
         if self._use_loss_fused(needs, pair):
             opts = LossFusedOptions(int(self.ignore_index), bool(self.average), int(self.chunk_size or 0), loss_kw,
-                                    needs)
+                                    needs, float(self.nll_weight))
             loss, rewards, logps = loss_fused(hidden, weight, bias, labels, cu_seqlens, pair, opts)
-            out = _ops.SymLossOutput(loss, rewards[0], rewards[1], rewards[2])
+            nll = nll_per_pair(logps[:pairs], counts, self.average) if self.nll_weight else None
         else:
             logps = fused_linear_sequence_logps(
                 hidden, weight, labels, bias=bias, ignore_index=self.ignore_index, average=self.average,
@@ -244,11 +327,19 @@ class FusedLinearSymPOLoss(PairLossModule):
             )
             out = _ops.sym_loss(logps[:pairs], logps[pairs:], ref_chosen_logps, ref_rejected_logps,
                                 labels=pair_labels, weights=weights, return_rewards=True, **loss_kw)
-        return PairOutputs(out.loss, out.chosen_rewards, out.rejected_rewards, out.margins,
-                           logps[:pairs].detach(), logps[pairs:].detach())
+            loss, nll = self._with_nll(out, logps[:pairs], counts)
+            rewards = torch.stack([out.chosen_rewards, out.rejected_rewards, out.margins])
+        return PairOutputs(loss, rewards[0], rewards[1], rewards[2], logps[:pairs].detach(), logps[pairs:].detach(),
+                           None if nll is None else nll.detach())
 
     def _use_loss_fused(self, needs: tuple[bool, bool, bool], pair: PairInputs) -> bool:
         """``fuse_backward`` resolved for this call (see the class docstring)."""
+        batch_losses = [t for t in self.spec.loss_types if LOSSES[t].kind == "batch"]
+        if batch_losses:  # a batch loss (AOT) needs every pair at once, not pair groups
+            if self.fuse_backward:
+                raise ValueError(f"FusedLinearSymPOLoss: fuse_backward=True cannot run the batch loss "
+                                 f"{batch_losses[0]!r} (it sorts across the whole batch); use fuse_backward=None/False")
+            return False
         if self.fuse_backward is None:
             return (self.reduction != "none" and torch.is_grad_enabled() and any(needs)
                     and not any(x is not None and x.requires_grad for x in (pair.ref_chosen, pair.ref_rejected,

@@ -93,7 +93,8 @@ def test_every_loss_type_and_option(loss_type):
     if "slope" in LOSSES[loss_type].params:
         opts["slope"] = 0.25
     pref = torch.tensor([1, 0, 1, 0])
-    weights = torch.rand(4, dtype=torch.float64).float() + 0.5
+    # batch losses (AOT: sorted across the batch) refuse per-pair weights
+    weights = None if LOSSES[loss_type].kind == "batch" else torch.rand(4, dtype=torch.float64).float() + 0.5
     module = SymPOLoss(**opts)
     x = logits.clone().requires_grad_(True)
     loss, metrics = module(x, labels, *halves(ref), pair_labels=pref, weights=weights)
@@ -165,3 +166,90 @@ def test_cuda_matches_cpu():
     torch.testing.assert_close(results[1][1], results[0][1], atol=1e-3, rtol=1.6e-2)
     for key in METRIC_KEYS:
         torch.testing.assert_close(results[1][2][key], results[0][2][key], atol=1e-4, rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- #
+# the NLL / SFT term and combinations (issue: the preference-loss family)
+# --------------------------------------------------------------------------- #
+
+
+def _nll_reference(logits, labels, ref, *, average, nll_weight, reduction, **opts):
+    """float64: the pair loss + nll_weight * reduce(per-pair mean NLL of the chosen response)."""
+    x = logits.detach().double().requires_grad_(True)
+    logps = reference.sequence_logps(x, labels, average=average)
+    half = logps.shape[0] // 2
+    counts = (labels != -100).sum(-1).double()[:half]
+    loss = reference.sym_loss(logps[:half], logps[half:], ref[:half].double(), ref[half:].double(),
+                              reduction=reduction, **opts)
+    nll = -logps[:half] if average else -logps[:half] / counts.clamp(min=1) * (counts > 0)
+    total = loss + nll_weight * (nll.mean() if reduction == "mean" else nll.sum())
+    total.backward()
+    return total.detach(), x.grad, nll.detach()
+
+
+@pytest.mark.parametrize("average", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_nll_weight_adds_the_chosen_per_token_nll(average, reduction):
+    logits, labels, ref = batch(pairs=4)
+    module = SymPOLoss("hinge", beta=0.3, nll_weight=0.7, average=average, reduction=reduction)  # SLiC
+    x = logits.clone().requires_grad_(True)
+    loss, metrics = module(x, labels, *halves(ref))
+    loss.backward()
+    want, grad, nll = _nll_reference(logits, labels, ref, average=average, nll_weight=0.7, reduction=reduction,
+                                     loss_type="hinge", beta=0.3)
+    torch.testing.assert_close(loss.double(), want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(x.grad.double(), grad, atol=1e-6, rtol=1e-4)
+    torch.testing.assert_close(metrics["nll_loss"].double(), nll.mean(), atol=1e-5, rtol=1e-5)
+    assert "nll_loss" not in SymPOLoss("hinge")(logits, labels, *halves(ref)).metrics
+
+
+@pytest.mark.parametrize("fuse_backward", [True, False])
+def test_fused_linear_nll_weight_and_combination_match_the_logits_module(fuse_backward):
+    torch.manual_seed(3)
+    pairs, t, h, v = 3, 5, 8, 17
+    hidden = torch.randn(2 * pairs, t, h, dtype=torch.float64)
+    weight = torch.randn(v, h, dtype=torch.float64) * 0.5
+    labels = torch.randint(0, v, (2 * pairs, t))
+    labels[:, :2] = -100
+    ref = -torch.rand(2 * pairs, dtype=torch.float64) * 5
+    opts = dict(loss_type=["sigmoid", "bco_pair", "sft"], loss_weights=[1.0, 0.5, 0.3], beta=0.2)
+    fused = sympo_ext.FusedLinearSymPOLoss(**opts, chunk_size=4, fuse_backward=fuse_backward)
+    hf, wf = hidden.clone().requires_grad_(), weight.clone().requires_grad_()
+    loss_f, metrics_f = fused(hf, wf, labels, *halves(ref))
+    loss_f.backward()
+    hl, wl = hidden.clone().requires_grad_(), weight.clone().requires_grad_()
+    loss_l, metrics_l = SymPOLoss(**opts)(hl @ wl.T, labels, *halves(ref))
+    loss_l.backward()
+    assert fused.nll_weight == pytest.approx(0.3) and fused.spec.loss_types == ("sigmoid", "bco_pair")
+    torch.testing.assert_close(loss_f, loss_l, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(hf.grad, hl.grad, atol=1e-10, rtol=1e-9)
+    torch.testing.assert_close(wf.grad, wl.grad, atol=1e-10, rtol=1e-9)
+    for key in metrics_l:
+        torch.testing.assert_close(metrics_f[key], metrics_l[key], atol=1e-10, rtol=1e-9, msg=key)
+
+
+def test_batch_losses_never_take_the_pair_grouped_fused_path():
+    hidden = torch.randn(8, 4, 8, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(11, 8, dtype=torch.float64, requires_grad=True)
+    labels = torch.randint(0, 11, (8, 4))
+    ref = -torch.rand(8, dtype=torch.float64)
+    auto = sympo_ext.FusedLinearSymPOLoss("aot", chunk_size=3)  # groups of pairs would sort within a group
+    loss, _ = auto(hidden, weight, labels, *halves(ref))
+    want, _ = SymPOLoss("aot")(hidden @ weight.T, labels, *halves(ref))
+    torch.testing.assert_close(loss, want)
+    with pytest.raises(ValueError, match="cannot run the batch loss 'aot'"):
+        sympo_ext.FusedLinearSymPOLoss("aot", fuse_backward=True)(hidden, weight, labels, *halves(ref))
+
+
+def test_module_options_are_checked_by_the_registry():
+    assert SymPOLoss("dpo").spec.loss_types == ("logistic",)  # TRL's name, an alias
+    with pytest.raises(ValueError, match="unknown loss_type 'nope'"):
+        SymPOLoss("nope")
+    with pytest.raises(ValueError, match="alpha must be a finite number > 0"):
+        SymPOLoss("ropo", alpha=0.0)
+    with pytest.raises(ValueError, match="tau=0.1 has no effect"):
+        SymPOLoss("sigmoid", tau=0.1)
+    with pytest.raises(ValueError, match="nll_weight must be a finite number >= 0"):
+        SymPOLoss("sigmoid", nll_weight=float("nan"))
+    with pytest.raises(ValueError, match="'sft' alone is not a preference loss"):
+        SymPOLoss(["sft"])

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..losses import LOSSES
+from ..losses import LOSSES, canonical_name, flip_rate_options
 from ..metrics import pair_accuracy
 from ..train.reward_model import train_reward_model as fit_reward_model
 from . import common
@@ -47,7 +47,7 @@ from ..noise import flip_labels as _shared_flip_labels
 ALL_LOSSES = (
     "logistic", "hinge", "square", "exp", "ramp",
     "sigmoid", "symmetric_ramp", "unhinged",
-    "cdpo", "rdpo",
+    "cdpo", "rdpo", "ropo",
 )
 METRICS = ("test_acc_true", "test_acc_order", "test_spearman", "train_acc_noisy", "train_acc_true")
 
@@ -263,14 +263,14 @@ class RewardMLP(nn.Module):
 
 
 def loss_kwargs(loss: str, noise: NoiseSetting, cfg: DigitsConfig) -> dict:
-    """sym_loss keyword arguments of a loss: cDPO / rDPO get the true (mean) flip rate."""
-    kw: dict = {}
-    if loss in ("cdpo", "rdpo"):
-        kw["epsilon"] = noise.mean
-    elif loss == "sigmoid":
-        kw["temperature"] = cfg.sigmoid_temperature
-    elif loss == "symmetric_ramp":
-        kw["slope"] = cfg.ramp_slope
+    """sym_loss keyword arguments of a loss, from the registry: a loss that takes the assumed flip
+    rate (cDPO, rDPO, ...) gets the true (mean) rate; the config's setting of the loss's own
+    parameter (temperature, slope) otherwise; every other parameter its registry default."""
+    kw = flip_rate_options(loss, noise.mean)
+    param = LOSSES[canonical_name(loss)].param
+    setting = {"temperature": cfg.sigmoid_temperature, "slope": cfg.ramp_slope}
+    if not kw and param is not None and param.name in setting:
+        kw[param.name] = setting[param.name]
     return kw
 
 
@@ -375,9 +375,7 @@ def run_grid(
     progress: bool = True,
 ) -> list[dict]:
     """Every (loss, noise, seed) run; seed-major order so data is built once per seed and worker."""
-    for loss in losses:
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
+    losses = tuple(canonical_name(loss) for loss in losses)  # aliases too; ValueError names the valid ones
     tasks = [(loss, noise, seed, cfg) for seed in seeds for noise in noises for loss in losses]
     return common.run_tasks(run_one, tasks, workers=workers, threads=threads, desc="digits runs", progress=progress)
 
@@ -516,7 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="CI preset: 4 losses x 3 noise levels x 1 seed, 20 epochs")
     p.add_argument("--out", default="runs/digits", help="output directory (CSV, summary, plots)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: 0..4, quick: 0)")
-    p.add_argument("--losses", nargs="+", choices=sorted(LOSSES), help="losses (default: all 10)")
+    p.add_argument("--losses", nargs="+", type=canonical_name, metavar="LOSS",
+                   help="losses: any sympo_ext loss name or alias (default: the 11 of ALL_LOSSES)")
     p.add_argument("--noise", nargs="+", type=NoiseSetting.parse,
                    help="noise settings: EPS (symmetric) or EPS_POS:EPS_NEG (asymmetric); "
                         "default 0 0.1 0.2 0.3 0.4 0.1:0.3 0.3:0.1 0.2:0.4")

@@ -43,19 +43,24 @@ from pathlib import Path
 
 import torch
 
-from ..losses import LOSSES
+from ..losses import LOSSES, canonical_name, flip_rate_options
 from ..train.demo import PRESETS, DemoPreset, build_reference, evaluate_policy, make_preference_data, train_policy
 from . import common
 
-ALL_LOSSES = ("logistic", "cdpo", "rdpo", "sigmoid", "symmetric_ramp")
+ALL_LOSSES = ("logistic", "cdpo", "rdpo", "ropo", "simpo", "sigmoid", "symmetric_ramp")
 LOSS_NAMES = {
     "logistic": "DPO (logistic)",
     "cdpo": "cDPO",
     "rdpo": "rDPO",
+    "ropo": "ROPO",
+    "simpo": "SimPO",
     "sigmoid": "SymPO-sigmoid",
     "symmetric_ramp": "SymPO-symmetric_ramp",
 }
-NOISE_AWARE = ("cdpo", "rdpo")  # losses that take the assumed flip rate as ``epsilon``
+# How a loss is meant to be run, where that differs from the preset (TrainConfig options). SimPO
+# is reference-free on length-averaged log-probs; its beta and gamma are the SimPO paper's
+# setting for Mistral (beta 2, gamma / beta = 0.5), not tuned here.
+LOSS_SETTINGS = {"simpo": dict(reference="none", average_logps=True, beta=2.0, gamma=1.0)}
 FULL_NOISE = (0.0, 0.2, 0.4)
 FULL_SEEDS = (0, 1, 2)
 QUICK_LOSSES = ("logistic", "sigmoid")
@@ -93,10 +98,10 @@ CSV_COLUMNS = (
 
 
 def loss_options(loss: str, noise: float) -> dict:
-    """TrainConfig options of ``loss`` at flip rate ``noise``: cdpo/rdpo get epsilon = noise."""
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
-    return {"epsilon": float(noise)} if loss in NOISE_AWARE else {}
+    """TrainConfig options of ``loss`` at flip rate ``noise``: a loss that takes the assumed flip rate
+    (the registry says which: cdpo, rdpo, ...) gets the true one; :data:`LOSS_SETTINGS` for the rest."""
+    loss = canonical_name(loss)  # ValueError names the valid losses
+    return {**LOSS_SETTINGS.get(loss, {}), **flip_rate_options(loss, noise)}
 
 
 def _fingerprint(examples, *, labels: bool = True) -> str:
@@ -193,7 +198,7 @@ def run_one(args) -> dict:
         "steps": result.global_step,
         "batch_size": preset.train["batch_size"],
         "learning_rate": preset.train["learning_rate"],
-        "beta": preset.train["beta"],
+        "beta": options.get("beta", preset.train["beta"]),
         "eval_prompts": preset.eval_prompts,
         "seconds": time.perf_counter() - t0,
     }
@@ -204,8 +209,7 @@ def run_grid(losses=ALL_LOSSES, noises=FULL_NOISE, seeds=FULL_SEEDS, preset: Dem
              workers: int = 1, threads: int = 1, progress: bool = True) -> tuple[list[dict], list[dict]]:
     """Every (seed, noise, loss) run. Phase 1 builds one reference and the pairs per seed; phase 2
     trains every loss on them (seed-major). Returns (rows, per-seed preparation info)."""
-    for loss in losses:
-        loss_options(loss, 0.0)  # validates the name
+    losses = tuple(canonical_name(loss) for loss in losses)  # aliases too; ValueError names the valid ones
     noises = tuple(float(n) for n in noises)
     for n in noises:
         if not 0.0 <= n < 0.5:
@@ -308,8 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CI preset: DPO and SymPO-sigmoid at noise 0.2, 1 seed, the demo's quick sizes")
     p.add_argument("--out", default="runs/lm_alignment", help="output directory (CSV, summary, plots)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: 0 1 2; quick: 0)")
-    p.add_argument("--losses", nargs="+", choices=sorted(LOSSES),
-                   help="losses (default: logistic cdpo rdpo sigmoid symmetric_ramp)")
+    p.add_argument("--losses", nargs="+", type=canonical_name, metavar="LOSS",
+                   help="losses: any sympo_ext loss name or alias (default: " + " ".join(ALL_LOSSES) + ")")
     p.add_argument("--noise", nargs="+", type=float, help="symmetric flip rates (default: 0 0.2 0.4)")
     p.add_argument("--steps", type=int, help="override the preset's optimizer steps (ablations; every loss alike)")
     p.add_argument("--beta", type=float, help="override the preset's beta (ablations; every loss alike)")

@@ -46,6 +46,7 @@ class LossFusedOptions:
     chunk_size: int  # token rows per group budget; 0 = automatic
     loss_kwargs: dict  # sym_loss options, including reduction ("mean" or "sum")
     needs: tuple[bool, bool, bool]  # gradients wanted for hidden, weight, bias
+    nll_weight: float = 0.0  # the NLL / SFT term: nll_weight * the chosen rows' per-token NLL, per pair
 
 
 class _GradAccumulator:
@@ -136,9 +137,8 @@ def _loss_fused_impl(hidden, weight, bias, labels, cu_seqlens, pair: PairInputs,
         group_counts = counts[p0:p1] + counts[pairs + p0:pairs + p1]
         local = torch.repeat_interleave(torch.arange(2 * size, device=lab.device),
                                         torch.tensor(group_counts, device=lab.device), output_size=sel.numel())
-        scale = torch.ones(2 * size, dtype=math, device=hidden.device)
-        if opts.average:
-            scale = inverse_counts(torch.tensor(group_counts, dtype=math, device=hidden.device))
+        inv_counts = inverse_counts(torch.tensor(group_counts, dtype=math, device=hidden.device))
+        scale = inv_counts if opts.average else torch.ones(2 * size, dtype=math, device=hidden.device)
         h = h2.index_select(0, sel)
         lab_sel = lab.index_select(0, sel)
         logits = head_logits(h, weight, bias)
@@ -150,8 +150,12 @@ def _loss_fused_impl(hidden, weight, bias, labels, cu_seqlens, pair: PairInputs,
         with torch.enable_grad():
             out = _ops.sym_loss(pc, pr, part.ref_chosen, part.ref_rejected, labels=part.labels,
                                 weights=part.weights, reduction="sum", return_rewards=True, **kw)
-            d_pc, d_pr = torch.autograd.grad(out.loss, (pc, pr))
-        losses.append(out.loss.detach())
+            group_loss = out.loss
+            if opts.nll_weight:  # per pair: the chosen response's per-token NLL
+                per_token = pc if opts.average else pc * inv_counts[:size]
+                group_loss = group_loss - opts.nll_weight * per_token.sum()
+            d_pc, d_pr = torch.autograd.grad(group_loss, (pc, pr))
+        losses.append(group_loss.detach())
         rewards.append(torch.stack([out.chosen_rewards, out.rejected_rewards, out.margins]).detach())
         d_seq = torch.cat([d_pc, d_pr]).to(math) * scale
         if reduction == "mean":

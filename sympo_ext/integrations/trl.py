@@ -76,10 +76,16 @@ class SymPOConfig(DPOConfig):
     sympo_loss_type: str = _field(
         "sigmoid", "sympo_ext loss (a name or alias of sympo_ext.LOSSES; default 'sigmoid' = SymPO). TRL's "
         "'sigmoid' (DPO) is 'logistic' here, 'robust' is 'rdpo'.")
-    sympo_temperature: float = _field(_losses.PARAM_DEFAULTS["temperature"], "temperature of the 'sigmoid' loss")
-    sympo_slope: float = _field(_losses.PARAM_DEFAULTS["slope"], "slope of the 'symmetric_ramp' loss")
+    sympo_loss_weights: list[float] | None = _field(
+        None, "with a list sympo_loss_type: the weights of the combination (default 1 each)")
+    sympo_temperature: float | None = _field(None, "temperature of the 'sigmoid' loss (None: 1)")
+    sympo_slope: float | None = _field(None, "slope of the 'symmetric_ramp' loss (None: 0.5)")
     sympo_epsilon: float | None = _field(
-        None, "label-noise rate of 'cdpo' / 'rdpo'; None takes TRL's label_smoothing")
+        None, "epsilon of 'cdpo' / 'rdpo' / 'aot' (the label-noise rate) or 'exo_pair'; None takes TRL's "
+        "label_smoothing for the label-noise losses, else the loss's default")
+    sympo_alpha: float | None = _field(None, "alpha of 'ropo' (None: 14)")
+    sympo_gamma: float | None = _field(None, "gamma of 'simpo', in reward units (None: 0.5)")
+    sympo_tau: float | None = _field(None, "tau of 'discopop' (None: 0.05)")
     sympo_clip: float | None = _field(None, "clamp each reward beta*(log pi - log pi_ref) to [-clip, clip]")
     sympo_logps_path: str = _field(
         "auto", "policy log-probs: 'auto' (fused-linear where the model allows), 'fused_linear' or 'logits'")
@@ -108,31 +114,34 @@ class SymPOConfig(DPOConfig):
         self.sympo_loss_kwargs()  # validate now, not at the first step
 
     def sympo_loss_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``sympo_ext.sym_loss`` (all but beta), validated by the loss registry."""
-        defaults = _losses.PARAM_DEFAULTS
+        """Keyword arguments of ``sympo_ext.sym_loss`` (all but beta), validated by the loss registry
+        (``sympo_ext.losses.LossSpec``): one loss or a weighted combination, any name or alias."""
+        names = [self.sympo_loss_type] if isinstance(self.sympo_loss_type, str) else list(self.sympo_loss_type)
         try:
-            info = _losses.check_loss_options(self.sympo_loss_type, temperature=defaults["temperature"],
-                                              slope=defaults["slope"], epsilon=defaults["epsilon"])
-        except ValueError as exc:
+            types = [_losses.canonical_name(n) for n in names]
+        except (ValueError, TypeError) as exc:
             raise ValueError(f"sympo_loss_type: {exc}") from None
         epsilon = self.sympo_epsilon
-        if epsilon is None:
-            if self.label_smoothing and "epsilon" not in info.params:
-                users = [n for n, i in _losses.LOSSES.items() if "epsilon" in i.params]
+        if epsilon is None and self.label_smoothing:
+            takers = [t for t in types if _losses.takes_flip_rate(t)]
+            if not takers:
+                users = [n for n in _losses.LOSSES if _losses.takes_flip_rate(n)]
                 raise ValueError(
                     f"label_smoothing={self.label_smoothing} has no effect with sympo_loss_type="
-                    f"{self.sympo_loss_type!r}; it is the epsilon of {', '.join(users)} (TRL 'robust' = 'rdpo')"
-                )
-            epsilon = self.label_smoothing if "epsilon" in info.params else defaults["epsilon"]
-        kwargs = {"loss_type": self.sympo_loss_type, "temperature": self.sympo_temperature,
-                  "slope": self.sympo_slope, "epsilon": float(epsilon)}
-        try:
-            _losses.check_loss_options(**kwargs)
-        except ValueError as exc:
-            raise ValueError(f"SymPOConfig (the sympo_<parameter> fields): {exc}") from None
+                    f"{self.sympo_loss_type!r}; it is the label-noise epsilon of {', '.join(users)} "
+                    f"(TRL 'robust' = 'rdpo')")
+            epsilon = float(self.label_smoothing)
         if self.sympo_clip is not None and not self.sympo_clip > 0:
             raise ValueError(f"sympo_clip must be > 0 or None, got {self.sympo_clip!r}")
-        kwargs["clip"] = self.sympo_clip
+        try:
+            spec = _losses.LossSpec.create(
+                self.sympo_loss_type, beta=self.beta, clip=self.sympo_clip, loss_weights=self.sympo_loss_weights,
+                temperature=self.sympo_temperature, slope=self.sympo_slope, epsilon=epsilon,
+                alpha=self.sympo_alpha, gamma=self.sympo_gamma, tau=self.sympo_tau)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"SymPOConfig (the sympo_<parameter> fields): {exc}") from None
+        kwargs = spec.sym_loss_kwargs()
+        kwargs.pop("beta")  # TRL's beta, passed by the trainer
         return kwargs
 
 

@@ -15,7 +15,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..losses import LOSSES, check_loss_options
+import torch
+
+from ..losses import ALIASES, LOSSES, PARAM_NAMES, LossSpec, help_text
 
 __all__ = ["TrainConfig", "ConfigError", "load_config_file", "packed_mode", "GROUPS"]
 
@@ -143,13 +145,25 @@ class TrainConfig:
         "--label_noise)")
     noise_seed: int = _f(0, "data", "seed of the injected noise")
     # ----------------------------------------------------------------- loss
-    loss_type: str = _f("sigmoid", "loss", "pair loss l(s): " + ", ".join(LOSSES) +
-        " (sigmoid/symmetric_ramp/unhinged are SymPO's symmetric losses; logistic = DPO)", choices=tuple(LOSSES))
+    loss_type: str = _f("sigmoid", "loss", "the pair loss, any sympo_ext loss or alias [its parameter=default]: "
+        + help_text().replace("%", "%%") + ". sigmoid/symmetric_ramp/unhinged are SymPO's symmetric losses; "
+        "logistic is DPO (TRL calls it 'sigmoid')", choices=(*LOSSES, *ALIASES), metavar="NAME")
+    loss_types: str | None = _f(None, "loss", "a weighted combination instead of --loss_type (TRL's "
+        "loss_type=[...]): comma-separated names, e.g. sigmoid,bco_pair,sft ('sft' = the NLL term)",
+        metavar="A,B,...")
+    loss_weights: str | None = _f(None, "loss", "weights of --loss_types, comma-separated (default: 1 each)",
+        metavar="X,Y,...")
     beta: float = _f(0.1, "loss", "reward scale: r = beta * (log pi - log pi_ref)")
     clip: float | None = _f(None, "loss", "clamp each reward to [-clip, clip] (SymPO's bounded reward)")
-    temperature: float = _f(1.0, "loss", "sigmoid loss only: l(s) = 1 / (1 + exp(temperature * s))")
-    slope: float = _f(0.5, "loss", "symmetric_ramp only: l(s) = clamp(0.5 - slope * s, 0, 1)")
-    epsilon: float = _f(0.0, "loss", "cdpo / rdpo only: assumed label-flip rate")
+    temperature: float | None = _f(None, "loss", "sigmoid: l(s) = 1 / (1 + exp(temperature * s)) (default 1)")
+    slope: float | None = _f(None, "loss", "symmetric_ramp: l(s) = clamp(0.5 - slope * s, 0, 1) (default 0.5)")
+    epsilon: float | None = _f(None, "loss", "cdpo / rdpo / aot: the assumed label-flip rate (default 0); exo_pair: "
+        "its epsilon (default 1e-3)")
+    alpha: float | None = _f(None, "loss", "ropo: alpha (default 14, the official SymPO code's)")
+    gamma: float | None = _f(None, "loss", "simpo: the target margin in reward units (default 0.5)")
+    tau: float | None = _f(None, "loss", "discopop: tau (default 0.05)")
+    nll_weight: float = _f(0.0, "loss", "add nll_weight x the chosen responses' per-token NLL, per pair (RPO's "
+        "alpha; SLiC = hinge + this term), from the same log-prob pass")
     average_logps: bool = _f(False, "loss", "use the per-token mean log-prob instead of the sum (length "
         "normalisation, as in IPO/SimPO variants)")
     # ---------------------------------------------------------------- optim
@@ -214,10 +228,38 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def _validate_loss(self, bad) -> None:
+        """The loss options through the loss modules' own checks (sympo_ext.losses.LossSpec, in the
+        float32 math the kernels use); the messages name the option as a flag."""
+        from ..modules import split_sft
+
+        if self.loss_weights and not self.loss_types:
+            bad("--loss_weights needs --loss_types (comma-separated loss names)")
+        try:
+            opts = self.loss_options()
+            loss_type, weights, _ = split_sft(opts.pop("loss_type"), opts.pop("loss_weights"), opts.pop("nll_weight"))
+            LossSpec.create(loss_type, loss_weights=weights, **opts).validate(torch.float32)
+        except (ValueError, TypeError) as e:
+            msg = str(e)
+            first = msg.split(" ", 1)[0].split("=", 1)[0]
+            if first == "loss_type" and self.loss_types:
+                first = "loss_types"
+            bad(f"--{msg}" if first in self.field_names() else f"--loss_type: {msg}")
+
     def loss_options(self, **overrides) -> dict[str, Any]:
-        """The ``sympo_ext.sym_loss`` options of this run (the loss modules take the same keywords)."""
-        options = dict(loss_type=self.loss_type, beta=self.beta, clip=self.clip, temperature=self.temperature,
-                       slope=self.slope, epsilon=self.epsilon)
+        """The loss options of this run, as the loss modules (``sympo_ext.SymPOLoss`` /
+        ``FusedLinearSymPOLoss``) take them: the loss type(s) and weights, beta, clip, every loss
+        parameter (None = the loss's default) and nll_weight."""
+        if self.loss_types:
+            loss_type = [t.strip() for t in self.loss_types.split(",") if t.strip()]
+            try:
+                weights = None if not self.loss_weights else [float(w) for w in self.loss_weights.split(",")]
+            except ValueError:
+                raise ValueError(f"loss_weights must be comma-separated numbers, got {self.loss_weights!r}") from None
+        else:
+            loss_type, weights = self.loss_type, None
+        options = dict(loss_type=loss_type, loss_weights=weights, beta=self.beta, clip=self.clip,
+                       nll_weight=self.nll_weight, **{name: getattr(self, name) for name in PARAM_NAMES})
         options.update(overrides)
         return options
 
@@ -240,21 +282,12 @@ class TrainConfig:
             value = getattr(self, name)
             if kind is float and value is not None and not math.isfinite(value):
                 bad(f"--{name} must be a finite number, got {value}")
-        try:
-            check_loss_options(self.loss_type, temperature=self.temperature, slope=self.slope, epsilon=self.epsilon)
-        except ValueError as e:
-            bad(str(e))
-        if self.loss_type in ("cdpo", "rdpo") and not 0.0 <= self.epsilon < 0.5:
-            bad(f"--epsilon must be in [0, 0.5) for {self.loss_type}, got {self.epsilon}")
+        self._validate_loss(bad)
         # The loss runs in float32: a value float32 cannot hold would overflow there.
         if not 0 < self.beta <= FLOAT32_MAX:
             bad(f"--beta must be > 0 (and within float32 range), got {self.beta}")
         if self.clip is not None and not 0 < self.clip <= FLOAT32_MAX:
             bad(f"--clip must be > 0 (or unset), got {self.clip}")
-        if not 0 < self.temperature <= FLOAT32_MAX:
-            bad(f"--temperature must be > 0, got {self.temperature}")
-        if not 0 < self.slope <= FLOAT32_MAX:
-            bad(f"--slope must be > 0, got {self.slope}")
         if need_model and not self.model:
             bad("--model is required (a local directory with a Hugging Face causal LM), or use --demo")
         if need_model and self.model:

@@ -21,6 +21,7 @@ METRIC_NAMES = (
     "rewards/true_accuracies",
     "logps/chosen",
     "logps/rejected",
+    "nll_loss",  # the NLL / SFT term, when --nll_weight > 0 (TRL's name)
 )
 CSV_COLUMNS = ("step", "split", "epoch", *METRIC_NAMES, "learning_rate", "grad_norm", "num_tokens",
                "tokens_per_second", "elapsed_s")

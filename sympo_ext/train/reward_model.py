@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .. import ops
-from ..losses import check_loss_options
+from ..losses import LossSpec
 from ..metrics import pair_accuracy
 
 __all__ = ["train_reward_model", "reward_scores", "RewardModelResult", "pair_accuracy"]
@@ -80,12 +80,10 @@ def train_reward_model(
     labels: torch.Tensor | None = None,
     *,
     pool: torch.Tensor | None = None,
-    loss_type: str = "sigmoid",
+    loss_type: str | list[str] = "sigmoid",
     beta: float = 1.0,
     clip: float | None = None,
-    temperature: float = 1.0,
-    slope: float = 0.5,
-    epsilon: float = 0.0,
+    loss_weights: list[float] | None = None,
     weights: torch.Tensor | None = None,
     epochs: int = 10,
     batch_size: int = 128,
@@ -98,6 +96,7 @@ def train_reward_model(
     device: str | torch.device | None = None,
     progress: bool = False,
     fork_rng: bool = True,
+    **loss_params,
 ) -> RewardModelResult:
     """Train the scalar reward model ``model`` in place on pairs with a ``sym_loss`` loss.
 
@@ -105,8 +104,10 @@ def train_reward_model(
         pairs_a, pairs_b: the two inputs of every pair, tensors [N, ...]; or, with ``pool``, index
             tensors [N] into ``pool`` (saves copying shared inputs).
         labels: 0/1 [N] (1 = a preferred; None = all 1), possibly noisy.
-        loss_type, beta, clip, temperature, slope, epsilon, weights: as in :func:`sympo_ext.sym_loss`
-            (reference-free: the margin is ``beta * (r(a) - r(b))``).
+        loss_type (a name, alias or list), beta, clip, loss_weights, weights and the loss parameters
+            (``**loss_params``: temperature, slope, epsilon, alpha, gamma, tau; None = the loss's
+            default): as in :func:`sympo_ext.sym_loss` (reference-free: the margin is
+            ``beta * (r(a) - r(b))``).
         epochs, batch_size, lr, weight_decay, max_grad_norm: AdamW training; the last batch of an
             epoch may be smaller (the loss is the batch mean).
         seed: seeds the data order and (with ``fork_rng``) dropout.
@@ -120,7 +121,7 @@ def train_reward_model(
     Returns a :class:`RewardModelResult` with the trained model and a per-epoch history
     (``loss``, ``accuracy`` vs the given labels, ``true_accuracy``, ``eval_accuracy``).
     """
-    check_loss_options(loss_type, temperature=temperature, slope=slope, epsilon=epsilon)
+    spec = LossSpec.create(loss_type, beta=beta, clip=clip, loss_weights=loss_weights, **loss_params)
     n = len(pairs_a)
     if len(pairs_b) != n:
         raise ValueError(f"pairs_a and pairs_b must have the same length, got {n} and {len(pairs_b)}")
@@ -138,13 +139,12 @@ def train_reward_model(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     history = []
-    loss_kw = dict(loss_type=loss_type, beta=beta, clip=clip, temperature=temperature, slope=slope,
-                   epsilon=epsilon)
+    loss_kw = spec.sym_loss_kwargs()
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, desc=f"reward model ({loss_type})", unit="epoch")
+        bar = tqdm(total=epochs, desc=f"reward model ({spec.loss_type})", unit="epoch")
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices, enabled=fork_rng):
         if fork_rng:

@@ -355,11 +355,15 @@ class Trainer:
                          pair_labels=labels)
         stats = preference_stats(out, out.chosen_logps, out.rejected_logps, labels,
                                  batch["true_labels"].to(self.device), loss_sum=out.loss)
-        return out.loss, torch.stack([stats[k] for k in STAT_KEYS])
+        return out.loss, torch.stack([stats[k] for k in self._stat_keys])
 
-    @staticmethod
-    def _finish(sums: torch.Tensor) -> dict:
-        return metrics_from_stats(dict(zip(STAT_KEYS, sums.tolist())))
+    @property
+    def _stat_keys(self) -> tuple[str, ...]:
+        """The summed metrics of a batch, in the order they are all-reduced."""
+        return STAT_KEYS + (("nll_loss",) if self.policy_loss.loss.nll_weight else ())
+
+    def _finish(self, sums: torch.Tensor) -> dict:
+        return metrics_from_stats(dict(zip(self._stat_keys, sums.tolist())))
 
     def _step_positions(self, step: int) -> list[list[int]]:
         """Positions (into train_pairs) of this process's micro-batches at global step ``step``."""
@@ -397,7 +401,7 @@ class Trainer:
         cfg = self.config
         t0 = time.perf_counter()
         scale = self.dist.world_size / cfg.batch_size
-        sums = torch.zeros(len(STAT_KEYS), dtype=torch.float64, device=self.device)
+        sums = torch.zeros(len(self._stat_keys), dtype=torch.float64, device=self.device)
         tokens = 0
         micro = self._step_positions(step)
         for m, positions in enumerate(micro):
@@ -454,7 +458,7 @@ class Trainer:
         """Metrics over the evaluation pairs (all processes together); {} without eval data."""
         if not self.eval_pairs:
             return {}
-        sums = torch.zeros(len(STAT_KEYS), dtype=torch.float64, device=self.device)
+        sums = torch.zeros(len(self._stat_keys), dtype=torch.float64, device=self.device)
         for pos, real in self._sharded_batches(len(self.eval_pairs), self.eval_bs):
             batch = self.collate([self.eval_pairs[i] for i in pos])
             # The unwrapped module: DDP's forward is not needed without gradients.

@@ -50,12 +50,12 @@ def test_loss_options_give_cdpo_rdpo_the_noise_rate():
 
 
 def test_preset_overrides_apply_to_every_loss():
-    args = lm.build_parser().parse_args(["--steps", "512", "--beta", "0.5"])
+    args = lm.build_parser().parse_args(["--steps", "128", "--beta", "0.5"])
     preset = lm.preset_from_args(args)
-    assert (preset.train["max_steps"], preset.train["beta"]) == (512, 0.5)
+    assert (preset.train["max_steps"], preset.train["beta"]) == (128, 0.5)
     assert preset.train["learning_rate"] == lm.FULL_PRESET.train["learning_rate"]
     assert preset.train_pairs == lm.FULL_PRESET.train_pairs
-    assert lm.FULL_PRESET.train["max_steps"] == 128  # the demo's preset itself is untouched
+    assert lm.FULL_PRESET.train["max_steps"] == 512  # the demo's preset itself is untouched
     quick = lm.preset_from_args(lm.build_parser().parse_args(["--quick"]))
     assert quick == lm.QUICK_PRESET
 

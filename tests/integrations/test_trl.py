@@ -163,14 +163,19 @@ def test_precomputed_reference_log_probs(tokenizer, tmp_path):
 
 def test_loss_kwargs_follow_the_registry(tmp_path):
     cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="rdpo", label_smoothing=0.1)
-    assert cfg.sympo_loss_kwargs() == {"loss_type": "rdpo", "temperature": 1.0, "slope": 0.5, "epsilon": 0.1,
-                                       "clip": None}
+    assert cfg.sympo_loss_kwargs() == {"loss_type": "rdpo", "epsilon": 0.1, "clip": None}
     cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="cdpo", sympo_epsilon=0.2, label_smoothing=0.1)
     assert cfg.sympo_loss_kwargs()["epsilon"] == 0.2
     cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_temperature=2.0)
     assert cfg.sympo_loss_kwargs()["temperature"] == 2.0
-    for name in sympo_trl._losses.LOSSES:  # every registered loss is accepted
+    for name in [*sympo_trl._losses.LOSSES, *sympo_trl._losses.ALIASES]:  # every registered loss and alias
         _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type=name)
+    cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type=["sigmoid", "bco_pair"],
+                  sympo_loss_weights=[1.0, 0.5])  # TRL's weighted combination (MPO-style)
+    assert cfg.sympo_loss_kwargs() == {"loss_type": ("sigmoid", "bco_pair"), "loss_weights": [1.0, 0.5],
+                                       "clip": None}
+    assert _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="ropo",
+                   sympo_alpha=3.0).sympo_loss_kwargs()["alpha"] == 3.0
 
 
 @pytest.mark.parametrize(

@@ -39,8 +39,8 @@ def test_cli_bad_inputs_are_clear_and_write_nothing(model_dir, data_file, tmp_pa
     assert code == 2 and "--model" in err and "no such directory" in err and not out.exists()
     # unknown loss type: argparse refuses it
     with pytest.raises(SystemExit) as e:
-        cli_main(cli_base(model_dir, data_file, str(out)) + ["--loss_type", "dpo"])
-    assert e.value.code == 2 and "invalid choice: 'dpo'" in capsys.readouterr().err
+        cli_main(cli_base(model_dir, data_file, str(out)) + ["--loss_type", "dpo_v2"])  # "dpo" is an alias
+    assert e.value.code == 2 and "invalid choice: 'dpo_v2'" in capsys.readouterr().err
     # an option the loss would ignore
     code, _, err = run_cli(cli_base(model_dir, data_file, out) + ["--loss_type", "logistic", "--epsilon", "0.1"],
                            capsys)

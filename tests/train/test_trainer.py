@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from sympo_ext.losses import LOSSES
+from sympo_ext.train.config import ConfigError
 from sympo_ext.train.trainer import Trainer
 
 from .helpers import tiny_model, clean_records, examples, cfg, params
@@ -145,3 +146,31 @@ def test_grad_accum_matches_one_big_batch(tok):
         finals.append(params(model))
     for k in finals[0]:
         torch.testing.assert_close(finals[1][k], finals[0][k], atol=1e-6, rtol=1e-5)
+
+
+def test_weighted_combination_with_the_sft_term(tok):
+    """--loss_types sigmoid,bco_pair,sft --loss_weights 1,0.5,0.2 (TRL's MPO-style combination): at step 0
+    the policy is the reference, so every margin and reward is 0 and the loss is known in closed form."""
+    import math
+
+    res = Trainer(cfg(max_steps=1, loss_types="sigmoid,bco_pair,sft", loss_weights="1,0.5,0.2"), model=tiny_model(tok),
+                  tokenizer=tok, train_examples=examples(clean_records(8))).train()
+    m = res.history[0]
+    assert m["nll_loss"] > 0
+    # sigmoid(0) = 0.5; bco_pair(0, 0) = 2 log 2; sft = the chosen responses' per-token NLL
+    assert m["loss"] == pytest.approx(0.5 + 0.5 * 2 * math.log(2) + 0.2 * m["nll_loss"], abs=1e-5)
+
+
+def test_every_loss_and_alias_is_a_train_option():
+    from sympo_ext.losses import ALIASES
+
+    for name in [*LOSSES, *ALIASES]:
+        cfg(loss_type=name).validate(need_model=False, need_data=False)
+    with pytest.raises(ConfigError, match="--alpha must be a finite number > 0"):
+        cfg(loss_type="ropo", alpha=-1.0).validate(need_model=False, need_data=False)
+    with pytest.raises(ConfigError, match="--loss_weights needs --loss_types"):
+        cfg(loss_weights="1,2").validate(need_model=False, need_data=False)
+    with pytest.raises(ConfigError, match="--loss_weights must be comma-separated numbers"):
+        cfg(loss_types="sigmoid,hinge", loss_weights="1,x").validate(need_model=False, need_data=False)
+    with pytest.raises(ConfigError, match="--loss_types"):
+        cfg(loss_types="sigmoid,nope").validate(need_model=False, need_data=False)
