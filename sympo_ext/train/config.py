@@ -244,7 +244,8 @@ class TrainConfig:
             first = msg.split(" ", 1)[0].split("=", 1)[0]
             if first == "loss_type" and self.loss_types:
                 first = "loss_types"
-            bad(f"--{msg}" if first in self.field_names() else f"--loss_type: {msg}")
+            flag = "loss_types" if self.loss_types else "loss_type"
+            bad(f"--{msg}" if first in self.field_names() else f"--{flag}: {msg}")
 
     def loss_options(self, **overrides) -> dict[str, Any]:
         """The loss options of this run, as the loss modules (``sympo_ext.SymPOLoss`` /
