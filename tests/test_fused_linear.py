@@ -10,6 +10,7 @@ from conftest import DEVICES
 
 import sympo_ext
 from sympo_ext import fused_linear as fl
+from sympo_ext.fused_linear.logps_op import SLICE_PAD
 from sympo_ext import reference
 from sympo_ext import FusedLinearSymPOLoss, fused_linear_sequence_logps
 
@@ -163,7 +164,7 @@ def test_chunking_and_skipping(monkeypatch, chunk_size):
     rows = [r for r, _ in seen["fwd"]]  # forward: token chunks of full rows
     assert sum(rows) == counted and max(rows) <= chunk_size and all(v == V for _, v in seen["fwd"])
     # backward: vocabulary slices (+ 8 -inf padding columns) of counted rows, same logits budget
-    cells = [r * (c - fl._SLICE_PAD) for r, c in seen["bwd"]]
+    cells = [r * (c - SLICE_PAD) for r, c in seen["bwd"]]
     assert sum(cells) == counted * V and max(cells) <= chunk_size * V
 
 

@@ -79,7 +79,6 @@ Layout of this package:
 from __future__ import annotations
 
 from .chunking import CPU_CHUNK_BUDGET_BYTES, CUDA_CHUNK_BUDGET_MAX, CUDA_CHUNK_BUDGET_MIN, auto_chunk_size
-from .logps_op import SLICE_PAD as _SLICE_PAD  # noqa: F401  (tests read the padding width)
 from .logps_op import fused_linear_sequence_logps
 
 __all__ = ["fused_linear_sequence_logps", "auto_chunk_size", "CPU_CHUNK_BUDGET_BYTES",
