@@ -120,18 +120,18 @@ def make_preference_data(reference, tokenizer, task, *, n_train: int, n_eval: in
     return train, evals
 
 
-def train_policy(reference, tokenizer, train_examples, eval_examples=None, *, loss_type: str,
+def train_policy(reference_model, tokenizer, train_examples, eval_examples=None, /, *, loss_type: str,
                  preset: DemoPreset = PRESETS["full"], seed: int = 0, output_dir: str | None = None,
                  progress: bool = True, **options) -> TrainResult:
-    """Train a copy of ``reference`` with ``loss_type`` (any TrainConfig option may be passed, e.g.
-    ``epsilon=0.3`` for cdpo/rdpo, ``clip=...``); the reference stays untouched. The result's ``model``
-    is the trained policy."""
+    """Train a copy of ``reference_model`` with ``loss_type`` (any TrainConfig option may be passed, e.g.
+    ``epsilon=0.3`` for cdpo/rdpo, ``clip=...``, ``reference="none"``); the reference model stays
+    untouched. The result's ``model`` is the trained policy."""
     values = dict(reference="precomputed", seed=seed, output_dir=output_dir, progress=progress, logging_steps=1,
                   save_final_model=output_dir is not None, tensorboard="off" if output_dir is None else "auto")
     values.update(preset.train)
     values.update(options, loss_type=loss_type)
     config = TrainConfig(**values)
-    policy = copy.deepcopy(reference)
+    policy = copy.deepcopy(reference_model)
     trainer = Trainer(config, model=policy, tokenizer=tokenizer, train_examples=train_examples,
                       eval_examples=eval_examples or None)
     return trainer.train()
