@@ -42,7 +42,8 @@ from .. import ops
 from ..fused_linear import fused_linear_sequence_logps
 
 __all__ = ["HeadParts", "SequenceLogps", "batch_logps", "load_tokenizer", "model_inputs",
-           "model_logits", "post_processing_reason", "projection_inputs", "split_decoder_head"]
+           "fused_projection_inputs", "model_logits", "post_processing_reason", "projection_inputs",
+           "split_decoder_head"]
 
 # Known config attributes that post-process the logits after the LM head. A cap is off only
 # when unset/0 (a cap of 1.0 squashes the logits into (-1, 1)); a scale is off when unset or 1.
@@ -100,6 +101,22 @@ def projection_inputs(parts: HeadParts, hidden: torch.Tensor):
         dtype = torch.get_autocast_dtype(device)
         return hidden.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
     return hidden.to(weight.dtype), weight, bias
+
+
+def fused_projection_inputs(parts: HeadParts, input_ids, attention_mask=None, position_ids=None, cu_seqlens=None):
+    """The decoder's forward on a padded or packed batch, then :func:`projection_inputs`: (hidden
+    [N, T, H] or, packed, [L, H]; weight; bias) for the fused-linear ops."""
+    kwargs = {"input_ids": input_ids, "use_cache": False}
+    if attention_mask is not None:
+        kwargs["attention_mask"] = attention_mask
+    if position_ids is not None:
+        kwargs["position_ids"] = position_ids
+    out = parts.decoder(**kwargs)
+    hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+    hidden, weight, bias = projection_inputs(parts, hidden)
+    if cu_seqlens is not None:
+        hidden = hidden.reshape(-1, hidden.shape[-1])
+    return hidden, weight, bias
 
 
 class _Captured(Exception):
@@ -234,17 +251,8 @@ class SequenceLogps(nn.Module):
 
     def forward(self, input_ids, target_ids, attention_mask=None, position_ids=None, cu_seqlens=None):
         if self.path == "fused_linear":
-            parts = self._parts
-            kwargs = {"input_ids": input_ids}
-            if attention_mask is not None:
-                kwargs["attention_mask"] = attention_mask
-            if position_ids is not None:
-                kwargs["position_ids"] = position_ids
-            out = parts.decoder(**kwargs, use_cache=False)
-            hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
-            hidden, weight, bias = projection_inputs(parts, hidden)
-            if cu_seqlens is not None:
-                hidden = hidden.reshape(-1, hidden.shape[-1])
+            hidden, weight, bias = fused_projection_inputs(self._parts, input_ids, attention_mask, position_ids,
+                                                           cu_seqlens)
             with torch.autocast(hidden.device.type, enabled=False):
                 return fused_linear_sequence_logps(hidden, weight, target_ids, bias=bias, average=self.average,
                                                    cu_seqlens=cu_seqlens, chunk_size=self.chunk_size)

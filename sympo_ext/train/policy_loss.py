@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss
-from .modeling import model_logits, projection_inputs, split_decoder_head
+from .modeling import fused_projection_inputs, model_logits, split_decoder_head
 
 __all__ = ["PolicyLoss"]
 
@@ -59,16 +59,8 @@ class PolicyLoss(nn.Module):
         pair = dict(pair_labels=pair_labels, cu_seqlens=cu_seqlens)
         refs = (ref_chosen_logps, ref_rejected_logps)
         if self.path == "fused_linear":
-            kwargs = {"input_ids": input_ids, "use_cache": False}
-            if attention_mask is not None:
-                kwargs["attention_mask"] = attention_mask
-            if position_ids is not None:
-                kwargs["position_ids"] = position_ids
-            out = self._parts.decoder(**kwargs)
-            hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
-            hidden, weight, bias = projection_inputs(self._parts, hidden)
-            if cu_seqlens is not None:
-                hidden = hidden.reshape(-1, hidden.shape[-1])
+            hidden, weight, bias = fused_projection_inputs(self._parts, input_ids, attention_mask, position_ids,
+                                                           cu_seqlens)
             with torch.autocast(hidden.device.type, enabled=False):
                 return self.loss.pair_outputs(hidden, weight, target_ids, *refs, bias=bias, **pair)
         logits = model_logits(self.model, input_ids, attention_mask, position_ids)
