@@ -7,7 +7,8 @@ Public API:
     sym_loss            fused pair-level loss (SymPO's symmetric losses, DPO, cDPO, rDPO, IPO, ...)
     sequence_logps      fused per-sequence log-probs from LM logits (padded or packed)
     SymPOLoss           nn.Module: pair loss + metrics from the logits of [chosen; rejected]
-    LOSSES              registry of the loss types (formula, parameters, symmetry)
+    LOSSES / ALIASES    registry of the loss types (formula, parameter, symmetry; TRL-name aliases)
+    LossSpec            one validated set of loss options (a loss or a weighted combination)
     reference           pure-PyTorch references of every op
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from . import reference
 from ._loading import AVAILABLE as KERNELS_AVAILABLE
 from ._loading import LOAD_ERROR, WITH_CUDA
-from .losses import LOSSES, REDUCTIONS, SYMMETRIC_LOSSES, LossInfo
+from .losses import ALIASES, LOSSES, REDUCTIONS, SYMMETRIC_LOSSES, LossInfo, LossSpec
 from .ops import SymLossOutput, sequence_logps, sym_loss
 from .fused_linear import fused_linear_sequence_logps
 from .modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss, SymPOLossOutput
@@ -24,11 +25,13 @@ from .modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss, SymPOLossOutp
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALIASES",
     "FusedLinearSymPOLoss",
     "KERNELS_AVAILABLE",
     "LOAD_ERROR",
     "LOSSES",
     "LossInfo",
+    "LossSpec",
     "REDUCTIONS",
     "SYMMETRIC_LOSSES",
     "SymLossOutput",

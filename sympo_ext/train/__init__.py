@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from .config import ConfigError, TrainConfig
 from .reward_model import RewardModelResult, reward_scores, train_reward_model
-from .trainer import NonFiniteLossError, RunDirError, Trainer, TrainResult
+from .rundir import RunDirError
+from .trainer import NonFiniteLossError, Trainer, TrainResult
 
 __all__ = [
     "ConfigError",
