@@ -22,7 +22,7 @@ __all__ = ["main", "build_parser", "config_from_args"]
 
 EXAMPLES = """\
 examples:
-  # the self-contained demo (tiny Llama, synthetic task, 40% label noise, 3 seeds; ~2-3 minutes on 2 CPU cores)
+  # the self-contained demo (tiny Llama, synthetic task, 40% label noise, 3 seeds; ~1.5 minutes on 2 CPU cores)
   sympo-train --demo
   sympo-train --demo --quick            # the CI preset, seconds
 
