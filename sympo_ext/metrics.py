@@ -88,7 +88,7 @@ def preference_metrics(out, chosen_logps: torch.Tensor, rejected_logps: torch.Te
                        pair_labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """TRL-named batch means (detached 0-d tensors in the rewards' dtype) of the loss modules:
     rewards/chosen, rewards/rejected, rewards/margins, rewards/accuracies, logps/chosen,
-    logps/rejected."""
+    logps/rejected, and nll_loss when ``out`` carries the NLL term."""
     stats = preference_stats(out, chosen_logps, rejected_logps, pair_labels)
     means = metrics_from_stats(stats)
     means.pop("loss")

@@ -44,10 +44,8 @@ class PairOutputs(NamedTuple):
     nll: torch.Tensor | None = None  # [B] the NLL / SFT term per pair, when nll_weight > 0
 
     def metrics(self, pair_labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        out = preference_metrics(self, self.chosen_logps, self.rejected_logps, pair_labels)
-        if self.nll is not None:  # TRL's name for the term
-            out["nll_loss"] = self.nll.mean().to(self.margins.dtype)
-        return out
+        """TRL-named batch means (``nll_loss`` too, TRL's name for the term, when there is one)."""
+        return preference_metrics(self, self.chosen_logps, self.rejected_logps, pair_labels)
 
 
 def split_sft(loss_type, loss_weights, nll_weight: float):
