@@ -132,6 +132,16 @@ def _compare(candidate: torch.Tensor, reference: torch.Tensor, tol: torch.Tensor
             "max_diff_over_tol": float((diff / tol).max())}
 
 
+def _measure(model: nn.Module, path: str, batch: dict, device, want: torch.Tensor, tol: torch.Tensor):
+    """(comparison dict, the candidate's log-probs or None): ``path`` run on ``batch`` against ``want``;
+    a candidate that raises is a failed comparison, named by its error."""
+    try:
+        got = batch_logps(SequenceLogps(model, path=path), batch, device).cpu()
+    except Exception as e:
+        return {"ok": False, "error": _first_line(e)}, None
+    return _compare(got, want, tol), got
+
+
 class _ProbeContext:
     """Eval mode, no grad, forked RNG; restores every module's mode and the RNG afterwards."""
 
@@ -256,11 +266,7 @@ def plan_logps(model: nn.Module, *, logps_path: str = "auto", packed: str | bool
 
         padded_by_path = {"logits": reference}
         if try_fused:
-            try:
-                fused = batch_logps(SequenceLogps(model, path="fused_linear"), padded, device).cpu()
-                result = _compare(fused, reference, tol)
-            except Exception as e:
-                result = {"ok": False, "error": _first_line(e)}
+            result, fused = _measure(model, "fused_linear", padded, device, reference, tol)
             probed["fused_linear"] = result
             if result["ok"]:
                 path = "fused_linear"
@@ -276,11 +282,7 @@ def plan_logps(model: nn.Module, *, logps_path: str = "auto", packed: str | bool
 
         use_packed = False
         if try_packed:
-            try:
-                got = batch_logps(SequenceLogps(model, path=path), packed_batch, device).cpu()
-                result = _compare(got, padded_by_path[path], tol)
-            except Exception as e:
-                result = {"ok": False, "error": _first_line(e)}
+            result, _ = _measure(model, path, packed_batch, device, padded_by_path[path], tol)
             probed["packed"] = result
             if result["ok"]:
                 use_packed = True
