@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from .config import TrainConfig
+from ..experiments.common import mean_std
 from ..noise import inject_label_noise
 from .trainer import Trainer, TrainResult
 
@@ -146,10 +147,7 @@ def evaluate_policy(policy, reference, tokenizer, task, *, n_prompts: int = 512,
 
 
 def _mean_sd(values) -> tuple[float, float]:
-    values = [float(v) for v in values]
-    mean = sum(values) / len(values)
-    sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
-    return mean, sd
+    return mean_std(values)[:2]  # mean and sample std over the seeds
 
 
 def format_table(rows: list[dict], *, noise: float, steps: int, seeds) -> str:
