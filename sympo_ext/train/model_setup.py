@@ -24,11 +24,9 @@ from torch import nn
 
 from .config import ConfigError
 
-__all__ = ["DTYPES", "load_policy", "disable_dropout", "enable_gradient_checkpointing", "apply_lora", "is_peft_model",
+__all__ = ["load_policy", "disable_dropout", "enable_gradient_checkpointing", "apply_lora", "is_peft_model",
            "adapters_off", "adapter_state_dict", "load_adapter_state_dict", "save_pretrained_final"]
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -45,7 +43,7 @@ def load_policy(name: str, *, torch_dtype: str | None = None, attn_implementatio
 
     kwargs = {}
     if torch_dtype is not None:
-        kwargs["dtype"] = DTYPES[torch_dtype]
+        kwargs["dtype"] = getattr(torch, torch_dtype)  # a name of --torch_dtype's choices (config.py)
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
     if os.path.isdir(name):
