@@ -234,6 +234,11 @@ class Trainer:
                                     target_modules=cfg.lora_target_modules)
         return policy
 
+    @property
+    def _fsdp(self) -> bool:
+        """Sharded by FSDP2 (state dicts are gathered and scattered as full ones)."""
+        return self.dist.enabled and self.config.distributed == "fsdp"
+
     def _reference_context(self):
         """Reference log-probs are computed with a LoRA policy's adapters off (harmless when the
         reference is another model)."""
@@ -249,7 +254,7 @@ class Trainer:
         ref.eval()
         ref.requires_grad_(False)
         module = self._sequence_logps(ref)
-        if self.dist.enabled and self.config.distributed == "fsdp":
+        if self._fsdp:
             D.wrap_model(module, ref, self.dist, "fsdp")
         return module
 
@@ -319,7 +324,7 @@ class Trainer:
             raise RunDirError(f"{path}: cached reference log-probs do not match the data; cannot resume exactly")
         if ref is None:  # reference = the initial policy: no copy needed
             module = self._sequence_logps(self.policy)
-            if self.dist.enabled and cfg.distributed == "fsdp":
+            if self._fsdp:
                 warnings.warn("reference=precomputed with FSDP computes the reference before sharding: "
                               "each process holds the full model once", stacklevel=2)
         else:
@@ -470,13 +475,13 @@ class Trainer:
 
     # ----------------------------------------------------------- checkpoints
     def _model_state(self) -> dict:
-        if is_peft_model(self.policy) and not (self.dist.enabled and self.config.distributed == "fsdp"):
+        if is_peft_model(self.policy) and not self._fsdp:
             return adapter_state_dict(self.policy)  # a LoRA run: only the adapters change
-        return ckpt.full_model_state(self.policy, fsdp=self.dist.enabled and self.config.distributed == "fsdp")
+        return ckpt.full_model_state(self.policy, fsdp=self._fsdp)
 
     def _optim_state(self) -> dict:
         return ckpt.full_optim_state(self.policy, self.optimizer,
-                                     fsdp=self.dist.enabled and self.config.distributed == "fsdp")
+                                     fsdp=self._fsdp)
 
     def save_checkpoint(self, step: int) -> str | None:
         """Write checkpoints/step-XXXXXX atomically (collective: every process calls it).
@@ -551,12 +556,11 @@ class Trainer:
         if state["world_size"] != self.dist.world_size:
             raise RunDirError(f"{found} was written by {state['world_size']} process(es); resume with the same "
                               f"number (now {self.dist.world_size}) for an exact continuation")
-        fsdp = self.dist.enabled and self.config.distributed == "fsdp"
-        if is_peft_model(self.policy) and not fsdp:  # a LoRA run's checkpoint holds the adapters only
+        if is_peft_model(self.policy) and not self._fsdp:  # a LoRA run's checkpoint holds the adapters only
             load_adapter_state_dict(self.policy, loaded["model"])
             self.optimizer.load_state_dict(loaded["optimizer"])
         else:
-            ckpt.load_full_state(self.policy, self.optimizer, loaded["model"], loaded["optimizer"], fsdp=fsdp)
+            ckpt.load_full_state(self.policy, self.optimizer, loaded["model"], loaded["optimizer"], fsdp=self._fsdp)
         self.scheduler.load_state_dict(state["scheduler"])
         ckpt.restore_rng(loaded["rng"])
         self._last_checkpoint = found
