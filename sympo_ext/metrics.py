@@ -14,7 +14,7 @@ import math
 
 import torch
 
-__all__ = ["pair_correct", "pair_accuracy", "STAT_KEYS", "preference_stats", "metrics_from_stats",
+__all__ = ["pair_correct", "pair_accuracy", "METRIC_NAMES", "STAT_KEYS", "preference_stats", "metrics_from_stats",
            "preference_metrics"]
 
 
@@ -34,9 +34,26 @@ def pair_accuracy(margins: torch.Tensor, labels: torch.Tensor | None = None) -> 
     return pair_correct(margins.double(), labels).mean().item()
 
 
-# Sums over pairs, in the order the trainer all-reduces them.
-STAT_KEYS = ("pairs", "loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
-             "logps/chosen", "logps/rejected", "true_known", "rewards/true_accuracies")
+# The metric names, the one list (the trainer's CSV columns, the reward model's history): TRL's
+# DPOTrainer names where one exists; rewards/true_accuracies is ours (accuracy of the implicit
+# reward against the true labels, when they are known).
+METRIC_NAMES = (
+    "loss",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "rewards/true_accuracies",
+    "logps/chosen",
+    "logps/rejected",
+    "nll_loss",  # the NLL / SFT term, when --nll_weight > 0 (TRL's name)
+)
+
+# Sums over pairs, in the order the trainer all-reduces them: the pair count, the metrics that are
+# means over all pairs, then the true-label count and the true accuracy (a mean over those pairs).
+# (nll_loss is summed only when the loss has the term.)
+STAT_KEYS = ("pairs", *(k for k in METRIC_NAMES if k not in ("rewards/true_accuracies", "nll_loss")),
+             "true_known", "rewards/true_accuracies")
 
 
 def preference_stats(out, chosen_logps: torch.Tensor, rejected_logps: torch.Tensor,

@@ -1,4 +1,5 @@
-"""Process-group setup under torchrun, and DDP / FSDP2 wrapping.
+"""Process-group setup under torchrun, DDP / FSDP2 wrapping and the distributed details of a step
+(gradient-sync suppression during accumulation, the global gradient norm, agreement on a flag).
 
 Launch with ``torchrun --nproc_per_node N -m sympo_ext.train.cli ...`` (or the
 ``sympo-train`` script). The backend is NCCL when each process has a GPU, gloo
@@ -7,14 +8,17 @@ otherwise. Without torchrun's environment the trainer runs in one process.
 
 from __future__ import annotations
 
+import math
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistInfo", "init_distributed", "wrap_model", "all_reduce_sum", "barrier", "broadcast_object"]
+__all__ = ["DistInfo", "init_distributed", "wrap_model", "all_reduce_sum", "barrier", "broadcast_object",
+           "any_process", "all_gather_object", "no_sync", "clip_grad_norm"]
 
 
 @dataclass
@@ -81,6 +85,50 @@ def broadcast_object(obj, info: DistInfo):
     return box[0]
 
 
+def all_gather_object(obj, info: DistInfo) -> list:
+    """Every process's ``obj``, in rank order (picklable objects)."""
+    if not info.enabled:
+        return [obj]
+    out = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def any_process(flag: bool, info: DistInfo, device: torch.device | None = None) -> bool:
+    """True on every process when ``flag`` is True on any (collective: every process calls it), so
+    that every process raises together, or none does."""
+    t = torch.tensor([1.0 if flag else 0.0], dtype=torch.float64, device=device or info.device)
+    return bool(all_reduce_sum(t, info)[0] > 0)
+
+
+@contextmanager
+def no_sync(module: nn.Module, info: DistInfo, active: bool = True):
+    """No gradient all-reduce inside (an accumulation micro-step that is not the last one): DDP's
+    ``no_sync``, FSDP2's ``set_requires_gradient_sync(False)``; nothing for one process."""
+    if not active or not info.enabled:
+        yield
+    elif hasattr(module, "no_sync"):
+        with module.no_sync():
+            yield
+    elif hasattr(module, "set_requires_gradient_sync"):
+        module.set_requires_gradient_sync(False)
+        try:
+            yield
+        finally:
+            module.set_requires_gradient_sync(True)
+    else:
+        yield
+
+
+def clip_grad_norm(parameters, max_norm: float) -> float:
+    """The global gradient norm (over every process: FSDP2's DTensor norm gathered with
+    ``full_tensor``), clipping to ``max_norm`` when it is > 0 (0: measured only)."""
+    gn = torch.nn.utils.clip_grad_norm_(parameters, max_norm if max_norm > 0 else math.inf)
+    if hasattr(gn, "full_tensor"):
+        gn = gn.full_tensor()
+    return float(gn)
+
+
 def _decoder_layers(model: nn.Module):
     """The repeated transformer blocks of an HF model (for per-layer FSDP2 sharding)."""
     for name in ("model.layers", "model.decoder.layers", "transformer.h", "gpt_neox.layers", "layers"):
@@ -95,7 +143,8 @@ def _decoder_layers(model: nn.Module):
 
 
 def wrap_model(module: nn.Module, inner: nn.Module, info: DistInfo, strategy: str) -> nn.Module:
-    """Wrap the SequenceLogps ``module`` (holding the policy ``inner``) for training.
+    """Wrap ``module`` (the PolicyLoss holding the policy ``inner``, or a frozen reference's
+    SequenceLogps under FSDP) for training.
 
     * ``ddp``: DistributedDataParallel; gradients are averaged across processes.
     * ``fsdp``: FSDP2 ``fully_shard`` on each decoder layer, then on the root; the

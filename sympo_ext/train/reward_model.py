@@ -29,14 +29,19 @@ from torch import nn
 from .. import ops
 from ..losses import LossSpec
 from ..metrics import pair_accuracy
+from .optim import make_optimizer
+from .step import NonFiniteLossError, optimizer_step
 
-__all__ = ["train_reward_model", "reward_scores", "RewardModelResult", "pair_accuracy"]
+__all__ = ["train_reward_model", "reward_scores", "RewardModelResult", "pair_accuracy", "NonFiniteLossError"]
+
+ADVICE = "Lower lr, set clip or max_grad_norm."
 
 
 @dataclass
 class RewardModelResult:
     model: nn.Module
-    history: list = field(default_factory=list)  # one dict per epoch: loss, accuracy, true_accuracy, eval_*
+    # one dict per epoch: epoch, loss, rewards/accuracies, rewards/true_accuracies, eval_rewards/accuracies
+    history: list = field(default_factory=list)
     final_loss: float = math.nan
 
 
@@ -108,8 +113,10 @@ def train_reward_model(
             (``**loss_params``: temperature, slope, epsilon, alpha, gamma, tau; None = the loss's
             default): as in :func:`sympo_ext.sym_loss` (reference-free: the margin is
             ``beta * (r(a) - r(b))``).
-        epochs, batch_size, lr, weight_decay, max_grad_norm: AdamW training; the last batch of an
-            epoch may be smaller (the loss is the batch mean).
+        epochs, batch_size, lr, weight_decay, max_grad_norm: AdamW training (every parameter decays;
+            constant lr); the last batch of an epoch may be smaller (the loss is the batch mean). A
+            non-finite loss or gradient norm stops training before the update
+            (:class:`~sympo_ext.train.step.NonFiniteLossError`), the parameters still finite.
         seed: seeds the data order and (with ``fork_rng``) dropout.
         fork_rng: True: dropout draws from a forked RNG seeded with ``seed`` (the global RNG is
             untouched); False: from the global RNG as the caller left it (e.g. seeded once before
@@ -118,8 +125,9 @@ def train_reward_model(
         eval_pairs: optional ``(a, b, true_labels)`` (same convention as pairs_a/pairs_b, same pool)
             evaluated after every epoch.
 
-    Returns a :class:`RewardModelResult` with the trained model and a per-epoch history
-    (``loss``, ``accuracy`` vs the given labels, ``true_accuracy``, ``eval_accuracy``).
+    Returns a :class:`RewardModelResult` with the trained model and a per-epoch history with TRL's
+    names (:data:`sympo_ext.metrics.METRIC_NAMES`): ``loss``, ``rewards/accuracies`` vs the given
+    labels, ``rewards/true_accuracies`` vs ``true_labels``, ``eval_rewards/accuracies``.
     """
     spec = LossSpec.create(loss_type, beta=beta, clip=clip, loss_weights=loss_weights, **loss_params)
     n = len(pairs_a)
@@ -136,7 +144,7 @@ def train_reward_model(
         device = next(model.parameters()).device
     device = torch.device(device)
     model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = make_optimizer(model, lr=lr, weight_decay=weight_decay, decay_1d=True)
     gen = torch.Generator().manual_seed(seed)
     history = []
     loss_kw = spec.sym_loss_kwargs()
@@ -164,22 +172,19 @@ def train_reward_model(
                                    return_rewards=True, **loss_kw)
                 opt.zero_grad(set_to_none=True)
                 out.loss.backward()
-                if max_grad_norm > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-                opt.step()
-                if not torch.isfinite(out.loss):
-                    raise FloatingPointError(f"non-finite reward-model loss at epoch {epoch + 1}; lower lr or "
-                                             "set clip")
-                total += out.loss.item() * b
+                loss = out.loss.item()
+                optimizer_step(opt, model.parameters(), loss=loss, max_grad_norm=max_grad_norm,
+                               where=f"epoch {epoch + 1}, pairs {start}-{start + b - 1}", advice=ADVICE)
+                total += loss * b
                 margins_all[sel] = out.margins.float().cpu()
-            row = {"epoch": epoch + 1, "loss": total / n, "accuracy": pair_accuracy(margins_all, labels)}
+            row = {"epoch": epoch + 1, "loss": total / n, "rewards/accuracies": pair_accuracy(margins_all, labels)}
             if true_labels is not None:
-                row["true_accuracy"] = pair_accuracy(margins_all, true_labels)
+                row["rewards/true_accuracies"] = pair_accuracy(margins_all, true_labels)
             if eval_pairs is not None:
                 ea, eb, ey = eval_pairs
                 sa = reward_scores(model, ea if pool is None else pool[ea])
                 sb = reward_scores(model, eb if pool is None else pool[eb])
-                row["eval_accuracy"] = pair_accuracy(sa - sb, ey)
+                row["eval_rewards/accuracies"] = pair_accuracy(sa - sb, ey)
             history.append(row)
             if bar is not None:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k != "epoch"}, refresh=False)

@@ -27,7 +27,7 @@ import re
 import shutil
 import sys
 
-from . import checkpoint as ckpt
+from . import checkpoint_files as ckpt
 
 __all__ = ["RUN_MARKER", "LOCK_NAME", "RESUME_MUTABLE", "RunDirError", "RunLock", "run_state", "stored_config",
            "check_output_dir", "prepare_output_dir", "clean_leftovers", "check_creatable"]
@@ -201,7 +201,7 @@ def _empty_dir(path: str) -> None:
 
 def clean_leftovers(out: str) -> list[str]:
     """Remove what a killed run left (see the module docstring); returns the removed names."""
-    removed = [os.path.join("checkpoints", n) for n in ckpt.remove_stale_tmp(os.path.join(out, "checkpoints"))]
+    removed = [os.path.join(ckpt.CHECKPOINTS_DIR, n) for n in ckpt.remove_stale_tmp(ckpt.checkpoint_dir(out))]
     for name in sorted(os.listdir(out)):
         path = os.path.join(out, name)
         if re.search(r"\.tmp-\d+$", name) and os.path.isfile(path):
@@ -213,7 +213,7 @@ def clean_leftovers(out: str) -> list[str]:
     return removed
 
 
-REFERENCE_CACHE = "ref_logps.pt"
+REFERENCE_CACHE = "ref_logps.pt"  # OUTPUT_DIR's precomputed reference log-probs (reference_policy.py)
 
 
 def _drop_unreadable_cache(out: str) -> None:

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from sympo_ext.train import checkpoint as ckpt
+from sympo_ext.train import checkpoint_files
 from sympo_ext.train.checkpoint import (CheckpointError, CheckpointWriteError, latest_checkpoint, list_checkpoints,
                                         load_checkpoint, load_resumable, remove_stale_tmp, save_checkpoint,
                                         verify_checkpoint)
@@ -21,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from sympo_ext.train.metrics import read_metrics
+from sympo_ext.train.metrics_log import read_metrics
 from sympo_ext.train.trainer import NonFiniteLossError
 from sympo_ext.train.trainer import Trainer
 from .helpers import ROOT, ENV, tiny_model, clean_records, examples, cfg, params, run_cli, cli_base
@@ -158,7 +159,7 @@ def full_disk(monkeypatch, budget=100):
         fh = real_open(path, mode, *a, **kw)
         return _FullDisk(fh, budget) if "w" in mode or "a" in mode else fh
 
-    monkeypatch.setattr(ckpt, "open", fake_open, raising=False)
+    monkeypatch.setattr(checkpoint_files, "open", fake_open, raising=False)
 
 
 def test_disk_full_keeps_the_previous_checkpoint_and_says_so(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from sympo_ext.train.metrics import read_metrics
+from sympo_ext.train.metrics_log import read_metrics
 
 from .helpers import clean_records, run_cli, cli_base, cli_main
 

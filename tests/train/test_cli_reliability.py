@@ -19,9 +19,10 @@ import pytest
 import torch
 
 from sympo_ext.train import checkpoint as ckpt
+from sympo_ext.train import checkpoint_files
 from sympo_ext.train.checkpoint import list_checkpoints, verify_checkpoint
 from sympo_ext.train.cli import main as cli_main
-from sympo_ext.train.metrics import read_metrics
+from sympo_ext.train.metrics_log import read_metrics
 from sympo_ext.train.rundir import LOCK_NAME
 from .helpers import ENV, ROOT, clean_records, cli_base, run_cli
 
@@ -201,7 +202,7 @@ def test_disk_full_while_checkpointing_stops_cleanly(model_dir, data_file, train
         fh = real_open(path, mode, *a, **kw)
         return _FullDisk(fh, budget=0) if "w" in mode and ".tmp-step-000004" in str(path) else fh
 
-    monkeypatch.setattr(ckpt, "open", fake_open, raising=False)
+    monkeypatch.setattr(checkpoint_files, "open", fake_open, raising=False)
     out = tmp_path / "run"
     code, _, err = run_cli(args_for(model_dir, data_file, out, TRAINED), capsys)
     monkeypatch.undo()
@@ -384,7 +385,7 @@ def test_kill_9_before_the_first_checkpoint_then_resume(model_dir, data_file, tm
 
 
 def test_metrics_rows_cut_by_a_kill_and_relogged_rows_are_not_duplicated(tmp_path):
-    from sympo_ext.train.metrics import MetricsLogger
+    from sympo_ext.train.metrics_log import MetricsLogger
 
     log = MetricsLogger(str(tmp_path), tensorboard="off")
     for step in (1, 2, 3):

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sympo_ext.train.checkpoint import list_checkpoints
-from sympo_ext.train.metrics import read_metrics
+from sympo_ext.train.metrics_log import read_metrics
 
 from .helpers import ROOT, ENV, run_cli, cli_base
 

@@ -44,8 +44,8 @@ def test_reward_model_learns_the_ranking_under_noise(loss_type):
     assert scores.shape == (len(X),)
     assert spearman(scores, true_r) > 0.8
     last = res.history[-1]
-    assert last["true_accuracy"] > 0.8 and last["eval_accuracy"] > 0.8, last
-    assert last["accuracy"] < last["true_accuracy"]  # the noisy labels are harder to fit than the truth
+    assert last["rewards/true_accuracies"] > 0.8 and last["eval_rewards/accuracies"] > 0.8, last
+    assert last["rewards/accuracies"] < last["rewards/true_accuracies"]  # the noisy labels are harder to fit than the truth
     assert res.history[-1]["loss"] < res.history[0]["loss"]
 
 

@@ -1,4 +1,4 @@
-"""Metric logging: CSV (always), TensorBoard (when installed), with TRL's names."""
+"""The metrics logger: CSV (always), TensorBoard (when installed), with TRL's names."""
 
 from __future__ import annotations
 
@@ -6,23 +6,12 @@ import csv
 import io
 import os
 
-from .checkpoint import atomic_write_text
+from ..metrics import METRIC_NAMES
+from .checkpoint_files import atomic_write_text
 
-__all__ = ["MetricsLogger", "CSV_COLUMNS", "METRIC_NAMES"]
+__all__ = ["MetricsLogger", "CSV_COLUMNS", "read_metrics"]
 
-# TRL's DPOTrainer names where one exists; rewards/true_accuracies is ours (accuracy
-# of the implicit reward against the true labels, when they are known).
-METRIC_NAMES = (
-    "loss",
-    "rewards/chosen",
-    "rewards/rejected",
-    "rewards/margins",
-    "rewards/accuracies",
-    "rewards/true_accuracies",
-    "logps/chosen",
-    "logps/rejected",
-    "nll_loss",  # the NLL / SFT term, when --nll_weight > 0 (TRL's name)
-)
+# The metric names are sympo_ext.metrics.METRIC_NAMES (TRL's where one exists); the CSV adds the step's context.
 CSV_COLUMNS = ("step", "split", "epoch", *METRIC_NAMES, "learning_rate", "grad_norm", "num_tokens",
                "tokens_per_second", "elapsed_s")
 

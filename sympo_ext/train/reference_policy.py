@@ -1,0 +1,146 @@
+"""The reference policy of a run: ``model`` (a frozen module run at every step), ``precomputed``
+(the log-probs of every pair computed once, then cached in OUTPUT_DIR) or ``none``.
+
+Without ``--ref_model`` the reference is the initial policy: a frozen copy (``model``), the policy
+itself before its first update (``precomputed``), or, for a LoRA policy, the same model with its
+adapters disabled (no second copy). The precomputed cache is keyed by :func:`pairs_fingerprint`
+of the training and evaluation pairs, so a resume over different or REORDERED data is refused
+instead of pairing old reference log-probs with new pairs.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import warnings
+from array import array
+
+import torch
+from torch import nn
+
+from . import dist as D
+from .checkpoint_files import atomic_torch_save
+from .model_setup import adapters_off, is_peft_model, load_policy
+from .modeling import SequenceLogps, model_inputs
+from .rundir import REFERENCE_CACHE, RunDirError
+from .sampling import sharded_batches
+
+__all__ = ["ReferencePolicy", "pairs_fingerprint"]
+
+
+def pairs_fingerprint(pairs) -> str:
+    """The sha256 (hex) of a sequence of encoded pairs, in order: streamed over each pair's prompt,
+    chosen and rejected token ids (each length-prefixed) and its label. Any change of a token, a
+    label, the number of pairs or their ORDER changes it; it identifies a run's inputs."""
+    h = hashlib.sha256(b"sympo-pairs-v1")
+    for p in pairs:
+        for ids in (p.prompt_ids, p.chosen_ids, p.rejected_ids):
+            h.update(len(ids).to_bytes(8, "little"))
+            h.update(array("q", ids).tobytes())
+        h.update(int(p.label).to_bytes(8, "little", signed=True))
+    return h.hexdigest()
+
+
+class ReferencePolicy:
+    """Reference log-probs of a batch: :meth:`logps` (None, None for ``reference="none"``).
+
+    Args: ``cfg`` (reference, ref_model, output_dir, resume, torch_dtype, attn_implementation,
+    chunk_size, average_logps), the ``policy``, an in-memory ``ref_model`` (or None), the log-prob
+    ``path``, ``dist``, whether the policy is sharded by FSDP, the ``autocast`` context factory,
+    the ``collate`` function and the precomputation's ``batch_size``; ``train_pairs`` /
+    ``eval_pairs`` for ``precomputed``."""
+
+    def __init__(self, cfg, *, policy: nn.Module, ref_model: nn.Module | None, path: str, dist, fsdp: bool,
+                 autocast, collate, batch_size: int, train_pairs, eval_pairs):
+        self.cfg, self.policy, self.path, self.dist, self.fsdp = cfg, policy, path, dist, fsdp
+        self.device = dist.device
+        self.autocast, self.collate, self.batch_size = autocast, collate, batch_size
+        self.module: SequenceLogps | None = None  # reference="model"
+        self.cache: dict | None = None  # reference="precomputed"
+        if cfg.reference == "none":
+            return
+        ref = ref_model
+        if ref is None and cfg.ref_model:
+            ref = load_policy(cfg.ref_model, torch_dtype=cfg.torch_dtype,
+                              attn_implementation=cfg.attn_implementation, what="--ref_model")
+        if cfg.reference == "model":
+            if ref is None and is_peft_model(policy):
+                self.module = self._sequence_logps(policy)  # run with the adapters off
+            else:
+                self.module = self._frozen(copy.deepcopy(policy) if ref is None else ref)
+        else:
+            self.cache = self._precompute(ref, train_pairs, eval_pairs)
+
+    def _context(self):
+        """Reference log-probs are computed with a LoRA policy's adapters off (harmless when the
+        reference is another model)."""
+        return adapters_off(self.policy)
+
+    def _sequence_logps(self, model: nn.Module) -> SequenceLogps:
+        """The log-prob module of a reference (no loss, no gradients)."""
+        return SequenceLogps(model, path=self.path, chunk_size=self.cfg.chunk_size, average=self.cfg.average_logps)
+
+    def _frozen(self, ref: nn.Module) -> SequenceLogps:
+        ref.to(self.device)
+        ref.eval()
+        ref.requires_grad_(False)
+        module = self._sequence_logps(ref)
+        if self.fsdp:
+            D.wrap_model(module, ref, self.dist, "fsdp")
+        return module
+
+    @torch.no_grad()
+    def _compute(self, module: nn.Module, pairs) -> torch.Tensor:
+        out = torch.zeros(len(pairs), 2, dtype=torch.float32)
+        for pos, real in sharded_batches(len(pairs), self.batch_size, world_size=self.dist.world_size,
+                                         rank=self.dist.rank):
+            batch = self.collate([pairs[i] for i in pos])
+            with self.autocast():
+                lp = module(**model_inputs(batch, self.device)).float().cpu()
+            if real:
+                b = len(pos)
+                out[pos, 0], out[pos, 1] = lp[:b], lp[b:]
+        return D.all_reduce_sum(out.to(self.device) if self.device.type == "cuda" else out, self.dist).cpu()
+
+    def _precompute(self, ref: nn.Module | None, train_pairs, eval_pairs) -> dict:
+        """Reference log-probs of every train/eval pair, computed once (then cached in OUTPUT_DIR)."""
+        cfg = self.cfg
+        path = os.path.join(cfg.output_dir, REFERENCE_CACHE) if cfg.output_dir else None
+        key = {"train": len(train_pairs), "eval": len(eval_pairs),
+               "sha256": {"train": pairs_fingerprint(train_pairs), "eval": pairs_fingerprint(eval_pairs)}}
+        if cfg.resume and path and os.path.isfile(path):
+            cache = torch.load(path, weights_only=True)
+            if cache.get("key") == key:
+                return cache
+            raise RunDirError(f"{path}: cached reference log-probs do not match the data (its pairs, labels or "
+                              "their order changed); cannot resume exactly")
+        if ref is None:  # reference = the initial policy: no copy needed
+            module = self._sequence_logps(self.policy)
+            if self.fsdp:
+                warnings.warn("reference=precomputed with FSDP computes the reference before sharding: "
+                              "each process holds the full model once", stacklevel=3)
+        else:
+            module = self._frozen(ref)
+        state = torch.get_rng_state()
+        with self._context():
+            cache = {"key": key, "train": self._compute(module, train_pairs),
+                     "eval": self._compute(module, eval_pairs) if eval_pairs else None}
+        torch.set_rng_state(state)
+        del module
+        if path and self.dist.is_main:
+            atomic_torch_save(cache, path)
+        return cache
+
+    def logps(self, batch, positions, split: str):
+        """(chosen, rejected) reference log-probs of ``batch`` (the pairs at ``positions`` of the
+        ``split`` "train" / "eval"); (None, None) without a reference."""
+        if self.cache is not None:
+            table = self.cache[split][positions].to(self.device)
+            return table[:, 0], table[:, 1]
+        if self.module is not None:
+            with torch.no_grad(), self.autocast(), self._context():
+                lp = self.module(**model_inputs(batch, self.device)).float()
+            b = len(positions)
+            return lp[:b], lp[b:]
+        return None, None

@@ -1,0 +1,54 @@
+"""What the trainer tells the user on stderr (``[sympo-train] ...``, main process only), and the
+graceful-stop signal handling (SIGINT / SIGTERM: finish the step, save, exit)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+__all__ = ["Reporter", "StopSignals"]
+
+
+class Reporter:
+    """Prints ``[sympo-train] message`` to stderr on the main process (``is_main`` is read at each
+    call: before the process group exists every process counts as the main one)."""
+
+    def __init__(self, is_main=lambda: True):
+        self._is_main = is_main
+
+    def __call__(self, message: str, *, newline_first: bool = False) -> None:
+        if self._is_main():
+            print(f"{chr(10) if newline_first else ''}[sympo-train] {message}", file=sys.stderr, flush=True)
+
+
+class StopSignals:
+    """While installed (``with``): the first SIGINT/SIGTERM sets :attr:`received` (the loop finishes
+    its step, saves and exits); a second one aborts at once (KeyboardInterrupt). Installed only
+    when ``enabled`` and on the main thread (signal handlers live there)."""
+
+    def __init__(self, report: Reporter, *, enabled: bool = True):
+        self.report = report
+        self.enabled = enabled
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def _on_signal(self, signum, frame):
+        if self.received is not None:  # second signal: stop now
+            signal.signal(signum, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        self.received = signum
+        self.report(f"{signal.Signals(signum).name} received: finishing this step, saving a checkpoint and "
+                    "exiting (send it again to abort without saving)", newline_first=True)
+
+    def __enter__(self):
+        if self.enabled and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+        return False
