@@ -179,7 +179,11 @@ def run_sympo(name: str, device: str, steps: int, data: list[dict], tokenizer):
     """(step-end clocks, per-step losses, RSS before training) of sympo-train."""
     from sympo_ext.data import PreferenceExample
     from sympo_ext.train.config import TrainConfig
-    from sympo_ext.train.trainer import Trainer, _epoch_order
+    from sympo_ext.train.trainer import Trainer
+    try:
+        from sympo_ext.train.sampling import epoch_order as _epoch_order
+    except ImportError:  # a version before sampling.py
+        from sympo_ext.train.trainer import _epoch_order
 
     overrides = SYMPO[name]
     fields = {f.name for f in dataclasses.fields(TrainConfig)}

@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["make_optimizer", "warmup_cosine", "make_scheduler"]
+__all__ = ["make_optimizer", "warmup_cosine", "make_scheduler", "optimizer_from_config"]
 
 
 def make_optimizer(model: nn.Module, *, lr: float, weight_decay: float = 0.0, betas=(0.9, 0.999),
@@ -44,3 +44,12 @@ def make_scheduler(optimizer, total_steps: int, *, warmup_steps: int = 0, warmup
     warm = warmup_steps or int(round(warmup_ratio * total_steps))
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_cosine(total_steps, warmup_steps=warm, min_lr_ratio=min_lr_ratio))
+
+
+def optimizer_from_config(cfg, model: nn.Module, total_steps: int):
+    """(optimizer, scheduler) of a TrainConfig: its learning rate, weight decay, Adam betas / eps,
+    warmup and cosine floor."""
+    optimizer = make_optimizer(model, lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
+                               betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps)
+    return optimizer, make_scheduler(optimizer, total_steps, warmup_steps=cfg.warmup_steps,
+                                     warmup_ratio=cfg.warmup_ratio, min_lr_ratio=cfg.min_lr_ratio)

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-__all__ = ["Reporter", "StopSignals"]
+__all__ = ["Reporter", "StopSignals", "StepProgress"]
 
 
 class Reporter:
@@ -20,6 +20,31 @@ class Reporter:
     def __call__(self, message: str, *, newline_first: bool = False) -> None:
         if self._is_main():
             print(f"{chr(10) if newline_first else ''}[sympo-train] {message}", file=sys.stderr, flush=True)
+
+
+class StepProgress:
+    """The tqdm bar of the training steps (stderr; a no-op when not ``enabled``), showing the loss and
+    the accuracies against the given and (when known) the true labels."""
+
+    def __init__(self, total: int, *, initial: int = 0, desc: str = "sympo-train", enabled: bool = True):
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def update(self, metrics: dict) -> None:
+        if self.bar is None:
+            return
+        post = {"loss": f"{metrics['loss']:.4f}", "acc": f"{metrics['rewards/accuracies']:.2f}"}
+        if "rewards/true_accuracies" in metrics:
+            post["true_acc"] = f"{metrics['rewards/true_accuracies']:.2f}"
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 class StopSignals:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import random
 import signal
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -45,10 +44,10 @@ from .metrics_log import MetricsLogger
 from .model_setup import (apply_lora, disable_dropout, enable_gradient_checkpointing, load_policy,
                           set_attn_implementation)
 from .modeling import load_tokenizer, model_inputs
-from .optim import make_optimizer, make_scheduler
+from .optim import optimizer_from_config
 from .policy_loss import PolicyLoss
 from .reference_policy import ReferencePolicy
-from .reporting import Reporter, StopSignals
+from .reporting import Reporter, StepProgress, StopSignals
 from .rundir import RunDirError, run_state  # noqa: F401 - re-exported (their home is rundir.py)
 from .sampling import StepSampler, sharded_batches
 from .step import NonFiniteLossError, optimizer_step
@@ -102,6 +101,8 @@ class Trainer:
         self._eval_examples = eval_examples
         self.dist = None
         self.report = Reporter(lambda: self.dist is None or self.dist.is_main)
+        # Graceful stop needs somewhere to save: without an output directory, Ctrl-C raises
+        # KeyboardInterrupt as usual (so a sweep calling train() many times stops as a whole).
         self.signals = StopSignals(self.report, enabled=bool(config.output_dir))
         self.history: list[dict] = []
 
@@ -134,10 +135,8 @@ class Trainer:
             raise ConfigError(f"--batch_size {G} is larger than the {n} usable training pairs")
         self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.num_epochs * self.steps_per_epoch))
         self.eval_bs = cfg.eval_batch_size or self.sampler.micro
-        if self.data_stats and cfg.progress:
-            trunc = {k: v for k, v in self.data_stats.items() if v and "encoded" not in k}
-            if trunc:
-                self.report(f"data: {trunc}")
+        if cfg.progress and (trunc := {k: v for k, v in (self.data_stats or {}).items() if v and "encoded" not in k}):
+            self.report(f"data: {trunc}")  # what the encoding truncated or dropped
 
         from ..data import PackedCollator, PaddedCollator
         from .logps_probe import plan_logps
@@ -177,10 +176,7 @@ class Trainer:
                                          eval_pairs=self.eval_pairs)
         self.ref_module = self.reference.module
         self.module = D.wrap_model(self.policy_loss, self.policy, self.dist, cfg.distributed)
-        self.optimizer = make_optimizer(self.policy, lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
-                                        betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps)
-        self.scheduler = make_scheduler(self.optimizer, self.total_steps, warmup_steps=cfg.warmup_steps,
-                                        warmup_ratio=cfg.warmup_ratio, min_lr_ratio=cfg.min_lr_ratio)
+        self.optimizer, self.scheduler = optimizer_from_config(cfg, self.policy, self.total_steps)
         self.checkpoints = CheckpointManager(cfg, policy=self.policy, optimizer=self.optimizer,
                                              scheduler=self.scheduler, dist=self.dist, fsdp=fsdp,
                                              steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps,
@@ -286,15 +282,12 @@ class Trainer:
         """Write checkpoints/step-XXXXXX atomically (collective; see :class:`CheckpointManager`)."""
         return self.checkpoints.save(step)
 
-    # ------------------------------------------------------------------ main
     def _log(self, step: int, split: str, metrics: dict) -> None:
         self.history.append({"step": step, "split": split, **metrics})
         self.logger.log(step, split, metrics)
 
     def train(self) -> TrainResult:
         """Run (or resume) training; returns a :class:`TrainResult`."""
-        # Graceful stop needs somewhere to save: without an output directory, Ctrl-C raises
-        # KeyboardInterrupt as usual (so a sweep calling train() many times stops as a whole).
         self._lock = None
         try:
             with self.signals:
@@ -317,12 +310,8 @@ class Trainer:
         start = self.checkpoints.resume() if cfg.resume else 0
         self.logger = MetricsLogger(cfg.output_dir or "", enabled=bool(cfg.output_dir) and self.dist.is_main,
                                     tensorboard=cfg.tensorboard, resume_step=start if cfg.resume else None)
-        bar = None
-        if cfg.progress and self.dist.is_main:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=self.total_steps, initial=start, desc=f"sympo-train {cfg.loss_type}",
-                       unit="step", dynamic_ncols=True, file=sys.stderr)
+        bar = StepProgress(self.total_steps, initial=start, desc=f"sympo-train {cfg.loss_type}",
+                           enabled=cfg.progress and self.dist.is_main)
         result = TrainResult(global_step=start, output_dir=cfg.output_dir, data_stats=self.data_stats)
         t_start = time.perf_counter()
         step = start
@@ -335,12 +324,7 @@ class Trainer:
                 last = metrics
                 if step % cfg.logging_steps == 0 or step == self.total_steps:
                     self._log(step, "train", metrics)
-                if bar is not None:
-                    post = {"loss": f"{metrics['loss']:.4f}", "acc": f"{metrics['rewards/accuracies']:.2f}"}
-                    if "rewards/true_accuracies" in metrics:
-                        post["true_acc"] = f"{metrics['rewards/true_accuracies']:.2f}"
-                    bar.set_postfix(post, refresh=False)
-                    bar.update(1)
+                bar.update(metrics)
                 if cfg.eval_steps and step % cfg.eval_steps == 0 and step < self.total_steps:
                     self._log(step, "eval", self.evaluate())
                 if self._stop_now:
@@ -352,8 +336,7 @@ class Trainer:
                 if cfg.save_steps and step % cfg.save_steps == 0 and step < self.total_steps:
                     result.checkpoint = self.save_checkpoint(step)
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
         result.global_step = step
         result.train_metrics = last
         if result.interrupted is None:
