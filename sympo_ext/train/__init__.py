@@ -7,6 +7,7 @@
   exact resume. The ``sympo-train`` command (:mod:`sympo_ext.train.cli`) exposes it all.
 * :func:`train_reward_model` -- reward modelling as classification: a scalar reward model
   trained on pairs with any ``sym_loss`` loss and (noisy) labels.
+* :func:`pairs_fingerprint` -- the order-sensitive sha256 of a run's encoded pairs.
 * :mod:`sympo_ext.train.demo` -- the self-contained demo's building blocks.
 
 Heavy imports (transformers) happen lazily, inside the functions that need them.
@@ -15,9 +16,11 @@ Heavy imports (transformers) happen lazily, inside the functions that need them.
 from __future__ import annotations
 
 from .config import ConfigError, TrainConfig
+from .reference_policy import pairs_fingerprint
 from .reward_model import RewardModelResult, reward_scores, train_reward_model
 from .rundir import RunDirError
-from .trainer import NonFiniteLossError, Trainer, TrainResult
+from .step import NonFiniteLossError
+from .trainer import Trainer, TrainResult
 
 __all__ = [
     "ConfigError",
@@ -27,6 +30,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "Trainer",
+    "pairs_fingerprint",
     "reward_scores",
     "train_reward_model",
 ]
