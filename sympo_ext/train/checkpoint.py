@@ -24,16 +24,40 @@ from __future__ import annotations
 import os
 import shutil
 
-import torch  # noqa: F401 - tests patch torch.save through this module
+import torch  # noqa: F401 - tests patch torch.save through this module (ckpt.torch)
 
 from . import dist as D
-from .checkpoint_files import (CHECKPOINT_RE, CHECKPOINTS_DIR, MANIFEST, CheckpointError,  # noqa: F401 - re-exported
-                               CheckpointWriteError, atomic_torch_save, atomic_write_text, capture_rng,
-                               checkpoint_dir, full_model_state, full_optim_state, latest_checkpoint,
-                               list_checkpoints, load_checkpoint, load_full_state, load_resumable,
-                               nonfinite_entries, prune_checkpoints, remove_stale_tmp, restore_rng,
-                               save_checkpoint, verify_checkpoint, write_failure)
-from .model_setup import adapter_state_dict, is_peft_model, load_adapter_state_dict, save_pretrained_final
+from .checkpoint_files import (
+    CHECKPOINT_RE,
+    CHECKPOINTS_DIR,
+    MANIFEST,
+    CheckpointError,
+    CheckpointWriteError,
+    atomic_torch_save,
+    atomic_write_text,
+    capture_rng,
+    checkpoint_dir,
+    full_model_state,
+    full_optim_state,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    load_full_state,
+    load_resumable,
+    nonfinite_entries,
+    prune_checkpoints,
+    remove_stale_tmp,
+    restore_rng,
+    save_checkpoint,
+    verify_checkpoint,
+    write_failure,
+)
+from .model_setup import (
+    adapter_state_dict,
+    is_peft_model,
+    load_adapter_state_dict,
+    save_pretrained_final,
+)
 from .rundir import RunDirError
 from .step import NonFiniteLossError
 

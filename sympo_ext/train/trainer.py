@@ -48,7 +48,7 @@ from .optim import optimizer_from_config
 from .policy_loss import PolicyLoss
 from .reference_policy import ReferencePolicy
 from .reporting import Reporter, StepProgress, StopSignals
-from .rundir import RunDirError, run_state  # noqa: F401 - re-exported (their home is rundir.py)
+from .rundir import RunDirError, run_state  # re-exported (their home is rundir.py)
 from .sampling import StepSampler, sharded_batches
 from .step import NonFiniteLossError, optimizer_step
 
