@@ -9,9 +9,9 @@ batches.
 
 from __future__ import annotations
 
-__all__ = ["epoch_order", "StepSampler", "sharded_batches"]
-
 import torch
+
+__all__ = ["epoch_order", "StepSampler", "sharded_batches"]
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
