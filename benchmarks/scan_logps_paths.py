@@ -2,7 +2,7 @@
 
 For each class of ``MODEL_FOR_CAUSAL_LM_MAPPING_NAMES`` that builds as a tiny random
 model (hidden 32, 2 layers, initializer_range 0.2; nothing downloaded), run
-``sympo_ext.train.logps_probe.plan_logps`` with both candidates probed (fused-linear
+``sympo_ext.hf.probe.plan_logps`` with both candidates probed (fused-linear
 vs logits; one packed row vs the same sequences padded) and record what the probe
 measured and what the known-attribute fast rules alone would have said.
 
@@ -71,8 +71,8 @@ def build_tiny(model_type: str, class_name: str):
 
 
 def scan_one(model_type: str, class_name: str) -> dict:
-    from sympo_ext.train import logps_probe
-    from sympo_ext.train.modeling import post_processing_reason, split_decoder_head
+    from sympo_ext.hf import probe as logps_probe
+    from sympo_ext.hf.heads import post_processing_reason, split_decoder_head
 
     row = {"model_type": model_type, "class": class_name, "builds": False, "fused_split": "", "fused_ok": "",
            "head_transform": "", "fast_rule": "", "packed_ok": "", "path": "", "note": ""}

@@ -24,13 +24,12 @@ from typing import Any
 import torch
 
 from .. import losses as _losses
-from ..fused_linear import fused_linear_sequence_logps
-from ..ops import sequence_logps, sym_loss
-from ..train.logps_probe import LogpsPathError, plan_logps
-from ..train.modeling import projection_inputs, split_decoder_head
+from ..hf.logps import LOGPS_PATHS, check_logps_path, logps_from_inputs, logps_inputs
+from ..hf.probe import LogpsPathError, plan_logps
+from ..metrics import pair_accuracy
+from ..ops import sym_loss
 
 SUPPORTED_TRL = ">=1.16,<2"  # the DPOTrainer API this module builds on (tested: 1.16.0)
-LOGPS_PATHS = ("auto", "fused_linear", "logits")
 
 
 def check_trl_version(version: str) -> None:
@@ -106,8 +105,7 @@ class SymPOConfig(DPOConfig):
             if value != default:
                 raise ValueError(f"{name}={value!r} is not supported by SymPOTrainer (it would be ignored); "
                                  f"leave it at {default!r}")
-        if self.sympo_logps_path not in LOGPS_PATHS:
-            raise ValueError(f"sympo_logps_path must be one of {', '.join(LOGPS_PATHS)}, got {self.sympo_logps_path!r}")
+        check_logps_path(self.sympo_logps_path, what="sympo_logps_path")
         if self.sympo_chunk_size is not None and (not isinstance(self.sympo_chunk_size, int)
                                                   or self.sympo_chunk_size < 1):
             raise ValueError(f"sympo_chunk_size must be a positive int or None, got {self.sympo_chunk_size!r}")
@@ -149,7 +147,7 @@ def choose_logps_path(model: torch.nn.Module, *, logps_path: str = "auto", pad_t
                       vocab_size: int | None = None) -> str:
     """``"fused_linear"`` or ``"logits"``: how to get the policy's log-probs from this (unwrapped)
     model. The same rule as ``sympo-train``: the fused-linear path only where a probe shows it gives
-    the model's own log-probs (:func:`sympo_ext.train.logps_probe.plan_logps`); a forced
+    the model's own log-probs (:func:`sympo_ext.hf.probe.plan_logps`); a forced
     ``"fused_linear"`` that fails the probe raises (a ValueError naming the reason)."""
     peft_config = getattr(model, "active_peft_config", None)
     if peft_config is not None and getattr(peft_config, "is_prompt_learning", False):
@@ -235,25 +233,21 @@ class SymPOTrainer(DPOTrainer):
                                  vocab_size=len(tok) if hasattr(tok, "__len__") else None)
 
     def policy_logps(self, model, model_inputs: dict[str, Any], targets: torch.Tensor):
-        """(per-sequence log-probs [2B] of the completion tokens, model outputs or None)."""
+        """(per-sequence log-probs [2B] of the completion tokens, model outputs or None): TRL's batch
+        through sympo_ext's log-prob dispatch (:mod:`sympo_ext.hf.logps`); the completion positions
+        are selected before the head (logits[:, t] predicts token t + 1)."""
         if self.logps_path is None:
             self.logps_path = self._resolve_logps_path(model)
-        kwargs = dict(model_inputs, use_cache=False)
-        seq_len = targets.shape[1]
-        if self.logps_path == "fused_linear":
-            parts = split_decoder_head(self.accelerator.unwrap_model(model))
-            hidden = parts.decoder(**kwargs).last_hidden_state[:, -seq_len - 1:-1]
-            hidden, weight, bias = projection_inputs(parts, hidden)  # the head's transform; autocast's dtype
-            with torch.autocast(hidden.device.type, enabled=False):
-                logps = fused_linear_sequence_logps(hidden, weight, targets, bias=bias,
-                                                    chunk_size=self.args.sympo_chunk_size)
-            return logps, None
-        if self.aux_loss_enabled:
+        kwargs = dict(model_inputs)
+        if self.logps_path == "logits" and self.aux_loss_enabled:
             kwargs["output_router_logits"] = True
-        outputs = model(**kwargs)
-        # prompt-learning PEFT prepends virtual tokens: keep the real positions
-        logits = outputs.logits[:, -seq_len - 1:-1]
-        return sequence_logps(logits, targets), outputs
+        # prompt-learning PEFT prepends virtual tokens: the positions count from the end
+        positions = slice(-targets.shape[1] - 1, -1)
+        fused = self.logps_path == "fused_linear"
+        inputs = logps_inputs(self.accelerator.unwrap_model(model) if fused else model, self.logps_path, kwargs,
+                              positions=positions)
+        logps = logps_from_inputs(inputs, targets, chunk_size=self.args.sympo_chunk_size if fused else None)
+        return logps, inputs.outputs
 
     # -- loss -------------------------------------------------------------- #
 
@@ -292,7 +286,8 @@ class SymPOTrainer(DPOTrainer):
         chosen_r, rejected_r = gather(out.chosen_rewards), gather(out.rejected_rewards)
         metrics["rewards/chosen"].append(chosen_r.mean().item())
         metrics["rewards/rejected"].append(rejected_r.mean().item())
-        metrics["rewards/accuracies"].append((chosen_r > rejected_r).float().mean().item())
+        labels = None if pair_labels is None else gather(pair_labels.to(chosen_r.device))
+        metrics["rewards/accuracies"].append(pair_accuracy(chosen_r - rejected_r, labels))
         metrics["rewards/margins"].append((chosen_r - rejected_r).mean().item())
         metrics["logps/chosen"].append(gather(chosen_logps.detach()).mean().item())
         metrics["logps/rejected"].append(gather(rejected_logps.detach()).mean().item())

@@ -52,7 +52,7 @@ from .checkpoint_files import (
     verify_checkpoint,
     write_failure,
 )
-from .model_setup import (
+from ..hf.loading import (
     adapter_state_dict,
     is_peft_model,
     load_adapter_state_dict,

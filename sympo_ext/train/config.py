@@ -17,13 +17,13 @@ from typing import Any
 
 import torch
 
+from ..errors import ConfigError
+from ..hf.loading import is_hub_id
+from ..hf.logps import LOGPS_PATHS
+from ..hf.probe import PACKED_MODES, packed_mode
 from ..losses import ALIASES, LOSSES, PARAM_NAMES, LossSpec, help_text
 
-__all__ = ["TrainConfig", "ConfigError", "load_config_file", "packed_mode", "GROUPS"]
-
-
-class ConfigError(ValueError):
-    """A bad option value or config file (the message says which and why)."""
+__all__ = ["TrainConfig", "ConfigError", "load_config_file", "GROUPS"]
 
 
 # Groups, in the order ``--help`` shows them.
@@ -43,22 +43,6 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
                    "spiece.model", "sentencepiece.bpe.model")
 FLOAT32_MAX = 3.4028234663852886e38
 SEED_LIMIT = 2**63
-
-
-def packed_mode(value: Any) -> Any:
-    """--packed as 'false' / 'true' / 'auto'; bools (older configs and flags) and true/false words are
-    accepted. Anything else is returned unchanged, for validate() to name."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        low = value.strip().lower()
-        if low in ("1", "true", "yes", "on"):
-            return "true"
-        if low in ("0", "false", "no", "off"):
-            return "false"
-        if low == "auto":
-            return "auto"
-    return value
 
 
 def _f(default, group: str, help: str, **kw):
@@ -86,7 +70,7 @@ class TrainConfig:
         "how sequence log-probs are computed: 'fused_linear' = from the final hidden states and the output "
         "projection without materialising the logits; 'logits' = model logits then sequence_logps; 'auto' = "
         "fused_linear when a probe at start-up shows it gives the model's own log-probs, else logits. A forced "
-        "fused_linear that fails the probe is refused", choices=("auto", "fused_linear", "logits"))
+        "fused_linear that fails the probe is refused", choices=LOGPS_PATHS)
     probe_logps_paths: bool = _f(True, "model",
         "before training, check --logps_path and --packed on the actual model: a tiny probe batch (4 short "
         "sequences) through the logits path and each candidate (about three small forwards); false = trust "
@@ -276,8 +260,8 @@ class TrainConfig:
             value = getattr(self, f.name)
             if choices and not (value is None and f.default is None) and value not in choices:
                 bad(f"--{f.name}: {value!r} is not one of {', '.join(map(str, choices))}")
-        if packed_mode(self.packed) not in ("false", "true", "auto"):
-            bad(f"--packed: {self.packed!r} is not one of false, true, auto")
+        if packed_mode(self.packed) not in PACKED_MODES:
+            bad(f"--packed: {self.packed!r} is not one of {', '.join(PACKED_MODES)}")
         # Every float option is finite (NaN passes every '<' / '>' test, so this comes first).
         for name, kind in _FIELD_KINDS.items():
             value = getattr(self, name)
@@ -292,8 +276,6 @@ class TrainConfig:
         if need_model and not self.model:
             bad("--model is required (a local directory with a Hugging Face causal LM), or use --demo")
         if need_model and self.model:
-            from .model_setup import is_hub_id
-
             if not os.path.isdir(self.model) and not is_hub_id(self.model):
                 bad(f"--model {self.model!r}: no such directory, and not a Hugging Face Hub id (org/name)")
             if os.path.isdir(self.model) and not os.path.isfile(os.path.join(self.model, "config.json")):

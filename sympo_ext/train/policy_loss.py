@@ -10,10 +10,10 @@
 * ``logits``: the model's logits go to :class:`sympo_ext.SymPOLoss`.
 
 Which path a model gets is decided before training, by measuring it
-(:func:`sympo_ext.train.logps_probe.plan_logps`); this module only runs it. On the fused path a
+(:func:`sympo_ext.hf.probe.plan_logps`); this module only runs it. On the fused path a
 head with layers before its projection (BERT/RoBERTa) runs them, and only the projection is fused;
 under autocast the projection runs in the autocast dtype, as autocast would run the model's own
-head (:func:`sympo_ext.train.modeling.projection_inputs`), and the fused loss runs with autocast
+head (:func:`sympo_ext.hf.heads.projection_inputs`), and the fused loss runs with autocast
 off (its GEMMs write into preallocated buffers).
 """
 
@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from ..modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss
-from .modeling import fused_projection_inputs, model_logits, split_decoder_head
+from ..hf.heads import split_decoder_head
+from ..hf.logps import check_logps_path, forward_kwargs, logps_inputs
 
 __all__ = ["PolicyLoss"]
 
@@ -41,8 +42,7 @@ class PolicyLoss(nn.Module):
     def __init__(self, model: nn.Module, *, path: str, loss_options: dict, average: bool = False,
                  chunk_size: int | None = None, fuse_backward: bool = True):
         super().__init__()
-        if path not in ("fused_linear", "logits"):
-            raise ValueError(f"PolicyLoss: path must be 'fused_linear' or 'logits', got {path!r}")
+        check_logps_path(path, what="PolicyLoss: path", resolved=True)
         self.model = model
         self.path = path
         self._parts = split_decoder_head(model) if path == "fused_linear" else None
@@ -56,14 +56,11 @@ class PolicyLoss(nn.Module):
 
     def forward(self, input_ids, target_ids, attention_mask=None, position_ids=None, cu_seqlens=None, *,
                 ref_chosen_logps=None, ref_rejected_logps=None, pair_labels=None) -> PairOutputs:
+        inputs = logps_inputs(self.model, self.path, forward_kwargs(input_ids, attention_mask, position_ids),
+                              parts=self._parts, packed=cu_seqlens is not None)
         pair = dict(pair_labels=pair_labels, cu_seqlens=cu_seqlens)
         refs = (ref_chosen_logps, ref_rejected_logps)
         if self.path == "fused_linear":
-            hidden, weight, bias = fused_projection_inputs(self._parts, input_ids, attention_mask, position_ids,
-                                                           cu_seqlens)
-            with torch.autocast(hidden.device.type, enabled=False):
-                return self.loss.pair_outputs(hidden, weight, target_ids, *refs, bias=bias, **pair)
-        logits = model_logits(self.model, input_ids, attention_mask, position_ids)
-        if cu_seqlens is not None:
-            logits = logits.reshape(-1, logits.shape[-1])
-        return self.loss.pair_outputs(logits, target_ids, *refs, **pair)
+            with torch.autocast(inputs.hidden.device.type, enabled=False):
+                return self.loss.pair_outputs(inputs.hidden, inputs.weight, target_ids, *refs, bias=inputs.bias, **pair)
+        return self.loss.pair_outputs(inputs.logits, target_ids, *refs, **pair)

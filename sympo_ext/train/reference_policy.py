@@ -21,8 +21,8 @@ from torch import nn
 
 from . import dist as D
 from .checkpoint_files import atomic_torch_save
-from .model_setup import adapters_off, is_peft_model, load_policy
-from .modeling import SequenceLogps, model_inputs
+from ..hf.loading import adapters_off, is_peft_model, load_policy
+from ..hf.logps import SequenceLogps, model_inputs
 from .rundir import REFERENCE_CACHE, RunDirError
 from .sampling import sharded_batches
 

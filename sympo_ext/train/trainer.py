@@ -18,7 +18,7 @@ Dropout is disabled (every dropout of the policy set to 0, TRL's default
 ``disable_dropout=True``; the policy itself runs in ``train()`` mode, which gradient
 checkpointing needs), so the policy and the reference agree at step 0. With LoRA
 (``--lora_r``) only the adapters train and the reference is the same model with the adapters
-disabled (see :mod:`sympo_ext.train.model_setup`).
+disabled (see :mod:`sympo_ext.hf.loading`).
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from . import rundir
 from .checkpoint import CheckpointManager
 from .config import ConfigError, TrainConfig
 from .metrics_log import MetricsLogger
-from .model_setup import (apply_lora, disable_dropout, enable_gradient_checkpointing, load_policy,
+from ..hf.loading import (apply_lora, disable_dropout, enable_gradient_checkpointing, load_policy, load_tokenizer,
                           set_attn_implementation)
-from .modeling import load_tokenizer, model_inputs
+from ..hf.logps import model_inputs
 from .optim import optimizer_from_config
 from .policy_loss import PolicyLoss
 from .reference_policy import ReferencePolicy
@@ -139,7 +139,7 @@ class Trainer:
             self.report(f"data: {trunc}")  # what the encoding truncated or dropped
 
         from ..data import PackedCollator, PaddedCollator
-        from .logps_probe import plan_logps
+        from ..hf.probe import plan_logps
 
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         # The log-prob path and packing, measured on the model before anything is written.

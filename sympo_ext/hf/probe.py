@@ -45,15 +45,34 @@ import torch
 from torch import nn
 
 from .. import ops
-from .config import ConfigError, packed_mode
-from .modeling import (SequenceLogps, batch_logps, model_logits, post_processing_reason,
-                       split_decoder_head)
+from ..errors import ConfigError
+from .heads import post_processing_reason, split_decoder_head
+from .logps import SequenceLogps, batch_logps, check_logps_path, model_logits
 
-__all__ = ["LogpsPlan", "LogpsPathError", "attention_skips_cross_sequence_blocks", "plan_logps",
+__all__ = ["PACKED_MODES", "LogpsPlan", "LogpsPathError", "packed_mode", "attention_skips_cross_sequence_blocks", "plan_logps",
            "probe_tolerance"]
 
 # Attention implementations that run a packed row as separate sequences (varlen kernels /
 # block masks); eager and sdpa get a dense [L, L] mask, which costs more than padding.
+PACKED_MODES = ("false", "true", "auto")
+
+
+def packed_mode(value: Any) -> Any:
+    """--packed as 'false' / 'true' / 'auto'; bools (older configs and flags) and true/false words are
+    accepted. Anything else is returned unchanged, for validate() to name."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return "true"
+        if low in ("0", "false", "no", "off"):
+            return "false"
+        if low == "auto":
+            return "auto"
+    return value
+
+
 VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3", "flex_attention")
 
 
@@ -184,10 +203,12 @@ def plan_logps(model: nn.Module, *, logps_path: str = "auto", packed: str | bool
         LogpsPathError (a ConfigError): a forced path or packing the model does not support.
     """
     packed = packed_mode(packed)
-    if packed not in ("false", "true", "auto"):
-        raise ConfigError(f"packed={packed!r} is not one of false, true, auto")
-    if logps_path not in ("auto", "fused_linear", "logits"):
-        raise ConfigError(f"logps_path={logps_path!r} is not one of auto, fused_linear, logits")
+    if packed not in PACKED_MODES:
+        raise ConfigError(f"packed={packed!r} is not one of {', '.join(PACKED_MODES)}")
+    try:
+        check_logps_path(logps_path)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     notes: list[str] = []
     probed: dict[str, Any] = {"probe": bool(probe)}
 

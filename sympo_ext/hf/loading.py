@@ -1,7 +1,7 @@
 """Preparing the policy for training: loading (local directory or Hugging Face Hub id, weight
 dtype, attention implementation), dropout, gradient checkpointing and LoRA adapters.
 
-Every function raises :class:`~sympo_ext.train.config.ConfigError` (one clear line, exit status
+Every function raises :class:`~sympo_ext.errors.ConfigError` (one clear line, exit status
 2 from the CLI) for what the user can fix, and runs before anything is written.
 
 Dropout: the policy trains in ``train()`` mode with every dropout of the base model set to 0
@@ -22,9 +22,9 @@ import re
 import torch
 from torch import nn
 
-from .config import ConfigError
+from ..errors import ConfigError
 
-__all__ = ["load_policy", "disable_dropout", "enable_gradient_checkpointing", "apply_lora", "is_peft_model",
+__all__ = ["is_hub_id", "load_tokenizer", "set_attn_implementation", "load_policy", "disable_dropout", "enable_gradient_checkpointing", "apply_lora", "is_peft_model",
            "adapters_off", "adapter_state_dict", "load_adapter_state_dict", "save_pretrained_final"]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -161,3 +161,14 @@ def save_pretrained_final(model: nn.Module, directory: str, *, state_dict: dict 
     else:
         os.makedirs(directory, exist_ok=True)
         torch.save(state_dict if state_dict is not None else model.state_dict(), os.path.join(directory, "model.pt"))
+
+
+def load_tokenizer(path: str):
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"tokenizer directory {path!r} does not exist")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok

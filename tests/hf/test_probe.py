@@ -14,14 +14,15 @@ from torch import nn
 transformers = pytest.importorskip("transformers")
 synthetic = pytest.importorskip("sympo_ext.train.synthetic")
 
-from sympo_ext.train import logps_probe  # noqa: E402
+from sympo_ext.hf import probe as logps_probe  # noqa: E402
 from sympo_ext.train.cli import build_parser, config_from_args  # noqa: E402
 from sympo_ext.train.cli import main as cli_main  # noqa: E402
-from sympo_ext.train.config import ConfigError, TrainConfig, packed_mode  # noqa: E402
-from sympo_ext.train.logps_probe import LogpsPathError, plan_logps, probe_tolerance  # noqa: E402
+from sympo_ext.hf.probe import packed_mode  # noqa: E402
+from sympo_ext.train.config import ConfigError, TrainConfig  # noqa: E402
+from sympo_ext.hf.probe import LogpsPathError, plan_logps, probe_tolerance  # noqa: E402
 from sympo_ext.data import EncodedPair, PaddedCollator  # noqa: E402
-from sympo_ext.train.modeling import (HeadTransform, SequenceLogps, batch_logps, post_processing_reason,  # noqa: E402
-                                      split_decoder_head)
+from sympo_ext.hf.heads import HeadTransform, post_processing_reason, split_decoder_head  # noqa: E402
+from sympo_ext.hf.logps import SequenceLogps, batch_logps  # noqa: E402
 
 
 

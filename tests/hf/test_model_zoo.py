@@ -19,9 +19,10 @@ transformers = pytest.importorskip("transformers")
 
 from sympo_ext import ops  # noqa: E402
 from sympo_ext.data import EncodedPair, PackedCollator, PaddedCollator  # noqa: E402
-from sympo_ext.train import logps_probe  # noqa: E402
-from sympo_ext.train.logps_probe import LogpsPathError, plan_logps  # noqa: E402
-from sympo_ext.train.modeling import SequenceLogps, batch_logps, model_logits, split_decoder_head  # noqa: E402
+from sympo_ext.hf import probe as logps_probe  # noqa: E402
+from sympo_ext.hf.probe import LogpsPathError, plan_logps  # noqa: E402
+from sympo_ext.hf.heads import split_decoder_head  # noqa: E402
+from sympo_ext.hf.logps import SequenceLogps, batch_logps, model_logits  # noqa: E402
 
 V = 97
 PAD = 0

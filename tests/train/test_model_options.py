@@ -186,7 +186,7 @@ def test_model_as_hub_id_offline_from_the_cache_and_missing_id(tok, model_dir, d
 
 
 def test_torch_dtype_and_attn_implementation_reach_the_model(tok, model_dir):
-    from sympo_ext.train.model_setup import load_policy
+    from sympo_ext.hf.loading import load_policy
 
     m = load_policy(model_dir, torch_dtype="bfloat16", attn_implementation="eager")
     assert next(m.parameters()).dtype == torch.bfloat16
