@@ -7,7 +7,6 @@
   exact resume. The ``sympo-train`` command (:mod:`sympo_ext.train.cli`) exposes it all.
 * :func:`train_reward_model` -- reward modelling as classification: a scalar reward model
   trained on pairs with any ``sym_loss`` loss and (noisy) labels.
-* :mod:`sympo_ext.train.demo` -- the self-contained demo's building blocks.
 
 Heavy imports (transformers) happen lazily, inside the functions that need them.
 """

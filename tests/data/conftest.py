@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sympo_ext.train.synthetic import build_tokenizer
+from sympo_ext.experiments.synthetic import build_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from sympo_ext.data import (
     load_preference_data,
     packed_attention_mask,
 )
-from sympo_ext.train.synthetic import build_tiny_llama
+from sympo_ext.experiments.synthetic import build_tiny_llama
 
 from .helpers import conv
 

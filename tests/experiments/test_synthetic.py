@@ -1,4 +1,4 @@
-"""sympo_ext.train.synthetic: tokenizer, tiny Llama, true reward, pairs, evaluation, and that DPO learns the task."""
+"""sympo_ext.experiments.synthetic: tokenizer, tiny Llama, true reward, pairs, evaluation, and that DPO learns the task."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sympo_ext.data import PreferenceDataset, PreferenceTokenizer
-from sympo_ext.train.synthetic import (
+from sympo_ext.experiments.synthetic import (
     BAD_WORDS,
     FILLER_WORDS,
     TOPICS,
