@@ -25,8 +25,18 @@ from sympo_ext.experiments.synthetic import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny models: one intra-op thread is fastest, and far faster on a busy 2-core machine.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
+@pytest.fixture(scope="module")
+def tok():
+    return build_tokenizer()
 
 
 @pytest.fixture(scope="module")
