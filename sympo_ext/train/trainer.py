@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import prepare_datasets
+from .datasets import prepare_datasets
 from ..metrics import STAT_KEYS, metrics_from_stats, preference_stats
 from . import dist as D
 from . import rundir
