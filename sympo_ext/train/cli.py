@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None, *, run_demo=None) -> int:
             return 0
         from .trainer import Trainer
 
-        result = Trainer(config).train()
+        result = Trainer(config, config_file=args.config).train()
     except (ConfigError, RunDirError, DataError, CheckpointError, FileNotFoundError) as e:
         # Config/data/run-directory/checkpoint errors: one clear line, no traceback (nothing was written).
         print(f"sympo-train: error: {e}", file=sys.stderr)

@@ -16,7 +16,8 @@ __all__ = ["epoch_order", "StepSampler", "sharded_batches"]
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     """The visiting order of ``n`` pairs in ``epoch`` (a permutation of 0..n-1)."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    # Wrapped into the generator's 64-bit range (every --seed up to 2**63 works; small seeds unchanged).
+    g = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % 2**64)
     return torch.randperm(n, generator=g).tolist()
 
 

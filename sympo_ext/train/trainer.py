@@ -40,9 +40,10 @@ from . import dist as D
 from . import rundir
 from .checkpoint import CheckpointManager
 from .config import ConfigError, TrainConfig
+from .fingerprints import max_token_id, run_inputs
 from .metrics_log import MetricsLogger
-from ..hf.loading import (apply_lora, disable_dropout, enable_gradient_checkpointing, load_policy, load_tokenizer,
-                          set_attn_implementation)
+from ..hf.loading import (apply_lora, check_vocabulary, disable_dropout, enable_gradient_checkpointing, load_policy,
+                          load_tokenizer, set_attn_implementation)
 from ..hf.logps import model_inputs
 from .optim import optimizer_from_config
 from .policy_loss import PolicyLoss
@@ -92,8 +93,10 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, *, model: nn.Module | None = None, tokenizer=None,
-                 ref_model: nn.Module | None = None, train_examples=None, eval_examples=None):
+                 ref_model: nn.Module | None = None, train_examples=None, eval_examples=None,
+                 config_file: str | None = None):
         self.config = config
+        self._config_file = config_file  # the --config file the options came from (fingerprinted)
         self._model_arg = model
         self._tokenizer_arg = tokenizer
         self._ref_arg = ref_model
@@ -108,14 +111,14 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup
     def _setup(self):
-        cfg = self.config
+        cfg, config_file = self.config, self._config_file
         cfg.validate(need_model=self._model_arg is None, need_data=self._train_examples is None)
         if self._train_examples is None and not cfg.output_dir:
             raise ConfigError("--output_dir is required")
         self.dist = D.init_distributed(cfg.device)
         # The main process takes the run's lock here when the directory exists (see rundir.py).
         self._lock = rundir.RunLock(cfg.output_dir) if cfg.output_dir and self.dist.is_main else None
-        rundir.check_output_dir(cfg, self._lock)
+        rundir.check_output_dir(cfg, self._lock, config_file)
         D.barrier(self.dist)  # every process has checked before any writes
         # Load everything that can fail before writing anything.
         tok = self._tokenizer_arg
@@ -126,6 +129,11 @@ class Trainer:
         self.train_pairs, self.eval_pairs, self.data_stats = prepare_datasets(
             cfg, tok, self._train_examples, self._eval_examples)
         n = len(self.train_pairs)
+        check_vocabulary(self.policy, max_token_id(self.train_pairs + self.eval_pairs))
+        inputs = run_inputs(cfg, train_pairs=self.train_pairs, eval_pairs=self.eval_pairs, model=self._model_arg,
+                            ref_model=self._ref_arg, tokenizer=self._tokenizer_arg, config_file=config_file)
+        if cfg.resume and cfg.output_dir:
+            rundir.check_inputs_unchanged(cfg.output_dir, inputs)
         G, ws, acc = cfg.batch_size, self.dist.world_size, cfg.grad_accum
         if G % (ws * acc):
             raise ConfigError(f"--batch_size {G} must be divisible by world_size ({ws}) * grad_accum ({acc})")
@@ -155,7 +163,8 @@ class Trainer:
         if cfg.output_dir and self.dist.is_main:
             rundir.prepare_output_dir(cfg, self._lock, {
                 "torch": torch.__version__, "world_size": ws, "data_stats": self.data_stats, "train_pairs": n,
-                "eval_pairs": len(self.eval_pairs), "logps_plan": self.logps_plan.to_dict()})
+                "eval_pairs": len(self.eval_pairs), "logps_plan": self.logps_plan.to_dict(),
+                "inputs": inputs}, config_file)
         D.barrier(self.dist)
 
         set_seed(cfg.seed)
