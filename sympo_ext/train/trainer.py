@@ -24,13 +24,11 @@ disabled (see :mod:`sympo_ext.hf.loading`).
 from __future__ import annotations
 
 import math
-import random
 import signal
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -50,7 +48,7 @@ from .policy_loss import PolicyLoss
 from .reference_policy import ReferencePolicy
 from .reporting import Reporter, StepProgress, StopSignals
 from .rundir import RunDirError, run_state  # re-exported (their home is rundir.py)
-from .sampling import StepSampler, sharded_batches
+from .sampling import StepSampler, set_seed, sharded_batches
 from .step import NonFiniteLossError, optimizer_step
 
 __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "RunDirError", "set_seed", "run_state"]
@@ -67,12 +65,6 @@ class TrainResult:
     checkpoint: str | None = None  # the last checkpoint written
     model: nn.Module | None = None  # the trained policy (unwrapped)
     data_stats: dict = field(default_factory=dict)
-
-
-def set_seed(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 class Trainer:
@@ -128,19 +120,14 @@ class Trainer:
         self.policy = self._prepare_policy()
         self.train_pairs, self.eval_pairs, self.data_stats = prepare_datasets(
             cfg, tok, self._train_examples, self._eval_examples)
-        n = len(self.train_pairs)
+        n, ws = len(self.train_pairs), self.dist.world_size
         check_vocabulary(self.policy, max_token_id(self.train_pairs + self.eval_pairs))
         inputs = run_inputs(cfg, train_pairs=self.train_pairs, eval_pairs=self.eval_pairs, model=self._model_arg,
                             ref_model=self._ref_arg, tokenizer=self._tokenizer_arg, config_file=config_file)
         if cfg.resume and cfg.output_dir:
             rundir.check_inputs_unchanged(cfg.output_dir, inputs)
-        G, ws, acc = cfg.batch_size, self.dist.world_size, cfg.grad_accum
-        if G % (ws * acc):
-            raise ConfigError(f"--batch_size {G} must be divisible by world_size ({ws}) * grad_accum ({acc})")
-        self.sampler = StepSampler(n, G, seed=cfg.seed, grad_accum=acc, world_size=ws, rank=self.dist.rank)
+        self.sampler = StepSampler.from_config(cfg, n, world_size=ws, rank=self.dist.rank)
         self.steps_per_epoch = self.sampler.steps_per_epoch
-        if self.steps_per_epoch == 0:
-            raise ConfigError(f"--batch_size {G} is larger than the {n} usable training pairs")
         self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.num_epochs * self.steps_per_epoch))
         self.eval_bs = cfg.eval_batch_size or self.sampler.micro
         if cfg.progress and (trunc := {k: v for k, v in (self.data_stats or {}).items() if v and "encoded" not in k}):
