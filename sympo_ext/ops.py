@@ -140,7 +140,7 @@ def _checked_spec(options: dict, dtype: torch.dtype) -> LossSpec:
 def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels, dtype, reduction):
     """A batch loss (AOT): the label-oriented log-ratios are sorted across the batch
     (torch.sort, differentiable), then the fused kernel runs its ``fused_as`` loss on
-    the sorted values: one sort pair + one launch per batch loss."""
+    the sorted values: one sort (of both rows) + one launch per batch loss."""
     info = LOSSES[name]
 
     def diff(x, y):  # x - y in the math dtype, an absent (None) reference being 0
@@ -153,7 +153,8 @@ def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels
     # chosen and the rejected log-ratios. Written to touch each pair as few times
     # as possible: every op here is a pass over the batch, and another in backward.
     a, b = (diff(pc, pr), diff(rc, rr)) if name == "aot" else (diff(pc, rc), diff(pr, rr))
-    if b is None:
+    zero_b = b is None  # reference-free aot: b = 0, sorted or not
+    if zero_b:
         b = torch.zeros_like(a)
     if labels is not None:
         valid = None if labels.dtype == torch.bool else (labels == 0) | (labels == 1)
@@ -168,7 +169,10 @@ def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels
             a, b = torch.where(flip, b, a), torch.where(flip, a, b)
             if valid is not None:
                 a = torch.where(valid, a, nan)
-    a, b = torch.sort(a).values, torch.sort(b).values
+    if zero_b:
+        a = torch.sort(a).values
+    else:  # one sort of both rows: ATen sorts the rows of a 2-D tensor in parallel
+        a, b = torch.sort(torch.stack((a, b)), dim=1).values.unbind(0)
     loss, _, _ = torch.ops.sympo_ext.sym_loss_forward(
         a, b, None, None, None, None, [info.fused_as], [weight], [spec.param_value(name)], spec.beta, None, reduction
     )
