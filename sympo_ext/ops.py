@@ -171,6 +171,10 @@ def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels
                 a = torch.where(valid, a, nan)
     if zero_b:
         a = torch.sort(a).values
+    elif torch.compiler.is_compiling():
+        # Two sorts when traced: inductor (torch 2.14) miscompiled the stacked form below
+        # (wrong values and heap corruption with labels), the eager op is fine with it.
+        a, b = torch.sort(a).values, torch.sort(b).values
     else:  # one sort of both rows: ATen sorts the rows of a 2-D tensor in parallel
         a, b = torch.sort(torch.stack((a, b)), dim=1).values.unbind(0)
     loss, _, _ = torch.ops.sympo_ext.sym_loss_forward(
