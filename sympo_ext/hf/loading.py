@@ -124,8 +124,8 @@ def apply_lora(model: nn.Module, *, r: int, alpha: float, dropout: float, target
         missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
         if missing:
             leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
-            raise ConfigError(f"--lora_target_modules {target_modules!r}: {', '.join(map(repr, missing))} matches no "
-                              "module of the model "
+            raise ConfigError(f"--lora_target_modules {target_modules!r}: {', '.join(map(repr, missing))} not found: it "
+                              "matches no module of the model "
                               f"(its linear layers: {', '.join(leaves)})")
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none",
                         task_type="CAUSAL_LM")

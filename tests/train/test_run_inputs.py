@@ -190,6 +190,6 @@ def test_every_name_of_a_list_option_must_match(tok):
     from sympo_ext.hf.loading import apply_lora
 
     model = synthetic.build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2)
-    with pytest.raises(ConfigError, match=r"--lora_target_modules 'q_proj,k_prj': 'k_prj' matches no module .*q_proj"):
+    with pytest.raises(ConfigError, match=r"--lora_target_modules 'q_proj,k_prj': 'k_prj' not found: it matches no module .*q_proj"):
         apply_lora(model, r=2, alpha=4, dropout=0.0, target_modules="q_proj,k_prj")
     apply_lora(model, r=2, alpha=4, dropout=0.0, target_modules="q_proj, v_proj")  # all match
