@@ -121,11 +121,15 @@ class Trainer:
         self.train_pairs, self.eval_pairs, self.data_stats = prepare_datasets(
             cfg, tok, self._train_examples, self._eval_examples)
         n, ws = len(self.train_pairs), self.dist.world_size
-        check_vocabulary(self.policy, max_token_id(self.train_pairs + self.eval_pairs))
+        check_vocabulary(self.policy, max_id := max_token_id(self.train_pairs + self.eval_pairs))
         inputs = run_inputs(cfg, train_pairs=self.train_pairs, eval_pairs=self.eval_pairs, model=self._model_arg,
                             ref_model=self._ref_arg, tokenizer=self._tokenizer_arg, config_file=config_file)
         if cfg.resume and cfg.output_dir:
             rundir.check_inputs_unchanged(cfg.output_dir, inputs)
+        if self._ref_arg is None and cfg.ref_model and cfg.reference != "none":  # loaded (and checked) now
+            self._ref_arg = load_policy(cfg.ref_model, torch_dtype=cfg.torch_dtype,
+                                        attn_implementation=cfg.attn_implementation, what="--ref_model")
+            check_vocabulary(self._ref_arg, max_id, what="--ref_model")
         self.sampler = StepSampler.from_config(cfg, n, world_size=ws, rank=self.dist.rank)
         self.steps_per_epoch = self.sampler.steps_per_epoch
         self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.num_epochs * self.steps_per_epoch))

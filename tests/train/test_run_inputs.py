@@ -193,3 +193,14 @@ def test_every_name_of_a_list_option_must_match(tok):
     with pytest.raises(ConfigError, match=r"--lora_target_modules 'q_proj,k_prj': 'k_prj' not found: it matches no module .*q_proj"):
         apply_lora(model, r=2, alpha=4, dropout=0.0, target_modules="q_proj,k_prj")
     apply_lora(model, r=2, alpha=4, dropout=0.0, target_modules="q_proj, v_proj")  # all match
+
+
+def test_a_reference_with_a_smaller_vocabulary_is_refused_before_anything_is_written(tok, model_dir, data_file,
+                                                                                      tmp_path, capsys):
+    ref = tmp_path / "ref"
+    small = synthetic.build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2)
+    small.resize_token_embeddings(8)
+    small.save_pretrained(ref)
+    out = tmp_path / "run"
+    code, _, err = run_cli(_args(model_dir, data_file, out, 1, ["--ref_model", ref]), capsys)
+    assert code == 2 and "--ref_model: the data holds token id" in err and not out.exists(), err
