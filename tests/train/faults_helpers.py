@@ -1,4 +1,4 @@
-"""Shared inputs and float64 references of the tests in this directory (from test_cli_reliability.py)."""
+"""Shared helpers of the fault and CLI-error tests: argument lists, a trained run (fixture), damage functions."""
 
 from __future__ import annotations
 import errno
