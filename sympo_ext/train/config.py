@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ..losses import ALIASES, LOSSES, PARAM_NAMES, LossSpec, help_text
+from ..losses import ALIASES, LOSSES, PARAMS, LossSpec, help_text
 
 __all__ = ["TrainConfig", "ConfigError", "load_config_file", "packed_mode", "GROUPS"]
 
@@ -260,7 +260,7 @@ class TrainConfig:
         else:
             loss_type, weights = self.loss_type, None
         options = dict(loss_type=loss_type, loss_weights=weights, beta=self.beta, clip=self.clip,
-                       nll_weight=self.nll_weight, **{name: getattr(self, name) for name in PARAM_NAMES})
+                       nll_weight=self.nll_weight, **{name: getattr(self, name) for name in PARAMS})
         options.update(overrides)
         return options
 
