@@ -16,7 +16,7 @@ import torch
 from . import oracle
 from ._loading import AVAILABLE, use_kernels
 from .dtypes import math_dtype
-from .losses import DEFAULT_BETA, LOSSES, REDUCTIONS, LossSpec
+from .losses import DEFAULT_BETA, LOSSES, REDUCTIONS, LossSpec, params_doc
 
 __all__ = ["sym_loss", "SymLossOutput", "sequence_logps", "token_logps_and_lse", "token_logps_backward_"]
 
@@ -138,14 +138,9 @@ def sym_loss(
     weights: torch.Tensor | None = None,
     reduction: str = "mean",
     loss_weights: list[float] | None = None,
-    temperature: float | None = None,
-    slope: float | None = None,
-    epsilon: float | None = None,
-    alpha: float | None = None,
-    gamma: float | None = None,
-    tau: float | None = None,
     spec: LossSpec | None = None,
     return_rewards: bool = False,
+    **loss_params: float | None,
 ) -> torch.Tensor | SymLossOutput:
     """Fused pair-level preference loss (SymPO, DPO, robust baselines, TRL's losses).
 
@@ -174,10 +169,10 @@ def sym_loss(
             defined for batch losses (sorting separates a pair from its weight).
         reduction: "mean" (over pairs; NaN for zero pairs, like ``torch.mean``),
             "sum" (0 for zero pairs) or "none" (per-pair losses).
-        temperature / slope / epsilon / alpha / gamma / tau: the losses'
-            parameters (None: each loss's default, see the registry); a value no
-            chosen loss uses is refused. Every number is checked as the kernel
-            uses it, in the math dtype.
+        **loss_params: the losses' parameters by name (None: each loss's
+            default); a value no chosen loss uses is refused. Every number is
+            checked as the kernel uses it, in the math dtype. The parameters
+            (from the registry) are listed below.
         spec: a :class:`sympo_ext.losses.LossSpec` instead of the loss options.
         return_rewards: also return the detached per-pair chosen/rejected
             rewards and margins computed by the same launch.
@@ -196,14 +191,12 @@ def sym_loss(
         _check_tensor(value, name, optional=True)
     tensors = (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, labels, weights)
     _check_same_device("sym_loss", tensors, _SYM_LOSS_ARGS)
-    options = dict(loss_type=loss_type, beta=beta, clip=clip, loss_weights=loss_weights, temperature=temperature,
-                   slope=slope, epsilon=epsilon, alpha=alpha, gamma=gamma, tau=tau)
     if spec is None:
-        spec = LossSpec.create(**options)
+        spec = LossSpec.create(loss_type, beta=beta, clip=clip, loss_weights=loss_weights, **loss_params)
     elif not isinstance(spec, LossSpec):
         raise TypeError(f"sym_loss: spec must be a LossSpec, got {type(spec).__name__}")
-    elif options != dict(loss_type="sigmoid", beta=DEFAULT_BETA, clip=None, loss_weights=None, temperature=None,
-                         slope=None, epsilon=None, alpha=None, gamma=None, tau=None):
+    elif (loss_type, beta, clip, loss_weights) != ("sigmoid", DEFAULT_BETA, None, None) or any(
+            v is not None for v in loss_params.values()):
         raise TypeError("sym_loss: give either spec= or the loss options (loss_type, beta, ...), not both")
     if reduction not in REDUCTIONS:
         raise ValueError(f"sym_loss: unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
@@ -241,6 +234,9 @@ def sym_loss(
         return SymLossOutput(loss, chosen, rejected, margins)
     rewards = rewards.detach()
     return SymLossOutput(loss, rewards[0], rewards[1], rewards[2])
+
+
+sym_loss.__doc__ += params_doc()
 
 
 # --------------------------------------------------------------------------- #

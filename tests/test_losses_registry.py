@@ -105,3 +105,19 @@ def test_old_callers_passing_a_loss_default_still_work():
     assert spec.loss_types == ("logistic",) and spec.params == ()
     pc, pr = torch.randn(8), torch.randn(8)
     sympo_ext.sym_loss(pc, pr, loss_type="hinge", temperature=1.0, slope=0.5, epsilon=0.0)
+
+
+def test_family_is_derived_from_symmetric():
+    """apo_zero is symmetric, so it is in the symmetric family (the two cannot disagree)."""
+    for name, info in LOSSES.items():
+        assert (info.family == "symmetric") == info.symmetric, name
+    assert LOSSES["apo_zero"].family == "symmetric"
+    assert {n for n, i in LOSSES.items() if i.family == "robust baseline"} == {"cdpo", "rdpo", "ipo", "ropo"}
+
+
+def test_one_help_per_shared_parameter_lists_every_range():
+    text = losses.param_help("epsilon")
+    for part in ("[0, 1] for cdpo/aot/aot_unpaired", "[0, 0.5) for rdpo", "(0, 1) for exo_pair"):
+        assert part in text
+    doc = sympo_ext.sym_loss.__doc__
+    assert all(f"    {name}: {losses.param_help(name)}" in doc for name in losses.PARAMS)

@@ -35,10 +35,13 @@ from .registry import (
     help_text,
     loss,
     markdown_table,
+    param_fields_markdown,
     param_help,
+    params_doc,
     param_users,
     symmetric_losses,
     takes_flip_rate,
+    with_param_fields,
 )
 from .spec import LossSpec
 
@@ -47,4 +50,4 @@ PARAM_NAMES = tuple(PARAMS)
 
 __all__ = ["ALIASES", "DEFAULT_BETA", "KINDS", "LOSSES", "LossInfo", "LossSpec", "PARAMS", "PARAM_NAMES", "Param",
            "REDUCTIONS", "SYMMETRIC_LOSSES", "canonical_name", "flip_rate_options", "help_text", "loss",
-           "markdown_table", "param_help", "param_users", "symmetric_losses", "takes_flip_rate"]
+           "markdown_table", "param_fields_markdown", "param_help", "params_doc", "param_users", "symmetric_losses", "takes_flip_rate", "with_param_fields"]

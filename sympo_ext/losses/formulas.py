@@ -48,14 +48,14 @@ def _finite(s: torch.Tensor) -> torch.Tensor:
 
 
 @loss("sigmoid", formula="1 / (1 + exp(temperature * s))", symmetric=True,
-      param=Param("temperature", 1.0, help="sigmoid: l(s) = 1 / (1 + exp(temperature * s))"),
+      param=Param("temperature", 1.0, help="the temperature of SymPO's sigmoid loss"),
       note="SymPO's symmetric loss, NOT TRL's `sigmoid` (that is `logistic`)")
 def sigmoid(s, temperature, beta):
     return torch.sigmoid(-temperature * s)
 
 
 @loss("symmetric_ramp", formula="clamp(0.5 - slope * s, 0, 1)", symmetric=True,
-      param=Param("slope", 0.5, help="symmetric_ramp: l(s) = clamp(0.5 - slope * s, 0, 1)"))
+      param=Param("slope", 0.5, help="the slope of SymPO's symmetric ramp loss"))
 def symmetric_ramp(s, slope, beta):
     return torch.clamp(0.5 - slope * s, 0.0, 1.0)
 

@@ -109,13 +109,59 @@ def param_users(name: str) -> list[str]:
     return [n for n, i in LOSSES.items() if i.param and i.param.name == name]
 
 
-def param_help(name: str) -> str:
+def param_help(name: str, *, trl: bool = False) -> str:
     """One help text for parameter ``name``, derived from every loss that uses it: what it is,
-    and per loss its default and range (epsilon: three losses' ranges)."""
+    and per loss its default and range (epsilon: three losses' ranges). ``trl``: SymPOConfig's
+    wording (a flip-rate parameter left at None takes TRL's ``label_smoothing``)."""
     users = [LOSSES[n] for n in param_users(name)]
     what = "; ".join(dict.fromkeys(i.param.help for i in users if i.param.help))
-    per_loss = ", ".join(f"{i.name}: default {i.param.default:g}, range {i.param.range_text()}" for i in users)
-    return f"{what} ({per_loss}; unset = each loss's default)"
+    groups: dict[str, list[str]] = {}
+    for i in users:
+        groups.setdefault(f"{i.param.default:g}, range {i.param.range_text()}", []).append(i.name)
+    per_loss = "; ".join(f"{text} for {'/'.join(names)}" for text, names in groups.items())
+    flip = "; None takes TRL's label_smoothing for the label-noise losses" if trl and any(
+        p.flip_rate for p in PARAMS[name]) else ""
+    return f"{what} (default {per_loss}){flip}"
+
+
+def param_fields_markdown(prefix: str = "sympo_") -> str:
+    """The rows of sympo_ext/integrations/README.md's SymPOConfig table for the loss parameters."""
+    return "\n".join(f"| `{prefix}{name}` | None | {param_help(name, trl=True)} |" for name in PARAMS)
+
+
+def with_param_fields(make_field: Callable[[str], object], *, after: str | None = None,
+                      prefix: str = "") -> Callable[[type], type]:
+    """A class decorator, applied BEFORE ``@dataclass``: adds one ``float | None`` field per
+    registered loss parameter (``prefix + name``; None = each loss's own default), made by
+    ``make_field(name, help)``, placed after the field ``after`` (default: at the end). The
+    fields of TrainConfig and SymPOConfig are generated this way, never written by hand."""
+
+    def decorate(cls: type) -> type:
+        own = dict(cls.__dict__.get("__annotations__", {}))
+        new = {}
+        for name in PARAMS:
+            new[prefix + name] = "float | None"
+            setattr(cls, prefix + name, make_field(name))
+        if after is None:
+            merged = {**own, **new}
+        else:
+            if after not in own:
+                raise ValueError(f"with_param_fields: {cls.__name__} has no field {after!r}")
+            merged = {}
+            for k, v in own.items():
+                merged[k] = v
+                if k == after:
+                    merged.update(new)
+        cls.__annotations__ = merged
+        return cls
+
+    return decorate
+
+
+def params_doc(indent: str = "    ") -> str:
+    """The loss parameters for a docstring: one line each, from the registry."""
+    lines = [f"{indent}{name}: {param_help(name)}" for name in PARAMS]
+    return f"\n{indent}Loss parameters (keyword, None = the loss's default):\n\n" + "\n".join(lines) + "\n"
 
 
 def canonical_name(name: str) -> str:

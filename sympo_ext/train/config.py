@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ..losses import ALIASES, LOSSES, PARAMS, LossSpec, help_text
+from ..losses import ALIASES, LOSSES, PARAMS, LossSpec, help_text, param_help, with_param_fields
 
 __all__ = ["TrainConfig", "ConfigError", "load_config_file", "packed_mode", "GROUPS"]
 
@@ -70,6 +70,7 @@ def _f(default, group: str, help: str, **kw):
 
 
 @dataclass
+@with_param_fields(lambda name: _f(None, "loss", param_help(name)), after="clip")
 class TrainConfig:
     # ---------------------------------------------------------------- model
     model: str | None = _f(None, "model",
@@ -155,13 +156,8 @@ class TrainConfig:
         metavar="X,Y,...")
     beta: float = _f(0.1, "loss", "reward scale: r = beta * (log pi - log pi_ref)")
     clip: float | None = _f(None, "loss", "clamp each reward to [-clip, clip] (SymPO's bounded reward)")
-    temperature: float | None = _f(None, "loss", "sigmoid: l(s) = 1 / (1 + exp(temperature * s)) (default 1)")
-    slope: float | None = _f(None, "loss", "symmetric_ramp: l(s) = clamp(0.5 - slope * s, 0, 1) (default 0.5)")
-    epsilon: float | None = _f(None, "loss", "cdpo / rdpo / aot: the assumed label-flip rate (default 0); exo_pair: "
-        "its epsilon (default 1e-3)")
-    alpha: float | None = _f(None, "loss", "ropo: alpha (default 14, the official SymPO code's)")
-    gamma: float | None = _f(None, "loss", "simpo: the target margin in reward units (default 0.5)")
-    tau: float | None = _f(None, "loss", "discopop: tau (default 0.05)")
+    # the loss parameters (--temperature, --slope, --epsilon, ...): generated from the registry
+    # by with_param_fields, each float | None (None = the loss's own default)
     nll_weight: float = _f(0.0, "loss", "add nll_weight x the chosen responses' per-token NLL, per pair (RPO's "
         "alpha; SLiC = hinge + this term), from the same log-prob pass")
     average_logps: bool = _f(False, "loss", "use the per-token mean log-prob instead of the sum (length "
