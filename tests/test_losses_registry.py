@@ -121,3 +121,15 @@ def test_one_help_per_shared_parameter_lists_every_range():
         assert part in text
     doc = sympo_ext.sym_loss.__doc__
     assert all(f"    {name}: {losses.param_help(name)}" in doc for name in losses.PARAMS)
+
+
+def test_describe_one_line_per_term_with_values_and_trl_notes():
+    text = LossSpec.create(["sigmoid", "cdpo"], loss_weights=[1.0, 2.0], epsilon=0.2, beta=0.5, clip=3.0).describe()
+    lines = text.splitlines()
+    assert lines[0] == "loss (beta=0.5, clip=3):"
+    assert lines[1] == ("  1 x sigmoid: l = 1 / (1 + exp(temperature * s)), temperature=1; symmetric  "
+                        "[SymPO's symmetric loss, NOT TRL's `sigmoid` (that is `logistic`)]")
+    assert lines[2].startswith("  2 x cdpo: l = (1 - epsilon) log(1 + exp(-s)) + epsilon log(1 + exp(s)), "
+                               "epsilon=0.2; not symmetric")
+    assert len(lines) == 3
+    assert "hinge: l = max(0, 1 - s); not symmetric" in LossSpec.create("hinge").describe()

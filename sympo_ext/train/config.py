@@ -227,14 +227,10 @@ class TrainConfig:
     def _validate_loss(self, bad) -> None:
         """The loss options through the loss modules' own checks (sympo_ext.losses.LossSpec, in the
         float32 math the kernels use); the messages name the option as a flag."""
-        from ..modules import split_sft
-
         if self.loss_weights and not self.loss_types:
             bad("--loss_weights needs --loss_types (comma-separated loss names)")
         try:
-            opts = self.loss_options()
-            loss_type, weights, _ = split_sft(opts.pop("loss_type"), opts.pop("loss_weights"), opts.pop("nll_weight"))
-            LossSpec.create(loss_type, loss_weights=weights, **opts).validate(torch.float32)
+            self.loss_spec().validate(torch.float32)
         except (ValueError, TypeError) as e:
             msg = str(e)
             first = msg.split(" ", 1)[0].split("=", 1)[0]
@@ -242,6 +238,15 @@ class TrainConfig:
                 first = "loss_types"
             flag = "loss_types" if self.loss_types else "loss_type"
             bad(f"--{msg}" if first in self.field_names() else f"--{flag}: {msg}")
+
+    def loss_spec(self) -> LossSpec:
+        """The pair loss of this run as one :class:`~sympo_ext.losses.LossSpec` (the NLL / SFT term
+        is not part of it: see ``nll_weight``)."""
+        from ..modules import split_sft
+
+        opts = self.loss_options()
+        loss_type, weights, _ = split_sft(opts.pop("loss_type"), opts.pop("loss_weights"), opts.pop("nll_weight"))
+        return LossSpec.create(loss_type, loss_weights=weights, **opts)
 
     def loss_options(self, **overrides) -> dict[str, Any]:
         """The loss options of this run, as the loss modules (``sympo_ext.SymPOLoss`` /
