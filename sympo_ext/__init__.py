@@ -20,7 +20,7 @@ from ._loading import LOAD_ERROR, WITH_CUDA
 from .losses import ALIASES, LOSSES, REDUCTIONS, SYMMETRIC_LOSSES, LossInfo, LossSpec
 from .ops import SymLossOutput, sequence_logps, sym_loss
 from .fused_linear import fused_linear_sequence_logps
-from .modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss, SymPOLossOutput
+from .loss_modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss, SymPOLossOutput
 
 __version__ = "0.1.0"
 

@@ -242,7 +242,7 @@ class TrainConfig:
     def loss_spec(self) -> LossSpec:
         """The pair loss of this run as one :class:`~sympo_ext.losses.LossSpec` (the NLL / SFT term
         is not part of it: see ``nll_weight``)."""
-        from ..modules import split_sft
+        from ..loss_modules import split_sft
 
         opts = self.loss_options()
         loss_type, weights, _ = split_sft(opts.pop("loss_type"), opts.pop("loss_weights"), opts.pop("nll_weight"))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss
+from ..loss_modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss
 from .modeling import fused_projection_inputs, model_logits, split_decoder_head
 
 __all__ = ["PolicyLoss"]
