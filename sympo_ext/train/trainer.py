@@ -149,9 +149,11 @@ class Trainer:
         self.logps_plan = D.broadcast_object(self.logps_plan, self.dist)  # one decision for every process
         for note in self.logps_plan.notes:
             self.report(note)
-        # What is optimised, in words (one line per term; TRL-clashing names noted): told and recorded.
+        # What is optimised, in words (one line per term; TRL-clashing names noted): recorded, and told
+        # with --progress (like the other start-up lines; an error exit then stays one clear line).
         self.loss_description = cfg.loss_spec().describe()
-        self.report(self.loss_description)
+        if cfg.progress:
+            self.report(self.loss_description)
         self.collate = PackedCollator() if self.logps_plan.packed else PaddedCollator(pad)
 
         # The run directory (only now: everything above could still fail).
