@@ -148,6 +148,11 @@ class Trainer:
         self.logps_plan = D.broadcast_object(self.logps_plan, self.dist)  # one decision for every process
         for note in self.logps_plan.notes:
             self.report(note)
+        # What is optimised, in words (one line per term; TRL-clashing names noted): recorded, and told
+        # with --progress (like the other start-up lines; an error exit then stays one clear line).
+        self.loss_description = cfg.loss_spec().describe()
+        if cfg.progress:
+            self.report(self.loss_description)
         self.collate = PackedCollator() if self.logps_plan.packed else PaddedCollator(pad)
 
         # The run directory (only now: everything above could still fail).
@@ -155,7 +160,7 @@ class Trainer:
             rundir.prepare_output_dir(cfg, self._lock, {
                 "torch": torch.__version__, "world_size": ws, "data_stats": self.data_stats, "train_pairs": n,
                 "eval_pairs": len(self.eval_pairs), "logps_plan": self.logps_plan.to_dict(),
-                "inputs": inputs}, config_file)
+                "inputs": inputs, "loss": self.loss_description}, config_file)
         D.barrier(self.dist)
 
         set_seed(cfg.seed)
