@@ -19,10 +19,6 @@ NOT_IN_GRAPH = {"sympo_ext._C", "sympo_ext._build_info"}
 
 # Cycles other branches remove in parallel (the coordinator empties this at merge; strict: a cycle
 # that is gone must be taken off the list, a new one fails).
-KNOWN_CYCLES = {
-    frozenset({"sympo_ext.losses", "sympo_ext.reference"}),
-}
-
 # Above the trainer: the experiments (and the demo), and the console script that calls both.
 TOP_LEVEL_ENTRY = "sympo_ext.cli"
 
@@ -135,15 +131,7 @@ def test_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycle():
     cycles = set(_cycles(import_graph()))
-    new = cycles - KNOWN_CYCLES
-    assert not new, f"import cycles between sympo_ext modules: {[sorted(c) for c in new]}"
-
-
-@pytest.mark.parametrize("cycle", sorted(KNOWN_CYCLES, key=sorted), ids=lambda c: "<->".join(sorted(c)))
-@pytest.mark.xfail(strict=True, reason="a known cycle being removed on another branch; take it off KNOWN_CYCLES "
-                                        "when it is gone")
-def test_known_cycle_is_gone(cycle):
-    assert cycle not in set(_cycles(import_graph()))
+    assert not cycles, f"import cycles between sympo_ext modules: {[sorted(c) for c in cycles]}"
 
 
 def test_layer_order():

@@ -15,7 +15,7 @@ Heavy imports (transformers) happen lazily, inside the functions that need them.
 from __future__ import annotations
 
 from .config import ConfigError, TrainConfig
-from .reference_policy import pairs_fingerprint
+from .fingerprints import pairs_fingerprint
 from .reward_model import RewardModelResult, reward_scores, train_reward_model
 from .rundir import RunDirError
 from .step import NonFiniteLossError

@@ -2,7 +2,7 @@
 
 ``run.json`` records (key ``"inputs"``) one content fingerprint per input of the run:
 
-* ``train_pairs`` / ``eval_pairs``: :func:`sympo_ext.train.reference_policy.pairs_fingerprint` of
+* ``train_pairs`` / ``eval_pairs``: :func:`pairs_fingerprint` of
   the encoded pairs, in order (an edited, reordered, appended or relabelled data file changes it;
   so does a change of tokenizer, truncation or injected noise that changes what is trained);
 * ``model``, ``ref_model``, ``tokenizer``: a directory's files (relative path, size, sha256 of the
@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+from array import array
 
 import torch
 from torch import nn
 
-__all__ = ["INPUT_NAMES", "changed_inputs", "file_fingerprint", "max_token_id", "module_fingerprint", "path_fingerprint",
+__all__ = ["INPUT_NAMES", "changed_inputs", "pairs_fingerprint", "file_fingerprint", "max_token_id", "module_fingerprint", "path_fingerprint",
            "run_inputs"]
 
 # The inputs, in the order a message names them, with what a user calls them.
@@ -35,6 +36,19 @@ INPUT_NAMES = {
 }
 _CHUNK = 1 << 20
 IN_MEMORY = "in-memory"
+
+
+def pairs_fingerprint(pairs) -> str:
+    """The sha256 (hex) of a sequence of encoded pairs, in order: streamed over each pair's prompt,
+    chosen and rejected token ids (each length-prefixed) and its label. Any change of a token, a
+    label, the number of pairs or their ORDER changes it; it identifies a run's inputs."""
+    h = hashlib.sha256(b"sympo-pairs-v1")
+    for p in pairs:
+        for ids in (p.prompt_ids, p.chosen_ids, p.rejected_ids):
+            h.update(len(ids).to_bytes(8, "little"))
+            h.update(array("q", ids).tobytes())
+        h.update(int(p.label).to_bytes(8, "little", signed=True))
+    return h.hexdigest()
 
 
 def file_fingerprint(path: str) -> str:
@@ -92,8 +106,6 @@ def run_inputs(cfg, *, train_pairs, eval_pairs, model=None, ref_model=None, toke
     """The fingerprints of a run's inputs (the module docstring). A model, reference or tokenizer
     handed in memory (the Python API) is recorded as ``"in-memory"``: the caller owns it (a resume may
     well pass a freshly built policy whose weights the checkpoint then replaces)."""
-    from .reference_policy import pairs_fingerprint
-
     out = {"train_pairs": pairs_fingerprint(train_pairs), "eval_pairs": pairs_fingerprint(eval_pairs),
            "model": IN_MEMORY if model is not None else path_fingerprint(cfg.model),
            "ref_model": IN_MEMORY if ref_model is not None else path_fingerprint(cfg.ref_model),

@@ -11,10 +11,8 @@ instead of pairing old reference log-probs with new pairs.
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import warnings
-from array import array
 
 import torch
 from torch import nn
@@ -23,23 +21,11 @@ from . import dist as D
 from .checkpoint_files import atomic_torch_save
 from ..hf.loading import adapters_off, is_peft_model, load_policy
 from ..hf.logps import SequenceLogps, model_inputs
+from .fingerprints import pairs_fingerprint
 from .rundir import REFERENCE_CACHE, RunDirError
 from .sampling import sharded_batches
 
 __all__ = ["ReferencePolicy", "pairs_fingerprint"]
-
-
-def pairs_fingerprint(pairs) -> str:
-    """The sha256 (hex) of a sequence of encoded pairs, in order: streamed over each pair's prompt,
-    chosen and rejected token ids (each length-prefixed) and its label. Any change of a token, a
-    label, the number of pairs or their ORDER changes it; it identifies a run's inputs."""
-    h = hashlib.sha256(b"sympo-pairs-v1")
-    for p in pairs:
-        for ids in (p.prompt_ids, p.chosen_ids, p.rejected_ids):
-            h.update(len(ids).to_bytes(8, "little"))
-            h.update(array("q", ids).tobytes())
-        h.update(int(p.label).to_bytes(8, "little", signed=True))
-    return h.hexdigest()
 
 
 class ReferencePolicy:

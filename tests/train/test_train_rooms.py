@@ -17,7 +17,7 @@ from sympo_ext.data import EncodedPair
 from sympo_ext.train import checkpoint as ckpt
 from sympo_ext.train.dist import DistInfo
 from sympo_ext.train.optim import make_optimizer, make_scheduler, warmup_cosine
-from sympo_ext.train.reference_policy import pairs_fingerprint
+from sympo_ext.train.fingerprints import pairs_fingerprint
 from sympo_ext.train.reward_model import train_reward_model
 from sympo_ext.train.rundir import REFERENCE_CACHE, RunDirError
 from sympo_ext.train.sampling import StepSampler, epoch_order, sharded_batches
