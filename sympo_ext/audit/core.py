@@ -193,6 +193,19 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
     return opts
 
 
+def _check_vocab_file(tokenizer, path: str | None, what: str) -> None:
+    if path is None:
+        return
+    try:
+        with open(os.path.join(path, "config.json"), encoding="utf-8") as fh:
+            n = json.load(fh).get("vocab_size")
+    except (OSError, ValueError, AttributeError):
+        return  # the loader says what is wrong with it
+    if isinstance(n, int) and len(tokenizer) > n:
+        raise DataError(f"the tokenizer has {len(tokenizer)} tokens but {what} ({path}) embeds only {n}: they do "
+                        "not belong together (pass the model's own tokenizer with --tokenizer)")
+
+
 def _load(path: str, what: str):
     from ..hf.loading import load_policy
 
@@ -223,6 +236,8 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
         tokenizer = tokenizer or load_tokenizer(opts.tokenizer)
     except (OSError, ValueError) as e:
         raise AuditError(f"--tokenizer {opts.tokenizer!r} could not be loaded: {str(e).splitlines()[0]}") from None
+    for what, path in (("the model", opts.policy_dir), ("the reference", opts.ref_model)):
+        _check_vocab_file(tokenizer, path, what)  # before any weights are loaded
     policy = policy if policy is not None else _load(opts.policy_dir, "--model")
     if reference is None and opts.ref_model is not None:
         reference = _load(opts.ref_model, "--ref_model")

@@ -119,7 +119,7 @@ def cleanlab_estimate(margins, *, seed: int = 0) -> NoiseEstimate:
     p1 = _sigmoid(np.where(swap, -m, m))
     p1 = np.clip(p1, 1e-12, 1 - 1e-12)
     probs = np.stack([1 - p1, p1], axis=1)
-    flagged = np.asarray(find_label_issues(labels, probs), dtype=bool)
+    flagged = np.asarray(find_label_issues(labels, probs, n_jobs=1), dtype=bool)  # no worker pool
     suspicion = 1.0 - np.asarray(get_label_quality_scores(labels, probs, method="self_confidence"))
     joint = estimate_joint(labels, probs)
     rate = float(joint[0, 1] + joint[1, 0])
