@@ -1,7 +1,7 @@
 """One sympo-train optimizer step on the demo's model: time and peak memory per log-prob mode.
 
 Each mode runs in its own process (peak resident memory is per process), on the demo's tiny
-Llama (``sympo_ext.train.synthetic``) with a larger vocabulary option so the LM head matters,
+Llama (``sympo_ext.experiments.synthetic``) with a larger vocabulary option so the LM head matters,
 32 pairs per step, precomputed reference, fp32, one intra-op thread. Modes:
 
 * ``logits``             -- model logits, then ``sequence_logps``
@@ -43,7 +43,7 @@ def _child(mode: str, steps: int, vocab_pad: int) -> dict:
 
     torch.set_num_threads(1)
     try:
-        from sympo_ext.train import synthetic
+        from sympo_ext.experiments import synthetic
     except ImportError:  # the layout before the synthetic task moved into sympo_ext.train
         from sympo_ext import synthetic
     from sympo_ext.data import PreferenceExample

@@ -83,7 +83,7 @@ def build_tokenizer():
 
 
 def build_model(tokenizer, seed: int):
-    from sympo_ext.train.synthetic import build_tiny_llama
+    from sympo_ext.experiments.synthetic import build_tiny_llama
 
     return build_tiny_llama(tokenizer, hidden_size=HIDDEN, num_layers=LAYERS, num_heads=HEADS,
                             intermediate_size=INTERMEDIATE, max_position_embeddings=MAX_LENGTH, seed=seed)

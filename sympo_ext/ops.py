@@ -8,6 +8,7 @@ exposes thin, documented wrappers.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -80,8 +81,13 @@ if AVAILABLE:
         ctx.save_for_backward(grad_coef)
         ctx.input_dtypes = tuple(t.dtype if t is not None else None for t in inputs[:6])
         ctx.mark_non_differentiable(output[1], output[2])
+        # The two non-differentiable outputs would otherwise get zero-filled gradients
+        # (5 floats per pair written and never read) on every backward.
+        ctx.set_materialize_grads(False)
 
     def _sym_loss_backward(ctx, grad_loss, _grad_coef, _grad_rewards):
+        if grad_loss is None:
+            return (None,) * 12
         (grad_coef,) = ctx.saved_tensors
         wanted = [d if need else None for d, need in zip(ctx.input_dtypes, ctx.needs_input_grad[:6])]
         wanted[4] = None  # labels: never differentiable
@@ -102,26 +108,75 @@ def _check_tensor(value, name: str, optional: bool = False) -> None:
         raise TypeError(f"sym_loss: {name} must be {kind}, got {type(value).__name__}")
 
 
+def _option_key(value):
+    """A hashable key that tells apart what LossSpec.create tells apart (1, 1.0 and True
+    are equal as dict keys but not as options): the type goes with every value."""
+    if isinstance(value, (list, tuple)):
+        return type(value), tuple(_option_key(v) for v in value)
+    hash(value)  # unhashable: TypeError, the caller validates without the cache
+    return type(value), value
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_spec(key, options_items, dtype) -> LossSpec:
+    return LossSpec.create(**dict(options_items)).validate(dtype)
+
+
+def _checked_spec(options: dict, dtype: torch.dtype) -> LossSpec:
+    """LossSpec.create(**options) validated in the math dtype, memoised per distinct options:
+    a training loop calls sym_loss with the same options every step, and the checks cost
+    more than the kernel at small batches. Errors are raised (never cached) as without it."""
+    if not torch.compiler.is_compiling():
+        try:
+            key = tuple((k, _option_key(v)) for k, v in options.items())
+        except TypeError:
+            pass
+        else:
+            frozen = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())
+            return _cached_spec(key, frozen, dtype)
+    return LossSpec.create(**options).validate(dtype)
+
+
 def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels, dtype, reduction):
     """A batch loss (AOT): the label-oriented log-ratios are sorted across the batch
     (torch.sort, differentiable), then the fused kernel runs its ``fused_as`` loss on
-    the sorted values: one sort pair + one launch per batch loss."""
+    the sorted values: one sort (of both rows) + one launch per batch loss."""
     info = LOSSES[name]
-    pc, pr = pc.to(dtype), pr.to(dtype)
-    rc = rc.to(dtype) if rc is not None else torch.zeros_like(pc)
-    rr = rr.to(dtype) if rr is not None else torch.zeros_like(pr)
+
+    def diff(x, y):  # x - y in the math dtype, an absent (None) reference being 0
+        x, y = (t.to(dtype) if t is not None else None for t in (x, y))
+        if x is None:
+            return None if y is None else -y
+        return x if y is None else x - y
+
+    # aot: the policy and the reference log-ratio differences; aot_unpaired: the
+    # chosen and the rejected log-ratios. Written to touch each pair as few times
+    # as possible: every op here is a pass over the batch, and another in backward.
+    a, b = (diff(pc, pr), diff(rc, rr)) if name == "aot" else (diff(pc, rc), diff(pr, rr))
+    zero_b = b is None  # reference-free aot: b = 0, sorted or not
+    if zero_b:
+        b = torch.zeros_like(a)
     if labels is not None:
-        flip = labels == 0
-        if labels.dtype != torch.bool:  # invalid labels: NaN (no device sync), as in the kernel
-            invalid = ~(flip | (labels == 1))
-            pc = torch.where(invalid, torch.full_like(pc, math.nan), pc)
-        pc, pr = torch.where(flip, pr, pc), torch.where(flip, pc, pr)
-        rc, rr = torch.where(flip, rr, rc), torch.where(flip, rc, rr)
-    if name == "aot":
-        a, b = pc - pr, rc - rr
-    else:  # aot_unpaired
-        a, b = pc - rc, pr - rr
-    a, b = torch.sort(a).values, torch.sort(b).values
+        valid = None if labels.dtype == torch.bool else (labels == 0) | (labels == 1)
+        nan = torch.tensor(math.nan, dtype=dtype, device=a.device)
+        if name == "aot":  # label 0 swaps the responses: both differences change sign (exactly)
+            sign = labels.to(dtype) * 2 - 1
+            if valid is not None:  # invalid labels: NaN (no device sync), as in the kernel
+                sign = torch.where(valid, sign, nan)
+            a, b = a * sign, b * sign
+        else:
+            flip = labels == 0
+            a, b = torch.where(flip, b, a), torch.where(flip, a, b)
+            if valid is not None:
+                a = torch.where(valid, a, nan)
+    if zero_b:
+        a = torch.sort(a).values
+    elif torch.compiler.is_compiling():
+        # Two sorts when traced: inductor (torch 2.14) miscompiled the stacked form below
+        # (wrong values and heap corruption with labels), the eager op is fine with it.
+        a, b = torch.sort(a).values, torch.sort(b).values
+    else:  # one sort of both rows: ATen sorts the rows of a 2-D tensor in parallel
+        a, b = torch.sort(torch.stack((a, b)), dim=1).values.unbind(0)
     loss, _, _ = torch.ops.sympo_ext.sym_loss_forward(
         a, b, None, None, None, None, [info.fused_as], [weight], [spec.param_value(name)], spec.beta, None, reduction
     )
@@ -201,17 +256,18 @@ def sym_loss(
     _check_same_device("sym_loss", tensors, _SYM_LOSS_ARGS)
     options = dict(loss_type=loss_type, beta=beta, clip=clip, loss_weights=loss_weights, temperature=temperature,
                    slope=slope, epsilon=epsilon, alpha=alpha, gamma=gamma, tau=tau)
+    dtype = _math_dtype(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, weights)
     if spec is None:
-        spec = LossSpec.create(**options)
+        spec = _checked_spec(options, dtype)
     elif not isinstance(spec, LossSpec):
         raise TypeError(f"sym_loss: spec must be a LossSpec, got {type(spec).__name__}")
     elif options != dict(loss_type="sigmoid", beta=DEFAULT_BETA, clip=None, loss_weights=None, temperature=None,
                          slope=None, epsilon=None, alpha=None, gamma=None, tau=None):
         raise TypeError("sym_loss: give either spec= or the loss options (loss_type, beta, ...), not both")
+    else:
+        spec.validate(dtype)
     if reduction not in REDUCTIONS:
         raise ValueError(f"sym_loss: unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
-    dtype = _math_dtype(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, weights)
-    spec.validate(dtype)
     batch_terms = [(t, w) for t, w in zip(spec.loss_types, spec.weights) if LOSSES[t].kind == "batch"]
     if batch_terms and weights is not None:
         raise ValueError(f"sym_loss: weights are not defined for the batch loss {batch_terms[0][0]!r} "

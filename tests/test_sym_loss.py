@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -307,6 +308,34 @@ def test_scalar_lane_path_matches_reference(lanes, monkeypatch):
         gw = torch.autograd.grad(want.sum(), as64[:2])
         for a, b in zip(g, gw):
             torch.testing.assert_close(a.double(), b, **GRAD_TOLERANCES[torch.float32])
+
+
+@pytest.mark.parametrize("cap", ["default", "avx2", None])
+def test_cpu_instruction_sets_match_reference(cap, monkeypatch):
+    """Each CPU kernel build (DEFAULT / AVX2 picked with ATEN_CPU_CAPABILITY, read at every
+    call; None: the machine's best) against the float64 reference, in float32: their float
+    lanes use different exp / log1p code (inline polynomials with AVX2 / AVX-512, ATen's
+    per-element functions in the DEFAULT build). The margins span [-60, 60] so the
+    exponentials reach far into their tails, with +-inf and NaN rows at the end."""
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    if cap is not None:
+        monkeypatch.setenv("ATEN_CPU_CAPABILITY", cap)
+    n = 515
+    pc = (torch.linspace(-200.0, 200.0, n) + randn(n, dtype=torch.float64)).float()
+    pr = randn(n, dtype=torch.float32, scale=8.0)
+    pc[-3:] = torch.tensor([math.inf, -math.inf, math.nan])
+    pc.requires_grad_(True)
+    labels = torch.randint(0, 2, (n,))
+    for loss_type in LOSS_TYPES:
+        kw = options(loss_type, reduction="none", labels=labels)
+        got = sympo_ext.sym_loss(pc, pr, **kw)
+        x = pc.detach().double().requires_grad_(True)
+        want = reference.sym_loss(x, pr.double(), **kw)
+        torch.testing.assert_close(got.double(), want, equal_nan=True, **TOLERANCES[torch.float32], msg=loss_type)
+        g = torch.rand(n)
+        got_g = torch.autograd.grad(got, pc, g)[0]
+        want_g = torch.autograd.grad(want, x, g.double())[0]
+        torch.testing.assert_close(got_g[:-3].double(), want_g[:-3], **GRAD_TOLERANCES[torch.float32], msg=loss_type)
 
 
 # --------------------------------------------------------------------------- #

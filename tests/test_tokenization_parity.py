@@ -17,7 +17,7 @@ datasets = pytest.importorskip("datasets")
 tokenizers = pytest.importorskip("tokenizers")
 
 from sympo_ext.data import PreferenceTokenizer, load_preference_data  # noqa: E402
-from sympo_ext.train.synthetic import build_tiny_llama  # noqa: E402
+from sympo_ext.experiments.synthetic import build_tiny_llama  # noqa: E402
 
 SPECIALS = ["<s>", "</s>", "<pad>", "<|user|>", "<|assistant|>"]
 TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}</s>\n{% endfor %}"

@@ -5,15 +5,21 @@
 //
 // The math is the generic code of sympo/losses.h instantiated for SIMD vectors
 // (at::vec::Vectorized): the LaneOps specialisation below is all it takes.
-// Pairs are processed in tiles: each input is first converted into a contiguous
-// buffer of the math type (one dtype switch per tile, not per element), then
-// one vector loop with the loss type fixed at compile time computes every output.
+// Pairs are processed in tiles. A contiguous input already in the math type is
+// read in place; any other (another dtype, strided, integer labels) is first
+// converted into a small buffer by a vector loop. One vector loop with the loss
+// type fixed at compile time then computes every output and writes each once;
+// the reduction is summed in the same pass, and the label / weight values the
+// op must refuse are detected in that conversion, not by a separate pass.
 #pragma once
 
 #include <ATen/Parallel.h>
+#include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
+#include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "sympo/sym_loss_launch.h"
@@ -24,16 +30,56 @@
 
 namespace sympo {
 
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+constexpr bool kInlineFloatMath = true;  // float exp / log1p as inline polynomials (sympo/losses.h)
+#else
+constexpr bool kInlineFloatMath = false;  // the generic build: ATen's per-element std:: functions
+#endif
+
 template <typename S>
 struct LaneOps<at::vec::Vectorized<S>> {
   using V = at::vec::Vectorized<S>;
   using Mask = V;  // all-ones lanes where true (ATen's comparison operators)
+  static constexpr bool kPoly = kInlineFloatMath && std::is_same_v<S, float>;
   static V select(const V& m, const V& a, const V& b) { return V::blendv(b, a, m); }
-  static V exp(const V& x) { return x.exp(); }
-  static V log1p(const V& x) { return x.log1p(); }
+  // Doubles keep Sleef's full-precision functions (the tests' float64 tolerance).
+  static V exp(const V& x) {
+    if constexpr (kPoly) return exp_f32_poly(x);
+    else return x.exp();
+  }
+  static V log1p_unit(const V& x) {
+    if constexpr (kPoly) return log1p_unit_poly(x);  // Sleef's general log1pf costs several times more
+    else return x.log1p();
+  }
+  static V round(const V& x) { return x.round(); }  // to nearest even
+  // p * 2^n for integral n in [-150, 128] (exp_f32_poly's range).
+  static V ldexp(const V& p, const V& n) {
+#if defined(CPU_CAPABILITY_AVX512)
+    if constexpr (std::is_same_v<S, float>) return V(_mm512_scalef_ps(p, n));
+#elif defined(CPU_CAPABILITY_AVX2)
+    if constexpr (std::is_same_v<S, float>) {
+      // 2^n as two factors 2^n1 2^n2, each a normal float (n1, n2 in [-75, 64]), so
+      // results in the subnormal range round once, like exp's.
+      const __m256 n1 = _mm256_floor_ps(_mm256_mul_ps(n, _mm256_set1_ps(0.5f)));
+      const __m256 n2 = _mm256_sub_ps(n, n1);
+      auto pow2 = [](__m256 k) {
+        const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+      };
+      return V(_mm256_mul_ps(_mm256_mul_ps(p, pow2(n1)), pow2(n2)));
+    }
+#endif
+    alignas(64) S ps[V::size()], ns[V::size()];
+    p.store(ps);
+    n.store(ns);
+    for (int64_t k = 0; k < V::size(); ++k) ps[k] = std::ldexp(ps[k], static_cast<int>(ns[k]));
+    return V::loadu(ps);
+  }
 };
 
 namespace CPU_CAPABILITY {
+
+using at::vec::Vectorized;
 
 // Fixed-size blocks make the reduction order independent of the thread count,
 // so the loss is bit-for-bit reproducible.
@@ -44,61 +90,108 @@ constexpr int64_t kTile = 256;  // a multiple of every vector width
 // so on a loaded machine.
 constexpr int64_t kBlocksPerTask = 8;
 
-template <typename T, typename Src>
-void convert(const Src* src, int64_t stride, int64_t len, T* dst) {
-  if (stride == 1) {
-    for (int64_t j = 0; j < len; ++j) dst[j] = static_cast<T>(static_cast<float>(src[j]));
+// Which input values the op refuses (CPU only: reading them is free here).
+enum class ValueCheck { None, Label, Weight };
+
+template <ValueCheck C, typename S>
+inline int bad_value(S v) {
+  if constexpr (C == ValueCheck::Label) {
+    return static_cast<int>((v != S(0)) & (v != S(1)));  // NaN is refused too
+  } else if constexpr (C == ValueCheck::Weight) {
+    return static_cast<int>(v < S(0));  // NaN passes on purpose: NaN inputs give NaN losses
   } else {
-    for (int64_t j = 0; j < len; ++j) dst[j] = static_cast<T>(static_cast<float>(src[j * stride]));
+    return 0;
   }
 }
 
-template <typename T>
-void convert(const double* src, int64_t stride, int64_t len, T* dst) {  // no detour through float
-  for (int64_t j = 0; j < len; ++j) dst[j] = static_cast<T>(src[j * stride]);
+// dst[j] = src[j * stride] as T, checked in the source dtype (so no value is
+// rounded into range first); returns whether a refused value was seen.
+template <ValueCheck C, typename T, typename Src>
+int convert(const Src* src, int64_t stride, int64_t len, T* dst) {
+  int bad = 0;
+  if (stride == 1) {
+    for (int64_t j = 0; j < len; ++j) {
+      dst[j] = static_cast<T>(src[j]);
+      bad |= bad_value<C>(src[j]);
+    }
+  } else {
+    for (int64_t j = 0; j < len; ++j) {
+      dst[j] = static_cast<T>(src[j * stride]);
+      bad |= bad_value<C>(src[j * stride]);
+    }
+  }
+  return bad;
 }
 
-// dst[j] = in[i0 + j] as T (or `fallback` for an absent optional input).
-template <typename T>
-void gather_tile(const StridedIn& in, int64_t i0, int64_t len, T fallback, T* dst) {
+// bf16 / fp16: widened with ATen's vector conversion (exact), the check on the float value.
+template <ValueCheck C, typename T, typename H>
+int convert_reduced(const H* src, int64_t stride, int64_t len, T* dst) {
+  using VH = Vectorized<H>;
+  using VF = Vectorized<float>;
+  alignas(64) float f[kTile];
+  int64_t j = 0;
+  if (stride == 1) {
+    for (; j + VH::size() <= len; j += VH::size()) {
+      auto [lo, hi] = at::vec::convert_to_float<H>(VH::loadu(src + j));
+      lo.store(f + j);
+      hi.store(f + j + VF::size());
+    }
+  }
+  for (; j < len; ++j) f[j] = static_cast<float>(src[j * stride]);
+  int bad = 0;
+  for (j = 0; j < len; ++j) {
+    dst[j] = static_cast<T>(f[j]);
+    bad |= bad_value<C>(f[j]);
+  }
+  return bad;
+}
+
+template <ValueCheck C, typename T>
+int gather_tile(const StridedIn& in, int64_t i0, int64_t len, T* dst) {
   const int64_t s = in.stride;
+  const int64_t o = i0 * s;
   switch (in.kind) {
-    case ElemKind::F32: return convert(static_cast<const float*>(in.data) + i0 * s, s, len, dst);
-    case ElemKind::F64: return convert(static_cast<const double*>(in.data) + i0 * s, s, len, dst);
-    case ElemKind::BF16: return convert(static_cast<const c10::BFloat16*>(in.data) + i0 * s, s, len, dst);
-    case ElemKind::F16: return convert(static_cast<const c10::Half*>(in.data) + i0 * s, s, len, dst);
-    case ElemKind::Absent:
-      std::fill(dst, dst + len, fallback);
-      return;
-    default:  // integer / bool labels: exact in float
-      for (int64_t j = 0; j < len; ++j) dst[j] = load<T>(in, i0 + j, fallback);
-      return;
+    case ElemKind::F32: return convert<C>(static_cast<const float*>(in.data) + o, s, len, dst);
+    case ElemKind::F64: return convert<C>(static_cast<const double*>(in.data) + o, s, len, dst);
+    case ElemKind::BF16: return convert_reduced<C>(static_cast<const c10::BFloat16*>(in.data) + o, s, len, dst);
+    case ElemKind::F16: return convert_reduced<C>(static_cast<const c10::Half*>(in.data) + o, s, len, dst);
+    case ElemKind::U8: return convert<C>(static_cast<const uint8_t*>(in.data) + o, s, len, dst);
+    case ElemKind::I8: return convert<C>(static_cast<const int8_t*>(in.data) + o, s, len, dst);
+    case ElemKind::I16: return convert<C>(static_cast<const int16_t*>(in.data) + o, s, len, dst);
+    case ElemKind::I32: return convert<C>(static_cast<const int32_t*>(in.data) + o, s, len, dst);
+    case ElemKind::I64: return convert<C>(static_cast<const int64_t*>(in.data) + o, s, len, dst);
+    case ElemKind::Absent: return 0;  // the buffer holds the fallback (TileInput)
   }
+  return 0;
 }
 
-template <typename T, typename Dst>
-void convert_out(const T* src, T sign, int64_t len, Dst* dst) {
-  for (int64_t j = 0; j < len; ++j) dst[j] = static_cast<Dst>(static_cast<float>(sign * src[j]));
-}
-
-// out[i0 + j] = sign * src[j] in the output's dtype; nothing for an unwanted output.
 template <typename T>
-void scatter_tile(const StridedOut& out, int64_t i0, int64_t len, const T* src, T sign) {
-  switch (out.kind) {
-    case ElemKind::F32: return convert_out(src, sign, len, static_cast<float*>(out.data) + i0);
-    case ElemKind::F64:
-      for (int64_t j = 0; j < len; ++j) static_cast<double*>(out.data)[i0 + j] = sign * src[j];
-      return;
-    case ElemKind::BF16: return convert_out(src, sign, len, static_cast<c10::BFloat16*>(out.data) + i0);
-    case ElemKind::F16: return convert_out(src, sign, len, static_cast<c10::Half*>(out.data) + i0);
-    default: return;
+constexpr ElemKind kKindOfMath = std::is_same_v<T, double> ? ElemKind::F64 : ElemKind::F32;
+
+// One input of the forward, a tile at a time: the tensor itself where it is
+// contiguous in the math type (and needs no value check), else a converted copy;
+// an absent optional input is its fallback value (ref = 0, label = 1, weight = 1).
+template <typename T, ValueCheck C = ValueCheck::None>
+struct TileInput {
+  const StridedIn& in;
+  const bool in_place;
+  alignas(64) T buf[kTile];
+
+  TileInput(const StridedIn& in_, T fallback)
+      : in(in_), in_place(C == ValueCheck::None && in_.kind == kKindOfMath<T> && in_.stride == 1) {
+    if (in.kind == ElemKind::Absent) std::fill(buf, buf + kTile, fallback);
   }
-}
+  const T* tile(int64_t t0, int64_t len, int& bad) {
+    if (in_place) return static_cast<const T*>(in.data) + t0;
+    bad |= gather_tile<C>(in, t0, len, buf);
+    return buf;
+  }
+};
 
 // The SIMD copy of the per-term parameters: every field broadcast to all lanes.
 template <typename T>
-LossParams<at::vec::Vectorized<T>> broadcast(const LossParams<T>& p) {
-  using Vec = at::vec::Vectorized<T>;
+LossParams<Vectorized<T>> broadcast(const LossParams<T>& p) {
+  using Vec = Vectorized<T>;
   LossParams<Vec> v{Vec(p.beta), Vec(p.clip), p.num_terms, {}};
   for (int k = 0; k < p.num_terms; ++k) {
     const TermParams<T>& t = p.term[k];
@@ -107,29 +200,43 @@ LossParams<at::vec::Vectorized<T>> broadcast(const LossParams<T>& p) {
   return v;
 }
 
+struct BlockResult {
+  double sum = 0.0;  // of the block's losses (a fixed order: reproducible)
+  int bad_labels = 0, bad_weights = 0;
+};
+
 // kLoss >= 0: one loss, fixed at compile time; -1: a combination, read at run time.
 template <typename T, int kLoss>
-double forward_block(const SymLossForwardArgs& a, const LossParams<T>& p, int64_t i0, int64_t i1) {
-  using Vec = at::vec::Vectorized<T>;
+BlockResult forward_block(const SymLossForwardArgs& a, const LossParams<T>& p,
+                          const LossParams<Vectorized<T>>& pv, int64_t i0, int64_t i1) {
+  using Vec = Vectorized<T>;
   constexpr int64_t W = Vec::size();
-  const LossParams<Vec> pv = broadcast(p);
   const T scale_s = static_cast<T>(a.reduction_scale());
   const Vec scale(scale_s);
   const int64_t n = a.n;
   const bool weight_grad = a.has_weight_grad();
+  const bool reduce = a.reduction != Reduction::None;
   T* loss = static_cast<T*>(a.loss);
   T* coef = static_cast<T*>(a.grad_coef);
   T* rewards = static_cast<T*>(a.rewards);
-  alignas(64) T pc[kTile], rc[kTile], pr[kTile], rr[kTile], lab[kTile], w[kTile], tile_loss[kTile];
-  double sum = 0.0;
+  TileInput<T> pc_in(a.policy_chosen, T(0)), rc_in(a.ref_chosen, T(0)), pr_in(a.policy_rejected, T(0)),
+      rr_in(a.ref_rejected, T(0));
+  TileInput<T, ValueCheck::Label> lab_in(a.labels, T(1));
+  TileInput<T, ValueCheck::Weight> w_in(a.weights, T(1));
+  // The reduction: one double accumulator per lane (the lanes' order is fixed),
+  // fed from the tile's losses (zero past the end of the last, partial vector).
+  alignas(64) T tile_loss[kTile];
+  alignas(64) double acc[W] = {};
+  BlockResult res;
   for (int64_t t0 = i0; t0 < i1; t0 += kTile) {
     const int64_t len = std::min(kTile, i1 - t0);
-    gather_tile(a.policy_chosen, t0, len, T(0), pc);
-    gather_tile(a.ref_chosen, t0, len, T(0), rc);
-    gather_tile(a.policy_rejected, t0, len, T(0), pr);
-    gather_tile(a.ref_rejected, t0, len, T(0), rr);
-    gather_tile(a.labels, t0, len, T(1), lab);
-    gather_tile(a.weights, t0, len, T(1), w);
+    const T* pc = pc_in.tile(t0, len, res.bad_labels);  // never flags: no check
+    const T* rc = rc_in.tile(t0, len, res.bad_labels);
+    const T* pr = pr_in.tile(t0, len, res.bad_labels);
+    const T* rr = rr_in.tile(t0, len, res.bad_labels);
+    const T* lab = lab_in.tile(t0, len, res.bad_labels);
+    const T* w = w_in.tile(t0, len, res.bad_weights);
+    T* out_loss = reduce ? tile_loss : loss + t0;
     if (a.scalar_lanes) {
       // The exact scalar code path of the CUDA kernel (loss types read at run
       // time), so CPU tests cover it too.
@@ -142,40 +249,45 @@ double forward_block(const SymLossForwardArgs& a, const LossParams<T>& p, int64_
         rewards[i] = r.chosen_reward;
         rewards[n + i] = r.rejected_reward;
         rewards[2 * n + i] = r.margin;
-        tile_loss[j] = r.loss;
+        out_loss[j] = r.loss;
+      }
+    } else {
+      for (int64_t j = 0; j < len; j += W) {
+        const int c = static_cast<int>(std::min(W, len - j));  // partial last vector
+        const PairResult<Vec> r = compute_pair<Vec, kLoss>(
+            Vec::loadu(pc + j, c), Vec::loadu(rc + j, c), Vec::loadu(pr + j, c),
+            Vec::loadu(rr + j, c), Vec::loadu(lab + j, c), Vec::loadu(w + j, c), pv);
+        const int64_t i = t0 + j;
+        (r.dloss_dchosen * scale).store(coef + i, c);
+        (r.dloss_drejected * scale).store(coef + n + i, c);
+        if (weight_grad) (r.unweighted_loss * scale).store(coef + 2 * n + i, c);
+        r.chosen_reward.store(rewards + i, c);
+        r.rejected_reward.store(rewards + n + i, c);
+        r.margin.store(rewards + 2 * n + i, c);
+        r.loss.store(out_loss + j, c);
       }
     }
-    for (int64_t j = 0; j < len && !a.scalar_lanes; j += W) {
-      const int c = static_cast<int>(std::min(W, len - j));  // partial last vector
-      const PairResult<Vec> r = compute_pair<Vec, kLoss>(
-          Vec::loadu(pc + j, c), Vec::loadu(rc + j, c), Vec::loadu(pr + j, c),
-          Vec::loadu(rr + j, c), Vec::loadu(lab + j, c), Vec::loadu(w + j, c), pv);
-      const int64_t i = t0 + j;
-      (r.dloss_dchosen * scale).store(coef + i, c);
-      (r.dloss_drejected * scale).store(coef + n + i, c);
-      if (weight_grad) (r.unweighted_loss * scale).store(coef + 2 * n + i, c);
-      r.chosen_reward.store(rewards + i, c);
-      r.rejected_reward.store(rewards + n + i, c);
-      r.margin.store(rewards + 2 * n + i, c);
-      r.loss.store(tile_loss + j, c);
-    }
-    if (a.reduction == Reduction::None) {
-      std::copy(tile_loss, tile_loss + len, loss + t0);
-    } else {
-      for (int64_t j = 0; j < len; ++j) sum += static_cast<double>(tile_loss[j]);
+    if (reduce) {
+      const int64_t padded = (len + W - 1) / W * W;
+      std::fill(tile_loss + len, tile_loss + padded, T(0));
+      for (int64_t j = 0; j < padded; j += W) {
+        for (int64_t k = 0; k < W; ++k) acc[k] += static_cast<double>(tile_loss[j + k]);
+      }
     }
   }
-  return sum;
+  for (int64_t k = 0; k < W; ++k) res.sum += acc[k];
+  return res;
 }
 
 template <typename T, int kLoss>
-void forward_blocks(const SymLossForwardArgs& a, const LossParams<T>& p, std::vector<double>& partial) {
+void forward_blocks(const SymLossForwardArgs& a, const LossParams<T>& p, std::vector<BlockResult>& blocks) {
   const int64_t n = a.n;
-  const int64_t num_blocks = static_cast<int64_t>(partial.size());
+  const int64_t num_blocks = static_cast<int64_t>(blocks.size());
+  const LossParams<Vectorized<T>> pv = broadcast(p);
   at::parallel_for(0, num_blocks, kBlocksPerTask, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
-      partial[static_cast<size_t>(b)] =
-          forward_block<T, kLoss>(a, p, b * kBlock, std::min(n, (b + 1) * kBlock));
+      blocks[static_cast<size_t>(b)] =
+          forward_block<T, kLoss>(a, p, pv, b * kBlock, std::min(n, (b + 1) * kBlock));
     }
   });
 }
@@ -185,46 +297,87 @@ void forward(const SymLossForwardArgs& a) {
   const LossParams<T> p = a.params<T>();
   const int64_t n = a.n;
   const int64_t num_blocks = (n + kBlock - 1) / kBlock;
-  std::vector<double> partial(static_cast<size_t>(num_blocks), 0.0);
+  std::vector<BlockResult> blocks(static_cast<size_t>(num_blocks));
   if (a.num_terms == 1) {  // the common case: the loss compiled in, branch-free
     with_loss_type(a.terms[0].type, [&]<LossType L>() {
-      forward_blocks<T, static_cast<int>(L)>(a, p, partial);
+      forward_blocks<T, static_cast<int>(L)>(a, p, blocks);
     });
   } else {
-    forward_blocks<T, -1>(a, p, partial);
+    forward_blocks<T, -1>(a, p, blocks);
   }
+  double total = 0.0;
+  int bad_labels = 0, bad_weights = 0;
+  for (const BlockResult& b : blocks) {
+    total += b.sum;
+    bad_labels |= b.bad_labels;
+    bad_weights |= b.bad_weights;
+  }
+  TORCH_CHECK(!bad_labels, "sym_loss: labels must be 0 or 1 for every pair (1: the first response is "
+              "preferred, 0: the second); found other values");
+  TORCH_CHECK(!bad_weights, "sym_loss: weights must be >= 0 for every pair; found negative values");
   if (a.reduction != Reduction::None) {
-    double total = 0.0;
-    for (double s : partial) total += s;
     // Mean of zero pairs is NaN, like torch.mean of an empty tensor.
     *static_cast<T*>(a.loss) =
         static_cast<T>(a.reduction == Reduction::Mean ? total / static_cast<double>(n) : total);
   }
 }
 
+// out[i0 + j] = sign * src[j] in the output's dtype; nothing for an unwanted output.
+template <typename T>
+void scatter_tile(const StridedOut& out, int64_t i0, int64_t len, const T* src, T sign) {
+  using Vec = Vectorized<T>;
+  if (out.kind == ElemKind::Absent) return;
+  if (out.kind == kKindOfMath<T>) {
+    T* dst = static_cast<T*>(out.data) + i0;
+    for (int64_t j = 0; j < len; j += Vec::size()) {
+      const int c = static_cast<int>(std::min<int64_t>(Vec::size(), len - j));
+      (Vec::loadu(src + j, c) * Vec(sign)).store(dst + j, c);
+    }
+    return;
+  }
+  alignas(64) float f[kTile];  // through float: bf16 / fp16 (vector conversions), or float from double
+  for (int64_t j = 0; j < len; ++j) f[j] = static_cast<float>(sign * src[j]);
+  auto narrow = [&](auto* dst) {
+    using H = std::remove_pointer_t<decltype(dst)>;
+    using VF = Vectorized<float>;
+    int64_t j = 0;
+    for (; j + Vectorized<H>::size() <= len; j += Vectorized<H>::size()) {
+      at::vec::convert_from_float<H>(VF::loadu(f + j), VF::loadu(f + j + VF::size())).store(dst + j);
+    }
+    for (; j < len; ++j) dst[j] = static_cast<H>(f[j]);
+  };
+  switch (out.kind) {
+    case ElemKind::F32: std::copy(f, f + len, static_cast<float*>(out.data) + i0); return;
+    case ElemKind::F64:  // float math, fp64 output: exact widening
+      for (int64_t j = 0; j < len; ++j) static_cast<double*>(out.data)[i0 + j] = f[j];
+      return;
+    case ElemKind::BF16: return narrow(static_cast<c10::BFloat16*>(out.data) + i0);
+    case ElemKind::F16: return narrow(static_cast<c10::Half*>(out.data) + i0);
+    default: return;
+  }
+}
+
 template <typename T>
 void backward(const SymLossBackwardArgs& a) {
-  using Vec = at::vec::Vectorized<T>;
+  using Vec = Vectorized<T>;
   const T* coef = static_cast<const T*>(a.grad_coef);
   const int64_t n = a.n;
   const bool scalar_grad = a.grad_loss.stride == 0;  // mean / sum
+  const T g0 = scalar_grad && n > 0 ? load<T>(a.grad_loss, 0, T(0)) : T(0);  // (an empty one has no data)
+  const bool weight_grad = a.grad_weights.kind != ElemKind::Absent;
   at::parallel_for(0, n, kBlock * kBlocksPerTask, [&](int64_t i0, int64_t i1) {
-    alignas(64) T g[kTile], dc[kTile], dr[kTile], dw[kTile];
+    TileInput<T> g_in(a.grad_loss, T(0));
+    alignas(64) T dc[kTile], dr[kTile], dw[kTile];
     for (int64_t t0 = i0; t0 < i1; t0 += kTile) {
       const int64_t len = std::min(kTile, i1 - t0);
-      if (scalar_grad) {
-        std::fill(g, g + len, load<T>(a.grad_loss, 0, T(0)));
-      } else {
-        gather_tile(a.grad_loss, t0, len, T(0), g);
-      }
+      int unused = 0;
+      const T* g = scalar_grad ? nullptr : g_in.tile(t0, len, unused);
       for (int64_t j = 0; j < len; j += Vec::size()) {
         const int c = static_cast<int>(std::min<int64_t>(Vec::size(), len - j));
-        const Vec gv = Vec::loadu(g + j, c);
+        const Vec gv = scalar_grad ? Vec(g0) : Vec::loadu(g + j, c);
         (Vec::loadu(coef + t0 + j, c) * gv).store(dc + j, c);
         (Vec::loadu(coef + n + t0 + j, c) * gv).store(dr + j, c);
-        if (a.grad_weights.kind != ElemKind::Absent) {
-          (Vec::loadu(coef + 2 * n + t0 + j, c) * gv).store(dw + j, c);
-        }
+        if (weight_grad) (Vec::loadu(coef + 2 * n + t0 + j, c) * gv).store(dw + j, c);
       }
       scatter_tile(a.grad_policy_chosen, t0, len, dc, T(1));
       scatter_tile(a.grad_ref_chosen, t0, len, dc, T(-1));

@@ -29,7 +29,7 @@ from ..audit.estimator import METHODS, estimate_noise, precision_at_k, roc_auc
 from ..audit.scoring import score_pairs
 from . import common
 from .lm_alignment import _reference, prepare_seed
-from ..train.demo import PRESETS, evaluate_policy, train_policy
+from .pipeline import PRESETS, evaluate_policy, train_policy
 
 PRESET = PRESETS["full"].__class__(**{**PRESETS["full"].__dict__, "train_pairs": 1024}).with_train(max_steps=256)
 NOISES = (0.2, 0.4)

@@ -28,9 +28,8 @@ and initial weights, so comparisons between losses are paired.
 from __future__ import annotations
 
 import argparse
-import functools
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,203 +38,32 @@ import torch.nn as nn
 
 from ..losses import LOSSES, canonical_name, flip_rate_options
 from ..metrics import pair_accuracy
-from ..train.reward_model import train_reward_model as fit_reward_model
+from ..train.reward_model import train_reward_model
 from . import common
-
-from ..noise import flip_labels as _shared_flip_labels
-
-ALL_LOSSES = (
-    "logistic", "hinge", "square", "exp", "ramp",
-    "sigmoid", "symmetric_ramp", "unhinged",
-    "cdpo", "rdpo", "ropo",
+from .digits_data import (  # noqa: F401 (bt_preferences, build_data, make_pairs, split_by_image: the data, for callers)
+    ALL_LOSSES,
+    ASYMMETRIC_NOISE,
+    CSV_COLUMNS,
+    FULL_SEEDS,
+    METRICS,
+    QUICK_CONFIG,
+    QUICK_LOSSES,
+    QUICK_NOISE,
+    QUICK_SEEDS,
+    SYMMETRIC_NOISE,
+    DigitsConfig,
+    DigitsData,
+    NoiseSetting,
+    _cached_data,
+    bt_preferences,
+    build_data,
+    load_digits_arrays,
+    make_pairs,
+    noise_seed,
+    noisy_labels,
+    split_by_image,
 )
-METRICS = ("test_acc_true", "test_acc_order", "test_spearman", "train_acc_noisy", "train_acc_true")
-
-CSV_COLUMNS = (
-    "loss", "family", "symmetric", "noise", "noise_kind", "eps_pos", "eps_neg", "eps_mean", "loss_epsilon",
-    "seed", "epochs", "lr", "weight_decay", "clamp", "batch_size",
-    "n_train_images", "n_test_images", "n_train_pairs", "n_test_pairs", "flip_rate",
-    "train_acc_noisy", "train_acc_true", "test_acc_true", "test_acc_order", "test_spearman",
-    "oracle_acc_true", "final_train_loss", "reward_min", "reward_max", "seconds",
-)
-
-
-# --------------------------------------------------------------------------- #
-# configuration
-# --------------------------------------------------------------------------- #
-
-
-@dataclass(frozen=True)
-class NoiseSetting:
-    """Label noise: symmetric (eps_pos == eps_neg) or asymmetric (class-conditional)."""
-
-    eps_pos: float  # flip probability of a true label 1
-    eps_neg: float  # flip probability of a true label 0
-
-    @property
-    def symmetric(self) -> bool:
-        return self.eps_pos == self.eps_neg
-
-    @property
-    def kind(self) -> str:
-        return "symmetric" if self.symmetric else "asymmetric"
-
-    @property
-    def mean(self) -> float:
-        """Mean flip rate (with the class prior 1/2 of this data)."""
-        return (self.eps_pos + self.eps_neg) / 2
-
-    @property
-    def name(self) -> str:
-        return f"{self.eps_pos:g}" if self.symmetric else f"{self.eps_pos:g}:{self.eps_neg:g}"
-
-    @classmethod
-    def parse(cls, text: str) -> NoiseSetting:
-        """``"0.2"`` -> symmetric 0.2; ``"0.1:0.3"`` (or ``"0.1,0.3"``) -> eps_pos 0.1, eps_neg 0.3."""
-        parts = text.replace(",", ":").split(":")
-        try:
-            vals = [float(p) for p in parts]
-        except ValueError:
-            raise ValueError(f"bad noise setting {text!r}: expected EPS or EPS_POS:EPS_NEG") from None
-        if len(vals) == 1:
-            vals = vals * 2
-        if len(vals) != 2 or not all(0.0 <= v < 1.0 for v in vals) or sum(vals) >= 1.0:
-            raise ValueError(f"bad noise setting {text!r}: rates in [0, 1) with eps_pos + eps_neg < 1")
-        return cls(vals[0], vals[1])
-
-
-SYMMETRIC_NOISE = tuple(NoiseSetting(e, e) for e in (0.0, 0.1, 0.2, 0.3, 0.4))
-ASYMMETRIC_NOISE = (NoiseSetting(0.1, 0.3), NoiseSetting(0.3, 0.1), NoiseSetting(0.2, 0.4))
-
-
-@dataclass(frozen=True)
-class DigitsConfig:
-    """Data and training hyper-parameters: ONE setting for every loss (see EXPERIMENTS.md)."""
-
-    test_frac: float = 0.3  # fraction of the images held out (by image)
-    train_rounds: int = 2  # random perfect matchings of the train images -> ~0.45 * rounds * n_train pairs
-    test_rounds: int = 8  # more matchings on the test images for lower-variance pair metrics
-    bt_temperature: float = 1.0  # p(a > b) = sigmoid(bt_temperature * (d_a - d_b))
-    hidden: tuple[int, ...] = (128, 64)
-    dropout: float = 0.1
-    clamp: float = 5.0  # reward output clamped to [-clamp, clamp]
-    # epochs / clamp / weight_decay: picked ONCE by ``--tune`` (validation split of the training
-    # images, mean validation Spearman over 6 losses x 3 noise levels); lr and batch fixed a priori.
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-2  # AdamW (decoupled)
-    sigmoid_temperature: float = 1.0
-    ramp_slope: float = 0.5
-    # True: carve the "test" images out of the TRAINING images (the real test images are never
-    # touched) -- the validation split used to pick the hyper-parameters once (``--tune``).
-    validation: bool = False
-
-
-QUICK_CONFIG = replace(DigitsConfig(), epochs=20)
-QUICK_LOSSES = ("logistic", "sigmoid", "symmetric_ramp", "cdpo")
-QUICK_NOISE = (NoiseSetting(0.0, 0.0), NoiseSetting(0.2, 0.2), NoiseSetting(0.4, 0.4))
-QUICK_SEEDS = (0,)
-FULL_SEEDS = (0, 1, 2, 3, 4)
-
-
-# --------------------------------------------------------------------------- #
-# data
-# --------------------------------------------------------------------------- #
-
-
-@functools.lru_cache(maxsize=1)
-def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's bundled 8x8 digits: X float32 [1797, 64] in [0, 1], y int64 [1797]."""
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    return (data.data / 16.0).astype(np.float32), data.target.astype(np.int64)
-
-
-def split_by_image(n_images: int, test_frac: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Disjoint (train, test) image indices covering 0..n_images-1."""
-    perm = rng.permutation(n_images)
-    n_test = int(round(test_frac * n_images))
-    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
-
-
-def make_pairs(image_idx: np.ndarray, digits: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
-    """Pairs [P, 2] of images from ``image_idx`` with different digits.
-
-    Each round is a random perfect matching of the images (consecutive elements
-    of a permutation), as in the official code; equal-digit pairs are dropped.
-    The order inside a pair is random.
-    """
-    out = []
-    for _ in range(rounds):
-        perm = rng.permutation(image_idx)
-        m = len(perm) // 2 * 2
-        pairs = perm[:m].reshape(-1, 2)
-        out.append(pairs[digits[pairs[:, 0]] != digits[pairs[:, 1]]])
-    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
-
-
-def bt_preferences(d_a: np.ndarray, d_b: np.ndarray, rng: np.random.Generator, temperature: float = 1.0) -> np.ndarray:
-    """True labels from a Bradley-Terry draw: 1 (a preferred) w.p. sigmoid(temperature * (d_a - d_b))."""
-    p = 1.0 / (1.0 + np.exp(-temperature * (d_a.astype(np.float64) - d_b.astype(np.float64))))
-    return (rng.random(len(p)) < p).astype(np.int64)
-
-
-def flip_labels(true_labels: torch.Tensor, noise: NoiseSetting, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(noisy labels long 0/1, flipped bool) via ``sympo_ext.noise.flip_labels``:
-    a label 1 flips w.p. eps_pos, a label 0 w.p. eps_neg, seeded by a torch.Generator."""
-    true_labels = true_labels.long()
-    if noise.symmetric:
-        res = _shared_flip_labels(true_labels, kind="symmetric", eps=noise.eps_pos, seed=seed)
-    else:
-        res = _shared_flip_labels(
-            true_labels, kind="asymmetric", eps_pos=noise.eps_pos, eps_neg=noise.eps_neg, seed=seed
-        )
-    return res.labels.long(), res.flipped.bool()
-
-
-@dataclass
-class DigitsData:
-    X: torch.Tensor  # [N, 64] all images
-    digits: torch.Tensor  # [N] long
-    train_images: np.ndarray
-    test_images: np.ndarray
-    train_pairs: torch.Tensor  # [P, 2] long (image indices)
-    train_true: torch.Tensor  # [P] long, BT-drawn
-    test_pairs: torch.Tensor
-    test_true: torch.Tensor
-
-
-def build_data(seed: int, cfg: DigitsConfig = DigitsConfig()) -> DigitsData:
-    """Split, pairs and true (BT) labels for one seed; deterministic in (seed, cfg)."""
-    X, y = load_digits_arrays()
-    rng = np.random.default_rng([seed, 20250530])
-    train_images, test_images = split_by_image(len(X), cfg.test_frac, rng)
-    if cfg.validation:  # split the training images again; the test images are dropped
-        sub_train, sub_val = split_by_image(len(train_images), cfg.test_frac, rng)
-        train_images, test_images = train_images[sub_train], train_images[sub_val]
-    train_pairs = make_pairs(train_images, y, cfg.train_rounds, rng)
-    test_pairs = make_pairs(test_images, y, cfg.test_rounds, rng)
-    train_true = bt_preferences(y[train_pairs[:, 0]], y[train_pairs[:, 1]], rng, cfg.bt_temperature)
-    test_true = bt_preferences(y[test_pairs[:, 0]], y[test_pairs[:, 1]], rng, cfg.bt_temperature)
-    return DigitsData(
-        X=torch.from_numpy(X), digits=torch.from_numpy(y),
-        train_images=train_images, test_images=test_images,
-        train_pairs=torch.from_numpy(train_pairs), train_true=torch.from_numpy(train_true),
-        test_pairs=torch.from_numpy(test_pairs), test_true=torch.from_numpy(test_true),
-    )
-
-
-@functools.lru_cache(maxsize=8)
-def _cached_data(seed: int, cfg: DigitsConfig) -> DigitsData:
-    return build_data(seed, cfg)
-
-
-def noise_seed(seed: int, noise: NoiseSetting) -> int:
-    """Flip seed for (seed, noise setting): independent of the loss, so losses are compared on the same labels."""
-    return seed * 1_000_003 + int(round(noise.eps_pos * 1000)) * 1009 + int(round(noise.eps_neg * 1000))
-
+from .digits_report import METRIC_LABELS, load_runs, make_plots, summary_markdown  # noqa: F401
 
 # --------------------------------------------------------------------------- #
 # model, training, metrics
@@ -283,7 +111,7 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(spearmanr(x, y).statistic)
 
 
-def train_reward_model(
+def fit_digits_model(
     data: DigitsData, labels: torch.Tensor, loss: str, noise: NoiseSetting, seed: int, cfg: DigitsConfig
 ) -> tuple[RewardMLP, float]:
     """Train a fresh reward model on (train pairs, labels) with the project's reward-model loop
@@ -293,7 +121,7 @@ def train_reward_model(
     torch.manual_seed(seed)
     model = RewardMLP(cfg.hidden, cfg.dropout, cfg.clamp)
     pairs = data.train_pairs
-    result = fit_reward_model(model, pairs[:, 0], pairs[:, 1], labels, pool=data.X, loss_type=loss, beta=1.0,
+    result = train_reward_model(model, pairs[:, 0], pairs[:, 1], labels, pool=data.X, loss_type=loss, beta=1.0,
                               epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                               weight_decay=cfg.weight_decay, seed=seed + 7, fork_rng=False,
                               **loss_kwargs(loss, noise, cfg))
@@ -331,8 +159,8 @@ def run_one(task: tuple) -> dict:
     loss, noise, seed, cfg = task
     t0 = time.perf_counter()
     data = _cached_data(seed, cfg)
-    noisy, flipped = flip_labels(data.train_true, noise, noise_seed(seed, noise))
-    model, final_loss = train_reward_model(data, noisy, loss, noise, seed, cfg)
+    noisy, flipped = noisy_labels(data.train_true, noise, noise_seed(seed, noise))
+    model, final_loss = fit_digits_model(data, noisy, loss, noise, seed, cfg)
     metrics = evaluate(model, data, noisy)
     kw = loss_kwargs(loss, noise, cfg)
     row = {
@@ -416,89 +244,6 @@ def tune(seed: int = 100, *, grid=TUNE_GRID, workers: int = 1, progress: bool = 
 
 
 # --------------------------------------------------------------------------- #
-# reporting
-# --------------------------------------------------------------------------- #
-
-METRIC_LABELS = {
-    "test_acc_true": "test accuracy vs true (BT) label",
-    "test_acc_order": "test accuracy vs digit order",
-    "test_spearman": "Spearman(reward, digit), test images",
-    "train_acc_noisy": "train fit to the noisy labels",
-    "train_acc_true": "train accuracy vs true label",
-}
-
-
-def summary_markdown(rows: list[dict], losses, noises) -> str:
-    summ = common.summarize(rows, ["loss", "noise"], METRICS)
-    noise_names = [n.name for n in noises]
-    losses = [l for l in losses if any(r["loss"] == l for r in rows)]
-    seeds = sorted({int(r["seed"]) for r in rows})
-    oracle = common.mean_std(r["oracle_acc_true"] for r in rows if r["loss"] == losses[0])
-    parts = [
-        f"Mean ± std over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); columns: label noise "
-        "(`eps` symmetric, `eps_pos:eps_neg` asymmetric); bold: best mean per column. "
-        f"Oracle (digit order) test accuracy vs the true BT label: {common.fmt_mean_std(oracle[0], oracle[1])}.",
-    ]
-    for metric in METRICS:
-        parts.append(f"\n### {METRIC_LABELS[metric]} (`{metric}`)\n")
-        parts.append(common.pivot_markdown(
-            summ, row_key="loss", col_key="noise", metric=metric, row_order=losses, col_order=noise_names,
-            row_label=lambda l: f"{l} (sym)" if LOSSES[l].symmetric else l, bold_best=not metric.startswith("train"),
-        ))
-    if "logistic" in losses and len(losses) > 1:
-        for metric in ("test_spearman", "test_acc_true"):
-            parts.append(f"\n### Paired difference to logistic (DPO's loss): `{metric}`\n")
-            parts.append("Per seed, the same data, labels and initial weights; cell: mean ± std of the "
-                         "difference over seeds (seeds where it is > 0 / seeds).\n")
-            parts.append(common.paired_markdown(
-                rows, baseline="logistic", metric=metric, lines=losses, col_order=noise_names,
-                row_label=lambda l: f"{l} (sym)" if LOSSES[l].symmetric else l,
-            ))
-    return "\n".join(parts) + "\n"
-
-
-def load_runs(path) -> list[dict]:
-    """Rows of a runs.csv written by this module (noise names and seeds normalised)."""
-    rows = common.read_csv(path)
-    for r in rows:
-        r["noise"] = NoiseSetting.parse(str(r["noise"])).name
-        r["seed"] = int(r["seed"])
-    return rows
-
-
-def make_plots(rows: list[dict], losses, noises, out: Path) -> list[Path]:
-    summ = common.summarize(rows, ["loss", "noise"], METRICS)
-    oracle = common.mean_std(r["oracle_acc_true"] for r in rows if r["loss"] == losses[0])[0]
-    for s in summ:  # numeric x for the symmetric settings
-        s["eps"] = NoiseSetting.parse(str(s["noise"])).eps_pos
-    sym = [n for n in noises if n.symmetric]
-    asym = [n for n in noises if not n.symmetric]
-    paths = []
-    if sym:
-        ss = [s for s in summ if NoiseSetting.parse(str(s["noise"])).symmetric]
-        paths.append(common.plot_lines(
-            ss, x_key="eps", line_key="loss", lines=losses, x_values=[n.eps_pos for n in sym],
-            metrics=[("test_acc_true", "accuracy vs true (BT) label"), ("test_acc_order", "accuracy vs digit order")],
-            x_label="symmetric flip rate eps", title="Digits preference: test pair accuracy (mean ± std over seeds)",
-            path=out / "digits_accuracy.png", hline={"test_acc_true": oracle},
-        ))
-        paths.append(common.plot_lines(
-            ss, x_key="eps", line_key="loss", lines=losses, x_values=[n.eps_pos for n in sym],
-            metrics=[("test_spearman", "Spearman(reward, digit)"), ("train_acc_noisy", "train fit to noisy labels")],
-            x_label="symmetric flip rate eps", title="Digits preference: rank preservation and memorisation",
-            path=out / "digits_spearman.png",
-        ))
-    if asym:
-        names = [n.name for n in asym]
-        sa = [s for s in summ if s["noise"] in names]
-        paths.append(common.plot_lines(
-            sa, x_key="noise", line_key="loss", lines=losses, x_values=names,
-            x_labels=[f"{n.eps_pos:g}/{n.eps_neg:g}" for n in asym],
-            metrics=[("test_acc_true", "accuracy vs true (BT) label"), ("test_spearman", "Spearman(reward, digit)")],
-            x_label="asymmetric noise eps_pos/eps_neg", title="Digits preference: asymmetric label noise",
-            path=out / "digits_asymmetric.png", hline={"test_acc_true": oracle},
-        ))
-    return paths
 
 
 # --------------------------------------------------------------------------- #

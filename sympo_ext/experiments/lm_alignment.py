@@ -1,14 +1,14 @@
 """LM alignment under label noise: the SymPO paper's Section 5.2, scaled to a CPU.
 
     python -m sympo_ext.experiments.lm_alignment --quick       # CI preset (well under 2 minutes)
-    python -m sympo_ext.experiments.lm_alignment --workers 2   # full preset: 5 losses x 3 noise x 3 seeds
+    python -m sympo_ext.experiments.lm_alignment --workers 2   # full preset: 7 losses x 3 noise x 3 seeds
     python -m sympo_ext.experiments.lm_alignment --losses logistic sigmoid --noise 0 0.4 --seeds 0 1
-    python -m sympo_ext.experiments.lm_alignment --workers 2 --noise 0 0.4 --steps 512   # train-longer ablation
+    python -m sympo_ext.experiments.lm_alignment --workers 2 --noise 0 0.4 --steps 1024  # train-longer ablation
 
-Setup (every step is a function of :mod:`sympo_ext.train.demo`, nothing is re-implemented):
+Setup (every step is a function of :mod:`sympo_ext.experiments.pipeline`, nothing is re-implemented):
 
 * per seed, ONE reference policy: a tiny Llama SFT'd on the synthetic task of
-  :mod:`sympo_ext.train.synthetic`, whose true reward is computable (``build_reference``);
+  :mod:`sympo_ext.experiments.synthetic`, whose true reward is computable (``build_reference``);
 * per seed and noise level, ONE set of preference pairs sampled from that reference,
   ordered by a Bradley-Terry draw on the true reward, then labels flipped at rate
   ``noise`` (``make_preference_data``; the training pairs are the same responses at every
@@ -44,7 +44,7 @@ from pathlib import Path
 import torch
 
 from ..losses import LOSSES, canonical_name, flip_rate_options
-from ..train.demo import PRESETS, DemoPreset, build_reference, evaluate_policy, make_preference_data, train_policy
+from .pipeline import PRESETS, DemoPreset, build_reference, evaluate_policy, make_preference_data, train_policy
 from . import common
 
 ALL_LOSSES = ("logistic", "cdpo", "rdpo", "ropo", "simpo", "sigmoid", "symmetric_ramp")
@@ -67,11 +67,11 @@ QUICK_LOSSES = ("logistic", "sigmoid")
 QUICK_NOISE = (0.2,)
 QUICK_SEEDS = (0,)
 
-# The full preset is the demo's (``sympo-train --demo``): 2048 training pairs, 2 epochs of
-# 32-pair steps, beta 0.1, lr 3e-4, 256 held-out pairs, 512 evaluation prompts. Timed on the
-# shared 2-core machine: ~27 s per reference, ~8 s per set of pairs, ~30 s per training +
-# evaluation (1 thread, loaded machine) -> 45 trainings + 3 references ~ 25 min with one
-# worker. The quick preset is the demo's quick one.
+# The full preset is the demo's (``sympo-train --demo``): 2048 training pairs, 512 steps of
+# 32 pairs (8 epochs), beta 0.1, lr 3e-4, 256 held-out pairs, 512 evaluation prompts; the grid is
+# 7 losses x 3 noise levels x 3 seeds = 63 trainings on 3 references (one per seed). Timed on the
+# shared 2-core machine: ~27 s per reference, ~8 s per set of pairs (1 thread, loaded machine).
+# The quick preset is the demo's quick one.
 FULL_PRESET = PRESETS["full"]
 QUICK_PRESET = PRESETS["quick"]
 
@@ -140,7 +140,7 @@ _REF_CACHE: dict = {}
 
 def _reference(seed: int, preset: DemoPreset, state: bytes):
     """(tokenizer, reference, task) rebuilt from the state-dict bytes (cached per worker process)."""
-    from ..train.synthetic import SyntheticTask, build_tiny_llama, build_tokenizer
+    from .synthetic import SyntheticTask, build_tiny_llama, build_tokenizer
 
     key = (seed, repr(preset), hashlib.sha256(state).hexdigest())
     if key in _REF_CACHE:

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..errors import ConfigError
 
-__all__ = ["is_hub_id", "load_tokenizer", "set_attn_implementation", "load_policy", "disable_dropout", "enable_gradient_checkpointing", "apply_lora", "is_peft_model",
+__all__ = ["check_vocabulary", "is_hub_id", "load_tokenizer", "set_attn_implementation", "load_policy", "disable_dropout", "enable_gradient_checkpointing", "apply_lora", "is_peft_model",
            "adapters_off", "adapter_state_dict", "load_adapter_state_dict", "save_pretrained_final"]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -172,3 +172,14 @@ def load_tokenizer(path: str):
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return tok
+
+
+def check_vocabulary(model: nn.Module, max_id: int, what: str = "--model") -> None:
+    """Refuse data holding a token id the model has no embedding row for (it would fail at step 1,
+    or index out of range on a GPU): a ConfigError naming the model and the largest id."""
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    rows = getattr(embeddings, "num_embeddings", None)
+    if rows is not None and max_id >= rows:
+        raise ConfigError(f"{what}: the data holds token id {max_id} but the model's vocabulary has {rows} rows; "
+                          "the tokenizer does not belong to this model (pass the model's own --tokenizer, or "
+                          "resize the model's embeddings)")

@@ -8,7 +8,6 @@
 * :func:`train_reward_model` -- reward modelling as classification: a scalar reward model
   trained on pairs with any ``sym_loss`` loss and (noisy) labels.
 * :func:`pairs_fingerprint` -- the order-sensitive sha256 of a run's encoded pairs.
-* :mod:`sympo_ext.train.demo` -- the self-contained demo's building blocks.
 
 Heavy imports (transformers) happen lazily, inside the functions that need them.
 """

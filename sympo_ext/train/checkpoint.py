@@ -58,7 +58,7 @@ from ..hf.loading import (
     load_adapter_state_dict,
     save_pretrained_final,
 )
-from .rundir import RunDirError
+from .rundir import RunDirError, record_extension
 from .step import NonFiniteLossError
 
 __all__ = ["CheckpointManager", "capture_rng", "restore_rng", "latest_checkpoint", "atomic_write_text",
@@ -160,10 +160,30 @@ class CheckpointManager:
             self.optimizer.load_state_dict(loaded["optimizer"])
         else:
             load_full_state(self.policy, self.optimizer, loaded["model"], loaded["optimizer"], fsdp=self.fsdp)
+        step = int(state["step"])
+        if self.total_steps < step:
+            raise RunDirError(f"--resume: the run in {self.cfg.output_dir!r} is at step {step}, past the "
+                              f"{self.total_steps} steps asked now; give a larger --max_steps / --num_epochs to "
+                              "extend it")
         self.scheduler.load_state_dict(state["scheduler"])
+        if state["total_steps"] != self.total_steps:
+            self._extend(step, state["total_steps"])
         restore_rng(loaded["rng"])
         self.last = found
-        return int(state["step"])
+        return step
+
+    def _extend(self, step: int, old_total: int) -> None:
+        """A resume with a larger --max_steps / --num_epochs: the run continues to the new total with the
+        learning-rate schedule recomputed for it (warmup and cosine over the new total, at the same step,
+        as Hugging Face's Trainer does when resumed with a longer schedule); data order, optimizer state
+        and RNG continue unchanged. run.json records the new total."""
+        for group, base, lam in zip(self.optimizer.param_groups, self.scheduler.base_lrs, self.scheduler.lr_lambdas):
+            group["lr"] = base * lam(step)
+        self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+        self.report(f"--resume: extending the run from {old_total} to {self.total_steps} steps at step {step} "
+                    "(the learning-rate schedule is recomputed for the new total)")
+        if self.dist.is_main:
+            record_extension(self.cfg)
 
     def save_final(self, tokenizer) -> None:
         """OUTPUT_DIR/final: the trained policy (``save_pretrained``; LoRA merged with --merge_lora) and
@@ -181,7 +201,7 @@ class CheckpointManager:
                 tokenizer.save_pretrained(tmp)
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
-        except (OSError, RuntimeError) as e:
+        except Exception as e:  # noqa: BLE001 - OSError, RuntimeError, safetensors' own error on a full disk
             shutil.rmtree(tmp, ignore_errors=True)
             raise CheckpointWriteError(
                 f"{write_failure(final, e).strerror} (the final model); the last checkpoint "

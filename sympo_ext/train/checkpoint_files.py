@@ -319,8 +319,15 @@ def save_checkpoint(ckpt_dir: str, step: int, *, model_state: dict, optim_state:
     directory is removed and every earlier checkpoint and ``latest`` stay as they were."""
     name = f"step-{step:06d}"
     final = os.path.join(ckpt_dir, name)
-    if os.path.isfile(os.path.join(final, MANIFEST)):  # already saved at this step
-        return final
+    if os.path.isfile(os.path.join(final, MANIFEST)):  # saved at this step before (a resumed run): keep it if intact
+        try:
+            verify_checkpoint(final)
+        except CheckpointError:
+            pass  # damaged (the resume fell back past it): rewritten below
+        else:
+            atomic_write_text(os.path.join(ckpt_dir, "latest"), name)
+            prune_checkpoints(ckpt_dir, keep)
+            return final
     files = {"model.pt": model_state, "optimizer.pt": optim_state, "trainer_state.pt": {"step": step, **trainer_state}}
     files.update({f"rng-rank{r}.pt": state for r, state in enumerate(rng_states)})
     tmp = os.path.join(ckpt_dir, f"{TMP_PREFIX}{name}")
@@ -336,7 +343,7 @@ def save_checkpoint(ckpt_dir: str, step: int, *, model_state: dict, optim_state:
         target = os.path.join(tmp, MANIFEST)
         _write_file(target, json.dumps(manifest, indent=1).encode("utf-8"))
         _fsync_dir(tmp)
-        if os.path.isdir(final):  # an incomplete directory of that name (no manifest): replace it
+        if os.path.isdir(final):  # an incomplete or damaged directory of that name: replace it
             shutil.rmtree(final)
         os.replace(tmp, final)
         _fsync_dir(ckpt_dir)

@@ -142,7 +142,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict(values)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, run_demo=None) -> int:
+    """Parse, validate and train. ``run_demo``: the demo's runner (``run_demo(quick=, overrides=)``), given by
+    the ``sympo-train`` console script (:mod:`sympo_ext.cli`), which sits above both the trainer and the
+    experiments the demo lives in (the trainer never imports the experiments)."""
     from ..data import DataError
     from .checkpoint import CheckpointError, CheckpointWriteError
     from .rundir import RunDirError
@@ -151,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.demo:
-            from .demo import run_demo
-
+            if run_demo is None:
+                raise ConfigError("--demo is run by the sympo-train console script (python -m sympo_ext.cli "
+                                  "--demo); python -m sympo_ext.train.cli only trains")
             overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                          if hasattr(args, f.name)}
             run_demo(quick=args.quick, overrides=overrides)
@@ -166,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from .trainer import Trainer
 
-        result = Trainer(config).train()
+        result = Trainer(config, config_file=args.config).train()
     except (ConfigError, RunDirError, DataError, CheckpointError, FileNotFoundError) as e:
         # Config/data/run-directory/checkpoint errors: one clear line, no traceback (nothing was written).
         print(f"sympo-train: error: {e}", file=sys.stderr)

@@ -354,11 +354,14 @@ class TrainConfig:
             bad("--merge_lora needs --lora_r > 0")
         if self.chunk_size is not None and self.chunk_size < 1:
             bad(f"--chunk_size must be >= 1, got {self.chunk_size}")
-        if self.device == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                bad("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            bad("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
+        on_cpu = self.device == "cpu" or (self.device == "auto" and not torch.cuda.is_available())
+        if self.torch_dtype == "float16" and on_cpu:
+            bad("--torch_dtype float16 cannot train on the CPU: float16 weights updated in float16 on the CPU "
+                "turn into NaN within a step (no fp16 loss scaling there); use --torch_dtype bfloat16 or float32")
+        if self.nll_weight < 0:
+            bad(f"--nll_weight must be >= 0 (0 = no NLL term), got {self.nll_weight}")
 
 
 def _field_kinds() -> dict[str, type]:

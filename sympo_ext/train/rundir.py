@@ -30,11 +30,14 @@ import sys
 from . import checkpoint_files as ckpt
 
 __all__ = ["RUN_MARKER", "LOCK_NAME", "RESUME_MUTABLE", "RunDirError", "RunLock", "run_state", "stored_config",
-           "check_output_dir", "prepare_output_dir", "clean_leftovers", "check_creatable"]
+           "check_output_dir", "prepare_output_dir", "clean_leftovers", "check_creatable", "stored_run",
+           "check_inputs_unchanged", "record_extension", "RESUME_EXTENDABLE"]
 
 RUN_MARKER = "run.json"
 LOCK_NAME = ".sympo-train.lock"
 # Options that may differ when resuming (they do not change the trajectory).
+# Options that may grow on --resume: the run is extended (the schedule recomputed for the new total).
+RESUME_EXTENDABLE = {"max_steps", "num_epochs"}
 RESUME_MUTABLE = {"resume", "overwrite", "logging_steps", "eval_steps", "save_steps", "save_total_limit",
                   "save_final_model", "tensorboard", "progress", "device", "eval_batch_size", "output_dir"}
 
@@ -57,19 +60,61 @@ def run_state(output_dir: str) -> str:
     return "run" if RUN_MARKER in entries else "foreign"
 
 
-def stored_config(output_dir: str) -> dict | None:
-    """The options stored in ``OUTPUT_DIR/run.json`` (None when there is no run.json)."""
+def stored_run(output_dir: str) -> dict | None:
+    """``OUTPUT_DIR/run.json`` (None when there is none): the options (``"config"``), the input
+    fingerprints (``"inputs"``), the log-prob plan, ..."""
     path = os.path.join(output_dir, RUN_MARKER)
     if not os.path.isfile(path):
         return None
     try:
         with open(path, encoding="utf-8") as fh:
-            stored = json.load(fh)["config"]
-        if not isinstance(stored, dict):
-            raise TypeError("'config' is not an object")
+            run = json.load(fh)
+        if not isinstance(run, dict) or not isinstance(run.get("config"), dict):
+            raise TypeError("no 'config' object")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise RunDirError(f"{path}: unreadable ({type(e).__name__}: {e}); the run cannot be resumed") from None
-    return stored
+    return run
+
+
+def stored_config(output_dir: str) -> dict | None:
+    """The options stored in ``OUTPUT_DIR/run.json`` (None when there is no run.json)."""
+    run = stored_run(output_dir)
+    return None if run is None else run["config"]
+
+
+def check_inputs_unchanged(output_dir: str, inputs: dict) -> None:
+    """``--resume``: refuse when an input of the run (data, model, reference, tokenizer, config file)
+    changed since it started (:mod:`sympo_ext.train.fingerprints`), naming what changed."""
+    from .fingerprints import changed_inputs
+
+    changed = changed_inputs((stored_run(output_dir) or {}).get("inputs"), inputs)
+    if changed:
+        raise RunDirError(f"--resume: {'; '.join(changed)} changed since the run in {output_dir!r} started, so "
+                          "it cannot be continued exactly. Restore the original inputs, or start a new run "
+                          "(another --output_dir, or --overwrite)")
+
+
+def record_extension(cfg) -> None:
+    """After a resume that extends the run (a larger --max_steps / --num_epochs): ``run.json`` holds
+    the new total, so that the next ``--resume`` continues towards it. Main process only."""
+    path = os.path.join(cfg.output_dir, RUN_MARKER)
+    run = stored_run(cfg.output_dir)
+    run["config"].update({k: getattr(cfg, k) for k in RESUME_EXTENDABLE})
+    ckpt.atomic_write_text(path, json.dumps(run, indent=2))
+
+
+def _inputs_inside(cfg, out: str, config_file: str | None) -> list[str]:
+    """The options naming a path the run reads that lies inside ``out`` (--overwrite would delete it)."""
+    real_out = os.path.realpath(out)
+    found = []
+    paths = {name: getattr(cfg, name, None) for name in ("model", "tokenizer", "ref_model", "train_data", "eval_data")}
+    for name, value in {**paths, "config": config_file}.items():
+        if not value or not os.path.exists(value):
+            continue
+        real = os.path.realpath(value)
+        if real == real_out or real.startswith(real_out + os.sep):
+            found.append(f"--{name} {value!r}")
+    return found
 
 
 # --------------------------------------------------------------------------- #
@@ -153,7 +198,7 @@ def check_creatable(path: str) -> None:
         raise RunDirError(f"--output_dir {path!r} cannot be created: {parent!r} is not writable")
 
 
-def check_output_dir(cfg, lock: RunLock | None) -> None:
+def check_output_dir(cfg, lock: RunLock | None, config_file: str | None = None) -> None:
     """Check that ``cfg.output_dir`` may be used as asked (new run, ``--resume``, ``--overwrite``),
     before anything is loaded. ``lock`` (the main process's) is taken when the directory exists,
     so a live run there is refused at once; it is not created in a directory of other files."""
@@ -176,11 +221,15 @@ def check_output_dir(cfg, lock: RunLock | None) -> None:
         # An option the stored run predates ran at its default.
         defaults = {f.name: f.default for f in dataclasses.fields(cfg) if f.default is not dataclasses.MISSING}
         diff = {k: (stored.get(k, defaults.get(k)), v) for k, v in cfg.to_dict().items()
-                if k not in RESUME_MUTABLE and stored.get(k, defaults.get(k)) != v}
+                if k not in RESUME_MUTABLE | RESUME_EXTENDABLE and stored.get(k, defaults.get(k)) != v}
         if diff:
             lines = "; ".join(f"{k}: run has {a!r}, now {b!r}" for k, (a, b) in sorted(diff.items()))
             raise RunDirError(f"--resume: options differ from the run in {out!r} ({lines}); "
                               "an exact resume needs the same options")
+    elif state in ("run", "foreign") and cfg.overwrite and (inside := _inputs_inside(cfg, out, config_file)):
+        raise RunDirError(f"--overwrite would delete {', '.join(inside)}: it lies inside --output_dir {out!r}, "
+                          "which --overwrite empties. Copy it elsewhere first, or choose another --output_dir "
+                          "(to continue a finished run, use --resume with a larger --max_steps / --num_epochs)")
     elif state in ("run", "foreign") and not cfg.overwrite:
         what = "another sympo-train run" if state == "run" else "other files"
         raise RunDirError(f"--output_dir {out!r} already holds {what}; pass --resume to continue "
@@ -232,7 +281,7 @@ def _drop_unreadable_cache(out: str) -> None:
         os.remove(path)
 
 
-def prepare_output_dir(cfg, lock: RunLock, run_info: dict) -> None:
+def prepare_output_dir(cfg, lock: RunLock, run_info: dict, config_file: str | None = None) -> None:
     """Create (or, with ``--overwrite``, empty) the run directory under the lock, write ``run.json``
     for a new run and clean leftovers. Main process only."""
     out = cfg.output_dir
@@ -243,7 +292,7 @@ def prepare_output_dir(cfg, lock: RunLock, run_info: dict) -> None:
     checked_under_lock = lock.held
     lock.acquire(create=True)  # a run that created the directory since our check is refused here...
     if not checked_under_lock:  # ... and one that has come and gone: the directory may hold its run now
-        check_output_dir(cfg, lock)
+        check_output_dir(cfg, lock, config_file)
     try:
         if cfg.overwrite:
             _empty_dir(out)

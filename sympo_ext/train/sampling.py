@@ -9,14 +9,25 @@ batches.
 
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import torch
 
-__all__ = ["epoch_order", "StepSampler", "sharded_batches"]
+__all__ = ["epoch_order", "set_seed", "StepSampler", "sharded_batches"]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (the initialisation of new heads, dropout)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     """The visiting order of ``n`` pairs in ``epoch`` (a permutation of 0..n-1)."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    # Wrapped into the generator's 64-bit range (every --seed up to 2**63 works; small seeds unchanged).
+    g = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % 2**64)
     return torch.randperm(n, generator=g).tolist()
 
 
@@ -36,6 +47,19 @@ class StepSampler:
         self.micro = batch_size // (world_size * grad_accum)  # pairs per process per micro-step
         self.steps_per_epoch = n // batch_size
         self._order: dict[int, list[int]] = {}  # the current epoch's order only
+
+    @classmethod
+    def from_config(cls, cfg, n: int, *, world_size: int, rank: int) -> "StepSampler":
+        """The sampler of a run (``--batch_size``, ``--grad_accum``, ``--seed``); a ConfigError naming the
+        option when the batch does not divide over the processes or exceeds the pairs."""
+        from ..errors import ConfigError
+
+        G, acc = cfg.batch_size, cfg.grad_accum
+        if G % (world_size * acc):
+            raise ConfigError(f"--batch_size {G} must be divisible by world_size ({world_size}) * grad_accum ({acc})")
+        if n < G:
+            raise ConfigError(f"--batch_size {G} is larger than the {n} usable training pairs")
+        return cls(n, G, seed=cfg.seed, grad_accum=acc, world_size=world_size, rank=rank)
 
     def positions(self, step: int) -> list[list[int]]:
         """Positions (into the training pairs) of this process's micro-batches at ``step``."""

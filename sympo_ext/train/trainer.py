@@ -24,32 +24,31 @@ disabled (see :mod:`sympo_ext.hf.loading`).
 from __future__ import annotations
 
 import math
-import random
 import signal
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..data import prepare_datasets
+from .datasets import prepare_datasets
 from ..metrics import STAT_KEYS, metrics_from_stats, preference_stats
 from . import dist as D
 from . import rundir
 from .checkpoint import CheckpointManager
 from .config import ConfigError, TrainConfig
+from .fingerprints import max_token_id, run_inputs
 from .metrics_log import MetricsLogger
-from ..hf.loading import (apply_lora, disable_dropout, enable_gradient_checkpointing, load_policy, load_tokenizer,
-                          set_attn_implementation)
+from ..hf.loading import (apply_lora, check_vocabulary, disable_dropout, enable_gradient_checkpointing, load_policy,
+                          load_tokenizer, set_attn_implementation)
 from ..hf.logps import model_inputs
 from .optim import optimizer_from_config
 from .policy_loss import PolicyLoss
 from .reference_policy import ReferencePolicy
 from .reporting import Reporter, StepProgress, StopSignals
 from .rundir import RunDirError, run_state  # re-exported (their home is rundir.py)
-from .sampling import StepSampler, sharded_batches
+from .sampling import StepSampler, set_seed, sharded_batches
 from .step import NonFiniteLossError, optimizer_step
 
 __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "RunDirError", "set_seed", "run_state"]
@@ -66,12 +65,6 @@ class TrainResult:
     checkpoint: str | None = None  # the last checkpoint written
     model: nn.Module | None = None  # the trained policy (unwrapped)
     data_stats: dict = field(default_factory=dict)
-
-
-def set_seed(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 class Trainer:
@@ -92,8 +85,10 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, *, model: nn.Module | None = None, tokenizer=None,
-                 ref_model: nn.Module | None = None, train_examples=None, eval_examples=None):
+                 ref_model: nn.Module | None = None, train_examples=None, eval_examples=None,
+                 config_file: str | None = None):
         self.config = config
+        self._config_file = config_file  # the --config file the options came from (fingerprinted)
         self._model_arg = model
         self._tokenizer_arg = tokenizer
         self._ref_arg = ref_model
@@ -108,14 +103,14 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup
     def _setup(self):
-        cfg = self.config
+        cfg, config_file = self.config, self._config_file
         cfg.validate(need_model=self._model_arg is None, need_data=self._train_examples is None)
         if self._train_examples is None and not cfg.output_dir:
             raise ConfigError("--output_dir is required")
         self.dist = D.init_distributed(cfg.device)
         # The main process takes the run's lock here when the directory exists (see rundir.py).
         self._lock = rundir.RunLock(cfg.output_dir) if cfg.output_dir and self.dist.is_main else None
-        rundir.check_output_dir(cfg, self._lock)
+        rundir.check_output_dir(cfg, self._lock, config_file)
         D.barrier(self.dist)  # every process has checked before any writes
         # Load everything that can fail before writing anything.
         tok = self._tokenizer_arg
@@ -125,14 +120,14 @@ class Trainer:
         self.policy = self._prepare_policy()
         self.train_pairs, self.eval_pairs, self.data_stats = prepare_datasets(
             cfg, tok, self._train_examples, self._eval_examples)
-        n = len(self.train_pairs)
-        G, ws, acc = cfg.batch_size, self.dist.world_size, cfg.grad_accum
-        if G % (ws * acc):
-            raise ConfigError(f"--batch_size {G} must be divisible by world_size ({ws}) * grad_accum ({acc})")
-        self.sampler = StepSampler(n, G, seed=cfg.seed, grad_accum=acc, world_size=ws, rank=self.dist.rank)
+        n, ws = len(self.train_pairs), self.dist.world_size
+        check_vocabulary(self.policy, max_token_id(self.train_pairs + self.eval_pairs))
+        inputs = run_inputs(cfg, train_pairs=self.train_pairs, eval_pairs=self.eval_pairs, model=self._model_arg,
+                            ref_model=self._ref_arg, tokenizer=self._tokenizer_arg, config_file=config_file)
+        if cfg.resume and cfg.output_dir:
+            rundir.check_inputs_unchanged(cfg.output_dir, inputs)
+        self.sampler = StepSampler.from_config(cfg, n, world_size=ws, rank=self.dist.rank)
         self.steps_per_epoch = self.sampler.steps_per_epoch
-        if self.steps_per_epoch == 0:
-            raise ConfigError(f"--batch_size {G} is larger than the {n} usable training pairs")
         self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.num_epochs * self.steps_per_epoch))
         self.eval_bs = cfg.eval_batch_size or self.sampler.micro
         if cfg.progress and (trunc := {k: v for k, v in (self.data_stats or {}).items() if v and "encoded" not in k}):
@@ -155,7 +150,8 @@ class Trainer:
         if cfg.output_dir and self.dist.is_main:
             rundir.prepare_output_dir(cfg, self._lock, {
                 "torch": torch.__version__, "world_size": ws, "data_stats": self.data_stats, "train_pairs": n,
-                "eval_pairs": len(self.eval_pairs), "logps_plan": self.logps_plan.to_dict()})
+                "eval_pairs": len(self.eval_pairs), "logps_plan": self.logps_plan.to_dict(),
+                "inputs": inputs}, config_file)
         D.barrier(self.dist)
 
         set_seed(cfg.seed)

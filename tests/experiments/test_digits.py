@@ -82,17 +82,17 @@ def test_noise_rates_are_realised():
     n = 40_000
     true = torch.randint(0, 2, (n,), generator=torch.Generator().manual_seed(0))
     for noise in (NoiseSetting(0.0, 0.0), NoiseSetting(0.2, 0.2), NoiseSetting(0.4, 0.4), NoiseSetting(0.1, 0.3)):
-        noisy, flipped = digits.flip_labels(true, noise, seed=5)
+        noisy, flipped = digits.noisy_labels(true, noise, seed=5)
         assert torch.equal(noisy != true, flipped)
         for cls, eps in ((1, noise.eps_pos), (0, noise.eps_neg)):
             rate = flipped[true == cls].float().mean().item()
             m = int((true == cls).sum())
             assert abs(rate - eps) <= 4.5 * math.sqrt(max(eps * (1 - eps), 1e-12) / m) + 1e-9, (noise, cls, rate)
         # deterministic in the seed, different across seeds
-        again, _ = digits.flip_labels(true, noise, seed=5)
+        again, _ = digits.noisy_labels(true, noise, seed=5)
         assert torch.equal(noisy, again)
         if noise.mean > 0:
-            other, _ = digits.flip_labels(true, noise, seed=6)
+            other, _ = digits.noisy_labels(true, noise, seed=6)
             assert not torch.equal(noisy, other)
 
 
@@ -138,14 +138,14 @@ def test_clean_labels_learn_a_rank_preserving_reward():
     cfg = DigitsConfig()
     data = digits.build_data(0, cfg)
     clean = NoiseSetting(0.0, 0.0)
-    model, _ = digits.train_reward_model(data, data.train_true, "logistic", clean, 0, cfg)
+    model, _ = digits.fit_digits_model(data, data.train_true, "logistic", clean, 0, cfg)
     m = digits.evaluate(model, data, data.train_true)
     assert m["test_spearman"] > 0.85, m
     assert m["test_acc_order"] > 0.85, m
     assert m["test_acc_true"] > m["oracle_acc_true"] - 0.1, m
 
     coin = torch.randint(0, 2, data.train_true.shape, generator=torch.Generator().manual_seed(1))
-    model, _ = digits.train_reward_model(data, coin, "logistic", clean, 0, replace(cfg, epochs=10))
+    model, _ = digits.fit_digits_model(data, coin, "logistic", clean, 0, replace(cfg, epochs=10))
     m = digits.evaluate(model, data, coin)
     assert abs(m["test_spearman"]) < 0.35, m
 

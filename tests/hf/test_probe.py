@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 transformers = pytest.importorskip("transformers")
-synthetic = pytest.importorskip("sympo_ext.train.synthetic")
+synthetic = pytest.importorskip("sympo_ext.experiments.synthetic")
 
 from sympo_ext.hf import probe as logps_probe  # noqa: E402
 from sympo_ext.train.cli import build_parser, config_from_args  # noqa: E402

@@ -16,7 +16,7 @@ trl = pytest.importorskip("trl")
 pytest.importorskip("peft")
 datasets = pytest.importorskip("datasets")
 
-from sympo_ext.train.synthetic import build_tiny_llama, build_tokenizer  # noqa: E402
+from sympo_ext.experiments.synthetic import build_tiny_llama, build_tokenizer  # noqa: E402
 
 sympo_trl = importlib.import_module("sympo_ext.integrations.trl")
 

@@ -11,7 +11,7 @@ from sympo_ext.data import PreferenceExample
 from sympo_ext.train.cli import main as cli_main
 from sympo_ext.train.config import TrainConfig
 
-synthetic = pytest.importorskip("sympo_ext.train.synthetic")
+synthetic = pytest.importorskip("sympo_ext.experiments.synthetic")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}

@@ -4,6 +4,8 @@ cache and the checkpoint manager."""
 
 from __future__ import annotations
 
+import json
+
 import math
 import os
 
@@ -133,6 +135,15 @@ def test_a_reordered_training_file_does_not_reuse_the_reference_cache(tok, tmp_p
     # The same pairs in the same order: the cache is reused, not rewritten (the control of this test).
     Trainer(cfg(**conf, resume=True), model=tiny_model(tok), tokenizer=tok, train_examples=train).train()
     assert cache.stat().st_mtime_ns == stamp
+    # Reordered: refused before anything is read from the cache, by the run's input fingerprints
+    # (sympo_ext.train.fingerprints) -- and the cache's own key, the same fingerprint, refuses it too.
+    with pytest.raises(RunDirError, match=r"the training pairs .* changed since the run"):
+        Trainer(cfg(**conf, resume=True), model=tiny_model(tok), tokenizer=tok,
+                train_examples=train[::-1]).train()
+    run_json = tmp_path / "run" / "run.json"
+    run = json.loads(run_json.read_text())
+    run.pop("inputs")  # a run that predates the input fingerprints: the cache key still refuses
+    run_json.write_text(json.dumps(run))
     with pytest.raises(RunDirError, match="do not match the data"):
         Trainer(cfg(**conf, resume=True), model=tiny_model(tok), tokenizer=tok,
                 train_examples=train[::-1]).train()

@@ -1,4 +1,4 @@
-"""sympo_ext.train.synthetic: tokenizer, tiny Llama, true reward, pairs, evaluation, and that DPO learns the task."""
+"""sympo_ext.experiments.synthetic: tokenizer, tiny Llama, true reward, pairs, evaluation, and that DPO learns the task."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sympo_ext.data import PreferenceDataset, PreferenceTokenizer
-from sympo_ext.train.synthetic import (
+from sympo_ext.experiments.synthetic import (
     BAD_WORDS,
     FILLER_WORDS,
     TOPICS,
@@ -25,8 +25,18 @@ from sympo_ext.train.synthetic import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny models: one intra-op thread is fastest, and far faster on a busy 2-core machine.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
+@pytest.fixture(scope="module")
+def tok():
+    return build_tokenizer()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,5 @@
+"""python -m sympo_ext.experiments.synthetic --self-check"""
+
+from .task import main
+
+main()

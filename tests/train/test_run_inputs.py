@@ -1,0 +1,154 @@
+"""A run knows its inputs and can be continued: input fingerprints checked on --resume, a resume with
+a larger --max_steps extends the run, --overwrite never deletes an input, a damaged checkpoint at a
+step is rewritten, and options that cannot train are refused before anything is written."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+import torch
+
+from sympo_ext.errors import ConfigError
+from sympo_ext.train.checkpoint import verify_checkpoint
+from sympo_ext.train.cli import main as cli_main
+from sympo_ext.train.fingerprints import changed_inputs, path_fingerprint
+from sympo_ext.train.sampling import epoch_order
+from sympo_ext.train.trainer import Trainer
+from .helpers import cfg, clean_records, cli_base, examples, run_cli, synthetic
+
+CONSTANT_LR = ["--warmup_ratio", "0", "--min_lr_ratio", "1", "--learning_rate", "5e-3"]
+
+
+def _args(model_dir, data, out, steps, extra=()):
+    args = cli_base(model_dir, data, str(out))
+    args[args.index("--max_steps") + 1] = str(steps)
+    return args + CONSTANT_LR + list(extra)
+
+
+def _final(out):
+    from safetensors.torch import load_file
+
+    return load_file(str(out / "final" / "model.safetensors"))
+
+
+def _lr_rows(out):
+    with open(out / "metrics.csv") as fh:
+        return {int(r["step"]): float(r["learning_rate"]) for r in csv.DictReader(fh) if r["split"] == "train"}
+
+
+@pytest.fixture
+def copied(model_dir, data_file, tmp_path):
+    """A private copy of the model directory and the data file (the tests change them)."""
+    model, data = tmp_path / "model", tmp_path / "pairs.jsonl"
+    shutil.copytree(model_dir, model)
+    shutil.copy(data_file, data)
+    return model, data
+
+
+def test_resume_refuses_changed_inputs_naming_them(copied, tmp_path, capsys):
+    model, data = copied
+    out = tmp_path / "run"
+    assert cli_main([str(a) for a in _args(model, data, out, 2, ["--save_steps", "1"])]) == 0
+    inputs = json.loads((out / "run.json").read_text())["inputs"]
+    assert set(inputs) >= {"train_pairs", "eval_pairs", "model", "ref_model", "tokenizer"}
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join(lines[::-1]) + "\n")  # the same pairs, reordered
+    code, _, err = run_cli(_args(model, data, out, 4, ["--resume"]), capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "the training pairs" in err and "changed since the run" in err
+    data.write_text("\n".join(lines) + "\n")  # restored: the resume goes through
+    (model / "config.json").write_text((model / "config.json").read_text().replace("{", '{\n  "note": 1,', 1))
+    code, _, err = run_cli(_args(model, data, out, 4, ["--resume"]), capsys)
+    assert code == 2 and "the model (--model" in err, err
+
+
+def test_a_resume_with_a_larger_max_steps_extends_the_run(model_dir, data_file, tmp_path, capsys):
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert cli_main([str(a) for a in _args(model_dir, data_file, full, 4)]) == 0
+    assert cli_main([str(a) for a in _args(model_dir, data_file, part, 2)]) == 0  # a finished 2-step run
+    code, out, err = run_cli(_args(model_dir, data_file, part, 4, ["--resume"]), capsys)
+    assert code == 0, err
+    assert "extending the run from 2 to 4 steps" in err and "done: 4 steps" in out
+    assert json.loads((part / "run.json").read_text())["config"]["max_steps"] == 4
+    # constant learning rate: the extension is exactly the 4-step run (data order, optimizer state, RNG)
+    a, b = _final(full), _final(part)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    code, _, err = run_cli(_args(model_dir, data_file, part, 3, ["--resume"]), capsys)  # shorter than done
+    assert code == 2 and "is at step 4, past the 3 steps" in err
+
+
+def test_an_extended_schedule_is_recomputed_for_the_new_total(model_dir, data_file, tmp_path, capsys):
+    cosine = ["--warmup_ratio", "0", "--min_lr_ratio", "0", "--learning_rate", "1e-3"]
+    full, part = tmp_path / "full", tmp_path / "part"
+    base = cli_base(model_dir, data_file, "X")
+    for out, steps in ((full, 6), (part, 3)):
+        args = [str(out) if a == "X" else a for a in base]
+        args[args.index("--max_steps") + 1] = str(steps)
+        assert cli_main(args + cosine) == 0
+    args = [str(part) if a == "X" else a for a in base]
+    args[args.index("--max_steps") + 1] = "6"
+    code, _, err = run_cli(args + cosine + ["--resume"], capsys)
+    assert code == 0, err
+    want, got = _lr_rows(full), _lr_rows(part)
+    for step in (5, 6):  # the steps after the resumed one follow the 6-step schedule
+        assert got[step] == pytest.approx(want[step], rel=1e-12)
+
+
+def test_overwrite_refuses_an_input_inside_the_output_directory(model_dir, data_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli_main([str(a) for a in _args(model_dir, data_file, out, 2)]) == 0
+    inner_data = out / "pairs.jsonl"
+    shutil.copy(data_file, inner_data)
+    for args in (_args(out / "final", data_file, out, 2, ["--overwrite"]),
+                 _args(model_dir, inner_data, out, 2, ["--overwrite"])):
+        code, _, err = run_cli(args, capsys)
+        assert code == 2 and "--overwrite would delete" in err and "Traceback" not in err, err
+    assert (out / "final" / "config.json").is_file() and inner_data.is_file()
+
+
+def test_a_damaged_checkpoint_is_rewritten_when_its_step_comes_again(model_dir, data_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli_main([str(a) for a in _args(model_dir, data_file, out, 4, ["--save_steps", "2",
+                                                                           "--save_total_limit", "0"])]) == 0
+    model_pt = out / "checkpoints" / "step-000004" / "model.pt"
+    model_pt.write_bytes(model_pt.read_bytes()[:100])
+    code, _, err = run_cli(_args(model_dir, data_file, out, 4, ["--resume", "--save_steps", "2",
+                                                                 "--save_total_limit", "0"]), capsys)
+    assert code == 0 and "skipped" in err, err
+    verify_checkpoint(str(out / "checkpoints" / "step-000004"))  # rewritten, intact
+    assert (out / "checkpoints" / "latest").read_text().strip() == "step-000004"
+
+
+def test_token_ids_beyond_the_models_vocabulary_are_refused(tok):
+    small = synthetic.build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2)
+    small.resize_token_embeddings(8)
+    with pytest.raises(ConfigError, match=r"holds token id \d+ but the model's vocabulary has 8 rows"):
+        Trainer(cfg(max_steps=1), model=small, tokenizer=tok, train_examples=examples(clean_records(16))).train()
+
+
+def test_options_that_cannot_train_are_refused_at_parse_time():
+    with pytest.raises(ConfigError, match="--torch_dtype float16 cannot train on the CPU"):
+        cfg(torch_dtype="float16", device="cpu").validate(need_model=False, need_data=False)
+    with pytest.raises(ConfigError, match="--nll_weight must be >= 0"):
+        cfg(nll_weight=-0.5).validate(need_model=False, need_data=False)
+
+
+def test_every_seed_gives_a_data_order():
+    for seed in (0, 2**40, 2**63 - 1):
+        assert sorted(epoch_order(10, seed, 3)) == list(range(10))
+    assert epoch_order(10, 5, 1) == epoch_order(10, 5, 1) != epoch_order(10, 5, 2)
+
+
+def test_fingerprints_see_content_not_names(tmp_path):
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "a.bin").write_bytes(b"x" * 10)
+    first = path_fingerprint(str(d))
+    (d / "a.bin").write_bytes(b"y" * 10)  # same size, same name, other content
+    assert path_fingerprint(str(d)) != first and path_fingerprint("org/name") == "hub:org/name"
+    assert changed_inputs({"model": "a", "tokenizer": "t"}, {"model": "b", "tokenizer": "t"}) == [
+        "the model (--model: re-exported or replaced?)"]
+    assert changed_inputs(None, {"model": "b"}) == []  # a run that predates fingerprints
