@@ -30,7 +30,8 @@ import torch
 from ..audit.estimator import METHODS, estimate_noise, precision_at_k, roc_auc
 from ..audit.crossfit import fold_assignment
 from . import common
-from .digits import DigitsConfig, NoiseSetting, _cached_data, evaluate, flip_labels, noise_seed, train_reward_model
+from .digits import evaluate, train_reward_model
+from .digits_data import DigitsConfig, NoiseSetting, _cached_data, noise_seed, noisy_labels
 
 SCORERS = ("sigmoid", "logistic")
 NOISES = (0.2, 0.4)
@@ -72,7 +73,7 @@ def run_one(task) -> list[dict]:
     t0 = time.perf_counter()
     noise = NoiseSetting(eps, eps)
     data = _cached_data(seed, cfg)
-    noisy, flipped = flip_labels(data.train_true, noise, noise_seed(seed, noise))
+    noisy, flipped = noisy_labels(data.train_true, noise, noise_seed(seed, noise))
     f = flipped.numpy()
     rows, cleaned = [], {}
     for loss in SCORERS:
