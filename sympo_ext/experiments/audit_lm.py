@@ -70,6 +70,7 @@ def run_cell(task) -> list[dict]:
             ok = np.isfinite(m)  # pairs the tokeniser skipped (an empty sampled response) have no margin
             mm, ff = m[ok], f[ok]
             row = {"kind": "detect", "seed": seed, "noise": eps, "flip_rate": float(ff.mean()), "scorer": loss,
+                   "share_negative": float(np.mean(mm < 0)), "margin_median": float(np.median(mm)),
                    "scoring": "cross-fitted" if folds else "in-sample", "n_pairs": int(ok.sum()),
                    "roc_auc": roc_auc(-mm, ff), "precision_at_flips": precision_at_k(-mm, ff)}
             for method in METHODS:
@@ -77,6 +78,8 @@ def run_cell(task) -> list[dict]:
                 row[f"est_{method}"] = est.noise_rate
                 row[f"flag_precision_{method}"] = float(ff[est.flagged].mean()) if est.flagged.any() else float("nan")
                 row[f"flag_recall_{method}"] = float(est.flagged[ff].mean())
+                row[f"flagged_{method}"] = int(est.flagged.sum())
+                row.update({f"{method}_{k}": v for k, v in est.params.items()})
                 if method == "mixture" and loss == "sigmoid":
                     keep = np.ones(len(train), dtype=bool)
                     keep[np.flatnonzero(ok)[est.flagged]] = False
@@ -84,6 +87,12 @@ def run_cell(task) -> list[dict]:
             rows.append(row)
     e2e = {"DPO on noisy": (policies["logistic"], None), "SymPO on noisy": (policies["sigmoid"], None)}
     for scoring, keep in cleaned.items():
+        if keep.sum() < PRESET.train["batch_size"]:  # the audit flagged (nearly) everything: nothing to train on
+            rows.append({"kind": "e2e", "seed": seed, "noise": eps, "method": f"DPO on cleaned ({scoring} audit)",
+                         "test_acc_true": float("nan"), "test_spearman": float("nan"),
+                         "reference_true_reward": float("nan"), "train_pairs": int(keep.sum()),
+                         "flip_rate_kept": float("nan")})
+            continue
         e2e[f"DPO on cleaned ({scoring} audit)"] = (_train(ref, tok, [train[i] for i in np.flatnonzero(keep)],
                                                            "logistic", seed), keep)
     for name, (pol, keep) in e2e.items():
