@@ -278,5 +278,11 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
         "crossfit": crossfit_info, "logps_plan": {k: scores.logps_plan.get(k) for k in ("path", "packed")},
         "torch": torch.__version__,
     }
+    if estimate.noise_rate >= 0.5:
+        # Not a noise rate a symmetric-noise model can tell apart from a scorer that disagrees with the labels.
+        summary["warning"] = (f"estimated noise rate {estimate.noise_rate:.0%} >= 50%: the scorer disagrees with most "
+                              "labels (a wrong reference, an untrained or mis-specified policy, or labels with the "
+                              "opposite meaning); do not use cleaned.jsonl before checking")
+        print(f"[sympo-audit] warning: {summary['warning']}", file=sys.stderr)
     return write_outputs(opts.output_dir, examples, margins, scores.labels, estimate, scores.skipped, summary,
                          relabel=opts.relabel)
