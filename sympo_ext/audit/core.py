@@ -137,6 +137,9 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
         raise AuditError(f"--model {opts.policy_dir!r}: not a Hugging Face model directory (no config.json)")
     opts.run_config = run
     run = run or {}
+    if opts.folds and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise AuditError("--folds runs in one process (each fold policy is trained by the Trainer); run it without "
+                         "torchrun")
     if opts.folds and not opts.run_config:
         raise AuditError("--folds needs --model to be a sympo-train run directory (its run.json is the recipe the "
                          "fold policies are trained with)")
@@ -278,6 +281,8 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
         "crossfit": crossfit_info, "logps_plan": {k: scores.logps_plan.get(k) for k in ("path", "packed")},
         "torch": torch.__version__,
     }
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun every process scored its shard; process 0 writes
+        return summary
     if estimate.noise_rate >= 0.5:
         # Not a noise rate a symmetric-noise model can tell apart from a scorer that disagrees with the labels.
         summary["warning"] = (f"estimated noise rate {estimate.noise_rate:.0%} >= 50%: the scorer disagrees with most "
