@@ -1,6 +1,6 @@
 // Host-only: the names, kinds and parameter ranges of the loss types, generated
 // from sympo/loss_list.h, and the parsing / range checks built on them.
-// sympo_ext/losses.py describes the same losses for users; the op
+// sympo_ext/losses/formulas.py describes the same losses for users; the op
 // sympo_ext::loss_table exposes this table so a test can check the two agree.
 #pragma once
 

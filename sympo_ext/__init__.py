@@ -9,18 +9,18 @@ Public API:
     SymPOLoss           nn.Module: pair loss + metrics from the logits of [chosen; rejected]
     LOSSES / ALIASES    registry of the loss types (formula, parameter, symmetry; TRL-name aliases)
     LossSpec            one validated set of loss options (a loss or a weighted combination)
-    reference           pure-PyTorch references of every op
+    oracle              pure-PyTorch oracle of every op (alias: reference)
 """
 
 from __future__ import annotations
 
-from . import reference
+from . import oracle, reference
 from ._loading import AVAILABLE as KERNELS_AVAILABLE
 from ._loading import LOAD_ERROR, WITH_CUDA
 from .losses import ALIASES, LOSSES, REDUCTIONS, SYMMETRIC_LOSSES, LossInfo, LossSpec
 from .ops import SymLossOutput, sequence_logps, sym_loss
 from .fused_linear import fused_linear_sequence_logps
-from .modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss, SymPOLossOutput
+from .loss_modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss, SymPOLossOutput
 
 __version__ = "0.1.0"
 
@@ -39,6 +39,7 @@ __all__ = [
     "SymPOLossOutput",
     "PairOutputs",
     "WITH_CUDA",
+    "oracle",
     "reference",
     "fused_linear_sequence_logps",
     "sequence_logps",

@@ -14,9 +14,10 @@ from typing import NamedTuple
 
 import torch
 
-from . import reference
+from . import oracle
 from ._loading import AVAILABLE, use_kernels
-from .losses import DEFAULT_BETA, LOSSES, REDUCTIONS, LossSpec
+from .dtypes import math_dtype
+from .losses import DEFAULT_BETA, LOSSES, REDUCTIONS, LossSpec, params_doc
 
 __all__ = ["sym_loss", "SymLossOutput", "sequence_logps", "token_logps_and_lse", "token_logps_backward_"]
 
@@ -36,10 +37,6 @@ class SymLossOutput(NamedTuple):
 
 _LOGPS_ARGS = ("policy_chosen_logps", "policy_rejected_logps", "ref_chosen_logps", "ref_rejected_logps")
 _SYM_LOSS_ARGS = (*_LOGPS_ARGS, "labels", "weights")
-
-
-def _math_dtype(*tensors: torch.Tensor | None) -> torch.dtype:
-    return torch.float64 if any(t is not None and t.dtype == torch.float64 for t in tensors) else torch.float32
 
 
 def _check_same_device(op: str, tensors, names, allow_cpu: tuple[str, ...] = ()) -> None:
@@ -63,7 +60,7 @@ if AVAILABLE:
                                reduction):
         _check_same_device("sym_loss", (pc, pr, rc, rr, labels, weights), _SYM_LOSS_ARGS)
         n = pc.shape[0]
-        dtype = _math_dtype(pc, pr, rc, rr, weights)
+        dtype = math_dtype(pc, pr, rc, rr, weights)
         loss = pc.new_empty((n,) if reduction == "none" else (), dtype=dtype)
         rows = 3 if weights is not None else 2
         return loss, pc.new_empty((rows, n), dtype=dtype), pc.new_empty((3, n), dtype=dtype)
@@ -196,14 +193,9 @@ def sym_loss(
     weights: torch.Tensor | None = None,
     reduction: str = "mean",
     loss_weights: list[float] | None = None,
-    temperature: float | None = None,
-    slope: float | None = None,
-    epsilon: float | None = None,
-    alpha: float | None = None,
-    gamma: float | None = None,
-    tau: float | None = None,
     spec: LossSpec | None = None,
     return_rewards: bool = False,
+    **loss_params: float | None,
 ) -> torch.Tensor | SymLossOutput:
     """Fused pair-level preference loss (SymPO, DPO, robust baselines, TRL's losses).
 
@@ -232,10 +224,10 @@ def sym_loss(
             defined for batch losses (sorting separates a pair from its weight).
         reduction: "mean" (over pairs; NaN for zero pairs, like ``torch.mean``),
             "sum" (0 for zero pairs) or "none" (per-pair losses).
-        temperature / slope / epsilon / alpha / gamma / tau: the losses'
-            parameters (None: each loss's default, see the registry); a value no
-            chosen loss uses is refused. Every number is checked as the kernel
-            uses it, in the math dtype.
+        **loss_params: the losses' parameters by name (None: each loss's
+            default); a value no chosen loss uses is refused. Every number is
+            checked as the kernel uses it, in the math dtype. The parameters
+            (from the registry) are listed below.
         spec: a :class:`sympo_ext.losses.LossSpec` instead of the loss options.
         return_rewards: also return the detached per-pair chosen/rejected
             rewards and margins computed by the same launch.
@@ -254,15 +246,14 @@ def sym_loss(
         _check_tensor(value, name, optional=True)
     tensors = (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, labels, weights)
     _check_same_device("sym_loss", tensors, _SYM_LOSS_ARGS)
-    options = dict(loss_type=loss_type, beta=beta, clip=clip, loss_weights=loss_weights, temperature=temperature,
-                   slope=slope, epsilon=epsilon, alpha=alpha, gamma=gamma, tau=tau)
-    dtype = _math_dtype(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, weights)
+    dtype = math_dtype(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, weights)
     if spec is None:
-        spec = _checked_spec(options, dtype)
+        spec = _checked_spec(dict(loss_type=loss_type, beta=beta, clip=clip, loss_weights=loss_weights, **loss_params),
+                             dtype)
     elif not isinstance(spec, LossSpec):
         raise TypeError(f"sym_loss: spec must be a LossSpec, got {type(spec).__name__}")
-    elif options != dict(loss_type="sigmoid", beta=DEFAULT_BETA, clip=None, loss_weights=None, temperature=None,
-                         slope=None, epsilon=None, alpha=None, gamma=None, tau=None):
+    elif (loss_type, beta, clip, loss_weights) != ("sigmoid", DEFAULT_BETA, None, None) or any(
+            v is not None for v in loss_params.values()):
         raise TypeError("sym_loss: give either spec= or the loss options (loss_type, beta, ...), not both")
     else:
         spec.validate(dtype)
@@ -274,7 +265,7 @@ def sym_loss(
                          "(it sorts log-ratios across the batch, separating each pair from its weight)")
 
     if not use_kernels(policy_chosen_logps.device):
-        loss, chosen, rejected, margins = reference.sym_loss_with_rewards(
+        loss, chosen, rejected, margins = oracle.sym_loss_with_rewards(
             policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps,
             labels=labels, weights=weights, reduction=reduction, spec=spec,
         )
@@ -294,7 +285,7 @@ def sym_loss(
     if not return_rewards:
         return loss
     if rewards is None:  # batch losses only: the rewards in plain torch (no loss launch computes them)
-        _, chosen, rejected, margins = reference.sym_loss_with_rewards(
+        _, chosen, rejected, margins = oracle.sym_loss_with_rewards(
             *(t.detach() if t is not None else None for t in tensors[:4]), spec=LossSpec(beta=spec.beta)
         )
         return SymLossOutput(loss, chosen, rejected, margins)
@@ -302,14 +293,12 @@ def sym_loss(
     return SymLossOutput(loss, rewards[0], rewards[1], rewards[2])
 
 
+sym_loss.__doc__ += params_doc()
+
+
 # --------------------------------------------------------------------------- #
 # sequence_logps and the row kernels: fake kernels, autograd, public wrappers
 # --------------------------------------------------------------------------- #
-
-
-def _logps_dtype(logits: torch.Tensor) -> torch.dtype:
-    """Accumulation / result dtype of the log-prob ops: float64 for float64 logits, else float32."""
-    return torch.float64 if logits.dtype == torch.float64 else torch.float32
 
 
 def _seq_geometry(logits: torch.Tensor, cu_seqlens: torch.Tensor | None) -> tuple[int, int]:
@@ -325,7 +314,7 @@ if AVAILABLE:
 
     @torch.library.register_fake("sympo_ext::token_logps_forward")
     def _token_logps_forward_fake(logits, labels, ignore_index):
-        rows, dtype = logits.shape[0], _logps_dtype(logits)
+        rows, dtype = logits.shape[0], math_dtype(logits)
         return logits.new_empty((rows,), dtype=dtype), logits.new_empty((rows,), dtype=dtype)
 
     @torch.library.register_fake("sympo_ext::token_logps_backward_")
@@ -337,7 +326,7 @@ if AVAILABLE:
         _check_same_device("sequence_logps", (logits, labels, cu_seqlens), ("logits", "labels", "cu_seqlens"),
                            allow_cpu=("cu_seqlens",))
         n, rows = _seq_geometry(logits, cu_seqlens)
-        dtype = _logps_dtype(logits)
+        dtype = math_dtype(logits)
         return (
             logits.new_empty((n,), dtype=dtype),
             logits.new_empty((rows,), dtype=dtype),
@@ -468,7 +457,7 @@ def sequence_logps(
             "for a leaf tensor that requires grad the gradient would overwrite the leaf itself"
         )
     if not use_kernels(logits.device):
-        return reference.sequence_logps(
+        return oracle.sequence_logps(
             logits, labels, ignore_index=ignore_index, average=average, cu_seqlens=cu_seqlens
         )
     logps, _, _ = torch.ops.sympo_ext.sequence_logps_forward(
@@ -483,7 +472,7 @@ def token_logps_and_lse(logits: torch.Tensor, labels: torch.Tensor, ignore_index
     ignore_index), lse[r] = logsumexp(logits[r]). Building block of sequence_logps and of the
     fused linear path; label values are checked as in :func:`sequence_logps`. Differentiable."""
     if not use_kernels(logits.device):
-        return reference.token_logps_and_lse(logits, labels, ignore_index)
+        return oracle.token_logps_and_lse(logits, labels, ignore_index)
     return torch.ops.sympo_ext.token_logps_forward(_last_dim_contiguous(logits), labels, int(ignore_index))
 
 
@@ -494,7 +483,7 @@ def token_logps_backward_(
     row_grad[r] * (onehot(labels[r]) - exp(logits[r] - lse[r])) (0 on ignored rows) in the
     logits' dtype, and return logits. Not differentiable (call it outside autograd)."""
     if not use_kernels(logits.device):
-        return logits.copy_(reference.token_logps_grad(logits, labels, lse, row_grad, ignore_index))
+        return logits.copy_(oracle.token_logps_grad(logits, labels, lse, row_grad, ignore_index))
     if logits.dim() == 2 and logits.stride(-1) != 1 and logits.shape[-1] > 1:
         tmp = logits.contiguous()
         torch.ops.sympo_ext.token_logps_backward_(tmp, labels, lse, row_grad, int(ignore_index))

@@ -1,7 +1,7 @@
 """Per-sequence reductions of per-token values: the one place for the padded/packed geometry and
 the "average, 0 when a sequence has no counted token" rule.
 
-Used by the pure-PyTorch reference (:mod:`sympo_ext.reference`) and the chunked LM-head path
+Used by the pure-PyTorch oracle (:mod:`sympo_ext.oracle`) and the chunked LM-head path
 (:mod:`sympo_ext.fused_linear`), so both reduce tokens to sequences the same way:
 
 * padded: values ``[N * T]`` (or ``[N, T]``) belong to sequence ``row // T``;

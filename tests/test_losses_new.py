@@ -100,7 +100,7 @@ def test_batch_loss_sorts_across_the_batch():
     a = sympo_ext.sym_loss(pc, pr, rc, rr, loss_type="aot")
     b = sympo_ext.sym_loss(pc[perm], pr[perm], rc[perm], rr[perm], loss_type="aot")
     torch.testing.assert_close(a, b)
-    per_pair = reference.cdpo(0.1 * ((pc - pr) - (rc - rr)), 0.0, 0.1).mean()
+    per_pair = LOSSES["cdpo"].reference(0.1 * ((pc - pr) - (rc - rr)), 0.0, 0.1).mean()
     assert (a - per_pair).abs() > 1e-6  # not the unsorted (DPO) loss
 
 

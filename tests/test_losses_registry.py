@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import sympo_ext
-from sympo_ext import losses, reference
+from sympo_ext import losses, oracle
+from sympo_ext.losses import formulas
 from sympo_ext.losses import LOSSES, LossSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,8 @@ def test_kernel_table_matches_the_registry():
 def test_every_loss_has_a_reference_and_a_readme_row():
     readme = (ROOT / "README.md").read_text()
     for name, info in LOSSES.items():
-        assert callable(info.reference) and info.reference.__module__ == reference.__name__, name
+        # the formula is registered on its entry, in the one module of entries
+        assert callable(info.reference) and info.reference.__module__ == formulas.__name__, name
         assert f"| `{name}` |" in readme, f"README's loss table lacks {name}"
     assert losses.markdown_table() in readme
 
@@ -76,7 +78,7 @@ def test_loss_spec_defaults_written_once_and_kwargs_round_trip():
     pc, pr = torch.randn(8, dtype=torch.float64), torch.randn(8, dtype=torch.float64)
     torch.testing.assert_close(sympo_ext.sym_loss(pc, pr, spec=spec),
                                sympo_ext.sym_loss(pc, pr, **spec.sym_loss_kwargs()))
-    torch.testing.assert_close(sympo_ext.sym_loss(pc, pr, spec=spec), reference.sym_loss(pc, pr, spec=spec))
+    torch.testing.assert_close(sympo_ext.sym_loss(pc, pr, spec=spec), oracle.sym_loss(pc, pr, spec=spec))
 
 
 @pytest.mark.parametrize(
@@ -96,9 +98,38 @@ def test_loss_spec_refuses(kwargs, error, match):
         LossSpec.create(**kwargs)
 
 
-def test_old_callers_passing_the_old_defaults_still_work():
-    """Modules and the trainer pass temperature=1.0, slope=0.5, epsilon=0.0 to every loss."""
-    info = losses.check_loss_options("logistic", temperature=1.0, slope=0.5, epsilon=0.0)
-    assert info.name == "logistic" and losses.PARAM_DEFAULTS == {"temperature": 1.0, "slope": 0.5, "epsilon": 0.0}
+def test_old_callers_passing_a_loss_default_still_work():
+    """Older callers pass temperature=1.0, slope=0.5, epsilon=0.0 to every loss: a value equal to a
+    loss's own default has no effect and is accepted (any other value is refused, see above)."""
+    spec = LossSpec.create("logistic", temperature=1.0, slope=0.5, epsilon=0.0)
+    assert spec.loss_types == ("logistic",) and spec.params == ()
     pc, pr = torch.randn(8), torch.randn(8)
     sympo_ext.sym_loss(pc, pr, loss_type="hinge", temperature=1.0, slope=0.5, epsilon=0.0)
+
+
+def test_family_is_derived_from_symmetric():
+    """apo_zero is symmetric, so it is in the symmetric family (the two cannot disagree)."""
+    for name, info in LOSSES.items():
+        assert (info.family == "symmetric") == info.symmetric, name
+    assert LOSSES["apo_zero"].family == "symmetric"
+    assert {n for n, i in LOSSES.items() if i.family == "robust baseline"} == {"cdpo", "rdpo", "ipo", "ropo"}
+
+
+def test_one_help_per_shared_parameter_lists_every_range():
+    text = losses.param_help("epsilon")
+    for part in ("[0, 1] for cdpo/aot/aot_unpaired", "[0, 0.5) for rdpo", "(0, 1) for exo_pair"):
+        assert part in text
+    doc = sympo_ext.sym_loss.__doc__
+    assert all(f"    {name}: {losses.param_help(name)}" in doc for name in losses.PARAMS)
+
+
+def test_describe_one_line_per_term_with_values_and_trl_notes():
+    text = LossSpec.create(["sigmoid", "cdpo"], loss_weights=[1.0, 2.0], epsilon=0.2, beta=0.5, clip=3.0).describe()
+    lines = text.splitlines()
+    assert lines[0] == "loss (beta=0.5, clip=3):"
+    assert lines[1] == ("  1 x sigmoid: l = 1 / (1 + exp(temperature * s)), temperature=1; symmetric  "
+                        "[SymPO's symmetric loss, NOT TRL's `sigmoid` (that is `logistic`)]")
+    assert lines[2].startswith("  2 x cdpo: l = (1 - epsilon) log(1 + exp(-s)) + epsilon log(1 + exp(s)), "
+                               "epsilon=0.2; not symmetric")
+    assert len(lines) == 3
+    assert "hinge: l = max(0, 1 - s); not symmetric" in LossSpec.create("hinge").describe()

@@ -101,6 +101,7 @@ class PreferenceTokenizer:
         self.stats: dict[str, int] = {k: 0 for k in DATA_STAT_KEYS}
         self._warned: set[str] = set()
         self._roles: tuple | None = None  # (chat template, the roles it knows)
+        self._rendered_roles: dict[int, dict[str, str | None]] = {}  # template id -> role -> rendered as
 
     # -- helpers ---------------------------------------------------------- #
 
@@ -112,6 +113,30 @@ class PreferenceTokenizer:
         if self.add_eos and eos is not None and (not ids or ids[-1] != eos):
             ids.append(eos)
         return ids
+
+    def _rendered_as(self, role: str) -> str | None:
+        """The other role the chat template renders a ``role`` turn as (a template with no branch for
+        'tool' may print it as an assistant turn), or None when it renders it as itself. Measured once
+        per role by rendering a probe turn both ways."""
+        if role in ("user", "assistant"):
+            return None
+        cache = self._rendered_roles.setdefault(id(self.tokenizer.chat_template), {})
+        if role not in cache:
+            cache[role] = None
+
+            def render(r):
+                turns = [{"role": "user", "content": "probe question"}, {"role": r, "content": "probe turn"}]
+                try:
+                    return self.tokenizer.apply_chat_template(turns, tokenize=False)
+                except Exception:  # noqa: BLE001 - a template may refuse an order of roles: no verdict then
+                    return None
+
+            mine = render(role)
+            for other in ("assistant", "user", "system"):
+                if other != role and mine is not None and mine == render(other):
+                    cache[role] = other
+                    break
+        return cache[role]
 
     def _render(self, ex: PreferenceExample) -> tuple[list[int], list[int], list[int]]:
         tok = self.tokenizer
@@ -127,11 +152,16 @@ class PreferenceTokenizer:
         known = self._roles[1]
         for name, messages in (("prompt", ex.prompt), ("chosen", ex.chosen), ("rejected", ex.rejected)):
             for k, m in enumerate(messages):
+                where = f"{ex.source or f'record {ex.index}'}: field '{name}[{k}].role' is {m.get('role')!r}"
                 if m.get("role") not in known:
                     raise DataError(
-                        f"{ex.source or f'record {ex.index}'}: field '{name}[{k}].role' is {m.get('role')!r}, a role "
-                        f"the chat template does not know (known: {', '.join(sorted(known))}); rename it "
-                        "(e.g. human -> user, bot -> assistant)")
+                        f"{where}, a role the chat template does not know (known: {', '.join(sorted(known))}); "
+                        "rename it (e.g. human -> user, bot -> assistant)")
+                if (relabelled := self._rendered_as(m["role"])) is not None:
+                    raise DataError(
+                        f"{where}, but the chat template renders it as {relabelled!r} (it has no turn of its own "
+                        f"for that role); rename or drop those messages, or use a template that renders "
+                        f"{m['role']!r} turns")
         prompt_text = tok.apply_chat_template(list(ex.prompt), tokenize=False, add_generation_prompt=True)
         responses = []
         for name, resp in (("chosen", ex.chosen), ("rejected", ex.rejected)):

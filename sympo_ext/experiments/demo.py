@@ -1,19 +1,7 @@
 """``sympo-train --demo``: SymPO vs DPO under 40% label noise, on a CPU, nothing downloaded.
 
-Steps (:mod:`sympo_ext.experiments.pipeline`; the LM-alignment experiment calls them for
-many losses, noise levels and seeds):
-
-1. :func:`build_reference` -- a local word-level tokenizer, a tiny Llama and the
-   synthetic task of :mod:`sympo_ext.experiments.synthetic` (true reward computable); the
-   model is briefly fine-tuned (SFT) to become the reference policy.
-2. :func:`make_preference_data` -- pairs sampled from the reference, ordered by a
-   Bradley-Terry draw on the true reward, then labels flipped at rate ``noise``
-   (:mod:`sympo_ext.noise`; the true labels are kept).
-3. :func:`train_policy` -- the :class:`~sympo_ext.train.trainer.Trainer` with a
-   given loss (reference log-probs precomputed once).
-4. :func:`evaluate_policy` -- mean true reward of the policy's samples, win rate
-   against the reference (judged by the true reward), and the implicit reward's
-   accuracy on held-out pairs against the noisy and the true labels.
+The steps are :mod:`sympo_ext.experiments.pipeline`'s (reference, preference data, policy training,
+evaluation; the LM-alignment experiment calls them for many losses, noise levels and seeds).
 
 :func:`run_demo` runs them for SymPO (sigmoid) and DPO (logistic) on the same pairs, for
 three seeds (the LM-alignment experiment's runner), and prints the table, the paired

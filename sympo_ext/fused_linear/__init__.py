@@ -73,7 +73,7 @@ Layout of this package:
 * :mod:`.logps_op`   -- the two custom ops and :func:`fused_linear_sequence_logps`;
 * :mod:`.loss_fused` -- loss + gradients in one pass (3 GEMMs), used by
   :class:`sympo_ext.FusedLinearSymPOLoss` (which lives with the other loss modules in
-  :mod:`sympo_ext.modules`).
+  :mod:`sympo_ext.loss_modules`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from .. import ops as _ops
-from .. import reference as _reference
+from .. import oracle as _oracle
 
 __all__ = ["auto_chunk_size", "CPU_CHUNK_BUDGET_BYTES", "CUDA_CHUNK_BUDGET_MIN", "CUDA_CHUNK_BUDGET_MAX"]
 
@@ -46,13 +46,13 @@ def auto_chunk_size(num_rows: int, vocab: int, dtype: torch.dtype, device: torch
 
 def row_fns(dtype: torch.dtype):
     """The row kernels, looked up at call time so the fused ones are used when present.
-    float64 (gradcheck only, not a speed path) goes to the pure-PyTorch reference rows."""
+    float64 (gradcheck only, not a speed path) goes to the pure-PyTorch oracle rows."""
     if dtype == torch.float64:
 
         def backward_(logits, labels, lse, row_grad, ignore_index):
-            return logits.copy_(_reference.token_logps_grad(logits, labels, lse, row_grad, ignore_index))
+            return logits.copy_(_oracle.token_logps_grad(logits, labels, lse, row_grad, ignore_index))
 
-        return _reference.token_logps_and_lse, backward_
+        return _oracle.token_logps_and_lse, backward_
     return _ops.token_logps_and_lse, _ops.token_logps_backward_
 
 

@@ -11,6 +11,7 @@ from typing import Optional
 
 import torch
 
+from ..dtypes import math_dtype
 from ..sequences import average_or_zero, inverse_counts, per_sequence_sum, sequence_ids
 from .chunking import (FLOATS, LOW_PRECISION, NAME, addmm_fp32_out, chunks, geometry, head_logits, resolve_chunk,
                        row_fns, scan_counted, take)
@@ -24,7 +25,7 @@ __all__ = ["fused_linear_sequence_logps", "check_inputs", "SLICE_PAD"]
 
 def _forward_impl(hidden, weight, bias, labels, cu_seqlens, ignore_index, average, chunk_size):
     h2, lab, n, t = geometry(hidden, labels, cu_seqlens)
-    out_dtype = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+    out_dtype = math_dtype(hidden)
     num_rows = lab.shape[0]
     mask, n_valid, idx = scan_counted(lab, cu_seqlens, ignore_index, weight.shape[0])
     tok = torch.zeros(num_rows, dtype=out_dtype, device=hidden.device)
@@ -55,7 +56,7 @@ def _backward_impl(grad_out, hidden, weight, bias, labels, cu_seqlens, lse, igno
     if average:
         g = g * inverse_counts(per_sequence_sum(mask.to(lse.dtype), n, seq))
     row_grad = g.repeat_interleave(t) if seq is None else g[seq]
-    row_grad = row_grad.to(torch.float32) if hidden.dtype != torch.float64 else row_grad
+    row_grad = row_grad.to(math_dtype(hidden))
 
     grads = _vocab_sliced_backward(h2, weight, bias, lab, lse, row_grad, idx, n_valid,
                                    resolve_chunk(chunk_size, n_valid, weight), need_hidden, need_weight, need_bias)
@@ -186,7 +187,7 @@ def _fused_linear_logps(
 
 @_fused_linear_logps.register_fake
 def _(hidden, weight, bias, labels, cu_seqlens, ignore_index, average, chunk_size):
-    out_dtype = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+    out_dtype = math_dtype(hidden)
     n = labels.shape[0] if cu_seqlens is None else cu_seqlens.shape[0] - 1
     return hidden.new_empty((n,), dtype=out_dtype), hidden.new_empty((labels.numel(),), dtype=out_dtype)
 

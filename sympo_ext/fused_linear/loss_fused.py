@@ -21,6 +21,7 @@ from typing import NamedTuple, Optional
 import torch
 
 from .. import ops as _ops
+from ..dtypes import math_dtype
 from ..sequences import inverse_counts, per_sequence_sum, sequence_ids
 from .chunking import LOW_PRECISION, addmm_fp32_out, geometry, head_logits, resolve_chunk, row_fns, scan_counted
 
@@ -126,7 +127,7 @@ def _loss_fused_impl(hidden, weight, bias, labels, cu_seqlens, pair: PairInputs,
     groups = list(_pair_groups(counts, pairs, resolve_chunk(opts.chunk_size, n_valid, weight)))
     acc = _GradAccumulator(h2, weight, bias, idx, n_valid, len(groups), *opts.needs)
     row_fwd, row_bwd = row_fns(hidden.dtype)
-    math = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+    math = math_dtype(hidden)
     reduction = opts.loss_kwargs["reduction"]
     kw = {k: v for k, v in opts.loss_kwargs.items() if k != "reduction"}
     losses, rewards, logps = [], [], torch.zeros(n, dtype=math, device=hidden.device)

@@ -35,6 +35,11 @@ def is_hub_id(name: str) -> bool:
     return bool(_HUB_ID.match(name)) and not os.path.exists(name)
 
 
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0][:200]}" if text else type(e).__name__
+
+
 def load_policy(name: str, *, torch_dtype: str | None = None, attn_implementation: str | None = None,
                 what: str = "--model") -> nn.Module:
     """A Hugging Face causal LM from a local directory or a Hub id (from the local cache when
@@ -52,8 +57,8 @@ def load_policy(name: str, *, torch_dtype: str | None = None, attn_implementatio
         raise ConfigError(f"{what} {name!r}: no such directory, and not a Hugging Face Hub id (org/name)")
     try:
         return AutoModelForCausalLM.from_pretrained(name, **kwargs)
-    except (OSError, ValueError, ImportError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    except Exception as e:  # noqa: BLE001 - OSError, an invalid config.json, a truncated weights file (safetensors)
+        first = _first_line(e)
         if attn_implementation is not None and "attention" in first.lower():
             raise ConfigError(f"--attn_implementation {attn_implementation}: {first}") from e
         where = "local directory" if os.path.isdir(name) else "Hub id (offline: only models in the local cache)"
@@ -114,6 +119,14 @@ def apply_lora(model: nn.Module, *, r: int, alpha: float, dropout: float, target
         raise ConfigError("--lora_r needs the peft package: pip install 'sympo_ext[lora]' (or pip install peft)") from e
     targets = target_modules if target_modules == "all-linear" else [t.strip() for t in target_modules.split(",")
                                                                     if t.strip()]
+    if targets != "all-linear":  # every name must match a module (peft only refuses a list matching none)
+        names = [name for name, _ in model.named_modules()]
+        missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
+        if missing:
+            leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
+            raise ConfigError(f"--lora_target_modules {target_modules!r}: {', '.join(map(repr, missing))} not found: it "
+                              "matches no module of the model "
+                              f"(its linear layers: {', '.join(leaves)})")
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none",
                         task_type="CAUSAL_LM")
     try:
@@ -168,7 +181,11 @@ def load_tokenizer(path: str):
         raise FileNotFoundError(f"tokenizer directory {path!r} does not exist")
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    try:
+        tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except Exception as e:  # noqa: BLE001 - an invalid tokenizer or config file, whatever the parser raises
+        raise ConfigError(f"tokenizer {path!r} could not be loaded ({_first_line(e)}); check its tokenizer and "
+                          "config files, or pass another --tokenizer") from e
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return tok

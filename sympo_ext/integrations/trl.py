@@ -69,6 +69,8 @@ def _field(default, help_text: str):
 
 
 @dataclass
+@_losses.with_param_fields(lambda name: _field(None, _losses.param_help(name, trl=True)),
+                          after="sympo_loss_weights", prefix="sympo_")
 class SymPOConfig(DPOConfig):
     """``trl.DPOConfig`` plus the sympo_ext loss. ``beta`` is TRL's; the rest of the loss is here."""
 
@@ -77,14 +79,8 @@ class SymPOConfig(DPOConfig):
         "'sigmoid' (DPO) is 'logistic' here, 'robust' is 'rdpo'.")
     sympo_loss_weights: list[float] | None = _field(
         None, "with a list sympo_loss_type: the weights of the combination (default 1 each)")
-    sympo_temperature: float | None = _field(None, "temperature of the 'sigmoid' loss (None: 1)")
-    sympo_slope: float | None = _field(None, "slope of the 'symmetric_ramp' loss (None: 0.5)")
-    sympo_epsilon: float | None = _field(
-        None, "epsilon of 'cdpo' / 'rdpo' / 'aot' (the label-noise rate) or 'exo_pair'; None takes TRL's "
-        "label_smoothing for the label-noise losses, else the loss's default")
-    sympo_alpha: float | None = _field(None, "alpha of 'ropo' (None: 14)")
-    sympo_gamma: float | None = _field(None, "gamma of 'simpo', in reward units (None: 0.5)")
-    sympo_tau: float | None = _field(None, "tau of 'discopop' (None: 0.05)")
+    # sympo_<parameter> for every loss parameter (sympo_temperature, sympo_epsilon, ...): generated
+    # from the registry by with_param_fields (None = the loss's own default).
     sympo_clip: float | None = _field(None, "clamp each reward beta*(log pi - log pi_ref) to [-clip, clip]")
     sympo_logps_path: str = _field(
         "auto", "policy log-probs: 'auto' (fused-linear where the model allows), 'fused_linear' or 'logits'")
@@ -119,8 +115,8 @@ class SymPOConfig(DPOConfig):
             types = [_losses.canonical_name(n) for n in names]
         except (ValueError, TypeError) as exc:
             raise ValueError(f"sympo_loss_type: {exc}") from None
-        epsilon = self.sympo_epsilon
-        if epsilon is None and self.label_smoothing:
+        params = {name: getattr(self, f"sympo_{name}") for name in _losses.PARAMS}
+        if self.label_smoothing:
             takers = [t for t in types if _losses.takes_flip_rate(t)]
             if not takers:
                 users = [n for n in _losses.LOSSES if _losses.takes_flip_rate(n)]
@@ -128,14 +124,15 @@ class SymPOConfig(DPOConfig):
                     f"label_smoothing={self.label_smoothing} has no effect with sympo_loss_type="
                     f"{self.sympo_loss_type!r}; it is the label-noise epsilon of {', '.join(users)} "
                     f"(TRL 'robust' = 'rdpo')")
-            epsilon = float(self.label_smoothing)
+            flip = _losses.LOSSES[takers[0]].param.name  # TRL's label_smoothing is this parameter
+            if params[flip] is None:
+                params[flip] = float(self.label_smoothing)
         if self.sympo_clip is not None and not self.sympo_clip > 0:
             raise ValueError(f"sympo_clip must be > 0 or None, got {self.sympo_clip!r}")
         try:
             spec = _losses.LossSpec.create(
                 self.sympo_loss_type, beta=self.beta, clip=self.sympo_clip, loss_weights=self.sympo_loss_weights,
-                temperature=self.sympo_temperature, slope=self.sympo_slope, epsilon=epsilon,
-                alpha=self.sympo_alpha, gamma=self.sympo_gamma, tau=self.sympo_tau)
+                **params)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"SymPOConfig (the sympo_<parameter> fields): {exc}") from None
         kwargs = spec.sym_loss_kwargs()

@@ -6,7 +6,7 @@ final model); the file layer (atomic writes, manifest, verification, pruning) is
 Layout of a run directory::
 
     OUTPUT_DIR/
-      run.json               marks the directory as a sympo-train run (config + versions)
+      run.json               marks the directory as a sympo-train run (config, input fingerprints, versions)
       .sympo-train.lock      held (flock) by the live run; see rundir.py
       metrics.csv            one row per logged step / evaluation
       checkpoints/step-000040/

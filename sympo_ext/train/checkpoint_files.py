@@ -2,30 +2,7 @@
 pruning, RNG capture and full state dicts (the orchestration of a run's saves and resumes is
 :mod:`sympo_ext.train.checkpoint`).
 
-Layout of a run directory::
-
-    OUTPUT_DIR/
-      run.json               marks the directory as a sympo-train run (config + versions)
-      .sympo-train.lock      held (flock) by the live run; see rundir.py
-      metrics.csv            one row per logged step / evaluation
-      checkpoints/step-000040/
-          model.pt           full policy state dict
-          optimizer.pt       full AdamW state
-          trainer_state.pt   step, scheduler, data position, config
-          rng-rank0.pt ...   python / numpy / torch / cuda RNG states of every process
-          manifest.json      sha256 and size of every file above (written last)
-      checkpoints/latest     name of the newest complete checkpoint
-      final/                 the trained policy (save_pretrained) and tokenizer
-
-A checkpoint is first written to ``checkpoints/.tmp-step-...`` and renamed
-(``os.replace``) into place once every file and the manifest are complete and
-fsynced, so a crash or a kill during saving never leaves a half-written
-checkpoint where ``--resume`` would find it. ``latest`` is updated the same
-way. Pruning renames a checkpoint to ``.del-step-...`` before deleting it, so
-a kill during pruning leaves nothing that looks like a checkpoint (the
-leftover is removed at the next start). On resume every file is checked
-against the manifest before it is loaded: a truncated, empty or bit-flipped
-file is detected and the next older intact checkpoint is used instead.
+The layout of a run directory is described in :mod:`sympo_ext.train.checkpoint`.
 """
 
 from __future__ import annotations

@@ -48,11 +48,13 @@ One run per OUTPUT_DIR: a second sympo-train on a directory in use is refused wi
 --resume on a run stopped before its first checkpoint starts it afresh with its stored options;
 a corrupted checkpoint (checked against its sha256 manifest) is skipped for the newest intact one.
 
-exit status: 0 done; 2 bad option, data, tokenizer or output directory, or no intact checkpoint
+exit status: 0 done; 2 bad option, data, tokenizer, model or output directory, a changed input on
+--resume, or no intact checkpoint
 (one line, nothing written); 3 non-finite loss, gradient or parameters (training stopped before the
 update; the last good checkpoint is kept); 4 a checkpoint, the final model or another run file could
 not be written (disk full, ...; training stopped, the previous checkpoint is intact); 128 + N stopped
-by signal N.
+by signal N (the first Ctrl-C / SIGTERM: a checkpoint was saved); 130 a second one (stopped at
+once, nothing saved then).
 """
 
 
@@ -171,6 +173,11 @@ def main(argv: list[str] | None = None, *, run_demo=None) -> int:
         from .trainer import Trainer
 
         result = Trainer(config, config_file=args.config).train()
+    except KeyboardInterrupt:
+        # A second Ctrl-C / SIGTERM (or one before training started): stopped at once, nothing saved now.
+        print("sympo-train: interrupted: stopped without saving; the last checkpoint (if any) is intact, "
+              "continue with --resume", file=sys.stderr)
+        return 130
     except (ConfigError, RunDirError, DataError, CheckpointError, FileNotFoundError) as e:
         # Config/data/run-directory/checkpoint errors: one clear line, no traceback (nothing was written).
         print(f"sympo-train: error: {e}", file=sys.stderr)

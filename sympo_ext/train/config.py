@@ -21,7 +21,7 @@ from ..errors import ConfigError
 from ..hf.loading import is_hub_id
 from ..hf.logps import LOGPS_PATHS
 from ..hf.probe import PACKED_MODES, packed_mode
-from ..losses import ALIASES, LOSSES, PARAM_NAMES, LossSpec, help_text
+from ..losses import ALIASES, LOSSES, PARAMS, LossSpec, help_text, param_help, with_param_fields
 
 __all__ = ["TrainConfig", "ConfigError", "load_config_file", "GROUPS"]
 
@@ -54,6 +54,7 @@ def _f(default, group: str, help: str, **kw):
 
 
 @dataclass
+@with_param_fields(lambda name: _f(None, "loss", param_help(name)), after="clip")
 class TrainConfig:
     # ---------------------------------------------------------------- model
     model: str | None = _f(None, "model",
@@ -139,13 +140,8 @@ class TrainConfig:
         metavar="X,Y,...")
     beta: float = _f(0.1, "loss", "reward scale: r = beta * (log pi - log pi_ref)")
     clip: float | None = _f(None, "loss", "clamp each reward to [-clip, clip] (SymPO's bounded reward)")
-    temperature: float | None = _f(None, "loss", "sigmoid: l(s) = 1 / (1 + exp(temperature * s)) (default 1)")
-    slope: float | None = _f(None, "loss", "symmetric_ramp: l(s) = clamp(0.5 - slope * s, 0, 1) (default 0.5)")
-    epsilon: float | None = _f(None, "loss", "cdpo / rdpo / aot: the assumed label-flip rate (default 0); exo_pair: "
-        "its epsilon (default 1e-3)")
-    alpha: float | None = _f(None, "loss", "ropo: alpha (default 14, the official SymPO code's)")
-    gamma: float | None = _f(None, "loss", "simpo: the target margin in reward units (default 0.5)")
-    tau: float | None = _f(None, "loss", "discopop: tau (default 0.05)")
+    # the loss parameters (--temperature, --slope, --epsilon, ...): generated from the registry
+    # by with_param_fields, each float | None (None = the loss's own default)
     nll_weight: float = _f(0.0, "loss", "add nll_weight x the chosen responses' per-token NLL, per pair (RPO's "
         "alpha; SLiC = hinge + this term), from the same log-prob pass")
     average_logps: bool = _f(False, "loss", "use the per-token mean log-prob instead of the sum (length "
@@ -215,14 +211,10 @@ class TrainConfig:
     def _validate_loss(self, bad) -> None:
         """The loss options through the loss modules' own checks (sympo_ext.losses.LossSpec, in the
         float32 math the kernels use); the messages name the option as a flag."""
-        from ..modules import split_sft
-
         if self.loss_weights and not self.loss_types:
             bad("--loss_weights needs --loss_types (comma-separated loss names)")
         try:
-            opts = self.loss_options()
-            loss_type, weights, _ = split_sft(opts.pop("loss_type"), opts.pop("loss_weights"), opts.pop("nll_weight"))
-            LossSpec.create(loss_type, loss_weights=weights, **opts).validate(torch.float32)
+            self.loss_spec().validate(torch.float32)
         except (ValueError, TypeError) as e:
             msg = str(e)
             first = msg.split(" ", 1)[0].split("=", 1)[0]
@@ -230,6 +222,15 @@ class TrainConfig:
                 first = "loss_types"
             flag = "loss_types" if self.loss_types else "loss_type"
             bad(f"--{msg}" if first in self.field_names() else f"--{flag}: {msg}")
+
+    def loss_spec(self) -> LossSpec:
+        """The pair loss of this run as one :class:`~sympo_ext.losses.LossSpec` (the NLL / SFT term
+        is not part of it: see ``nll_weight``)."""
+        from ..loss_modules import split_sft
+
+        opts = self.loss_options()
+        loss_type, weights, _ = split_sft(opts.pop("loss_type"), opts.pop("loss_weights"), opts.pop("nll_weight"))
+        return LossSpec.create(loss_type, loss_weights=weights, **opts)
 
     def loss_options(self, **overrides) -> dict[str, Any]:
         """The loss options of this run, as the loss modules (``sympo_ext.SymPOLoss`` /
@@ -244,7 +245,7 @@ class TrainConfig:
         else:
             loss_type, weights = self.loss_type, None
         options = dict(loss_type=loss_type, loss_weights=weights, beta=self.beta, clip=self.clip,
-                       nll_weight=self.nll_weight, **{name: getattr(self, name) for name in PARAM_NAMES})
+                       nll_weight=self.nll_weight, **{name: getattr(self, name) for name in PARAMS})
         options.update(overrides)
         return options
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss
 from ..hf.heads import split_decoder_head
 from ..hf.logps import check_logps_path, forward_kwargs, logps_inputs
+from ..loss_modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss
 
 __all__ = ["PolicyLoss"]
 

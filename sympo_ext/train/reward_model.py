@@ -110,7 +110,7 @@ def train_reward_model(
             tensors [N] into ``pool`` (saves copying shared inputs).
         labels: 0/1 [N] (1 = a preferred; None = all 1), possibly noisy.
         loss_type (a name, alias or list), beta, clip, loss_weights, weights and the loss parameters
-            (``**loss_params``: temperature, slope, epsilon, alpha, gamma, tau; None = the loss's
+            (``**loss_params``: any parameter of the loss registry by name; None = the loss's
             default): as in :func:`sympo_ext.sym_loss` (reference-free: the margin is
             ``beta * (r(a) - r(b))``).
         epochs, batch_size, lr, weight_decay, max_grad_norm: AdamW training (every parameter decays;

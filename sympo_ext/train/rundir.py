@@ -213,6 +213,8 @@ def check_output_dir(cfg, lock: RunLock | None, config_file: str | None = None) 
     state = run_state(out)
     if lock is not None and state != "absent":
         lock.acquire(create=state in ("run", "empty") or cfg.overwrite)
+    if state == "run" and not cfg.overwrite and (odd := _odd_checkpoints(out)):
+        raise RunDirError(f"{odd}; it was not written by sympo-train: move it away, then run again")
     if cfg.resume:
         stored = stored_config(out) if state == "run" else None
         if stored is None:
@@ -234,6 +236,22 @@ def check_output_dir(cfg, lock: RunLock | None, config_file: str | None = None) 
         what = "another sympo-train run" if state == "run" else "other files"
         raise RunDirError(f"--output_dir {out!r} already holds {what}; pass --resume to continue "
                           "it, --overwrite to delete it and start afresh, or choose another directory")
+
+
+def _odd_checkpoints(out: str) -> str | None:
+    """What is wrong with ``OUTPUT_DIR/checkpoints`` when it is not as sympo-train writes it, else None."""
+    d = ckpt.checkpoint_dir(out)
+    if not os.path.lexists(d):
+        return None
+    if not os.path.isdir(d):
+        return f"{d} is not a directory (sympo-train keeps its checkpoints there)"
+    latest = os.path.join(d, "latest")
+    if os.path.lexists(latest) and not os.path.isfile(latest):
+        return f"{latest} is not a file (it must be the small file naming the newest checkpoint)"
+    for name in sorted(os.listdir(d)):
+        if ckpt.CHECKPOINT_RE.match(name) and not os.path.isdir(os.path.join(d, name)):
+            return f"{os.path.join(d, name)} is not a directory (a checkpoint is a directory of files)"
+    return None
 
 
 def _empty_dir(path: str) -> None:

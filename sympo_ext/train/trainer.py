@@ -121,11 +121,15 @@ class Trainer:
         self.train_pairs, self.eval_pairs, self.data_stats = prepare_datasets(
             cfg, tok, self._train_examples, self._eval_examples)
         n, ws = len(self.train_pairs), self.dist.world_size
-        check_vocabulary(self.policy, max_token_id(self.train_pairs + self.eval_pairs))
+        check_vocabulary(self.policy, max_id := max_token_id(self.train_pairs + self.eval_pairs))
         inputs = run_inputs(cfg, train_pairs=self.train_pairs, eval_pairs=self.eval_pairs, model=self._model_arg,
                             ref_model=self._ref_arg, tokenizer=self._tokenizer_arg, config_file=config_file)
         if cfg.resume and cfg.output_dir:
             rundir.check_inputs_unchanged(cfg.output_dir, inputs)
+        if self._ref_arg is None and cfg.ref_model and cfg.reference != "none":  # loaded (and checked) now
+            self._ref_arg = load_policy(cfg.ref_model, torch_dtype=cfg.torch_dtype,
+                                        attn_implementation=cfg.attn_implementation, what="--ref_model")
+            check_vocabulary(self._ref_arg, max_id, what="--ref_model")
         self.sampler = StepSampler.from_config(cfg, n, world_size=ws, rank=self.dist.rank)
         self.steps_per_epoch = self.sampler.steps_per_epoch
         self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.num_epochs * self.steps_per_epoch))
@@ -144,6 +148,11 @@ class Trainer:
         self.logps_plan = D.broadcast_object(self.logps_plan, self.dist)  # one decision for every process
         for note in self.logps_plan.notes:
             self.report(note)
+        # What is optimised, in words (one line per term; TRL-clashing names noted): recorded, and told
+        # with --progress (like the other start-up lines; an error exit then stays one clear line).
+        self.loss_description = cfg.loss_spec().describe()
+        if cfg.progress:
+            self.report(self.loss_description)
         self.collate = PackedCollator() if self.logps_plan.packed else PaddedCollator(pad)
 
         # The run directory (only now: everything above could still fail).
@@ -151,7 +160,7 @@ class Trainer:
             rundir.prepare_output_dir(cfg, self._lock, {
                 "torch": torch.__version__, "world_size": ws, "data_stats": self.data_stats, "train_pairs": n,
                 "eval_pairs": len(self.eval_pairs), "logps_plan": self.logps_plan.to_dict(),
-                "inputs": inputs}, config_file)
+                "inputs": inputs, "loss": self.loss_description}, config_file)
         D.barrier(self.dist)
 
         set_seed(cfg.seed)

@@ -128,3 +128,19 @@ def test_dataset_from_examples(tok):
 # --------------------------------------------------------------------------- #
 # Collators
 # --------------------------------------------------------------------------- #
+
+
+def test_a_role_the_template_renders_as_another_is_refused(tok):
+    """The synthetic template has turns for system and user, and renders every other role as an
+    assistant turn: a 'tool' message would silently become an assistant message."""
+    pt = PreferenceTokenizer(tok, max_length=64)
+    tool_turn = [{"role": "user", "content": "hello"}, {"role": "tool", "content": "cats"}]
+    ex = PreferenceExample(prompt=tool_turn, chosen=msgs("assistant", "cats"), rejected=msgs("assistant", "dogs"),
+                           index=3, source="pairs.jsonl:4")
+    with pytest.raises(DataError, match=r"pairs.jsonl:4: field 'prompt\[1\].role' is 'tool', but the chat template "
+                                        r"renders it as 'assistant'"):
+        pt.encode(ex)
+    # the roles it renders as themselves pass
+    system = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]
+    ok = PreferenceExample(prompt=system, chosen=msgs("assistant", "cats"), rejected=msgs("assistant", "dogs"), index=0)
+    pt.encode(ok)  # no DataError: system has its own turn in this template

@@ -24,19 +24,7 @@ from sympo_ext.experiments.synthetic import (
     win_rate_from_rewards,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models: one intra-op thread is fastest, and far faster on a busy 2-core machine.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return build_tokenizer()
+from train.conftest import _one_thread, tok  # noqa: E402, F401  (the trainer tests' fixtures)
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,23 @@ def test_cli_trains_jsonl_and_conversational_json_with_config(model_dir, data_fi
     assert code == 0, err
     stored = json.loads((tmp_path / "b" / "run.json").read_text())["config"]
     assert stored["loss_type"] == "symmetric_ramp" and stored["max_steps"] == 2 and stored["packed"] is True
+    # the loss in words: printed at start and recorded in run.json (LossSpec.describe)
+    described = json.loads((tmp_path / "b" / "run.json").read_text())["loss"]
+    assert "1 x symmetric_ramp: l = clamp(0.5 - slope * s, 0, 1), slope=0.25; symmetric" in described
+    assert "[sympo-train] loss" not in err  # --progress false: start-up lines are not printed
+
+
+def test_cli_describes_trl_clashing_names(model_dir, data_file, tmp_path, capsys):
+    code, out, err = run_cli(cli_base(model_dir, data_file, tmp_path / "d") + ["--loss_types", "sigmoid,dpo",
+                             "--loss_weights", "1,0.5", "--progress", "true"], capsys)
+    assert code == 0, err
+    described = json.loads((tmp_path / "d" / "run.json").read_text())["loss"]
+    assert "[sympo-train] " + described in err  # printed at start
+    lines = described.splitlines()
+    assert lines[1].startswith("  1 x sigmoid: l = 1 / (1 + exp(temperature * s)), temperature=1; symmetric")
+    assert "NOT TRL's `sigmoid` (that is `logistic`)" in lines[1]
+    assert lines[2].startswith("  0.5 x logistic: l = log(1 + exp(-s))") and "not symmetric" in lines[2]
+    assert "TRL's `sigmoid`" in lines[2]
 
 def test_cli_bad_inputs_are_clear_and_write_nothing(model_dir, data_file, tmp_path, capsys):
     out = tmp_path / "run"

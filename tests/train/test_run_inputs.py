@@ -152,3 +152,55 @@ def test_fingerprints_see_content_not_names(tmp_path):
     assert changed_inputs({"model": "a", "tokenizer": "t"}, {"model": "b", "tokenizer": "t"}) == [
         "the model (--model: re-exported or replaced?)"]
     assert changed_inputs(None, {"model": "b"}) == []  # a run that predates fingerprints
+
+
+def test_odd_checkpoint_states_are_named(model_dir, data_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli_main([str(a) for a in _args(model_dir, data_file, out, 2, ["--save_steps", "1"])]) == 0
+    latest = out / "checkpoints" / "latest"
+    latest.unlink()
+    latest.mkdir()
+    code, _, err = run_cli(_args(model_dir, data_file, out, 2, ["--resume"]), capsys)
+    assert code == 2 and "checkpoints/latest is not a file" in err and "free space" not in err, err
+
+
+def test_broken_model_and_tokenizer_files_are_one_line(copied, tmp_path, capsys):
+    model, data = copied
+    weights = next(model.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:200])  # truncated
+    code, _, err = run_cli(_args(model, data, tmp_path / "a", 1), capsys)
+    assert code == 2 and "Traceback" not in err and "could not be loaded" in err, err
+    (model / "config.json").write_text("{ not json")
+    code, _, err = run_cli(_args(model, data, tmp_path / "b", 1), capsys)
+    assert code == 2 and "Traceback" not in err and "could not be loaded" in err, err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_second_interrupt_stops_without_a_traceback(model_dir, data_file, tmp_path, capsys, monkeypatch):
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "train", interrupted)
+    code, _, err = run_cli(_args(model_dir, data_file, tmp_path / "run", 1), capsys)
+    assert code == 130 and "interrupted: stopped without saving" in err and "Traceback" not in err
+
+
+def test_every_name_of_a_list_option_must_match(tok):
+    pytest.importorskip("peft")
+    from sympo_ext.hf.loading import apply_lora
+
+    model = synthetic.build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2)
+    with pytest.raises(ConfigError, match=r"--lora_target_modules 'q_proj,k_prj': 'k_prj' not found: it matches no module .*q_proj"):
+        apply_lora(model, r=2, alpha=4, dropout=0.0, target_modules="q_proj,k_prj")
+    apply_lora(model, r=2, alpha=4, dropout=0.0, target_modules="q_proj, v_proj")  # all match
+
+
+def test_a_reference_with_a_smaller_vocabulary_is_refused_before_anything_is_written(tok, model_dir, data_file,
+                                                                                      tmp_path, capsys):
+    ref = tmp_path / "ref"
+    small = synthetic.build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2)
+    small.resize_token_embeddings(8)
+    small.save_pretrained(ref)
+    out = tmp_path / "run"
+    code, _, err = run_cli(_args(model_dir, data_file, out, 1, ["--ref_model", ref]), capsys)
+    assert code == 2 and "--ref_model: the data holds token id" in err and not out.exists(), err

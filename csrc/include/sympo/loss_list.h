@@ -2,7 +2,7 @@
 //
 // Everything else in C++ is generated from it: the LossType enum and the loss
 // count (sympo/losses.h), the name table and the parameter checks
-// (csrc/loss_names.h), and every dispatch switch. sympo_ext/losses.py holds the
+// (csrc/loss_names.h), and every dispatch switch. sympo_ext/losses/formulas.py holds the
 // matching Python registry entry (defaults, formula text, reference); a test
 // (tests/test_losses_registry.py) fails if the two disagree.
 //

@@ -17,7 +17,7 @@ from . import ops as _ops
 from .fused_linear.logps_op import check_inputs as _check_fused_inputs
 from .fused_linear.logps_op import fused_linear_sequence_logps
 from .fused_linear.loss_fused import LossFusedOptions, PairInputs, loss_fused
-from .losses import DEFAULT_BETA, LOSSES, REDUCTIONS, LossSpec
+from .losses import DEFAULT_BETA, LOSSES, REDUCTIONS, LossSpec, params_doc
 from .sequences import inverse_counts, per_sequence_sum, sequence_ids
 from .metrics import preference_metrics
 from .ops import sequence_logps, sym_loss
@@ -99,15 +99,10 @@ class PairLossModule(nn.Module):
         loss_weights: list[float] | None = None,
         clip: float | None = None,
         reduction: str = "mean",
-        temperature: float | None = None,
-        slope: float | None = None,
-        epsilon: float | None = None,
-        alpha: float | None = None,
-        gamma: float | None = None,
-        tau: float | None = None,
         nll_weight: float = 0.0,
         average: bool = False,
         ignore_index: int = -100,
+        **loss_params: float | None,
     ) -> None:
         super().__init__()
         if reduction not in REDUCTIONS:
@@ -117,8 +112,7 @@ class PairLossModule(nn.Module):
             raise ValueError(f"{type(self).__name__}: nll_weight must be a finite number >= 0, got {nll_weight!r}")
         loss_type, loss_weights, nll_weight = split_sft(loss_type, loss_weights, float(nll_weight))
         self.spec = LossSpec.create(loss_type, beta=beta, clip=clip, loss_weights=loss_weights,
-                                    temperature=temperature, slope=slope, epsilon=epsilon, alpha=alpha, gamma=gamma,
-                                    tau=tau)
+                                    **loss_params)
         self.reduction, self.nll_weight = reduction, nll_weight
         self.average, self.ignore_index = average, ignore_index
 
@@ -151,6 +145,9 @@ class PairLossModule(nn.Module):
                 f"ignore_index={self.ignore_index}")
 
 
+PairLossModule.__doc__ += params_doc()
+
+
 class SymPOLoss(PairLossModule):
     """Preference loss from the policy logits of the concatenated batch ``[chosen; rejected]``.
 
@@ -164,8 +161,8 @@ class SymPOLoss(PairLossModule):
 
     Args (constructor): every :func:`sympo_ext.sym_loss` option -- ``loss_type`` (default
     ``"sigmoid"``, SymPO's symmetric sigmoid loss; a name, alias or a list), ``loss_weights``,
-    ``beta``, ``clip``, ``reduction`` and the loss parameters (``temperature``, ``slope``,
-    ``epsilon``, ``alpha``, ``gamma``, ``tau``; None = the loss's default) -- plus
+    ``beta``, ``clip``, ``reduction`` and the loss parameters by name (None = the loss's
+    default; listed in :class:`PairLossModule`'s docstring, from the registry) -- plus
     ``nll_weight`` (the NLL / SFT term), ``average`` (length-normalised log-probs, SimPO-style),
     ``ignore_index`` (label value that does not count) and ``inplace_backward`` (write the
     logits' gradient into the logits, see :func:`sympo_ext.sequence_logps`).

@@ -1,10 +1,7 @@
-"""sympo-train under bad input and faults: one clear line and exit status 2 (nothing written) for bad
-options, tokenizer-less models, uncreatable output directories and unknown chat roles; damaged
-checkpoints skipped on --resume; disk full; a run killed before its first checkpoint; the run lock;
-leftovers of killed runs. Tiny model, 2-4 steps per run."""
+"""Recovery from faults (sympo_ext/train/checkpoint.py, checkpoint_files.py, rundir.py): damaged
+checkpoints skipped on --resume, disk full, non-finite parameters, runs killed at any moment, leftovers."""
 
 from __future__ import annotations
-
 import errno
 import json
 import os
@@ -14,10 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
 import pytest
 import torch
-
 from sympo_ext.train import checkpoint as ckpt
 from sympo_ext.train import checkpoint_files
 from sympo_ext.train.checkpoint import list_checkpoints, verify_checkpoint
@@ -25,150 +20,7 @@ from sympo_ext.train.cli import main as cli_main
 from sympo_ext.train.metrics_log import read_metrics
 from sympo_ext.train.rundir import LOCK_NAME
 from .helpers import ENV, ROOT, clean_records, cli_base, run_cli
-
-TRAINED = ["--max_steps", "4", "--save_steps", "2", "--save_total_limit", "0", "--eval_fraction", "0.25"]
-
-
-def args_for(model_dir, data_file, out, extra=()):
-    args = cli_base(model_dir, data_file, str(out))
-    i = args.index("--max_steps")
-    del args[i:i + 2]
-    return args + list(extra)
-
-
-def final_state(out):
-    from safetensors.torch import load_file
-
-    return load_file(os.path.join(out, "final", "model.safetensors"))
-
-
-def same_state(a, b):
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-def one_clear_line(err):
-    lines = [x for x in err.splitlines() if x.strip() and "it/s]" not in x]  # transformers' loading bar aside
-    return "Traceback" not in err and len(lines) == 1 and lines[0].startswith("sympo-train: error:")
-
-
-@pytest.fixture(scope="module")
-def trained(model_dir, data_file, tmp_path_factory):  # noqa: F811
-    """A finished 4-step run (checkpoints at steps 2 and 4, an evaluation at the end)."""
-    out = tmp_path_factory.mktemp("trained") / "run"
-    torch.set_num_threads(1)
-    assert cli_main(args_for(model_dir, data_file, out, TRAINED)) == 0
-    return str(out), final_state(str(out))
-
-
-def copy_run(trained, tmp_path):
-    dst = tmp_path / "copy"
-    shutil.copytree(trained[0], dst)
-    return dst
-
-
-# --------------------------------------------------------------------------- #
-# Refused at parse time / before the model loads: exit 2, one line, nothing written
-# --------------------------------------------------------------------------- #
-
-BAD_OPTIONS = [("--weight_decay", "nan"), ("--max_grad_norm", "nan"), ("--beta", "inf"), ("--beta", "1e300"),
-               ("--learning_rate", "nan"), ("--adam_beta1", "1"), ("--adam_beta2", "-0.1"), ("--adam_eps", "0"),
-               ("--warmup_ratio", "nan"), ("--min_lr_ratio", "2"), ("--clip", "nan"), ("--temperature", "inf"),
-               ("--eval_fraction", "nan"), ("--label_noise", "-inf"), ("--num_epochs", "nan")]
-
-
-def test_bad_numeric_options_are_refused_before_anything_is_written(model_dir, data_file, tmp_path, capsys):  # noqa: F811
-    out = tmp_path / "run"
-    for flag, value in BAD_OPTIONS:
-        code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "2", f"{flag}={value}"]), capsys)
-        assert code == 2 and flag in err and one_clear_line(err), (flag, value, err)
-        assert not out.exists(), (flag, value)
-    # the rerun with a good value is never blocked by the refused starts
-    code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "2", "--weight_decay", "0.01"]), capsys)
-    assert code == 0, err
-
-
-def test_model_directory_without_tokenizer(model_dir, data_file, tmp_path, capsys):  # noqa: F811
-    bare = tmp_path / "bare"
-    bare.mkdir()
-    for name in os.listdir(model_dir):
-        if name in ("config.json", "generation_config.json") or name.startswith("model"):
-            shutil.copy(os.path.join(model_dir, name), bare / name)
-    code, _, err = run_cli(args_for(str(bare), data_file, tmp_path / "run", ["--max_steps", "2"]), capsys)
-    assert code == 2 and "holds no tokenizer" in err and "--tokenizer" in err and one_clear_line(err)
-    assert not (tmp_path / "run").exists()
-    # the tokenizer from another directory makes it work
-    code, _, err = run_cli(args_for(str(bare), data_file, tmp_path / "run", ["--max_steps", "2", "--tokenizer",
-                                                                             model_dir]), capsys)
-    assert code == 0, err
-
-
-def test_output_directory_that_cannot_be_created(model_dir, data_file, tmp_path, capsys, monkeypatch):  # noqa: F811
-    (tmp_path / "afile").write_text("x")
-    for out, needle in ((tmp_path / "afile" / "run", "is a file"), (tmp_path / "afile", "is a file, not a directory")):
-        code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "2"]), capsys)
-        assert code == 2 and needle in err and one_clear_line(err), err
-    assert (tmp_path / "afile").read_text() == "x"
-    # a read-only parent (simulated: tests may run as root, for whom chmod does not bite)
-    from sympo_ext.train import rundir
-
-    real = os.access
-    monkeypatch.setattr(rundir.os, "access", lambda p, m: False if str(p) == str(tmp_path) else real(p, m))
-    code, _, err = run_cli(args_for(model_dir, data_file, tmp_path / "ro", ["--max_steps", "2"]), capsys)
-    assert code == 2 and "is not writable" in err and one_clear_line(err) and not (tmp_path / "ro").exists()
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
-def test_device_cuda_without_gpu(model_dir, data_file, tmp_path, capsys):  # noqa: F811
-    code, _, err = run_cli(args_for(model_dir, data_file, tmp_path / "run", ["--max_steps", "2", "--device", "cuda"]),
-                           capsys)
-    assert code == 2 and "--device cuda" in err and one_clear_line(err) and not (tmp_path / "run").exists()
-
-
-def test_chat_roles_outside_the_template_are_refused_with_file_and_line(model_dir, tmp_path, capsys):  # noqa: F811
-    recs = clean_records(16, seed=8, conversational=True)
-    recs[5]["prompt"][0]["role"] = "human"
-    path = tmp_path / "conv.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    code, _, err = run_cli(args_for(model_dir, str(path), tmp_path / "run", ["--max_steps", "1"]), capsys)
-    assert code == 2 and f"{path}:6" in err and "'human'" in err and "prompt[0].role" in err and one_clear_line(err)
-    assert not (tmp_path / "run").exists()
-    recs[5]["prompt"][0]["role"] = "user"
-    recs[2]["chosen"][0]["role"] = "bot"
-    path = tmp_path / "conv.json"
-    path.write_text(json.dumps(recs))
-    code, _, err = run_cli(args_for(model_dir, str(path), tmp_path / "run", ["--max_steps", "1"]), capsys)
-    assert code == 2 and "conv.json record 2" in err and "'bot'" in err and "chosen[0].role" in err
-
-
-def test_template_roles_reads_the_roles_a_template_tests():
-    from sympo_ext.data import STANDARD_ROLES, template_roles
-
-    tpl = ("{% for m in messages %}{% if m['role'] == 'ipython' %}x{% elif message.role != \"developer\" %}y"
-           "{% elif 'function' == m[\"role\"] %}{% endif %}{% if m['role'] not in ['critic', 'judge'] %}{% endif %}"
-           "{% endfor %}")
-    assert template_roles(tpl) == frozenset(STANDARD_ROLES) | {"ipython", "developer", "function", "critic", "judge"}
-    # a template that prints any role (ChatML-like): only the standard roles are taken as known
-    assert template_roles("{% for m in messages %}<|im_start|>{{ m['role'] }}{% endfor %}") == frozenset(STANDARD_ROLES)
-    assert "tool_use" in template_roles({"default": "{% if m['role'] == 'tool_use' %}{% endif %}", "x": None})
-
-
-# --------------------------------------------------------------------------- #
-# Damaged checkpoints, disk full
-# --------------------------------------------------------------------------- #
-
-
-def _truncate(p):
-    p.write_bytes(p.read_bytes()[:100])
-
-
-def _zero(p):
-    p.write_bytes(b"")
-
-
-def _flip(p):
-    data = bytearray(p.read_bytes())
-    data[len(data) // 2] ^= 0x04
-    p.write_bytes(bytes(data))
+from .faults_helpers import TRAINED, args_for, final_state, same_state, one_clear_line, trained, copy_run, BAD_OPTIONS, _truncate, _zero, _flip, _wait_for_rows, _start_long_run  # noqa: F401
 
 
 @pytest.mark.parametrize("damage", [_truncate, _zero, _flip], ids=["truncated", "zero_length", "bit_flip"])
@@ -263,11 +115,6 @@ def test_nonfinite_parameters_are_never_checkpointed(model_dir, data_file, tmp_p
     assert not (out / "final").exists()
 
 
-# --------------------------------------------------------------------------- #
-# Killed runs: before the first checkpoint, after the final evaluation, leftovers
-# --------------------------------------------------------------------------- #
-
-
 def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_afresh(trained, tmp_path, capsys):
     out = copy_run(trained, tmp_path)
     shutil.rmtree(out / "checkpoints")  # what a kill at step 1 leaves: run.json, metrics.csv rows
@@ -319,47 +166,6 @@ def test_leftovers_of_killed_runs_are_cleaned_on_resume(trained, tmp_path, capsy
     assert code == 0, err
     assert sorted(os.listdir(ck)) == ["latest", "step-000002", "step-000004"]
     assert sorted(os.listdir(out)) == sorted(os.listdir(trained[0]))
-
-
-# --------------------------------------------------------------------------- #
-# Two live processes on one output directory
-# --------------------------------------------------------------------------- #
-
-
-def _wait_for_rows(out, proc, rows=3, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None:
-        path = out / "metrics.csv"
-        if path.exists() and len(path.read_text().splitlines()) >= rows:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"the run did not log {rows - 1} steps: {proc.poll()}")
-
-
-def _start_long_run(model_dir, data_file, out):  # noqa: F811
-    args = args_for(model_dir, data_file, out, ["--max_steps", "100000"])
-    return subprocess.Popen([sys.executable, "-m", "sympo_ext.train.cli", *args], cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-@pytest.mark.slow
-def test_a_second_run_on_a_live_directory_is_refused_with_the_pid(model_dir, data_file, tmp_path, capsys):  # noqa: F811
-    out = tmp_path / "run"
-    proc = _start_long_run(model_dir, data_file, out)
-    try:
-        _wait_for_rows(out, proc)
-        for extra in ([], ["--resume"], ["--overwrite"]):
-            code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "100000", *extra]), capsys)
-            assert code == 2 and f"in use by a running sympo-train (PID {proc.pid})" in err, (extra, err)
-            assert one_clear_line(err)
-        assert (out / "run.json").exists() and proc.poll() is None  # --overwrite deleted nothing
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=60)
-    # the lock of the killed run is stale: it never blocks
-    assert (out / LOCK_NAME).exists()
-    code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "2", "--overwrite"]), capsys)
-    assert code == 0, err
 
 
 @pytest.mark.slow

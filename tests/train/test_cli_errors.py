@@ -1,0 +1,119 @@
+"""sympo-train (sympo_ext/train/cli.py) under bad input: one clear line and exit status 2, nothing written,
+for bad options, tokenizer-less models, uncreatable output directories, unknown chat roles, a live run."""
+
+from __future__ import annotations
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+import pytest
+import torch
+from sympo_ext.train import checkpoint as ckpt
+from sympo_ext.train import checkpoint_files
+from sympo_ext.train.checkpoint import list_checkpoints, verify_checkpoint
+from sympo_ext.train.cli import main as cli_main
+from sympo_ext.train.metrics_log import read_metrics
+from sympo_ext.train.rundir import LOCK_NAME
+from .helpers import ENV, ROOT, clean_records, cli_base, run_cli
+from .faults_helpers import TRAINED, args_for, final_state, same_state, one_clear_line, trained, copy_run, BAD_OPTIONS, _truncate, _zero, _flip, _wait_for_rows, _start_long_run  # noqa: F401
+
+
+def test_bad_numeric_options_are_refused_before_anything_is_written(model_dir, data_file, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "run"
+    for flag, value in BAD_OPTIONS:
+        code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "2", f"{flag}={value}"]), capsys)
+        assert code == 2 and flag in err and one_clear_line(err), (flag, value, err)
+        assert not out.exists(), (flag, value)
+    # the rerun with a good value is never blocked by the refused starts
+    code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "2", "--weight_decay", "0.01"]), capsys)
+    assert code == 0, err
+
+
+def test_model_directory_without_tokenizer(model_dir, data_file, tmp_path, capsys):  # noqa: F811
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in os.listdir(model_dir):
+        if name in ("config.json", "generation_config.json") or name.startswith("model"):
+            shutil.copy(os.path.join(model_dir, name), bare / name)
+    code, _, err = run_cli(args_for(str(bare), data_file, tmp_path / "run", ["--max_steps", "2"]), capsys)
+    assert code == 2 and "holds no tokenizer" in err and "--tokenizer" in err and one_clear_line(err)
+    assert not (tmp_path / "run").exists()
+    # the tokenizer from another directory makes it work
+    code, _, err = run_cli(args_for(str(bare), data_file, tmp_path / "run", ["--max_steps", "2", "--tokenizer",
+                                                                             model_dir]), capsys)
+    assert code == 0, err
+
+
+def test_output_directory_that_cannot_be_created(model_dir, data_file, tmp_path, capsys, monkeypatch):  # noqa: F811
+    (tmp_path / "afile").write_text("x")
+    for out, needle in ((tmp_path / "afile" / "run", "is a file"), (tmp_path / "afile", "is a file, not a directory")):
+        code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "2"]), capsys)
+        assert code == 2 and needle in err and one_clear_line(err), err
+    assert (tmp_path / "afile").read_text() == "x"
+    # a read-only parent (simulated: tests may run as root, for whom chmod does not bite)
+    from sympo_ext.train import rundir
+
+    real = os.access
+    monkeypatch.setattr(rundir.os, "access", lambda p, m: False if str(p) == str(tmp_path) else real(p, m))
+    code, _, err = run_cli(args_for(model_dir, data_file, tmp_path / "ro", ["--max_steps", "2"]), capsys)
+    assert code == 2 and "is not writable" in err and one_clear_line(err) and not (tmp_path / "ro").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_device_cuda_without_gpu(model_dir, data_file, tmp_path, capsys):  # noqa: F811
+    code, _, err = run_cli(args_for(model_dir, data_file, tmp_path / "run", ["--max_steps", "2", "--device", "cuda"]),
+                           capsys)
+    assert code == 2 and "--device cuda" in err and one_clear_line(err) and not (tmp_path / "run").exists()
+
+
+def test_chat_roles_outside_the_template_are_refused_with_file_and_line(model_dir, tmp_path, capsys):  # noqa: F811
+    recs = clean_records(16, seed=8, conversational=True)
+    recs[5]["prompt"][0]["role"] = "human"
+    path = tmp_path / "conv.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    code, _, err = run_cli(args_for(model_dir, str(path), tmp_path / "run", ["--max_steps", "1"]), capsys)
+    assert code == 2 and f"{path}:6" in err and "'human'" in err and "prompt[0].role" in err and one_clear_line(err)
+    assert not (tmp_path / "run").exists()
+    recs[5]["prompt"][0]["role"] = "user"
+    recs[2]["chosen"][0]["role"] = "bot"
+    path = tmp_path / "conv.json"
+    path.write_text(json.dumps(recs))
+    code, _, err = run_cli(args_for(model_dir, str(path), tmp_path / "run", ["--max_steps", "1"]), capsys)
+    assert code == 2 and "conv.json record 2" in err and "'bot'" in err and "chosen[0].role" in err
+
+
+def test_template_roles_reads_the_roles_a_template_tests():
+    from sympo_ext.data import STANDARD_ROLES, template_roles
+
+    tpl = ("{% for m in messages %}{% if m['role'] == 'ipython' %}x{% elif message.role != \"developer\" %}y"
+           "{% elif 'function' == m[\"role\"] %}{% endif %}{% if m['role'] not in ['critic', 'judge'] %}{% endif %}"
+           "{% endfor %}")
+    assert template_roles(tpl) == frozenset(STANDARD_ROLES) | {"ipython", "developer", "function", "critic", "judge"}
+    # a template that prints any role (ChatML-like): only the standard roles are taken as known
+    assert template_roles("{% for m in messages %}<|im_start|>{{ m['role'] }}{% endfor %}") == frozenset(STANDARD_ROLES)
+    assert "tool_use" in template_roles({"default": "{% if m['role'] == 'tool_use' %}{% endif %}", "x": None})
+
+
+@pytest.mark.slow
+def test_a_second_run_on_a_live_directory_is_refused_with_the_pid(model_dir, data_file, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "run"
+    proc = _start_long_run(model_dir, data_file, out)
+    try:
+        _wait_for_rows(out, proc)
+        for extra in ([], ["--resume"], ["--overwrite"]):
+            code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "100000", *extra]), capsys)
+            assert code == 2 and f"in use by a running sympo-train (PID {proc.pid})" in err, (extra, err)
+            assert one_clear_line(err)
+        assert (out / "run.json").exists() and proc.poll() is None  # --overwrite deleted nothing
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    # the lock of the killed run is stale: it never blocks
+    assert (out / LOCK_NAME).exists()
+    code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "2", "--overwrite"]), capsys)
+    assert code == 0, err
