@@ -1,0 +1,293 @@
+"""``audit``: resolve the inputs (a policy or a sympo-train run directory), score, estimate, write.
+
+Run-directory defaults: with ``model`` a directory holding ``run.json``, the policy is its
+``final/`` (the tokenizer too), and what is not given comes from the run's stored options:
+the reference (``ref_model``, else the run's initial ``model``; none for a reference-free run),
+``beta``, ``train_data``, ``max_length``, ``max_prompt_length``, ``truncation_mode``,
+``average_logps``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data import DataError, load_preference_data
+from ..errors import ConfigError
+from .estimator import METHODS, check_threshold, estimate_noise
+
+__all__ = ["AuditOptions", "AuditError", "audit", "resolve_options", "dir_fingerprint"]
+
+OUTPUT_FILES = ("audit.csv", "summary.json", "suspects.jsonl", "cleaned.jsonl", "margins.png")
+
+
+class AuditError(ValueError):
+    """Bad audit input (the message names the option and what was expected): exit status 2."""
+
+
+@dataclass
+class AuditOptions:
+    model: str | None = None
+    data: str | None = None
+    output_dir: str | None = None
+    ref_model: str | None = None
+    reference: str | None = None  # 'none' = reference-free; None = from the run / --ref_model
+    tokenizer: str | None = None
+    beta: float | None = None
+    batch_size: int = 16
+    device: str = "auto"
+    max_length: int | None = None
+    method: str = "mixture"
+    threshold: float | None = None
+    relabel: bool = False
+    folds: int = 0
+    split: str | None = None
+    progress: bool = True
+    # filled by resolve_options
+    run_config: dict | None = field(default=None, repr=False)
+    policy_dir: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def dir_fingerprint(path: str | None) -> str | None:
+    """sha256 over a model directory's config and weight files (name, size and content)."""
+    if path is None:
+        return None
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if os.path.isfile(full) and (name.endswith((".json", ".safetensors", ".bin", ".pt", ".model"))):
+            h.update(name.encode())
+            with open(full, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+def _is_model_dir(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "config.json"))
+
+
+def resolve_options(opts: AuditOptions) -> AuditOptions:
+    """Fill the run-directory defaults and check every option (AuditError naming it)."""
+    from ..train.rundir import RUN_MARKER, stored_config
+
+    if not opts.model:
+        raise AuditError("--model is required (a trained policy directory or a sympo-train run directory)")
+    if not os.path.isdir(opts.model):
+        raise AuditError(f"--model {opts.model!r}: no such directory")
+    if opts.method not in METHODS:
+        raise AuditError(f"--method {opts.method!r} is not one of {', '.join(METHODS)}")
+    if opts.threshold is not None:
+        if opts.method == "cleanlab":
+            raise AuditError("--threshold does not apply to --method cleanlab (confident learning sets its own "
+                             "per-class thresholds); drop it or use --method mixture / sign")
+        try:
+            check_threshold(opts.threshold)
+        except ValueError as e:
+            raise AuditError(f"--{e}") from None
+    if not isinstance(opts.batch_size, int) or opts.batch_size < 1:
+        raise AuditError(f"--batch_size must be an integer >= 1, got {opts.batch_size!r}")
+    if not isinstance(opts.folds, int) or opts.folds < 0:
+        raise AuditError(f"--folds must be 0 (in-sample) or >= 2, got {opts.folds}")
+    if opts.folds == 1:
+        raise AuditError("--folds 1 would train on no pairs: use 0 (in-sample scoring) or K >= 2")
+    if opts.reference not in (None, "none"):
+        raise AuditError(f"--reference {opts.reference!r}: only 'none' (reference-free) is accepted; give a "
+                         "reference model with --ref_model DIR")
+    if opts.reference == "none" and opts.ref_model:
+        raise AuditError("--ref_model and --reference none exclude each other")
+    if opts.beta is not None and not (0 < opts.beta < float("inf")):
+        raise AuditError(f"--beta must be a finite number > 0, got {opts.beta}")
+    if opts.max_length is not None and opts.max_length < 2:
+        raise AuditError(f"--max_length must be >= 2, got {opts.max_length}")
+    if opts.device not in ("auto", "cpu", "cuda"):
+        raise AuditError(f"--device must be auto, cpu or cuda, got {opts.device!r}")
+    if opts.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise AuditError("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
+
+    run = None
+    if os.path.isfile(os.path.join(opts.model, RUN_MARKER)):
+        try:
+            run = stored_config(opts.model)
+        except ValueError as e:
+            raise AuditError(f"--model {opts.model!r}: {e}") from None
+        final = os.path.join(opts.model, "final")
+        if not os.path.isdir(final):
+            raise AuditError(f"--model {opts.model!r} is a sympo-train run without final/ (not finished, or run with "
+                             "--save_final_model false): finish it (--resume) or pass a policy directory")
+        if os.path.isfile(os.path.join(final, "adapter_config.json")):
+            merged = os.path.join(final, "merged")
+            if not _is_model_dir(merged):
+                raise AuditError(f"--model {opts.model!r}: final/ holds a LoRA adapter; rerun with --merge_lora (or "
+                                 "pass a merged model directory)")
+            final = merged
+        opts.policy_dir = final
+    else:
+        opts.policy_dir = opts.model
+    if not _is_model_dir(opts.policy_dir):
+        raise AuditError(f"--model {opts.policy_dir!r}: not a Hugging Face model directory (no config.json)")
+    opts.run_config = run
+    run = run or {}
+    if opts.folds and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise AuditError("--folds runs in one process (each fold policy is trained by the Trainer); run it without "
+                         "torchrun")
+    if opts.folds and not opts.run_config:
+        raise AuditError("--folds needs --model to be a sympo-train run directory (its run.json is the recipe the "
+                         "fold policies are trained with)")
+
+    # reference
+    if opts.reference == "none" or (opts.ref_model is None and run.get("reference") == "none"):
+        opts.reference, opts.ref_model = "none", None
+    elif opts.ref_model is None:
+        opts.ref_model = run.get("ref_model") or run.get("model")
+        if opts.ref_model is None:
+            raise AuditError("no reference: pass --ref_model DIR (the reference the policy was trained against) or "
+                             "--reference none for a reference-free score" + (
+                                 " (the run's initial policy was an in-memory model)" if opts.run_config else ""))
+    if opts.ref_model is not None:
+        if not os.path.isdir(opts.ref_model):
+            raise AuditError(f"--ref_model {opts.ref_model!r}: no such directory")
+        if not _is_model_dir(opts.ref_model):
+            raise AuditError(f"--ref_model {opts.ref_model!r}: not a Hugging Face model directory (no config.json)")
+    # tokenizer, data, beta, lengths
+    from ..train.config import TOKENIZER_FILES
+
+    opts.tokenizer = opts.tokenizer or opts.policy_dir
+    if not os.path.isdir(opts.tokenizer) or not any(os.path.isfile(os.path.join(opts.tokenizer, n))
+                                                    for n in TOKENIZER_FILES):
+        raise AuditError(f"--tokenizer {opts.tokenizer!r} holds no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}"
+                         ", ...); pass --tokenizer DIR")
+    opts.data = opts.data or run.get("train_data")
+    if not opts.data:
+        raise AuditError("--data is required (a .jsonl/.json file or a saved dataset directory)")
+    if not os.path.exists(opts.data):
+        raise AuditError(f"--data {opts.data!r}: no such file or directory")
+    if opts.beta is None:
+        opts.beta = float(run.get("beta", 0.1))
+    if opts.max_length is None:
+        opts.max_length = int(run.get("max_length", 1024))
+    opts.extra = {k: run[k] for k in ("max_prompt_length", "truncation_mode", "average_logps", "split",
+                                      "label_noise") if k in run}
+    if opts.split is None and "split" in opts.extra:
+        opts.split = opts.extra["split"]
+    if not opts.output_dir:
+        raise AuditError("--output_dir is required")
+    out = os.path.abspath(opts.output_dir)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise AuditError(f"--output_dir {opts.output_dir!r} exists and is not a directory")
+    if os.path.isdir(out):
+        foreign = [e for e in os.listdir(out) if e not in OUTPUT_FILES and not e.endswith(".tmp")]
+        if foreign:
+            raise AuditError(f"--output_dir {opts.output_dir!r} holds other files ({', '.join(sorted(foreign)[:3])}"
+                             "); use an empty or new directory (a previous audit's files are replaced)")
+    for name in OUTPUT_FILES:
+        if os.path.abspath(opts.data) == os.path.join(out, name):
+            raise AuditError(f"--data {opts.data!r} is the audit's own output {name}: it would be overwritten; "
+                             "copy it elsewhere first")
+    return opts
+
+
+def _check_vocab_file(tokenizer, path: str | None, what: str) -> None:
+    if path is None:
+        return
+    try:
+        with open(os.path.join(path, "config.json"), encoding="utf-8") as fh:
+            n = json.load(fh).get("vocab_size")
+    except (OSError, ValueError, AttributeError):
+        return  # the loader says what is wrong with it
+    if isinstance(n, int) and len(tokenizer) > n:
+        raise DataError(f"the tokenizer has {len(tokenizer)} tokens but {what} ({path}) embeds only {n}: they do "
+                        "not belong together (pass the model's own tokenizer with --tokenizer)")
+
+
+def _load(path: str, what: str):
+    from ..hf.loading import load_policy
+
+    return load_policy(path, what=what)
+
+
+def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tokenizer=None) -> dict:
+    """Run the audit; returns the summary (also written). In-memory ``policy`` / ``reference`` /
+    ``tokenizer`` / ``examples`` replace the loaded ones (experiments, tests)."""
+    import torch
+
+    from ..hf.loading import load_tokenizer
+    from .outputs import write_outputs
+    from .scoring import score_pairs
+
+    opts = resolve_options(opts)
+    if opts.run_config and opts.extra.get("label_noise"):
+        print(f"[sympo-audit] note: the run injected --label_noise {opts.extra['label_noise']}; the audit scores the "
+              "labels of --data as the file gives them", file=sys.stderr)
+    if examples is None:
+        try:
+            examples = load_preference_data(opts.data, split=opts.split)
+        except FileNotFoundError as e:
+            raise AuditError(str(e)) from None
+    if not examples:
+        raise DataError(f"--data {opts.data!r}: no preference pairs (empty data)")
+    try:
+        tokenizer = tokenizer or load_tokenizer(opts.tokenizer)
+    except (OSError, ValueError) as e:
+        raise AuditError(f"--tokenizer {opts.tokenizer!r} could not be loaded: {str(e).splitlines()[0]}") from None
+    for what, path in (("the model", opts.policy_dir), ("the reference", opts.ref_model)):
+        _check_vocab_file(tokenizer, path, what)  # before any weights are loaded
+    policy = policy if policy is not None else _load(opts.policy_dir, "--model")
+    if reference is None and opts.ref_model is not None:
+        reference = _load(opts.ref_model, "--ref_model")
+    kw = dict(beta=opts.beta, max_length=opts.max_length, max_prompt_length=opts.extra.get("max_prompt_length"),
+              truncation_mode=opts.extra.get("truncation_mode", "keep_start"), batch_size=opts.batch_size,
+              device=opts.device, average_logps=bool(opts.extra.get("average_logps", False)), progress=opts.progress)
+
+    def score(model, exs):
+        return score_pairs(model, tokenizer, exs, reference=reference, **kw)
+
+    scores = score(policy, examples)
+    margins = scores.margins
+    crossfit_info = None
+    if opts.folds:
+        from ..train.config import TrainConfig
+        from .crossfit import crossfit_margins
+
+        cfg = TrainConfig.from_dict(opts.run_config, source=f"{opts.model}/run.json")
+        if cfg.model is None:
+            raise AuditError("--folds: the run's initial policy was an in-memory model (run.json has no 'model')")
+        initial = _load(cfg.model, "the run's initial --model")
+        scorable = [i for i in range(len(examples)) if np.isfinite(margins[i])]
+        cf, crossfit_info = crossfit_margins([examples[i] for i in scorable], folds=opts.folds, train_config=cfg,
+                                             initial_policy=initial, tokenizer=tokenizer, reference=reference,
+                                             score=score, progress=opts.progress)
+        margins = np.full(len(examples), np.nan)
+        margins[scorable] = cf
+    scored = np.isfinite(margins)
+    estimate = estimate_noise(margins[scored], method=opts.method, threshold=opts.threshold)
+    from ..train.reference_policy import pairs_fingerprint
+
+    summary = {
+        "model": opts.policy_dir, "reference": opts.ref_model or "none", "data": opts.data, "beta": opts.beta,
+        "fingerprints": {"model": dir_fingerprint(opts.policy_dir),
+                         "reference": dir_fingerprint(opts.ref_model),
+                         "data": pairs_fingerprint([p for p in scores.pairs if p is not None])},
+        "scoring": "cross-fitted" if opts.folds else "in-sample", "folds": opts.folds or None,
+        "crossfit": crossfit_info, "logps_plan": {k: scores.logps_plan.get(k) for k in ("path", "packed")},
+        "torch": torch.__version__,
+    }
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun every process scored its shard; process 0 writes
+        return summary
+    if estimate.noise_rate >= 0.5:
+        # Not a noise rate a symmetric-noise model can tell apart from a scorer that disagrees with the labels.
+        summary["warning"] = (f"estimated noise rate {estimate.noise_rate:.0%} >= 50%: the scorer disagrees with most "
+                              "labels (a wrong reference, an untrained or mis-specified policy, or labels with the "
+                              "opposite meaning); do not use cleaned.jsonl before checking")
+        print(f"[sympo-audit] warning: {summary['warning']}", file=sys.stderr)
+    return write_outputs(opts.output_dir, examples, margins, scores.labels, estimate, scores.skipped, summary,
+                         relabel=opts.relabel)
