@@ -270,7 +270,7 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
         margins[scorable] = cf
     scored = np.isfinite(margins)
     estimate = estimate_noise(margins[scored], method=opts.method, threshold=opts.threshold)
-    from ..train.reference_policy import pairs_fingerprint
+    from ..train.fingerprints import pairs_fingerprint
 
     summary = {
         "model": opts.policy_dir, "reference": opts.ref_model or "none", "data": opts.data, "beta": opts.beta,
