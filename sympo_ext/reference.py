@@ -45,12 +45,41 @@ def _finite(s: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isinf(s), torch.zeros_like(s), s)
 
 
+class _ClampMidpoint(torch.autograd.Function):
+    """torch.clamp whose derivative AT a bound is 1/2, the midpoint of the two one-sided
+    derivatives (torch.clamp's own is 0 there): the one subgradient convention of every
+    loss kink, shared with the kernels (clamp_slope in csrc/include/sympo/losses.h)."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return torch.clamp(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        inside = ~torch.isnan(x)  # NaN: slope 0, like the kernels (the loss is NaN anyway)
+        at_bound = torch.zeros_like(inside)
+        if ctx.lo is not None:  # an absent bound (the hinge's upper one): no kink, even at +inf
+            inside, at_bound = inside & (x > ctx.lo), at_bound | (x == ctx.lo)
+        if ctx.hi is not None:
+            inside, at_bound = inside & (x < ctx.hi), at_bound | (x == ctx.hi)
+        slope = torch.where(inside, 1.0, torch.where(at_bound, 0.5, 0.0))
+        return grad * slope.to(grad.dtype), None, None
+
+
+def clamp_midpoint(x: torch.Tensor, lo: float | None = None, hi: float | None = None) -> torch.Tensor:
+    """torch.clamp(x, lo, hi) with the midpoint subgradient (1/2) at the bounds."""
+    return _ClampMidpoint.apply(x, lo, hi)
+
+
 def sigmoid(s, temperature, beta):
     return torch.sigmoid(-temperature * s)
 
 
 def symmetric_ramp(s, slope, beta):
-    return torch.clamp(0.5 - slope * s, 0.0, 1.0)
+    return clamp_midpoint(0.5 - slope * s, 0.0, 1.0)
 
 
 def unhinged(s, p, beta):
@@ -62,7 +91,7 @@ def logistic(s, p, beta):
 
 
 def hinge(s, p, beta):
-    return torch.clamp(1.0 - s, min=0.0)
+    return clamp_midpoint(1.0 - s, 0.0)
 
 
 def square(s, p, beta):
@@ -74,7 +103,7 @@ def exp(s, p, beta):
 
 
 def ramp(s, p, beta):
-    return torch.clamp(1.0 - s, 0.0, 1.0)
+    return clamp_midpoint(1.0 - s, 0.0, 1.0)
 
 
 def cdpo(s, epsilon, beta):
