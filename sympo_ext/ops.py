@@ -78,7 +78,9 @@ if AVAILABLE:
 
     def _sym_loss_setup_context(ctx, inputs, output):
         _, grad_coef, _ = output
-        ctx.save_for_backward(grad_coef)
+        # The inputs too (pair-sized vectors, alive anyway): double backward recomputes from them.
+        ctx.save_for_backward(grad_coef, *inputs[:6])
+        ctx.options = inputs[6:]
         ctx.input_dtypes = tuple(t.dtype if t is not None else None for t in inputs[:6])
         ctx.mark_non_differentiable(output[1], output[2])
         # The two non-differentiable outputs would otherwise get zero-filled gradients
@@ -88,16 +90,46 @@ if AVAILABLE:
     def _sym_loss_backward(ctx, grad_loss, _grad_coef, _grad_rewards):
         if grad_loss is None:
             return (None,) * 12
-        (grad_coef,) = ctx.saved_tensors
+        grad_coef, *inputs = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a gradient that must itself be differentiable
+            return (*_sym_loss_double_backward(ctx, grad_loss, inputs), *([None] * 6))
         wanted = [d if need else None for d, need in zip(ctx.input_dtypes, ctx.needs_input_grad[:6])]
         wanted[4] = None  # labels: never differentiable
         pc, pr, rc, rr, w = torch.ops.sympo_ext.sym_loss_backward(grad_loss, grad_coef, *wanted[:4], wanted[5])
         grads = [g if d is not None else None for g, d in zip((pc, pr, rc, rr, None, w), wanted)]
         return (*grads, *([None] * 6))
 
+    def _sym_loss_double_backward(ctx, grad_loss, inputs):
+        """The gradient as a differentiable graph: the kernels give first derivatives only, so
+        a gradient of the gradient (e.g. a gradient penalty) is the pure-PyTorch reference's,
+        recomputed from the saved inputs (same math, same kink convention)."""
+        from .losses import LossSpec
+
+        types, term_weights, params, beta, clip, reduction = ctx.options
+        spec = LossSpec(loss_types=tuple(types), weights=tuple(term_weights), beta=beta, clip=clip,
+                        **{LOSSES[t].param.name: p for t, p in zip(types, params) if LOSSES[t].param})
+        wanted = [t if t is not None and need and i != 4 else None
+                  for i, (t, need) in enumerate(zip(inputs, ctx.needs_input_grad[:6]))]
+        loss = reference.sym_loss(*inputs[:4], labels=inputs[4], weights=inputs[5], reduction=reduction, spec=spec)
+        live = [t for t in wanted if t is not None]
+        grads = iter(torch.autograd.grad(loss, live, grad_loss, create_graph=True, allow_unused=True))
+        return [next(grads) if t is not None else None for t in wanted]
+
     torch.library.register_autograd(
         "sympo_ext::sym_loss_forward", _sym_loss_backward, setup_context=_sym_loss_setup_context
     )
+
+
+def under_func_autodiff() -> bool:
+    """True inside a torch.func differentiation transform (grad, vjp, jacrev, jvp, jacfwd, ...).
+    They cannot differentiate the kernels (torch.library autograd formulas), so the ops then
+    run their pure-PyTorch reference: the same values, transforms of any order, no fusion."""
+    if torch.compiler.is_compiling():
+        return False
+    from torch._C._functorch import TransformType, get_interpreter_stack
+
+    stack = get_interpreter_stack() or ()
+    return any(level.key() in (TransformType.Grad, TransformType.Jvp) for level in stack)
 
 
 def _check_tensor(value, name: str, optional: bool = False) -> None:
@@ -158,6 +190,12 @@ def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels
         b = torch.zeros_like(a)
     if labels is not None:
         valid = None if labels.dtype == torch.bool else (labels == 0) | (labels == 1)
+        # As the kernel's host check for the other losses: a CPU check costs no device sync
+        # (CUDA, and a traced graph, keep the NaN below).
+        if valid is not None and labels.device.type == "cpu" and not torch.compiler.is_compiling() \
+                and not bool(valid.all()):
+            raise RuntimeError("sym_loss: labels must be 0 or 1 for every pair (1: the first response is "
+                               "preferred, 0: the second); found other values")
         nan = torch.tensor(math.nan, dtype=dtype, device=a.device)
         if name == "aot":  # label 0 swaps the responses: both differences change sign (exactly)
             sign = labels.to(dtype) * 2 - 1
@@ -273,7 +311,7 @@ def sym_loss(
         raise ValueError(f"sym_loss: weights are not defined for the batch loss {batch_terms[0][0]!r} "
                          "(it sorts log-ratios across the batch, separating each pair from its weight)")
 
-    if not use_kernels(policy_chosen_logps.device):
+    if not use_kernels(policy_chosen_logps.device) or under_func_autodiff():
         loss, chosen, rejected, margins = reference.sym_loss_with_rewards(
             policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps,
             labels=labels, weights=weights, reduction=reduction, spec=spec,
@@ -365,6 +403,12 @@ if AVAILABLE:
         if not ctx.needs_input_grad[0] or grad_logps is None:
             return (None,) * 6
         logits, labels, cu_seqlens, lse, counts = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a differentiable gradient, from the reference
+            # (the kernels give first derivatives only; nothing is written in place here).
+            ref = reference.sequence_logps(logits, labels, ignore_index=ctx.ignore_index, average=ctx.average,
+                                           cu_seqlens=cu_seqlens)
+            (grad_logits,) = torch.autograd.grad(ref, logits, grad_logps, create_graph=True)
+            return grad_logits, None, None, None, None, None
         args = (labels, lse, counts, cu_seqlens, ctx.ignore_index, ctx.average)
         if ctx.inplace_backward:
             torch.ops.sympo_ext.sequence_logps_backward_(grad_logps, logits, *args)
@@ -467,7 +511,7 @@ def sequence_logps(
             "sequence_logps: inplace_backward=True needs logits computed by an op (e.g. the LM head); "
             "for a leaf tensor that requires grad the gradient would overwrite the leaf itself"
         )
-    if not use_kernels(logits.device):
+    if not use_kernels(logits.device) or under_func_autodiff():
         return reference.sequence_logps(
             logits, labels, ignore_index=ignore_index, average=average, cu_seqlens=cu_seqlens
         )
@@ -482,7 +526,7 @@ def token_logps_and_lse(logits: torch.Tensor, labels: torch.Tensor, ignore_index
     float64 logits). token_logps[r] = logits[r, labels[r]] - lse[r] (0 where labels[r] ==
     ignore_index), lse[r] = logsumexp(logits[r]). Building block of sequence_logps and of the
     fused linear path; label values are checked as in :func:`sequence_logps`. Differentiable."""
-    if not use_kernels(logits.device):
+    if not use_kernels(logits.device) or under_func_autodiff():
         return reference.token_logps_and_lse(logits, labels, ignore_index)
     return torch.ops.sympo_ext.token_logps_forward(_last_dim_contiguous(logits), labels, int(ignore_index))
 
