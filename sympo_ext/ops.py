@@ -280,6 +280,11 @@ def sym_loss(
 
     NaN inputs give NaN losses (and gradients); +-inf inputs give the limits of
     the formulas (README.md, "## The losses"); they never crash.
+
+    Higher order: a gradient taken with ``create_graph=True`` (e.g. for a gradient
+    penalty) is the reference's, recomputed in plain PyTorch from the saved inputs,
+    so its own gradient is exact; inside ``torch.func.grad`` / ``jacrev`` / ``jvp``
+    (which cannot see the kernels' autograd) the reference runs instead.
     """
     for value, name in zip((policy_chosen_logps, policy_rejected_logps), _LOGPS_ARGS[:2]):
         _check_tensor(value, name)
@@ -495,6 +500,9 @@ def sequence_logps(
     are not a leaf requiring grad (the gradient would alias the leaf), e.g. the output of the
     LM head. A logits tensor whose last dimension is not contiguous is copied first (then the
     copy, not your tensor, receives the in-place gradient).
+
+    Double backward (``create_graph=True``) and ``torch.func.grad`` / ``jacrev`` / ``jvp`` use
+    the pure-PyTorch reference (materialising the log-softmax), so they are exact.
     """
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"sequence_logps: logits must be a tensor, got {type(logits).__name__}")

@@ -19,12 +19,16 @@ KINKS = {
 }
 
 
-@pytest.mark.parametrize("lanes", ["scalar", "simd"])
+@pytest.mark.parametrize("lanes", ["scalar", "simd", "simd-default", "simd-avx2"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("loss_type", list(KINKS))
 def test_kink_subgradient_is_the_midpoint_in_kernel_and_reference(loss_type, dtype, lanes, monkeypatch):
+    """Every CPU lane path (the scalar one is the CUDA kernel's code) against the reference."""
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
     if lanes == "scalar":
         monkeypatch.setenv("SYMPO_CPU_LANES", "scalar")
+    elif lanes != "simd":  # the DEFAULT / AVX2 builds of the kernel (None: the machine's best)
+        monkeypatch.setenv("ATEN_CPU_CAPABILITY", lanes.split("-")[1])
     params, kinks = KINKS[loss_type]
     margins = [k + d for k in kinks for d in (-0.25, 0.0, 0.25)]
     s = torch.tensor(margins * 3, dtype=torch.float64)  # several copies: full SIMD vectors and a tail

@@ -348,6 +348,9 @@ def fused_linear_sequence_logps(
 
     Returns:
         float32 [N] (float64 for float64 inputs), differentiable in hidden, weight and bias.
+        N = 0 sequences or T = 0 positions give the empty / zero result (zero gradients).
+        Double backward (``create_graph=True``, e.g. a gradient penalty) and ``torch.func.grad``
+        / ``jacrev`` / ``jvp`` are exact but unfused: they build the full ``[tokens, V]`` logits.
     """
     check_inputs(hidden, weight, labels, bias, cu_seqlens, chunk_size)
     if _ops.under_func_autodiff():  # torch.func.grad / jacrev / jvp: the unfused reference (full logits)
