@@ -16,6 +16,7 @@ import torch
 
 from . import reference
 from ._loading import AVAILABLE, use_kernels
+from .autodiff import sym_loss_differentiable_grads, under_func_autodiff
 from .losses import DEFAULT_BETA, LOSSES, REDUCTIONS, LossSpec
 
 __all__ = ["sym_loss", "SymLossOutput", "sequence_logps", "token_logps_and_lse", "token_logps_backward_"]
@@ -92,44 +93,17 @@ if AVAILABLE:
             return (None,) * 12
         grad_coef, *inputs = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: a gradient that must itself be differentiable
-            return (*_sym_loss_double_backward(ctx, grad_loss, inputs), *([None] * 6))
+            return (*sym_loss_differentiable_grads(ctx.options, grad_loss, inputs, ctx.needs_input_grad[:6]),
+                    *([None] * 6))
         wanted = [d if need else None for d, need in zip(ctx.input_dtypes, ctx.needs_input_grad[:6])]
         wanted[4] = None  # labels: never differentiable
         pc, pr, rc, rr, w = torch.ops.sympo_ext.sym_loss_backward(grad_loss, grad_coef, *wanted[:4], wanted[5])
         grads = [g if d is not None else None for g, d in zip((pc, pr, rc, rr, None, w), wanted)]
         return (*grads, *([None] * 6))
 
-    def _sym_loss_double_backward(ctx, grad_loss, inputs):
-        """The gradient as a differentiable graph: the kernels give first derivatives only, so
-        a gradient of the gradient (e.g. a gradient penalty) is the pure-PyTorch reference's,
-        recomputed from the saved inputs (same math, same kink convention)."""
-        from .losses import LossSpec
-
-        types, term_weights, params, beta, clip, reduction = ctx.options
-        spec = LossSpec(loss_types=tuple(types), weights=tuple(term_weights), beta=beta, clip=clip,
-                        **{LOSSES[t].param.name: p for t, p in zip(types, params) if LOSSES[t].param})
-        wanted = [t if t is not None and need and i != 4 else None
-                  for i, (t, need) in enumerate(zip(inputs, ctx.needs_input_grad[:6]))]
-        loss = reference.sym_loss(*inputs[:4], labels=inputs[4], weights=inputs[5], reduction=reduction, spec=spec)
-        live = [t for t in wanted if t is not None]
-        grads = iter(torch.autograd.grad(loss, live, grad_loss, create_graph=True, allow_unused=True))
-        return [next(grads) if t is not None else None for t in wanted]
-
     torch.library.register_autograd(
         "sympo_ext::sym_loss_forward", _sym_loss_backward, setup_context=_sym_loss_setup_context
     )
-
-
-def under_func_autodiff() -> bool:
-    """True inside a torch.func differentiation transform (grad, vjp, jacrev, jvp, jacfwd, ...).
-    They cannot differentiate the kernels (torch.library autograd formulas), so the ops then
-    run their pure-PyTorch reference: the same values, transforms of any order, no fusion."""
-    if torch.compiler.is_compiling():
-        return False
-    from torch._C._functorch import TransformType, get_interpreter_stack
-
-    stack = get_interpreter_stack() or ()
-    return any(level.key() in (TransformType.Grad, TransformType.Jvp) for level in stack)
 
 
 def _check_tensor(value, name: str, optional: bool = False) -> None:

@@ -11,8 +11,8 @@ from typing import Optional
 
 import torch
 
-from .. import ops as _ops
 from .. import reference
+from ..autodiff import under_func_autodiff
 from ..sequences import average_or_zero, inverse_counts, per_sequence_sum, sequence_ids
 from .chunking import (FLOATS, LOW_PRECISION, NAME, addmm_fp32_out, chunks, geometry, head_logits, resolve_chunk,
                        row_fns, scan_counted, take)
@@ -353,7 +353,7 @@ def fused_linear_sequence_logps(
         / ``jacrev`` / ``jvp`` are exact but unfused: they build the full ``[tokens, V]`` logits.
     """
     check_inputs(hidden, weight, labels, bias, cu_seqlens, chunk_size)
-    if _ops.under_func_autodiff():  # torch.func.grad / jacrev / jvp: the unfused reference (full logits)
+    if under_func_autodiff():  # torch.func.grad / jacrev / jvp: the unfused reference (full logits)
         logits = torch.nn.functional.linear(hidden, weight, bias)
         return reference.sequence_logps(logits, labels, ignore_index=int(ignore_index), average=bool(average),
                                         cu_seqlens=cu_seqlens)
