@@ -16,6 +16,7 @@ import torch
 
 from . import oracle
 from ._loading import AVAILABLE, use_kernels
+from .autodiff import sym_loss_differentiable_grads, under_func_autodiff
 from .dtypes import math_dtype
 from .losses import DEFAULT_BETA, LOSSES, REDUCTIONS, LossSpec, params_doc
 
@@ -75,7 +76,9 @@ if AVAILABLE:
 
     def _sym_loss_setup_context(ctx, inputs, output):
         _, grad_coef, _ = output
-        ctx.save_for_backward(grad_coef)
+        # The inputs too (pair-sized vectors, alive anyway): double backward recomputes from them.
+        ctx.save_for_backward(grad_coef, *inputs[:6])
+        ctx.options = inputs[6:]
         ctx.input_dtypes = tuple(t.dtype if t is not None else None for t in inputs[:6])
         ctx.mark_non_differentiable(output[1], output[2])
         # The two non-differentiable outputs would otherwise get zero-filled gradients
@@ -85,7 +88,10 @@ if AVAILABLE:
     def _sym_loss_backward(ctx, grad_loss, _grad_coef, _grad_rewards):
         if grad_loss is None:
             return (None,) * 12
-        (grad_coef,) = ctx.saved_tensors
+        grad_coef, *inputs = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a gradient that must itself be differentiable
+            return (*sym_loss_differentiable_grads(ctx.options, grad_loss, inputs, ctx.needs_input_grad[:6]),
+                    *([None] * 6))
         wanted = [d if need else None for d, need in zip(ctx.input_dtypes, ctx.needs_input_grad[:6])]
         wanted[4] = None  # labels: never differentiable
         pc, pr, rc, rr, w = torch.ops.sympo_ext.sym_loss_backward(grad_loss, grad_coef, *wanted[:4], wanted[5])
@@ -155,6 +161,12 @@ def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels
         b = torch.zeros_like(a)
     if labels is not None:
         valid = None if labels.dtype == torch.bool else (labels == 0) | (labels == 1)
+        # As the kernel's host check for the other losses: a CPU check costs no device sync
+        # (CUDA, and a traced graph, keep the NaN below).
+        if valid is not None and labels.device.type == "cpu" and not torch.compiler.is_compiling() \
+                and not bool(valid.all()):
+            raise RuntimeError("sym_loss: labels must be 0 or 1 for every pair (1: the first response is "
+                               "preferred, 0: the second); found other values")
         nan = torch.tensor(math.nan, dtype=dtype, device=a.device)
         if name == "aot":  # label 0 swaps the responses: both differences change sign (exactly)
             sign = labels.to(dtype) * 2 - 1
@@ -234,6 +246,11 @@ def sym_loss(
 
     NaN inputs give NaN losses (and gradients); +-inf inputs give the limits of
     the formulas (README.md, "## The losses"); they never crash.
+
+    Higher order: a gradient taken with ``create_graph=True`` (e.g. for a gradient
+    penalty) is the reference's, recomputed in plain PyTorch from the saved inputs,
+    so its own gradient is exact; inside ``torch.func.grad`` / ``jacrev`` / ``jvp``
+    (which cannot see the kernels' autograd) the reference runs instead.
     """
     for value, name in zip((policy_chosen_logps, policy_rejected_logps), _LOGPS_ARGS[:2]):
         _check_tensor(value, name)
@@ -264,7 +281,7 @@ def sym_loss(
         raise ValueError(f"sym_loss: weights are not defined for the batch loss {batch_terms[0][0]!r} "
                          "(it sorts log-ratios across the batch, separating each pair from its weight)")
 
-    if not use_kernels(policy_chosen_logps.device):
+    if not use_kernels(policy_chosen_logps.device) or under_func_autodiff():
         loss, chosen, rejected, margins = oracle.sym_loss_with_rewards(
             policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps,
             labels=labels, weights=weights, reduction=reduction, spec=spec,
@@ -354,6 +371,12 @@ if AVAILABLE:
         if not ctx.needs_input_grad[0] or grad_logps is None:
             return (None,) * 6
         logits, labels, cu_seqlens, lse, counts = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a differentiable gradient, from the reference
+            # (the kernels give first derivatives only; nothing is written in place here).
+            ref = oracle.sequence_logps(logits, labels, ignore_index=ctx.ignore_index, average=ctx.average,
+                                           cu_seqlens=cu_seqlens)
+            (grad_logits,) = torch.autograd.grad(ref, logits, grad_logps, create_graph=True)
+            return grad_logits, None, None, None, None, None
         args = (labels, lse, counts, cu_seqlens, ctx.ignore_index, ctx.average)
         if ctx.inplace_backward:
             torch.ops.sympo_ext.sequence_logps_backward_(grad_logps, logits, *args)
@@ -440,6 +463,9 @@ def sequence_logps(
     are not a leaf requiring grad (the gradient would alias the leaf), e.g. the output of the
     LM head. A logits tensor whose last dimension is not contiguous is copied first (then the
     copy, not your tensor, receives the in-place gradient).
+
+    Double backward (``create_graph=True``) and ``torch.func.grad`` / ``jacrev`` / ``jvp`` use
+    the pure-PyTorch reference (materialising the log-softmax), so they are exact.
     """
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"sequence_logps: logits must be a tensor, got {type(logits).__name__}")
@@ -456,7 +482,7 @@ def sequence_logps(
             "sequence_logps: inplace_backward=True needs logits computed by an op (e.g. the LM head); "
             "for a leaf tensor that requires grad the gradient would overwrite the leaf itself"
         )
-    if not use_kernels(logits.device):
+    if not use_kernels(logits.device) or under_func_autodiff():
         return oracle.sequence_logps(
             logits, labels, ignore_index=ignore_index, average=average, cu_seqlens=cu_seqlens
         )
@@ -471,7 +497,7 @@ def token_logps_and_lse(logits: torch.Tensor, labels: torch.Tensor, ignore_index
     float64 logits). token_logps[r] = logits[r, labels[r]] - lse[r] (0 where labels[r] ==
     ignore_index), lse[r] = logsumexp(logits[r]). Building block of sequence_logps and of the
     fused linear path; label values are checked as in :func:`sequence_logps`. Differentiable."""
-    if not use_kernels(logits.device):
+    if not use_kernels(logits.device) or under_func_autodiff():
         return oracle.token_logps_and_lse(logits, labels, ignore_index)
     return torch.ops.sympo_ext.token_logps_forward(_last_dim_contiguous(logits), labels, int(ignore_index))
 

@@ -28,7 +28,7 @@ def per_sequence_sum(values: torch.Tensor, num_seqs: int, seq_ids: torch.Tensor 
     """Sum of per-row ``values`` per sequence ``[N]``: padded rows (``seq_ids`` None: ``values`` holds
     ``num_seqs`` equal-length sequences back to back) or packed rows (``seq_ids`` from :func:`sequence_ids`)."""
     if seq_ids is None:
-        return values.reshape(num_seqs, -1).sum(1)
+        return values.reshape(num_seqs, values.numel() // max(num_seqs, 1)).sum(1)  # (N = 0: no -1 to infer)
     return torch.zeros(num_seqs, dtype=values.dtype, device=values.device).index_add_(0, seq_ids, values)
 
 

@@ -11,6 +11,8 @@ from typing import Optional
 
 import torch
 
+from .. import oracle
+from ..autodiff import under_func_autodiff
 from ..dtypes import math_dtype
 from ..sequences import average_or_zero, inverse_counts, per_sequence_sum, sequence_ids
 from .chunking import (FLOATS, LOW_PRECISION, NAME, addmm_fp32_out, chunks, geometry, head_logits, resolve_chunk,
@@ -62,7 +64,7 @@ def _backward_impl(grad_out, hidden, weight, bias, labels, cu_seqlens, lse, igno
                                    resolve_chunk(chunk_size, n_valid, weight), need_hidden, need_weight, need_bias)
     # custom-op outputs may not alias each other: a fresh empty tensor for each one not wanted
     grad_h, grad_w, grad_b = (g if g is not None else hidden.new_empty(0) for g in grads)
-    return (grad_h.view(hidden.shape) if grad_h.numel() else grad_h), grad_w, grad_b
+    return (grad_h.view(hidden.shape) if need_hidden else grad_h), grad_w, grad_b
 
 
 SLICE_PAD = 8  # -inf columns after each vocabulary slice: keeps leading dimensions multiples of 8
@@ -236,10 +238,25 @@ def _backward(ctx, grad_out, _grad_lse):
     need_b = need_b and bias is not None
     if not (need_h or need_w or need_b):
         return (None,) * 8
+    if torch.is_grad_enabled():  # create_graph=True: a differentiable gradient (see _double_backward)
+        return (*_double_backward(ctx, grad_out, hidden, weight, bias, labels, cu_seqlens), None, None, None, None,
+                None)
     gh, gw, gb = _fused_linear_logps_backward(
         grad_out.contiguous(), hidden, weight, bias, labels, cu_seqlens, lse, *ctx.options, need_h, need_w, need_b
     )
     return (gh if need_h else None, gw if need_w else None, gb if need_b else None, None, None, None, None, None)
+
+
+def _double_backward(ctx, grad_out, hidden, weight, bias, labels, cu_seqlens):
+    """The gradient as a differentiable graph, for a gradient of the gradient (e.g. a gradient
+    penalty): the reference's, through the full logits hidden @ weight.T + bias (the chunked
+    kernels give first derivatives only; this path materialises the [tokens, V] logits)."""
+    ignore_index, average, _ = ctx.options
+    logits = torch.nn.functional.linear(hidden, weight, bias)
+    out = oracle.sequence_logps(logits, labels, ignore_index=ignore_index, average=average, cu_seqlens=cu_seqlens)
+    wanted = [t if need and t is not None else None for t, need in zip((hidden, weight, bias), ctx.needs_input_grad[:3])]
+    grads = iter(torch.autograd.grad(out, [t for t in wanted if t is not None], grad_out, create_graph=True))
+    return tuple(next(grads) if t is not None else None for t in wanted)
 
 
 _fused_linear_logps.register_autograd(_backward, setup_context=_setup_context)
@@ -332,8 +349,15 @@ def fused_linear_sequence_logps(
 
     Returns:
         float32 [N] (float64 for float64 inputs), differentiable in hidden, weight and bias.
+        N = 0 sequences or T = 0 positions give the empty / zero result (zero gradients).
+        Double backward (``create_graph=True``, e.g. a gradient penalty) and ``torch.func.grad``
+        / ``jacrev`` / ``jvp`` are exact but unfused: they build the full ``[tokens, V]`` logits.
     """
     check_inputs(hidden, weight, labels, bias, cu_seqlens, chunk_size)
+    if under_func_autodiff():  # torch.func.grad / jacrev / jvp: the unfused reference (full logits)
+        logits = torch.nn.functional.linear(hidden, weight, bias)
+        return oracle.sequence_logps(logits, labels, ignore_index=int(ignore_index), average=bool(average),
+                                        cu_seqlens=cu_seqlens)
     out, _ = _fused_linear_logps(
         hidden, weight, bias, labels, cu_seqlens, int(ignore_index), bool(average), int(chunk_size or 0)
     )

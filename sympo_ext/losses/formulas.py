@@ -47,6 +47,35 @@ def _finite(s: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isinf(s), torch.zeros_like(s), s)
 
 
+class _ClampMidpoint(torch.autograd.Function):
+    """torch.clamp whose derivative AT a bound is 1/2, the midpoint of the two one-sided
+    derivatives (torch.clamp's own is 0 there): the one subgradient convention of every
+    loss kink, shared with the kernels (clamp_slope in csrc/include/sympo/losses.h)."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return torch.clamp(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        inside = ~torch.isnan(x)  # NaN: slope 0, like the kernels (the loss is NaN anyway)
+        at_bound = torch.zeros_like(inside)
+        if ctx.lo is not None:  # an absent bound (the hinge's upper one): no kink, even at +inf
+            inside, at_bound = inside & (x > ctx.lo), at_bound | (x == ctx.lo)
+        if ctx.hi is not None:
+            inside, at_bound = inside & (x < ctx.hi), at_bound | (x == ctx.hi)
+        slope = torch.where(inside, 1.0, torch.where(at_bound, 0.5, 0.0))
+        return grad * slope.to(grad.dtype), None, None
+
+
+def clamp_midpoint(x: torch.Tensor, lo: float | None = None, hi: float | None = None) -> torch.Tensor:
+    """torch.clamp(x, lo, hi) with the midpoint subgradient (1/2) at the bounds."""
+    return _ClampMidpoint.apply(x, lo, hi)
+
+
 @loss("sigmoid", formula="1 / (1 + exp(temperature * s))", symmetric=True,
       param=Param("temperature", 1.0, help="the temperature of SymPO's sigmoid loss"),
       note="SymPO's symmetric loss, NOT TRL's `sigmoid` (that is `logistic`)")
@@ -57,7 +86,7 @@ def sigmoid(s, temperature, beta):
 @loss("symmetric_ramp", formula="clamp(0.5 - slope * s, 0, 1)", symmetric=True,
       param=Param("slope", 0.5, help="the slope of SymPO's symmetric ramp loss"))
 def symmetric_ramp(s, slope, beta):
-    return torch.clamp(0.5 - slope * s, 0.0, 1.0)
+    return clamp_midpoint(0.5 - slope * s, 0.0, 1.0)
 
 
 @loss("unhinged", formula="1 - s", symmetric=True)
@@ -72,7 +101,7 @@ def logistic(s, p, beta):
 
 @loss("hinge", formula="max(0, 1 - s)")
 def hinge(s, p, beta):
-    return torch.clamp(1.0 - s, min=0.0)
+    return clamp_midpoint(1.0 - s, 0.0)
 
 
 @loss("square", formula="(1 - s)^2")
@@ -87,7 +116,7 @@ def exp(s, p, beta):
 
 @loss("ramp", formula="clamp(1 - s, 0, 1)")
 def ramp(s, p, beta):
-    return torch.clamp(1.0 - s, 0.0, 1.0)
+    return clamp_midpoint(1.0 - s, 0.0, 1.0)
 
 
 @loss("cdpo", formula="(1 - epsilon) log(1 + exp(-s)) + epsilon log(1 + exp(s))", param=EPS_UNIT,

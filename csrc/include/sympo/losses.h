@@ -220,6 +220,15 @@ SYMPO_HD typename LaneOps<T>::Mask inside(T x, T lo, T hi) {
   return (x >= lo) & (x <= hi);  // '&', not '&&': no branch
 }
 
+// d clamp(x, lo, hi) / dx for the losses' kinks: 1 inside, 0 outside and, AT a bound,
+// 0.5 (the midpoint of the two one-sided derivatives, the one subgradient convention
+// of every loss kink; the reference's clamp_midpoint in sympo_ext/reference.py is the
+// same). NaN: 0 (the pair's loss is NaN anyway).
+template <typename T>
+SYMPO_HD T clamp_slope(T x, T lo, T hi) {
+  return select<T>((x > lo) & (x < hi), T(1), select<T>((x == lo) | (x == hi), T(0.5), T(0)));
+}
+
 // The formulas --------------------------------------------------------------------
 
 template <typename T>
@@ -236,7 +245,7 @@ SYMPO_HD LossAndSlope<T> margin_loss(T s, const P& p) {
     return {q, -(p.param * q * (T(1) - q))};
   } else if constexpr (L == LossType::SymmetricRamp) {
     const T v = T(0.5) - p.param * s;
-    return {clamp_nan(v, T(0), T(1)), select<T>(inside(v, T(0), T(1)), -p.param, T(0))};
+    return {clamp_nan(v, T(0), T(1)), -(p.param * clamp_slope(v, T(0), T(1)))};
   } else if constexpr (L == LossType::Unhinged) {
     return {T(1) - s, T(-1)};
   } else if constexpr (L == LossType::Logistic) {
@@ -244,7 +253,8 @@ SYMPO_HD LossAndSlope<T> margin_loss(T s, const P& p) {
     return {g.sp_neg, -g.sig_neg};
   } else if constexpr (L == LossType::Hinge) {
     const T v = T(1) - s;
-    return {select<T>(v < T(0), T(0), v), select<T>(v >= T(0), T(-1), T(0))};
+    // The kink (v = 0) gets the midpoint -1/2; v = +inf (s = -inf) the limit -1.
+    return {select<T>(v < T(0), T(0), v), select<T>(v > T(0), T(-1), select<T>(v == T(0), T(-0.5), T(0)))};
   } else if constexpr (L == LossType::Square) {
     const T v = T(1) - s;
     return {v * v, T(-2) * v};
@@ -253,7 +263,7 @@ SYMPO_HD LossAndSlope<T> margin_loss(T s, const P& p) {
     return {e, -e};
   } else if constexpr (L == LossType::Ramp) {
     const T v = T(1) - s;
-    return {clamp_nan(v, T(0), T(1)), select<T>(inside(v, T(0), T(1)), T(-1), T(0))};
+    return {clamp_nan(v, T(0), T(1)), -clamp_slope(v, T(0), T(1))};
   } else if constexpr (L == LossType::CDPO) {
     const T e = p.param;
     const Logistic<T> g = logistic_parts(s);
