@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   # creates .venv, installs torch + deps, builds the extension, runs `sympo-train --demo`
 #   make test   # same set-up (reused), then the whole test suite
-# Other targets: make build, make bench, make clean.
+# Other targets: make lint (ruff + clang-format checks, as CI runs them), make format,
+# make build, make bench, make clean.
 #
 # Variables: PYTHON (interpreter for the venv), VENV, TORCH_SPEC (the torch to
 # install; the CUDA 13.0 build by default, e.g. TORCH_SPEC=torch==2.13.0 for a
@@ -22,7 +23,7 @@ SOURCES := $(shell find csrc -type f) $(shell find sympo_ext -type d -not -name 
 export SYMPO_CUDA
 export CUDA_HOME
 
-.PHONY: demo test build bench clean
+.PHONY: demo test lint format build bench clean
 
 demo: $(BUILD_STAMP)
 	$(VENV)/bin/sympo-train --demo
@@ -31,6 +32,26 @@ test: $(BUILD_STAMP)
 	$(PY) -m pytest -q
 
 build: $(BUILD_STAMP)
+
+# The formatters settle style (configs: [tool.ruff] in pyproject.toml, .clang-format); pinned
+# versions so every machine formats the same way.
+LINT_TOOLS := "ruff==0.17.6" "clang-format==23.1.5"
+LINT_STAMP := $(VENV)/.sympo-lint
+CXX_SOURCES = $(shell find csrc -name '*.h' -o -name '*.cpp' -o -name '*.cu')
+
+$(LINT_STAMP): | $(PY)
+	$(PY) -m pip install -q $(LINT_TOOLS)
+	touch $@
+
+lint: $(LINT_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/clang-format --dry-run --Werror $(CXX_SOURCES)
+
+format: $(LINT_STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/clang-format -i $(CXX_SOURCES)
 
 bench: $(BUILD_STAMP)
 	$(PY) benchmarks/bench_sym_loss.py --device cpu
