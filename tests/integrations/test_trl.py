@@ -284,3 +284,35 @@ def test_import_checks_the_installed_trl_version(monkeypatch):
         importlib.reload(sympo_trl)
     monkeypatch.undo()
     importlib.reload(sympo_trl)  # leave a working module behind
+
+
+@pytest.mark.slow
+def test_two_process_logistic_matches_trl_under_accelerate_launch(tmp_path):
+    """Under 2 CPU processes (torch.distributed.run + accelerate's CPU environment) SymPOTrainer (logistic) follows TRL's own
+    DPOTrainer under the same launch (like with like: TRL's 2-process run differs from its 1-process one)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("_ddp_train.py")
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "TQDM_DISABLE": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
+    runs = {}
+    for which in ("trl", "sympo"):
+        # torch.distributed.run with accelerate's CPU environment (what `accelerate launch --cpu` sets)
+        proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                               "--master_port", "0", str(script), which, str(tmp_path)],
+                              capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[which] = [json.loads((tmp_path / f"{which}_rank{r}.json").read_text()) for r in range(2)]
+    for rank in range(2):
+        want, got = runs["trl"][rank], runs["sympo"][rank]
+        assert want["world_size"] == got["world_size"] == 2
+        assert len(want["losses"]) == len(got["losses"]) == 4
+        assert got["logps_path"] == "logits"  # the policy is DDP-wrapped: its forward must run
+        assert got["ref_logps_path"] == "fused_linear"  # the frozen reference is not
+        assert len(set(round(x, 4) for x in want["losses"])) > 1  # training moved
+        torch.testing.assert_close(torch.tensor(got["losses"]), torch.tensor(want["losses"]), rtol=0, atol=1e-5)
+    assert runs["trl"][0]["losses"][1:] != runs["trl"][1]["losses"][1:]  # each rank saw its own batches
