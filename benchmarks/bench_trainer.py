@@ -9,6 +9,8 @@ something). Configurations, each in its own process:
 
   trl             trl.DPOTrainer (its chunked fused LM head; TRL >= 1.16)
   trl_liger       the same with use_liger_kernel=True (GPU with liger_kernel installed only)
+  sympotrainer    sympo_ext.integrations.trl.SymPOTrainer (TRL's trainer, sympo_ext's log-probs for the
+                  policy and the reference, sympo_loss_type="logistic")
   sympo_padded    sympo-train, padded batches, logits path (model logits -> sympo_ext.sequence_logps)
   sympo_fused     sympo-train, padded batches, fused-linear path (hidden states + LM head,
                   sympo_ext.fused_linear_sequence_logps; the logits never exist)
@@ -48,7 +50,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-CONFIGS = ["trl", "trl_liger", "sympo_padded", "sympo_fused", "sympo_packed", "sympo_fused_loss", "sympo_fused_noloss"]
+CONFIGS = ["trl", "trl_liger", "sympotrainer", "sympo_padded", "sympo_fused", "sympo_packed", "sympo_fused_loss", "sympo_fused_noloss"]
 SYMPO = {  # name -> TrainConfig overrides
     "sympo_padded": {"logps_path": "logits", "packed": False},
     "sympo_fused": {"logps_path": "fused_linear", "packed": False},
@@ -133,10 +135,17 @@ def _peak_mb(device: str) -> float:
 
 
 def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer):
-    """(step-end clocks, per-step losses, RSS before training) of TRL's DPOTrainer."""
+    """(step-end clocks, per-step losses, RSS before training) of TRL's DPOTrainer (or SymPOTrainer)."""
     from datasets import Dataset
     from transformers import TrainerCallback
     from trl import DPOConfig, DPOTrainer
+
+    extra = {}
+    if name == "sympotrainer":
+        from sympo_ext.integrations.trl import SymPOConfig as DPOConfig  # noqa: N814
+        from sympo_ext.integrations.trl import SymPOTrainer as DPOTrainer  # noqa: N814
+
+        extra = {"sympo_loss_type": "logistic"}
 
     if name == "trl_liger":
         if device != "cuda":
@@ -150,7 +159,7 @@ def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer):
                      max_length=MAX_LENGTH, logging_steps=steps, save_strategy="no", seed=0,
                      train_sampling_strategy="sequential", use_cpu=device == "cpu", bf16=False,
                      dataloader_num_workers=0, disable_tqdm=True, lr_scheduler_type="constant",
-                     use_liger_kernel=name == "trl_liger")
+                     use_liger_kernel=name == "trl_liger", **extra)
     trainer = DPOTrainer(model=build_model(tokenizer, 0), ref_model=build_model(tokenizer, 1), args=args,
                          train_dataset=Dataset.from_list(data), processing_class=tokenizer)
     ends: list[tuple[float, float]] = []
@@ -226,7 +235,7 @@ def worker(name: str, device: str, steps: int, warmup: int, threads: int) -> dic
     tokenizer = build_tokenizer()
     data = records(BATCH * steps)
     tokens = [sum(pair_tokens(tokenizer, r) for r in data[k * BATCH:(k + 1) * BATCH]) for k in range(steps)]
-    run = run_trl if name.startswith("trl") else run_sympo
+    run = run_trl if name.startswith("trl") or name == "sympotrainer" else run_sympo
     ends, losses, rss0 = run(name, device, steps, data, tokenizer)
     if len(ends) != steps + 1 or len(losses) < steps:
         raise RuntimeError(f"{name}: expected {steps} steps, saw {len(ends) - 1} step ends and {len(losses)} losses")
@@ -244,7 +253,8 @@ def worker(name: str, device: str, steps: int, warmup: int, threads: int) -> dic
 
 
 def measure(name: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--worker", name, "--device", args.device, "--steps", str(args.steps),
+    cmd = [sys.executable, __file__, "--worker", name, "--vocab", str(args.vocab), "--device", args.device,
+           "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--threads", str(args.threads)]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false",
            "TQDM_DISABLE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
@@ -304,10 +314,12 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
 
 
 def main(argv=None) -> None:
+    global VOCAB
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--steps", type=int, default=8, help="optimizer steps per configuration (default 8)")
     p.add_argument("--warmup", type=int, default=2, help="first steps left out of the timing (default 2)")
+    p.add_argument("--vocab", type=int, default=VOCAB, help=f"vocabulary size of the model (default {VOCAB})")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
     p.add_argument("--repeats", type=int, default=2,
                    help="rounds over the configurations; each reports its fastest run (default 2)")
@@ -320,6 +332,7 @@ def main(argv=None) -> None:
     if args.steps <= args.warmup:
         p.error("--steps must be larger than --warmup")
 
+    VOCAB = args.vocab
     if args.worker:
         try:
             row = worker(args.worker, args.device, args.steps, args.warmup, args.threads)
@@ -331,7 +344,7 @@ def main(argv=None) -> None:
     from _common import machine_name, markdown_table, print_table, write_csv
 
     out = Path(args.out)
-    stem = out / f"bench_trainer_{args.device}"
+    stem = out / (f"bench_trainer_{args.device}" + ("" if args.vocab == 16384 else f"_v{args.vocab}"))
     if args.plot_only:
         with open(args.plot_only) as fh:
             rows = list(csv.DictReader(fh))

@@ -18,6 +18,8 @@ TRL's own ``loss_type`` keeps TRL's meaning and is refused when set (the loss co
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,7 @@ from .. import losses as _losses
 from ..hf.logps import LOGPS_PATHS, check_logps_path, logps_from_inputs, logps_inputs
 from ..hf.probe import LogpsPathError, plan_logps
 from ..metrics import pair_accuracy
+from ..modules import nll_per_pair
 from ..ops import sym_loss
 
 SUPPORTED_TRL = ">=1.16,<2"  # the DPOTrainer API this module builds on (tested: 1.16.0)
@@ -55,13 +58,19 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
                       "included)") from exc
 check_trl_version(trl.__version__)
 
+from accelerate.utils import is_peft_model  # noqa: E402
 from trl import DPOConfig, DPOTrainer  # noqa: E402  (after the version check, on purpose)
+from trl.models.utils import disable_gradient_checkpointing  # noqa: E402
+from trl.trainer.utils import use_adapter  # noqa: E402
 
 __all__ = ["SUPPORTED_TRL", "PairLabelCollator", "SymPOConfig", "SymPOTrainer", "check_trl_version",
            "choose_logps_path"]
 
 # Batch keys that are not model inputs (TRL's, plus the per-pair label).
 _NON_MODEL_KEYS = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps", "label"}
+
+
+_TRL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DPOConfig)}
 
 
 def _field(default, help_text: str):
@@ -85,27 +94,66 @@ class SymPOConfig(DPOConfig):
     sympo_logps_path: str = _field(
         "auto", "policy log-probs: 'auto' (fused-linear where the model allows), 'fused_linear' or 'logits'")
     sympo_chunk_size: int | None = _field(None, "token rows per chunk of the fused-linear path (None: automatic)")
+    sympo_nll_weight: float = _field(
+        0.0, "add sympo_nll_weight x the chosen response's per-token NLL, per pair (RPO's alpha; TRL's 'sft' "
+        "loss term, which TRL averages over the batch's chosen tokens instead), from the same log-prob pass")
 
     def __post_init__(self):
         super().__post_init__()
-        # TRL options that change the loss or the log-probs, which sym_loss would silently ignore.
-        if list(self.loss_type) != ["sigmoid"]:
+        self._check_trl_loss_fields()
+        check_logps_path(self.sympo_logps_path, what="sympo_logps_path")
+        if self.sympo_chunk_size is not None and (not isinstance(self.sympo_chunk_size, int)
+                                                  or self.sympo_chunk_size < 1):
+            raise ValueError(f"sympo_chunk_size must be a positive int or None, got {self.sympo_chunk_size!r}")
+        if isinstance(self.sympo_nll_weight, bool) or not isinstance(self.sympo_nll_weight, (int, float)) or not (
+                self.sympo_nll_weight >= 0 and self.sympo_nll_weight < float("inf")):
+            raise ValueError(f"sympo_nll_weight must be a finite number >= 0 (0: no NLL term), got "
+                             f"{self.sympo_nll_weight!r}")
+        self.sympo_loss_kwargs()  # validate now, not at the first step
+
+    def _check_trl_loss_fields(self) -> None:
+        """Every DPOConfig field that selects or parameterises TRL's loss is mapped to the sympo_ext
+        parameter or refused (never accepted and ignored); the table is in sympo_ext/integrations/README.md.
+        ``beta`` is the reward scale of every loss; ``label_smoothing`` is mapped in sympo_loss_kwargs."""
+        loss_type = list(self.loss_type)
+        if "sft" in loss_type:
+            raise ValueError(
+                f"loss_type={self.loss_type!r}: TRL's 'sft' term (the NLL of the chosen tokens, averaged over the "
+                f"batch) is sympo_nll_weight here (the same NLL, averaged per pair); set sympo_nll_weight and leave "
+                f"loss_type at ['sigmoid']")
+        if loss_type != ["sigmoid"]:
             raise ValueError(
                 f"loss_type={self.loss_type!r} selects one of TRL's own losses, which SymPOTrainer does not use; "
                 f"choose the loss with sympo_loss_type (TRL 'sigmoid' = 'logistic', 'hinge' = 'hinge', 'robust' = "
                 f"'rdpo', 'ipo' ~ 'ipo'; see sympo_ext/integrations/README.md) or use trl.DPOTrainer"
             )
-        for name, default in (("loss_weights", None), ("ld_alpha", None), ("f_divergence_type", "reverse_kl"),
-                              ("use_weighting", False)):
-            value = getattr(self, name)
+        refused = {  # field: the sympo_ext way (TRL's default is the only accepted value)
+            "loss_weights": "the weights of a sympo_loss_type list are sympo_loss_weights",
+            "ld_alpha": "LD-DPO's length-desensitised log-probs are not in sympo_ext; use trl.DPOTrainer",
+            "f_divergence_type": "sympo_ext's losses use the reverse-KL log-ratio; use trl.DPOTrainer for f-DPO",
+            "f_alpha_divergence_coef": "it parameterises TRL's f_divergence_type='alpha_divergence', which "
+                                       "SymPOTrainer does not have",
+            "use_weighting": "WPO weighting is not in sympo_ext; use trl.DPOTrainer",
+        }
+        for name, way in refused.items():
+            value, default = getattr(self, name), _TRL_DEFAULTS[name]
             if value != default:
-                raise ValueError(f"{name}={value!r} is not supported by SymPOTrainer (it would be ignored); "
+                raise ValueError(f"{name}={value!r} is not supported by SymPOTrainer (it would be ignored): {way}; "
                                  f"leave it at {default!r}")
-        check_logps_path(self.sympo_logps_path, what="sympo_logps_path")
-        if self.sympo_chunk_size is not None and (not isinstance(self.sympo_chunk_size, int)
-                                                  or self.sympo_chunk_size < 1):
-            raise ValueError(f"sympo_chunk_size must be a positive int or None, got {self.sympo_chunk_size!r}")
-        self.sympo_loss_kwargs()  # validate now, not at the first step
+        # discopop_tau -> tau of the 'discopop' loss
+        if self.discopop_tau != _TRL_DEFAULTS["discopop_tau"]:
+            names = [self.sympo_loss_type] if isinstance(self.sympo_loss_type, str) else list(self.sympo_loss_type)
+            try:
+                types = [_losses.canonical_name(n) for n in names]
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"sympo_loss_type: {exc}") from None
+            if "discopop" not in types:
+                raise ValueError(f"discopop_tau={self.discopop_tau} has no effect with sympo_loss_type="
+                                 f"{self.sympo_loss_type!r}; it is the tau of sympo_loss_type='discopop'")
+            if self.sympo_tau is not None and self.sympo_tau != self.discopop_tau:
+                raise ValueError(f"discopop_tau={self.discopop_tau} and sympo_tau={self.sympo_tau} disagree; set "
+                                 f"one of them (they are the same parameter)")
+            self.sympo_tau = float(self.discopop_tau)
 
     def sympo_loss_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``sympo_ext.sym_loss`` (all but beta), validated by the loss registry
@@ -195,6 +243,7 @@ class SymPOTrainer(DPOTrainer):
         if not isinstance(args, SymPOConfig):
             raise TypeError(f"args must be a SymPOConfig (a trl.DPOConfig with the sympo_ext loss), got "
                             f"{type(args).__name__}")
+        self.ref_logps_path = None  # (set before TRL's __init__: precompute_ref_log_probs may run in it)
         super().__init__(model, ref_model, args, *pargs, **kwargs)
         self.sympo_loss_kwargs = args.sympo_loss_kwargs()
         self.logps_path: str | None = None  # decided at the first step, on the prepared model
@@ -207,13 +256,15 @@ class SymPOTrainer(DPOTrainer):
 
     # -- log-probs --------------------------------------------------------- #
 
-    def _resolve_logps_path(self, model) -> str:
+    def _resolve_logps_path(self, model, *, reference: bool = False) -> str:
+        """The log-prob path of ``model`` (the policy, or with ``reference`` the frozen reference /
+        the policy with its adapters disabled), probed once per model."""
         requested = self.args.sympo_logps_path
         unwrapped = self.accelerator.unwrap_model(model)
         blockers = []
-        if unwrapped is not model:
+        if unwrapped is not model and not reference:  # the reference runs without grad: no gradient sync
             blockers.append("the model is wrapped for distributed training (its forward must run)")
-        if self.aux_loss_enabled:
+        if self.aux_loss_enabled and not reference:  # TRL drops the router logits of the reference too
             blockers.append("the MoE auxiliary loss needs the model's own forward")
         if self._is_vision_dataset:
             blockers.append("vision inputs need the model's own forward")
@@ -229,22 +280,45 @@ class SymPOTrainer(DPOTrainer):
         return choose_logps_path(unwrapped, logps_path=requested, pad_token_id=getattr(tok, "pad_token_id", None),
                                  vocab_size=len(tok) if hasattr(tok, "__len__") else None)
 
-    def policy_logps(self, model, model_inputs: dict[str, Any], targets: torch.Tensor):
-        """(per-sequence log-probs [2B] of the completion tokens, model outputs or None): TRL's batch
-        through sympo_ext's log-prob dispatch (:mod:`sympo_ext.hf.logps`); the completion positions
-        are selected before the head (logits[:, t] predicts token t + 1)."""
-        if self.logps_path is None:
-            self.logps_path = self._resolve_logps_path(model)
+    def _sequence_logps(self, model, path: str, model_inputs: dict[str, Any], targets: torch.Tensor):
+        """(per-sequence log-probs [2B] of the completion tokens, model outputs or None) through
+        sympo_ext's log-prob dispatch (:mod:`sympo_ext.hf.logps`); the completion positions are
+        selected before the head (logits[:, t] predicts token t + 1)."""
         kwargs = dict(model_inputs)
-        if self.logps_path == "logits" and self.aux_loss_enabled:
-            kwargs["output_router_logits"] = True
         # prompt-learning PEFT prepends virtual tokens: the positions count from the end
         positions = slice(-targets.shape[1] - 1, -1)
-        fused = self.logps_path == "fused_linear"
-        inputs = logps_inputs(self.accelerator.unwrap_model(model) if fused else model, self.logps_path, kwargs,
+        fused = path == "fused_linear"
+        inputs = logps_inputs(self.accelerator.unwrap_model(model) if fused else model, path, kwargs,
                               positions=positions)
         logps = logps_from_inputs(inputs, targets, chunk_size=self.args.sympo_chunk_size if fused else None)
         return logps, inputs.outputs
+
+    def policy_logps(self, model, model_inputs: dict[str, Any], targets: torch.Tensor):
+        """(per-sequence log-probs [2B], model outputs or None) of the policy (:meth:`_sequence_logps`)."""
+        if self.logps_path is None:
+            self.logps_path = self._resolve_logps_path(model)
+        if self.logps_path == "logits" and self.aux_loss_enabled:
+            model_inputs = {**model_inputs, "output_router_logits": True}
+        return self._sequence_logps(model, self.logps_path, model_inputs, targets)
+
+    def compute_ref_log_probs(self, model, inputs):
+        """TRL's reference log-probs (chosen [B], rejected [B]) -- of ``ref_model``, or of the policy with
+        its PEFT adapters disabled (TRL's rule, an adapter named 'ref' if there is one) -- through
+        sympo_ext's no-grad log-prob dispatch (no per-token entropy / mean logits / top-1 as TRL's
+        fused head computes them). Also what ``precompute_ref_log_probs`` runs. The reference is
+        probed once, separately from the policy (it may be a different model)."""
+        model_inputs = {k: v for k, v in inputs.items() if k not in _NON_MODEL_KEYS}
+        targets = inputs["input_ids"].masked_fill(inputs["completion_mask"] == 0, -100)[:, 1:]
+        adapter = contextlib.nullcontext()
+        if self.ref_model is None and is_peft_model(self.accelerator.unwrap_model(self.model)):
+            unwrapped = self.accelerator.unwrap_model(self.model)
+            adapter = use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None)
+        with (torch.no_grad(), disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs),
+              adapter, self.accelerator.autocast()):
+            if self.ref_logps_path is None:
+                self.ref_logps_path = self._resolve_logps_path(model, reference=True)
+            logps, _ = self._sequence_logps(model, self.ref_logps_path, model_inputs, targets)
+        return logps.chunk(2, dim=0)
 
     # -- loss -------------------------------------------------------------- #
 
@@ -259,9 +333,8 @@ class SymPOTrainer(DPOTrainer):
         if self.precompute_ref_logps:
             ref_chosen, ref_rejected = inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
         else:  # TRL's reference: ref_model, or the policy with its PEFT adapter disabled
-            ref_inputs = {k: v for k, v in inputs.items() if k != "label"}
             ref_chosen, ref_rejected = self.compute_ref_log_probs(
-                self.ref_model if self.ref_model is not None else model, ref_inputs)
+                self.ref_model if self.ref_model is not None else model, inputs)
 
         pair_labels = inputs.get("label")
         out = sym_loss(chosen_logps, rejected_logps, ref_chosen.to(chosen_logps.device),
@@ -270,6 +343,11 @@ class SymPOTrainer(DPOTrainer):
                        return_rewards=True, **self.sympo_loss_kwargs)
         loss = out.loss
         metrics = self._metrics[mode]
+        if self.args.sympo_nll_weight:  # per pair, from the same log-prob pass (sympo_ext.modules.nll_per_pair)
+            chosen_counts = completion_mask[:, 1:].chunk(2, dim=0)[0].sum(-1)
+            nll = nll_per_pair(chosen_logps, chosen_counts, average=False)
+            loss = loss + self.args.sympo_nll_weight * nll.mean().to(loss.dtype)
+            metrics["nll_loss"].append(self.accelerator.gather(nll.detach()).mean().item())
         if outputs is not None and self.aux_loss_enabled:
             loss = loss + self.router_aux_loss_coef * outputs.aux_loss
             metrics["aux_loss"].append(self.accelerator.gather_for_metrics(outputs.aux_loss.detach()).mean().item())

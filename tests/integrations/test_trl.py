@@ -183,8 +183,16 @@ def test_loss_kwargs_follow_the_registry(tmp_path):
     [
         ({"sympo_loss_type": "nope"}, r"sympo_loss_type: unknown loss_type 'nope'; valid: sigmoid"),
         ({"loss_type": ["hinge"]}, r"loss_type=\['hinge'\] selects one of TRL's own losses.*sympo_loss_type"),
-        ({"loss_weights": [1.0]}, r"loss_weights=\[1.0\] is not supported by SymPOTrainer"),
+        ({"loss_weights": [1.0]}, r"loss_weights=\[1.0\] is not supported by SymPOTrainer.*sympo_loss_weights"),
         ({"ld_alpha": 0.5}, r"ld_alpha=0.5 is not supported"),
+        ({"loss_type": ["sigmoid", "sft"]}, r"loss_type=\['sigmoid', 'sft'\]: TRL's 'sft' term.*sympo_nll_weight"),
+        ({"f_divergence_type": "js_divergence"}, r"f_divergence_type='js_divergence' is not supported.*f-DPO"),
+        ({"f_alpha_divergence_coef": 0.3}, r"f_alpha_divergence_coef=0.3 is not supported.*alpha_divergence"),
+        ({"use_weighting": True}, r"use_weighting=True is not supported.*WPO"),
+        ({"discopop_tau": 0.1}, r"discopop_tau=0.1 has no effect with sympo_loss_type='sigmoid'.*discopop"),
+        ({"sympo_loss_type": "discopop", "discopop_tau": 0.1, "sympo_tau": 0.2},
+         r"discopop_tau=0.1 and sympo_tau=0.2 disagree"),
+        ({"sympo_nll_weight": -1.0}, r"sympo_nll_weight must be a finite number >= 0"),
         ({"label_smoothing": 0.1}, r"label_smoothing=0.1 has no effect with sympo_loss_type='sigmoid'.*rdpo"),
         ({"sympo_loss_type": "logistic", "sympo_temperature": 2.0}, r"temperature=2.0 has no effect"),
         ({"sympo_logps_path": "fast"}, r"sympo_logps_path must be one of auto, fused_linear, logits"),
@@ -195,6 +203,52 @@ def test_loss_kwargs_follow_the_registry(tmp_path):
 def test_bad_config_is_refused(tmp_path, overrides, match):
     with pytest.raises(ValueError, match=match):
         _config(sympo_trl.SymPOConfig, tmp_path, **overrides)
+
+
+# Every DPOConfig field of TRL 1.16 that selects or parameterises a loss: how SymPOConfig treats a
+# non-default value (refusals are in test_bad_config_is_refused; the mapped ones here).
+TRL_LOSS_FIELDS = ["beta", "label_smoothing", "loss_type", "loss_weights", "ld_alpha", "f_divergence_type",
+                   "f_alpha_divergence_coef", "use_weighting", "discopop_tau"]
+
+
+def test_every_trl_loss_field_is_covered():
+    import dataclasses
+
+    import transformers
+
+    names = {f.name for f in dataclasses.fields(trl.DPOConfig)} - {
+        f.name for f in dataclasses.fields(transformers.TrainingArguments)}  # DPOConfig's own fields
+    assert set(TRL_LOSS_FIELDS) <= names
+    # a new loss field of a later TRL (by TRL's naming) must be added to the table
+    lossy = {n for n in names if any(w in n for w in ("loss", "alpha", "beta", "tau", "gamma", "smoothing",
+                                                     "divergence", "weighting", "reference_free"))}
+    assert lossy - {"router_aux_loss_coef", "ref_model_mixup_alpha"} <= set(TRL_LOSS_FIELDS), lossy
+
+
+@pytest.mark.parametrize("field, value, loss, want", [
+    ("beta", 0.3, "sigmoid", None),
+    ("label_smoothing", 0.2, "rdpo", {"epsilon": 0.2}),
+    ("discopop_tau", 0.1, "discopop", {"tau": 0.1}),
+])
+def test_trl_loss_fields_are_mapped(tmp_path, field, value, loss, want):
+    cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type=loss, **{field: value})
+    kwargs = cfg.sympo_loss_kwargs()
+    if want is None:  # beta: TRL's own field, passed by the trainer
+        assert cfg.beta == value and "beta" not in kwargs
+    else:
+        for k, v in want.items():
+            assert kwargs[k] == pytest.approx(v)
+
+
+def test_nll_weight_adds_the_per_pair_nll(tokenizer, tmp_path):
+    rows = _rows(tokenizer, n=8)
+    cfg = dict(sympo_loss_type="logistic", max_steps=1, learning_rate=0.0)
+    base, _, _ = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, **cfg), tokenizer, rows)
+    got, trainer, _ = _train(sympo_trl.SymPOTrainer,
+                             _config(sympo_trl.SymPOConfig, tmp_path, sympo_nll_weight=0.5, **cfg), tokenizer, rows)
+    nll = [h["nll_loss"] for h in trainer.state.log_history if "nll_loss" in h]
+    assert nll and nll[0] > 1.0  # a random model: about log(V) per token
+    assert got[0] == pytest.approx(base[0] + 0.5 * nll[0], abs=1e-5)
 
 
 def test_trainer_needs_a_sympo_config(tokenizer, tmp_path):
@@ -230,3 +284,35 @@ def test_import_checks_the_installed_trl_version(monkeypatch):
         importlib.reload(sympo_trl)
     monkeypatch.undo()
     importlib.reload(sympo_trl)  # leave a working module behind
+
+
+@pytest.mark.slow
+def test_two_process_logistic_matches_trl_under_accelerate_launch(tmp_path):
+    """Under 2 CPU processes (torch.distributed.run + accelerate's CPU environment) SymPOTrainer (logistic) follows TRL's own
+    DPOTrainer under the same launch (like with like: TRL's 2-process run differs from its 1-process one)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("_ddp_train.py")
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "TQDM_DISABLE": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
+    runs = {}
+    for which in ("trl", "sympo"):
+        # torch.distributed.run with accelerate's CPU environment (what `accelerate launch --cpu` sets)
+        proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                               "--master_port", "0", str(script), which, str(tmp_path)],
+                              capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[which] = [json.loads((tmp_path / f"{which}_rank{r}.json").read_text()) for r in range(2)]
+    for rank in range(2):
+        want, got = runs["trl"][rank], runs["sympo"][rank]
+        assert want["world_size"] == got["world_size"] == 2
+        assert len(want["losses"]) == len(got["losses"]) == 4
+        assert got["logps_path"] == "logits"  # the policy is DDP-wrapped: its forward must run
+        assert got["ref_logps_path"] == "fused_linear"  # the frozen reference is not
+        assert len(set(round(x, 4) for x in want["losses"])) > 1  # training moved
+        torch.testing.assert_close(torch.tensor(got["losses"]), torch.tensor(want["losses"]), rtol=0, atol=1e-5)
+    assert runs["trl"][0]["losses"][1:] != runs["trl"][1]["losses"][1:]  # each rank saw its own batches

@@ -1,0 +1,63 @@
+"""Worker of test_trl.py's 2-process test: trains trl.DPOTrainer or SymPOTrainer (logistic loss) on the
+tiny Llama in 2 CPU processes and writes each rank's per-step losses
+to OUT/<which>_rank<k>.json.
+
+  ACCELERATE_USE_CPU=true python -m torch.distributed.run --nproc_per_node 2 tests/integrations/_ddp_train.py {trl|sympo} OUT
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import sys
+from pathlib import Path
+
+import datasets
+import torch
+import trl
+
+from sympo_ext.experiments.synthetic import build_tiny_llama, build_tokenizer
+
+
+def main(which: str, out: str, steps: int = 4) -> None:
+    tokenizer = build_tokenizer()
+    words = sorted(w for w in tokenizer.get_vocab() if not w.startswith("<"))
+    rng = random.Random(0)
+
+    def sentence(lo, hi):
+        return " ".join(rng.choice(words) for _ in range(rng.randint(lo, hi)))
+
+    rows = [{"prompt": sentence(3, 8), "chosen": sentence(2, 7), "rejected": sentence(2, 7)} for _ in range(32)]
+    common = dict(output_dir=str(Path(out) / which), report_to="none", max_steps=steps, per_device_train_batch_size=2,
+                  learning_rate=1e-2, logging_steps=1, save_strategy="no", seed=0, max_length=32, beta=0.1,
+                  bf16=False, use_cpu=True, dataloader_num_workers=0, disable_tqdm=True)
+    if which == "trl":
+        cls, args = trl.DPOTrainer, trl.DPOConfig(loss_type=["sigmoid"], **common)
+    else:
+        from sympo_ext.integrations.trl import SymPOConfig, SymPOTrainer
+
+        cls, args = SymPOTrainer, SymPOConfig(sympo_loss_type="logistic", **common)
+    model = build_tiny_llama(tokenizer, seed=0)
+    trainer = cls(model=model, ref_model=copy.deepcopy(model), args=args,
+                  train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer)
+    losses = []
+    compute_loss = trainer.compute_loss
+
+    def recording(*a, **k):
+        loss = compute_loss(*a, **k)
+        losses.append(float(loss.detach()))
+        return loss
+
+    trainer.compute_loss = recording
+    trainer.train()
+    rank = trainer.accelerator.process_index
+    world = trainer.accelerator.num_processes
+    info = {"losses": losses, "world_size": world,
+            "logps_path": getattr(trainer, "logps_path", None), "ref_logps_path": getattr(trainer, "ref_logps_path", None)}
+    Path(out, f"{which}_rank{rank}.json").write_text(json.dumps(info))
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    main(sys.argv[1], sys.argv[2])
