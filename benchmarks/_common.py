@@ -7,8 +7,8 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 
@@ -20,7 +20,9 @@ def machine_name(device: str) -> str:
     return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}"
 
 
-def time_fn(fn: Callable[[], object], device: str, *, warmup: int = 3, reps: int = 20, max_seconds: float = 5.0) -> float:
+def time_fn(
+    fn: Callable[[], object], device: str, *, warmup: int = 3, reps: int = 20, max_seconds: float = 5.0
+) -> float:
     """Median wall time of fn() in milliseconds (CUDA: events around each call)."""
     for _ in range(warmup):
         fn()

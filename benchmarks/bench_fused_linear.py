@@ -56,7 +56,7 @@ class Case:
     dtype: str
 
     @property
-    def tokens(self) -> int:  # noqa: D401
+    def tokens(self) -> int:
         return self.n * self.t
 
     @property
@@ -114,6 +114,7 @@ def _runner(method: str, case: Case, device: str, hidden, weight, labels, coef):
     if method in GPU_ONLY and device != "cuda":
         raise Skip("GPU only")
     if method == "fused":
+
         def run():
             out = sympo_ext.fused_linear_sequence_logps(hidden, weight, labels)
             (out * coef).sum().backward()
@@ -125,10 +126,12 @@ def _runner(method: str, case: Case, device: str, hidden, weight, labels, coef):
         def run():
             loss_fn(hidden, weight, labels)[0].backward()
     elif method == "unfused":
+
         def run():
             out = sympo_ext.sequence_logps(hidden @ weight.T, labels)
             (out * coef).sum().backward()
     elif method == "eager":
+
         def run():
             out = reference.sequence_logps(hidden @ weight.T, labels)
             (out * coef).sum().backward()
@@ -232,14 +235,28 @@ def machine_name(device: str) -> str:
 
 def _run_child(method: str, case: Case, device: str, args) -> dict:
     """CPU: one subprocess per (case, method) so max RSS belongs to that case alone."""
-    payload = json.dumps(dict(method=method, case=asdict(case), device=device, warmup=args.warmup,
-                              reps=args.reps, ignore_frac=args.ignore_frac, threads=args.threads))
+    payload = json.dumps(
+        dict(
+            method=method,
+            case=asdict(case),
+            device=device,
+            warmup=args.warmup,
+            reps=args.reps,
+            ignore_frac=args.ignore_frac,
+            threads=args.threads,
+        )
+    )
     try:
         # A fixed mmap threshold makes glibc return every large buffer to the OS when it is freed
         # (no heap fragmentation), so max RSS tracks the live tensors, for every method alike.
         env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", OMP_NUM_THREADS=str(args.threads))
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--_child", payload], capture_output=True,
-                              text=True, timeout=args.case_timeout, env=env)
+        proc = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--_child", payload],
+            capture_output=True,
+            text=True,
+            timeout=args.case_timeout,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         return dict(status=f"skipped: timed out after {args.case_timeout} s")
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -284,8 +301,25 @@ def child_main(payload: str) -> None:
     print(json.dumps(result), flush=True)
 
 
-FIELDS = ["device", "machine", "method", "n", "t", "h", "v", "tokens", "dtype", "ignore_frac", "status", "time_ms",
-          "cpu_ms", "peak_extra_mib", "time_vs_unfused", "mem_vs_unfused", "load_avg"]
+FIELDS = [
+    "device",
+    "machine",
+    "method",
+    "n",
+    "t",
+    "h",
+    "v",
+    "tokens",
+    "dtype",
+    "ignore_frac",
+    "status",
+    "time_ms",
+    "cpu_ms",
+    "peak_extra_mib",
+    "time_vs_unfused",
+    "mem_vs_unfused",
+    "load_avg",
+]
 
 
 def _fmt(x, spec):
@@ -294,13 +328,19 @@ def _fmt(x, spec):
 
 def print_table(rows, machine: str) -> None:
     print(f"\nfused linear sequence log-probs, forward + backward -- {machine}")
-    print(f"{'case':<30} {'method':<10} {'wall ms':>10} {'cpu ms':>10} {'peak MiB':>10} {'t/(a)':>6} {'m/(a)':>6}  status")
+    print(
+        f"{'case':<30} {'method':<10} {'wall ms':>10} {'cpu ms':>10} {'peak MiB':>10} {'t/(a)':>6} {'m/(a)':>6}  status"
+    )
     for r in rows:
         case = Case(r["n"], r["t"], r["h"], r["v"], r["dtype"]).label
-        print(f"{case:<30} {r['method']:<10} {_fmt(r.get('time_ms'), '10.1f')} {_fmt(r.get('cpu_ms'), '10.1f')} "
-              f"{_fmt(r.get('peak_extra_mib'), '10.0f')} {_fmt(r.get('time_vs_unfused'), '6.2f')} "
-              f"{_fmt(r.get('mem_vs_unfused'), '6.2f')}  {r['status']}")
-    print("t/(a): time relative to (a) unfused (CPU: process CPU time); m/(a): peak memory beyond inputs relative to (a)")
+        print(
+            f"{case:<30} {r['method']:<10} {_fmt(r.get('time_ms'), '10.1f')} {_fmt(r.get('cpu_ms'), '10.1f')} "
+            f"{_fmt(r.get('peak_extra_mib'), '10.0f')} {_fmt(r.get('time_vs_unfused'), '6.2f')} "
+            f"{_fmt(r.get('mem_vs_unfused'), '6.2f')}  {r['status']}"
+        )
+    print(
+        "t/(a): time relative to (a) unfused (CPU: process CPU time); m/(a): peak memory beyond inputs relative to (a)"
+    )
 
 
 def plot(rows, path: str, machine: str) -> str:
@@ -315,13 +355,20 @@ def plot(rows, path: str, machine: str) -> str:
     methods = [m for m in METHODS if any(r["method"] == m and r["status"] == "ok" for r in rows)]
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(cases)) * 1.6, 4.8))
     width = 0.8 / max(1, len(methods))
-    for ax, key, title in ((axes[0], "time_ms", "forward + backward time (ms)"),
-                           (axes[1], "peak_extra_mib", "peak memory beyond inputs (MiB)")):
+    for ax, key, title in (
+        (axes[0], "time_ms", "forward + backward time (ms)"),
+        (axes[1], "peak_extra_mib", "peak memory beyond inputs (MiB)"),
+    ):
         for j, m in enumerate(methods):
             vals = []
             for c in cases:
-                hit = [r for r in rows if r["method"] == m and r["status"] == "ok"
-                       and Case(r["n"], r["t"], r["h"], r["v"], r["dtype"]).label == c]
+                hit = [
+                    r
+                    for r in rows
+                    if r["method"] == m
+                    and r["status"] == "ok"
+                    and Case(r["n"], r["t"], r["h"], r["v"], r["dtype"]).label == c
+                ]
                 vals.append(float(hit[0][key]) if hit else 0.0)
             ax.bar([i + j * width for i in range(len(cases))], vals, width, label=m)
         ax.set_xticks([i + width * (len(methods) - 1) / 2 for i in range(len(cases))])
@@ -337,8 +384,13 @@ def plot(rows, path: str, machine: str) -> str:
 
 def _ratios(rows) -> None:
     for r in rows:
-        base = [b for b in rows if b["method"] == "unfused" and b["status"] == "ok"
-                and (b["n"], b["t"], b["h"], b["v"], b["dtype"]) == (r["n"], r["t"], r["h"], r["v"], r["dtype"])]
+        base = [
+            b
+            for b in rows
+            if b["method"] == "unfused"
+            and b["status"] == "ok"
+            and (b["n"], b["t"], b["h"], b["v"], b["dtype"]) == (r["n"], r["t"], r["h"], r["v"], r["dtype"])
+        ]
         if r["status"] == "ok" and base:
             # CPU: the ratio uses process CPU time (the machine is shared, so wall time carries others' load)
             key = "cpu_ms" if r.get("cpu_ms") not in (None, "") else "time_ms"
@@ -373,7 +425,9 @@ def main() -> None:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda: no CUDA GPU visible")
-    cases = (GPU_QUICK if args.quick else GPU_CASES) if args.device == "cuda" else (CPU_QUICK if args.quick else CPU_CASES)
+    cases = (
+        (GPU_QUICK if args.quick else GPU_CASES) if args.device == "cuda" else (CPU_QUICK if args.quick else CPU_CASES)
+    )
     if args.warmup is None:
         args.warmup = (2 if args.quick else 3) if args.device == "cuda" else 1
     if args.reps is None:
@@ -398,15 +452,31 @@ def main() -> None:
     for case in cases:
         for method in methods:
             if args.device == "cpu":
-                result = dict(status="skipped: GPU only") if method in GPU_ONLY else _run_child(method, case, "cpu", args)
+                result = (
+                    dict(status="skipped: GPU only") if method in GPU_ONLY else _run_child(method, case, "cpu", args)
+                )
             else:
                 result = _measure_safely(method, case, "cuda", args)
-            row = dict(device=args.device, machine=machine, method=method, n=case.n, t=case.t, h=case.h, v=case.v,
-                       tokens=case.tokens, dtype=case.dtype, ignore_frac=args.ignore_frac,
-                       load_avg=round(os.getloadavg()[0], 2), **result)
+            row = dict(
+                device=args.device,
+                machine=machine,
+                method=method,
+                n=case.n,
+                t=case.t,
+                h=case.h,
+                v=case.v,
+                tokens=case.tokens,
+                dtype=case.dtype,
+                ignore_frac=args.ignore_frac,
+                load_avg=round(os.getloadavg()[0], 2),
+                **result,
+            )
             rows.append(row)
-            print(f"  {case.label:<30} {method:<10} {row['status']:<10} "
-                  f"{_fmt(row.get('time_ms'), '.1f')} ms {_fmt(row.get('peak_extra_mib'), '.0f')} MiB", flush=True)
+            print(
+                f"  {case.label:<30} {method:<10} {row['status']:<10} "
+                f"{_fmt(row.get('time_ms'), '.1f')} ms {_fmt(row.get('peak_extra_mib'), '.0f')} MiB",
+                flush=True,
+            )
             write_csv()
     _ratios(rows)
     print_table(rows, machine)

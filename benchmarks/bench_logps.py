@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import copy_bandwidth_gbs, machine_name, markdown_table, print_table, time_fn, write_csv  # noqa: E402
+from _common import copy_bandwidth_gbs, machine_name, markdown_table, print_table, write_csv
 
 METHODS = ["fused", "fused_inplace", "eager", "compiled", "chunked"]
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
@@ -207,8 +207,25 @@ def child_main(args) -> None:
 
 
 def run_cpu_child(method, n, t, v, dtype_name, reps, threads) -> dict:
-    cmd = [sys.executable, __file__, "--child", "--method", method, "--N", str(n), "--T", str(t), "--V", str(v),
-           "--dtype", dtype_name, "--reps", str(reps), "--threads", str(threads)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--method",
+        method,
+        "--N",
+        str(n),
+        "--T",
+        str(t),
+        "--V",
+        str(v),
+        "--dtype",
+        dtype_name,
+        "--reps",
+        str(reps),
+        "--threads",
+        str(threads),
+    ]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     with tempfile.TemporaryFile(mode="w+") as errf:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, text=True, env=env)
@@ -339,7 +356,11 @@ def main() -> None:
             if ref[0].get(key) and r.get(key):
                 r["mem_vs_eager"] = r[key] / ref[0][key]
     cols = ["dtype", "N", "T", "V", "method", "ms", "speedup_vs_eager"]
-    cols += ["peak_mb", "beyond_inputs_grad_mb", "GB/s", "%copy_bw"] if device == "cuda" else ["mem_mb", "beyond_inputs_mb", "maxrss_mb"]
+    cols += (
+        ["peak_mb", "beyond_inputs_grad_mb", "GB/s", "%copy_bw"]
+        if device == "cuda"
+        else ["mem_mb", "beyond_inputs_mb", "maxrss_mb"]
+    )
     cols += ["mem_vs_eager", "note"]
     print()
     print_table(rows, cols)

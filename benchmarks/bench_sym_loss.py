@@ -38,10 +38,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_name, markdown_table, print_table, write_csv  # noqa: E402
+from _common import machine_name, markdown_table, print_table, write_csv
 
-import sympo_ext  # noqa: E402
-from sympo_ext import reference  # noqa: E402
+import sympo_ext
+from sympo_ext import reference
 
 LOSSES = {
     "margin:sigmoid": dict(loss_type="sigmoid", beta=0.1, clip=5.0),
@@ -111,9 +111,22 @@ def time_fused(name: str, sizes, device: str, reps: int, rounds: int) -> dict[in
 
 
 def run_baseline(python: str, name: str, sizes, args) -> dict[int, float]:
-    cmd = [python, str(Path(__file__).resolve()), "--child", name, "--sizes", ",".join(map(str, sizes)),
-           "--device", args.device, "--threads", str(args.threads), "--reps", str(args.reps),
-           "--rounds", str(args.rounds)]
+    cmd = [
+        python,
+        str(Path(__file__).resolve()),
+        "--child",
+        name,
+        "--sizes",
+        ",".join(map(str, sizes)),
+        "--device",
+        args.device,
+        "--threads",
+        str(args.threads),
+        "--reps",
+        str(args.reps),
+        "--rounds",
+        str(args.rounds),
+    ]
     # cwd="/": the child imports the sympo_ext installed in its own environment, never this checkout.
     res = subprocess.run(cmd, capture_output=True, text=True, cwd="/", env=os.environ.copy())
     if res.returncode != 0:
@@ -127,8 +140,12 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="B up to 1e5 only, fewer repetitions")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile baseline")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved rounds per size; the fastest is kept (robust on a shared machine)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds per size; the fastest is kept (robust on a shared machine)",
+    )
     parser.add_argument("--reps", type=int, default=None, help="timed calls per round (default 20, --quick 5)")
     parser.add_argument("--losses", default=",".join(LOSSES), help="comma-separated subset of " + ", ".join(LOSSES))
     parser.add_argument("--sizes", help="comma-separated batch sizes (default 1e3 .. 1e6, CUDA .. 1e7)")
@@ -160,9 +177,11 @@ def main(argv=None) -> None:
     load = f", load average {os.getloadavg()[0]:.2f} at start" if args.device == "cpu" else ""
     print(f"# sym_loss forward+backward on {machine_name(args.device)}{threads}{load}")
     floors = {n: copy_floor_ms(n, args.device, args.reps) for n in sizes}
-    print("# copy-bandwidth floor (a tensor copy of fused_bytes = 60 B per pair): "
-          + ", ".join(f"B={n}: {ms:.4g} ms ({fused_bytes(n) / (ms * 1e-3) / 1e9:.0f} GB/s)"
-                      for n, ms in floors.items()), flush=True)
+    print(
+        "# copy-bandwidth floor (a tensor copy of fused_bytes = 60 B per pair): "
+        + ", ".join(f"B={n}: {ms:.4g} ms ({fused_bytes(n) / (ms * 1e-3) / 1e9:.0f} GB/s)" for n, ms in floors.items()),
+        flush=True,
+    )
 
     rows = []
     for name in names:
@@ -170,8 +189,10 @@ def main(argv=None) -> None:
         for n in sizes:
             inputs = make_inputs(n, args.device)
             row = {"device": args.device, "loss": name, "B": n, "floor_ms": floors[n]}
-            fns = {"fused_ms": step_fn(sympo_ext.sym_loss, options, *inputs),
-                   "eager_ms": step_fn(reference.sym_loss, options, *inputs)}
+            fns = {
+                "fused_ms": step_fn(sympo_ext.sym_loss, options, *inputs),
+                "eager_ms": step_fn(reference.sym_loss, options, *inputs),
+            }
             if compiled_ref is not None:
                 torch._dynamo.reset()
                 fns["compiled_ms"] = step_fn(compiled_ref, options, *inputs)
@@ -180,9 +201,11 @@ def main(argv=None) -> None:
                     row[key] = min(row.get(key, float("inf")), fastest_ms(fn, args.device, args.reps))
             rows.append(row)
         if args.baseline_python:  # right after this loss's rows: the same machine state
-            for row, (n, ms) in zip(rows[-len(sizes):], run_baseline(args.baseline_python, name, sizes, args).items()):
+            for row, (_n, ms) in zip(
+                rows[-len(sizes) :], run_baseline(args.baseline_python, name, sizes, args).items()
+            ):
                 row["before_fused_ms"] = ms
-        for row in rows[-len(sizes):]:
+        for row in rows[-len(sizes) :]:
             if compiled_ref is not None:
                 row["vs_compiled"] = row["compiled_ms"] / row["fused_ms"]
                 if "before_fused_ms" in row:
@@ -191,23 +214,40 @@ def main(argv=None) -> None:
             if "before_fused_ms" in row:
                 row["vs_before"] = row["before_fused_ms"] / row["fused_ms"]
             row["floor_share"] = row["floor_ms"] / row["fused_ms"]
-            print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
-                  flush=True)
+            print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
     slow = [(r["loss"], r["B"]) for r in rows if r["B"] >= 10**4 and r.get("vs_compiled", 1.0) < 1.0]
     if slow:
         print("WARNING: fused slower than torch.compile(reference) at", slow)
 
-    columns = [c for c in ("loss", "B", "floor_ms", "fused_ms", "before_fused_ms", "eager_ms", "compiled_ms",
-                           "vs_compiled", "before_vs_compiled", "vs_eager", "vs_before", "floor_share")
-               if c in rows[-1]]
+    columns = [
+        c
+        for c in (
+            "loss",
+            "B",
+            "floor_ms",
+            "fused_ms",
+            "before_fused_ms",
+            "eager_ms",
+            "compiled_ms",
+            "vs_compiled",
+            "before_vs_compiled",
+            "vs_eager",
+            "vs_before",
+            "floor_share",
+        )
+        if c in rows[-1]
+    ]
     print()
     print_table(rows, columns)
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"sym_loss_{args.device}.csv"
     write_csv(out, rows)
     md = args.out / f"sym_loss_{args.device}.md"
-    md.write_text(f"sym_loss forward+backward on {machine_name(args.device)}{threads}{load}\n\n"
-                  + markdown_table(rows, columns) + "\n")
+    md.write_text(
+        f"sym_loss forward+backward on {machine_name(args.device)}{threads}{load}\n\n"
+        + markdown_table(rows, columns)
+        + "\n"
+    )
     print(f"wrote {out} and {md}")
     try:
         import matplotlib
@@ -218,11 +258,23 @@ def main(argv=None) -> None:
         fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.6), sharey=True, squeeze=False)
         for ax, name in zip(axes[0], names):
             sub = [r for r in rows if r["loss"] == name]
-            for key, style in (("fused_ms", "-"), ("before_fused_ms", "-."), ("eager_ms", "--"),
-                               ("compiled_ms", ":"), ("floor_ms", "-")):
+            for key, style in (
+                ("fused_ms", "-"),
+                ("before_fused_ms", "-."),
+                ("eager_ms", "--"),
+                ("compiled_ms", ":"),
+                ("floor_ms", "-"),
+            ):
                 if key in sub[0]:
-                    ax.loglog([r["B"] for r in sub], [r[key] for r in sub], style, marker="o", markersize=3,
-                              label=key[:-3], color="0.6" if key == "floor_ms" else None)
+                    ax.loglog(
+                        [r["B"] for r in sub],
+                        [r[key] for r in sub],
+                        style,
+                        marker="o",
+                        markersize=3,
+                        label=key[:-3],
+                        color="0.6" if key == "floor_ms" else None,
+                    )
             ax.set_title(name, fontsize=8)
             ax.set_xlabel("pairs B")
         axes[0][0].set_ylabel("forward+backward (ms)")

@@ -63,9 +63,20 @@ def _child(mode: str, steps: int, vocab_pad: int) -> dict:
         bad = " ".join(rng.choice(synthetic.BAD_WORDS) for _ in range(rng.randint(6, 12)))
         examples.append(PreferenceExample(prompt=f"write about {t} please", chosen=good, rejected=bad, index=i))
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    values = dict(loss_type="sigmoid", beta=0.1, learning_rate=1e-4, batch_size=32, max_steps=steps,
-                  reference="precomputed", output_dir=None, progress=False, logging_steps=1, seed=0,
-                  logps_path="logits" if mode == "logits" else "fused_linear", tensorboard="off")
+    values = dict(
+        loss_type="sigmoid",
+        beta=0.1,
+        learning_rate=1e-4,
+        batch_size=32,
+        max_steps=steps,
+        reference="precomputed",
+        output_dir=None,
+        progress=False,
+        logging_steps=1,
+        seed=0,
+        logps_path="logits" if mode == "logits" else "fused_linear",
+        tensorboard="off",
+    )
     if mode.startswith("fused_linear") and "fuse_backward" in fields:
         values["fuse_backward"] = mode == "fused_linear"
     elif mode == "fused_linear":  # an earlier trainer: its fused-linear path always recomputes the logits
@@ -78,10 +89,17 @@ def _child(mode: str, steps: int, vocab_pad: int) -> dict:
     elapsed = [row["elapsed_s"] for row in result.history if row["split"] == "train"]
     per_step = [b - a for a, b in zip(elapsed, elapsed[1:])][1:]  # drop the first (warm-up) step
     per_step.sort()
-    return {"mode": mode, "step_ms": 1e3 * per_step[len(per_step) // 2], "steps": steps,
-            "first_loss": result.history[0]["loss"], "last_loss": result.history[-1]["loss"],
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "total_s": total,
-            "vocab": len(tok), "torch": torch.__version__}
+    return {
+        "mode": mode,
+        "step_ms": 1e3 * per_step[len(per_step) // 2],
+        "steps": steps,
+        "first_loss": result.history[0]["loss"],
+        "last_loss": result.history[-1]["loss"],
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "total_s": total,
+        "vocab": len(tok),
+        "torch": torch.__version__,
+    }
 
 
 def main(argv=None) -> None:
@@ -103,9 +121,23 @@ def main(argv=None) -> None:
         for label, python in codes:
             runs = []
             for _ in range(args.repeats):
-                out = subprocess.run([python, str(Path(__file__).resolve()), "--child", mode, "--steps", str(args.steps), "--vocab_pad",
-                                      str(args.vocab_pad)], capture_output=True, text=True, env=env, check=True,
-                                     cwd="/")
+                out = subprocess.run(
+                    [
+                        python,
+                        str(Path(__file__).resolve()),
+                        "--child",
+                        mode,
+                        "--steps",
+                        str(args.steps),
+                        "--vocab_pad",
+                        str(args.vocab_pad),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    check=True,
+                    cwd="/",
+                )
                 runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
             row = sorted(runs, key=lambda r: r.get("step_ms", 0))[len(runs) // 2]
             row["label"] = label
@@ -113,18 +145,31 @@ def main(argv=None) -> None:
             print(json.dumps(row), flush=True)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "train_step_cpu.csv"
-    columns = ["label", "mode", "step_ms", "peak_rss_mib", "first_loss", "last_loss", "steps", "vocab", "total_s",
-               "torch", "skipped"]
+    columns = [
+        "label",
+        "mode",
+        "step_ms",
+        "peak_rss_mib",
+        "first_loss",
+        "last_loss",
+        "steps",
+        "vocab",
+        "total_s",
+        "torch",
+        "skipped",
+    ]
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    print(f"\n| label | mode | step ms | peak RSS MiB | first loss |\n|---|---|---|---|---|")
+    print("\n| label | mode | step ms | peak RSS MiB | first loss |\n|---|---|---|---|---|")
     for r in rows:
         if "skipped" in r:
             print(f"| {r['label']} | {r['mode']} | skipped: {r['skipped']} | | |")
         else:
-            print(f"| {r['label']} | {r['mode']} | {r['step_ms']:.1f} | {r['peak_rss_mib']:.0f} | {r['first_loss']:.6f} |")
+            print(
+                f"| {r['label']} | {r['mode']} | {r['step_ms']:.1f} | {r['peak_rss_mib']:.0f} | {r['first_loss']:.6f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -50,7 +50,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-CONFIGS = ["trl", "trl_liger", "sympotrainer", "sympo_padded", "sympo_fused", "sympo_packed", "sympo_fused_loss", "sympo_fused_noloss"]
+CONFIGS = [
+    "trl",
+    "trl_liger",
+    "sympotrainer",
+    "sympo_padded",
+    "sympo_fused",
+    "sympo_packed",
+    "sympo_fused_loss",
+    "sympo_fused_noloss",
+]
 SYMPO = {  # name -> TrainConfig overrides
     "sympo_padded": {"logps_path": "logits", "packed": False},
     "sympo_fused": {"logps_path": "fused_linear", "packed": False},
@@ -80,15 +89,23 @@ def build_tokenizer():
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", vocab["<s>"])])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                   unk_token="<unk>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    )
 
 
 def build_model(tokenizer, seed: int):
     from sympo_ext.experiments.synthetic import build_tiny_llama
 
-    return build_tiny_llama(tokenizer, hidden_size=HIDDEN, num_layers=LAYERS, num_heads=HEADS,
-                            intermediate_size=INTERMEDIATE, max_position_embeddings=MAX_LENGTH, seed=seed)
+    return build_tiny_llama(
+        tokenizer,
+        hidden_size=HIDDEN,
+        num_layers=LAYERS,
+        num_heads=HEADS,
+        intermediate_size=INTERMEDIATE,
+        max_position_embeddings=MAX_LENGTH,
+        seed=seed,
+    )
 
 
 def records(n: int, seed: int = 0) -> list[dict]:
@@ -97,13 +114,12 @@ def records(n: int, seed: int = 0) -> list[dict]:
     def words(lo, hi):  # responses carry their leading space: TRL joins prompt + response as text
         return " ".join(f"w{rng.randrange(VOCAB - 4)}" for _ in range(rng.randint(lo, hi)))
 
-    return [{"prompt": words(16, 32), "chosen": " " + words(24, 64), "rejected": " " + words(24, 64)}
-            for _ in range(n)]
+    return [{"prompt": words(16, 32), "chosen": " " + words(24, 64), "rejected": " " + words(24, 64)} for _ in range(n)]
 
 
 def pair_tokens(tokenizer, rec: dict) -> int:
     """Real tokens of [bos] prompt chosen eos + [bos] prompt rejected eos."""
-    n = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    n = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])
     return 2 * (1 + n(rec["prompt"])) + n(rec["chosen"]) + n(rec["rejected"]) + 2
 
 
@@ -142,8 +158,8 @@ def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer):
 
     extra = {}
     if name == "sympotrainer":
-        from sympo_ext.integrations.trl import SymPOConfig as DPOConfig  # noqa: N814
-        from sympo_ext.integrations.trl import SymPOTrainer as DPOTrainer  # noqa: N814
+        from sympo_ext.integrations.trl import SymPOConfig as DPOConfig
+        from sympo_ext.integrations.trl import SymPOTrainer as DPOTrainer
 
         extra = {"sympo_loss_type": "logistic"}
 
@@ -154,14 +170,34 @@ def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer):
             import liger_kernel  # noqa: F401
         except ImportError:
             raise Skip("liger_kernel is not installed") from None
-    args = DPOConfig(output_dir="/tmp/bench_trainer_trl", report_to="none", max_steps=steps,
-                     per_device_train_batch_size=BATCH, learning_rate=LR, beta=BETA, loss_type=["sigmoid"],
-                     max_length=MAX_LENGTH, logging_steps=steps, save_strategy="no", seed=0,
-                     train_sampling_strategy="sequential", use_cpu=device == "cpu", bf16=False,
-                     dataloader_num_workers=0, disable_tqdm=True, lr_scheduler_type="constant",
-                     use_liger_kernel=name == "trl_liger", **extra)
-    trainer = DPOTrainer(model=build_model(tokenizer, 0), ref_model=build_model(tokenizer, 1), args=args,
-                         train_dataset=Dataset.from_list(data), processing_class=tokenizer)
+    args = DPOConfig(
+        output_dir="/tmp/bench_trainer_trl",
+        report_to="none",
+        max_steps=steps,
+        per_device_train_batch_size=BATCH,
+        learning_rate=LR,
+        beta=BETA,
+        loss_type=["sigmoid"],
+        max_length=MAX_LENGTH,
+        logging_steps=steps,
+        save_strategy="no",
+        seed=0,
+        train_sampling_strategy="sequential",
+        use_cpu=device == "cpu",
+        bf16=False,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        lr_scheduler_type="constant",
+        use_liger_kernel=name == "trl_liger",
+        **extra,
+    )
+    trainer = DPOTrainer(
+        model=build_model(tokenizer, 0),
+        ref_model=build_model(tokenizer, 1),
+        args=args,
+        train_dataset=Dataset.from_list(data),
+        processing_class=tokenizer,
+    )
     ends: list[tuple[float, float]] = []
     losses: list[float] = []
 
@@ -189,6 +225,7 @@ def run_sympo(name: str, device: str, steps: int, data: list[dict], tokenizer):
     from sympo_ext.data import PreferenceExample
     from sympo_ext.train.config import TrainConfig
     from sympo_ext.train.trainer import Trainer
+
     try:
         from sympo_ext.train.sampling import epoch_order as _epoch_order
     except ImportError:  # a version before sampling.py
@@ -199,19 +236,43 @@ def run_sympo(name: str, device: str, steps: int, data: list[dict], tokenizer):
     missing = [k for k in overrides if k not in fields]
     if missing:
         raise Skip(f"TrainConfig has no field {', '.join(missing)} in this version")
-    cfg = TrainConfig(loss_type="logistic", beta=BETA, batch_size=BATCH, max_steps=steps, learning_rate=LR,
-                      warmup_ratio=0.0, min_lr_ratio=1.0, max_length=MAX_LENGTH, precision="fp32", device=device, progress=False,
-                      tensorboard="off", output_dir=None, save_final_model=False, logging_steps=1, seed=0,
-                      **overrides)
+    cfg = TrainConfig(
+        loss_type="logistic",
+        beta=BETA,
+        batch_size=BATCH,
+        max_steps=steps,
+        learning_rate=LR,
+        warmup_ratio=0.0,
+        min_lr_ratio=1.0,
+        max_length=MAX_LENGTH,
+        precision="fp32",
+        device=device,
+        progress=False,
+        tensorboard="off",
+        output_dir=None,
+        save_final_model=False,
+        logging_steps=1,
+        seed=0,
+        **overrides,
+    )
     # Hand the pairs over so that the trainer's seeded epoch order visits them as TRL does: in order.
     order = _epoch_order(len(data), cfg.seed, 0)
     arranged = [None] * len(data)
     for i, j in enumerate(order):
         arranged[j] = data[i]
-    examples = [PreferenceExample(prompt=r["prompt"], chosen=r["chosen"], rejected=r["rejected"], label=1,
-                                  true_label=1, index=i) for i, r in enumerate(arranged)]
-    trainer = Trainer(cfg, model=build_model(tokenizer, 0), tokenizer=tokenizer, ref_model=build_model(tokenizer, 1),
-                      train_examples=examples)
+    examples = [
+        PreferenceExample(
+            prompt=r["prompt"], chosen=r["chosen"], rejected=r["rejected"], label=1, true_label=1, index=i
+        )
+        for i, r in enumerate(arranged)
+    ]
+    trainer = Trainer(
+        cfg,
+        model=build_model(tokenizer, 0),
+        tokenizer=tokenizer,
+        ref_model=build_model(tokenizer, 1),
+        train_examples=examples,
+    )
     ends: list[tuple[float, float]] = []
     train_step = trainer._train_step
 
@@ -234,17 +295,23 @@ def worker(name: str, device: str, steps: int, warmup: int, threads: int) -> dic
     torch.set_num_threads(threads)
     tokenizer = build_tokenizer()
     data = records(BATCH * steps)
-    tokens = [sum(pair_tokens(tokenizer, r) for r in data[k * BATCH:(k + 1) * BATCH]) for k in range(steps)]
+    tokens = [sum(pair_tokens(tokenizer, r) for r in data[k * BATCH : (k + 1) * BATCH]) for k in range(steps)]
     run = run_trl if name.startswith("trl") or name == "sympotrainer" else run_sympo
     ends, losses, rss0 = run(name, device, steps, data, tokenizer)
     if len(ends) != steps + 1 or len(losses) < steps:
         raise RuntimeError(f"{name}: expected {steps} steps, saw {len(ends) - 1} step ends and {len(losses)} losses")
     seconds = ends[-1][0] - ends[warmup][0]
     cpu_seconds = ends[-1][1] - ends[warmup][1]
-    return {"config": name, "tokens_per_s": sum(tokens[warmup:]) / seconds, "s_per_step": seconds / (steps - warmup),
-            "tokens_per_cpu_s": sum(tokens[warmup:]) / cpu_seconds,
-            "peak_mb": _peak_mb(device), "train_growth_mb": _peak_mb(device) - rss0 if device == "cpu" else None,
-            "first_loss": losses[0], "last_loss": losses[steps - 1]}
+    return {
+        "config": name,
+        "tokens_per_s": sum(tokens[warmup:]) / seconds,
+        "s_per_step": seconds / (steps - warmup),
+        "tokens_per_cpu_s": sum(tokens[warmup:]) / cpu_seconds,
+        "peak_mb": _peak_mb(device),
+        "train_growth_mb": _peak_mb(device) - rss0 if device == "cpu" else None,
+        "first_loss": losses[0],
+        "last_loss": losses[steps - 1],
+    }
 
 
 # --------------------------------------------------------------------------- #
@@ -253,11 +320,30 @@ def worker(name: str, device: str, steps: int, warmup: int, threads: int) -> dic
 
 
 def measure(name: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--worker", name, "--vocab", str(args.vocab), "--device", args.device,
-           "--steps", str(args.steps),
-           "--warmup", str(args.warmup), "--threads", str(args.threads)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false",
-           "TQDM_DISABLE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        name,
+        "--vocab",
+        str(args.vocab),
+        "--device",
+        args.device,
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+        "--threads",
+        str(args.threads),
+    ]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(args.threads),
+        "TOKENIZERS_PARALLELISM": "false",
+        "TQDM_DISABLE": "1",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
+    }
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -281,9 +367,22 @@ def add_ratios(rows: list[dict]) -> None:
         r["last_loss_diff"] = abs(r["last_loss"] - base["last_loss"])
 
 
-COLUMNS = ["config", "tokens_per_s", "s_per_step", "tokens_per_cpu_s", "peak_mb", "train_growth_mb", "speed_vs_trl",
-           "cpu_speed_vs_trl", "memory_vs_trl",
-           "first_loss", "first_loss_diff", "last_loss", "last_loss_diff", "skipped"]
+COLUMNS = [
+    "config",
+    "tokens_per_s",
+    "s_per_step",
+    "tokens_per_cpu_s",
+    "peak_mb",
+    "train_growth_mb",
+    "speed_vs_trl",
+    "cpu_speed_vs_trl",
+    "memory_vs_trl",
+    "first_loss",
+    "first_loss_diff",
+    "last_loss",
+    "last_loss_diff",
+    "skipped",
+]
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
@@ -321,8 +420,12 @@ def main(argv=None) -> None:
     p.add_argument("--warmup", type=int, default=2, help="first steps left out of the timing (default 2)")
     p.add_argument("--vocab", type=int, default=VOCAB, help=f"vocabulary size of the model (default {VOCAB})")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
-    p.add_argument("--repeats", type=int, default=2,
-                   help="rounds over the configurations; each reports its fastest run (default 2)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="rounds over the configurations; each reports its fastest run (default 2)",
+    )
     p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ", ".join(CONFIGS))
     p.add_argument("--timeout", type=float, default=300, help="seconds per configuration before giving up")
     p.add_argument("--out", default=str(HERE / "results"))
@@ -357,9 +460,11 @@ def main(argv=None) -> None:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: no CUDA GPU available")
-    title = (f"{machine_name(args.device)}; tiny Llama (vocab {VOCAB}, hidden {HIDDEN}, {LAYERS} layers), "
-             f"{BATCH} pairs/step, {args.steps} steps ({args.warmup} warm-up), {args.threads} thread(s)/worker, "
-             f"best of {args.repeats}")
+    title = (
+        f"{machine_name(args.device)}; tiny Llama (vocab {VOCAB}, hidden {HIDDEN}, {LAYERS} layers), "
+        f"{BATCH} pairs/step, {args.steps} steps ({args.warmup} warm-up), {args.threads} thread(s)/worker, "
+        f"best of {args.repeats}"
+    )
     print(title)
     # Rounds over all configurations (not all repeats of one, then the next), keeping each one's
     # fastest run: load from other processes on a shared machine then hits every configuration alike.
@@ -369,9 +474,13 @@ def main(argv=None) -> None:
             if rnd and "skipped" in best[name]:
                 continue
             row = measure(name, args)
-            print(f"  [{rnd + 1}/{args.repeats}] {name}: " + (
-                row.get("skipped") or f"{row['tokens_per_s']:.0f} tokens/s, {row['peak_mb']:.0f} MB peak, "
-                                      f"{row['wall_s']:.0f} s"))
+            print(
+                f"  [{rnd + 1}/{args.repeats}] {name}: "
+                + (
+                    row.get("skipped")
+                    or f"{row['tokens_per_s']:.0f} tokens/s, {row['peak_mb']:.0f} MB peak, {row['wall_s']:.0f} s"
+                )
+            )
             old = best.get(name)
             if old is None or "skipped" in old or row.get("tokens_per_s", 0) > old["tokens_per_s"]:
                 best[name] = row

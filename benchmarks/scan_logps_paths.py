@@ -24,15 +24,45 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_csv  # noqa: E402
+from _common import print_table, write_csv
 
 V = 97
-TINY = dict(vocab_size=V, hidden_size=32, n_embd=32, d_model=32, num_hidden_layers=2, n_layer=2, num_layers=2,
-            num_attention_heads=2, n_head=2, num_heads=2, num_key_value_heads=2, intermediate_size=64, ffn_dim=64,
-            n_inner=64, head_dim=16, initializer_range=0.2, init_std=0.2, max_position_embeddings=64,
-            n_positions=64, pad_token_id=0, bos_token_id=1, eos_token_id=2, num_local_experts=4, num_experts=4,
-            num_experts_per_tok=2, word_embed_proj_dim=32, state_size=8, rotary_dim=8, qk_rope_head_dim=8,
-            qk_nope_head_dim=8, v_head_dim=16, kv_lora_rank=16, q_lora_rank=16, experts_implementation="eager")
+TINY = dict(
+    vocab_size=V,
+    hidden_size=32,
+    n_embd=32,
+    d_model=32,
+    num_hidden_layers=2,
+    n_layer=2,
+    num_layers=2,
+    num_attention_heads=2,
+    n_head=2,
+    num_heads=2,
+    num_key_value_heads=2,
+    intermediate_size=64,
+    ffn_dim=64,
+    n_inner=64,
+    head_dim=16,
+    initializer_range=0.2,
+    init_std=0.2,
+    max_position_embeddings=64,
+    n_positions=64,
+    pad_token_id=0,
+    bos_token_id=1,
+    eos_token_id=2,
+    num_local_experts=4,
+    num_experts=4,
+    num_experts_per_tok=2,
+    word_embed_proj_dim=32,
+    state_size=8,
+    rotary_dim=8,
+    qk_rope_head_dim=8,
+    qk_nope_head_dim=8,
+    v_head_dim=16,
+    kv_lora_rank=16,
+    q_lora_rank=16,
+    experts_implementation="eager",
+)
 
 
 MAX_PARAMS = 2_000_000
@@ -58,7 +88,7 @@ def build_tiny(model_type: str, class_name: str):
     kwargs["experts_implementation"] = "eager"  # grouped_mm: no small-shape CPU path
     try:
         config = config_cls(**kwargs)
-    except Exception:  # noqa: BLE001 - some configs derive the attention sub-dimensions themselves
+    except Exception:
         config = config_cls(**{k: v for k, v in kwargs.items() if k not in ATTENTION_DIMS})
     model_cls = getattr(transformers, class_name)
     with torch.device("meta"):  # count first: an override the config ignores can leave it huge
@@ -74,14 +104,24 @@ def scan_one(model_type: str, class_name: str) -> dict:
     from sympo_ext.hf import probe as logps_probe
     from sympo_ext.hf.heads import post_processing_reason, split_decoder_head
 
-    row = {"model_type": model_type, "class": class_name, "builds": False, "fused_split": "", "fused_ok": "",
-           "head_transform": "", "fast_rule": "", "packed_ok": "", "path": "", "note": ""}
+    row = {
+        "model_type": model_type,
+        "class": class_name,
+        "builds": False,
+        "fused_split": "",
+        "fused_ok": "",
+        "head_transform": "",
+        "fast_rule": "",
+        "packed_ok": "",
+        "path": "",
+        "note": "",
+    }
     try:
         model = build_tiny(model_type, class_name)
     except _Timeout:
         row["note"] = "build: timeout"
         return row
-    except Exception as e:  # noqa: BLE001 - the scan records every failure
+    except Exception as e:
         row["note"] = f"build: {type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''}"
         return row
     row["builds"] = True
@@ -104,7 +144,7 @@ def scan_one(model_type: str, class_name: str) -> dict:
         row["note"] = "; ".join(n[:90] for n in plan.notes)
     except _Timeout:
         row["note"] = "probe: timeout"
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         row["note"] = f"probe: {type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''}"
     finally:
         logps_probe.post_processing_reason, logps_probe.attention_skips_cross_sequence_blocks = saved
@@ -135,26 +175,47 @@ def main() -> None:
             rows.append(scan_one(model_type, class_name))
         finally:
             signal.alarm(0)
-    print_table(rows, ["model_type", "class", "builds", "fused_split", "head_transform", "fast_rule", "fused_ok",
-                       "packed_ok", "path", "note"])
+    print_table(
+        rows,
+        [
+            "model_type",
+            "class",
+            "builds",
+            "fused_split",
+            "head_transform",
+            "fast_rule",
+            "fused_ok",
+            "packed_ok",
+            "path",
+            "note",
+        ],
+    )
     built = [r for r in rows if r["builds"]]
     probed = [r for r in built if r["path"]]
     fused_probed = [r for r in probed if r["fused_ok"] != ""]
     missed = [r["model_type"] for r in fused_probed if r["fused_ok"] is False and not r["fast_rule"]]
     over = [r["model_type"] for r in fused_probed if r["fused_ok"] is True and r["fast_rule"]]
     packed_bad = [r["model_type"] for r in probed if r["packed_ok"] is False]
-    print(f"\ntransformers {transformers.__version__}, torch {torch.__version__}: {len(items)} causal-LM classes, "
-          f"{len(built)} build tiny, {len(probed)} probed ({time.time() - t0:.0f} s)")
-    print(f"fused-linear split available: {len(fused_probed)}; probe accepts it: "
-          f"{sum(r['fused_ok'] is True for r in fused_probed)}; rejects it: "
-          f"{sum(r['fused_ok'] is False for r in fused_probed)}")
+    print(
+        f"\ntransformers {transformers.__version__}, torch {torch.__version__}: {len(items)} causal-LM classes, "
+        f"{len(built)} build tiny, {len(probed)} probed ({time.time() - t0:.0f} s)"
+    )
+    print(
+        f"fused-linear split available: {len(fused_probed)}; probe accepts it: "
+        f"{sum(r['fused_ok'] is True for r in fused_probed)}; rejects it: "
+        f"{sum(r['fused_ok'] is False for r in fused_probed)}"
+    )
     heads = [r["model_type"] for r in fused_probed if r["head_transform"] is True]
-    print(f"  heads with a transform before the projection: {len(heads)}, accepted by the probe: "
-          f"{sum(r['fused_ok'] is True for r in fused_probed if r['head_transform'] is True)} {heads}")
+    print(
+        f"  heads with a transform before the projection: {len(heads)}, accepted by the probe: "
+        f"{sum(r['fused_ok'] is True for r in fused_probed if r['head_transform'] is True)} {heads}"
+    )
     print(f"  rejected although no known attribute says so (only the probe catches): {len(missed)} {missed}")
     print(f"  accepted although a fast rule objects: {len(over)} {over}")
-    print(f"packed == padded: {sum(r['packed_ok'] is True for r in probed)}; differs (or fails): "
-          f"{len(packed_bad)} {packed_bad}")
+    print(
+        f"packed == padded: {sum(r['packed_ok'] is True for r in probed)}; differs (or fails): "
+        f"{len(packed_bad)} {packed_bad}"
+    )
     write_csv(Path(args.csv), rows)
     print(f"wrote {args.csv}")
 

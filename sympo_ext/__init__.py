@@ -17,10 +17,10 @@ from __future__ import annotations
 from . import oracle, reference
 from ._loading import AVAILABLE as KERNELS_AVAILABLE
 from ._loading import LOAD_ERROR, WITH_CUDA
-from .losses import ALIASES, LOSSES, REDUCTIONS, SYMMETRIC_LOSSES, LossInfo, LossSpec
-from .ops import SymLossOutput, sequence_logps, sym_loss
 from .fused_linear import fused_linear_sequence_logps
 from .loss_modules import FusedLinearSymPOLoss, PairOutputs, SymPOLoss, SymPOLossOutput
+from .losses import ALIASES, LOSSES, REDUCTIONS, SYMMETRIC_LOSSES, LossInfo, LossSpec
+from .ops import SymLossOutput, sequence_logps, sym_loss
 
 __version__ = "0.1.0"
 

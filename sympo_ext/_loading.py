@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 
-import torch  # noqa: F401  (loads libtorch before the extension)
+import torch
 
 LOAD_ERROR: str | None = None
 WITH_CUDA = False

@@ -30,11 +30,19 @@ def sym_loss_differentiable_grads(options, grad_loss, inputs, needs_input_grad):
     the reference from the op's saved inputs (pc, pr, rc, rr, labels, weights) and its options
     (loss_types, loss_weights, loss_params, beta, clip, reduction); None where not needed."""
     types, term_weights, params, beta, clip, reduction = options
-    spec = LossSpec(loss_types=tuple(types), weights=tuple(term_weights), beta=beta, clip=clip,
-                    **{LOSSES[t].param.name: p for t, p in zip(types, params) if LOSSES[t].param})
-    wanted = [t if t is not None and need and i != 4 else None  # labels (4): never differentiable
-              for i, (t, need) in enumerate(zip(inputs, needs_input_grad))]
+    spec = LossSpec(
+        loss_types=tuple(types),
+        weights=tuple(term_weights),
+        beta=beta,
+        clip=clip,
+        **{LOSSES[t].param.name: p for t, p in zip(types, params) if LOSSES[t].param},
+    )
+    wanted = [
+        t if t is not None and need and i != 4 else None  # labels (4): never differentiable
+        for i, (t, need) in enumerate(zip(inputs, needs_input_grad))
+    ]
     loss = oracle.sym_loss(*inputs[:4], labels=inputs[4], weights=inputs[5], reduction=reduction, spec=spec)
-    grads = iter(torch.autograd.grad(loss, [t for t in wanted if t is not None], grad_loss, create_graph=True,
-                                     allow_unused=True))
+    grads = iter(
+        torch.autograd.grad(loss, [t for t in wanted if t is not None], grad_loss, create_graph=True, allow_unused=True)
+    )
     return [next(grads) if t is not None else None for t in wanted]

@@ -18,9 +18,9 @@ from .fused_linear.logps_op import check_inputs as _check_fused_inputs
 from .fused_linear.logps_op import fused_linear_sequence_logps
 from .fused_linear.loss_fused import LossFusedOptions, PairInputs, loss_fused
 from .losses import DEFAULT_BETA, LOSSES, REDUCTIONS, LossSpec, params_doc
-from .sequences import inverse_counts, per_sequence_sum, sequence_ids
 from .metrics import preference_metrics
 from .ops import sequence_logps, sym_loss
+from .sequences import inverse_counts, per_sequence_sum, sequence_ids
 
 __all__ = ["PairLossModule", "SymPOLoss", "FusedLinearSymPOLoss", "SymPOLossOutput", "PairOutputs"]
 
@@ -61,8 +61,10 @@ def split_sft(loss_type, loss_weights, nll_weight: float):
     if weights is not None:
         weights.pop(i)
     if not names:
-        raise ValueError("loss_type: 'sft' alone is not a preference loss; combine it with one "
-                         "(e.g. ['sigmoid', 'sft']) or use nll_weight")
+        raise ValueError(
+            "loss_type: 'sft' alone is not a preference loss; combine it with one "
+            "(e.g. ['sigmoid', 'sft']) or use nll_weight"
+        )
     return (names[0] if len(names) == 1 and weights is None else names), weights, nll_weight
 
 
@@ -107,12 +109,14 @@ class PairLossModule(nn.Module):
         super().__init__()
         if reduction not in REDUCTIONS:
             raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
-        if isinstance(nll_weight, bool) or not isinstance(nll_weight, (int, float)) or not (
-                math.isfinite(nll_weight) and nll_weight >= 0):
+        if (
+            isinstance(nll_weight, bool)
+            or not isinstance(nll_weight, (int, float))
+            or not (math.isfinite(nll_weight) and nll_weight >= 0)
+        ):
             raise ValueError(f"{type(self).__name__}: nll_weight must be a finite number >= 0, got {nll_weight!r}")
         loss_type, loss_weights, nll_weight = split_sft(loss_type, loss_weights, float(nll_weight))
-        self.spec = LossSpec.create(loss_type, beta=beta, clip=clip, loss_weights=loss_weights,
-                                    **loss_params)
+        self.spec = LossSpec.create(loss_type, beta=beta, clip=clip, loss_weights=loss_weights, **loss_params)
         self.reduction, self.nll_weight = reduction, nll_weight
         self.average, self.ignore_index = average, ignore_index
 
@@ -140,9 +144,11 @@ class PairLossModule(nn.Module):
         return per_sequence_sum((labels.reshape(-1) != self.ignore_index).to(torch.float32), num_seqs, seq)
 
     def extra_repr(self) -> str:
-        return (f"loss_type={self.loss_type!r}, beta={self.beta}, clip={self.spec.clip}, "
-                f"reduction={self.reduction!r}, nll_weight={self.nll_weight}, average={self.average}, "
-                f"ignore_index={self.ignore_index}")
+        return (
+            f"loss_type={self.loss_type!r}, beta={self.beta}, clip={self.spec.clip}, "
+            f"reduction={self.reduction!r}, nll_weight={self.nll_weight}, average={self.average}, "
+            f"ignore_index={self.ignore_index}"
+        )
 
 
 PairLossModule.__doc__ += params_doc()
@@ -184,25 +190,59 @@ class SymPOLoss(PairLossModule):
     ``logps/chosen``, ``logps/rejected``, all detached.
     """
 
-    def __init__(self, loss_type: str | list[str] = "sigmoid", beta: float = DEFAULT_BETA, *,
-                 inplace_backward: bool = False,
-                 **options) -> None:
+    def __init__(
+        self,
+        loss_type: str | list[str] = "sigmoid",
+        beta: float = DEFAULT_BETA,
+        *,
+        inplace_backward: bool = False,
+        **options,
+    ) -> None:
         super().__init__(loss_type, beta, **options)
         self.inplace_backward = inplace_backward
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor, ref_chosen_logps: torch.Tensor | None = None,
-                ref_rejected_logps: torch.Tensor | None = None, *, cu_seqlens: torch.Tensor | None = None,
-                pair_labels: torch.Tensor | None = None, weights: torch.Tensor | None = None) -> SymPOLossOutput:
-        out = self.pair_outputs(logits, labels, ref_chosen_logps, ref_rejected_logps, cu_seqlens=cu_seqlens,
-                                pair_labels=pair_labels, weights=weights)
+    def forward(
+        self,
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        ref_chosen_logps: torch.Tensor | None = None,
+        ref_rejected_logps: torch.Tensor | None = None,
+        *,
+        cu_seqlens: torch.Tensor | None = None,
+        pair_labels: torch.Tensor | None = None,
+        weights: torch.Tensor | None = None,
+    ) -> SymPOLossOutput:
+        out = self.pair_outputs(
+            logits,
+            labels,
+            ref_chosen_logps,
+            ref_rejected_logps,
+            cu_seqlens=cu_seqlens,
+            pair_labels=pair_labels,
+            weights=weights,
+        )
         return SymPOLossOutput(out.loss, out.metrics(pair_labels))
 
-    def pair_outputs(self, logits: torch.Tensor, labels: torch.Tensor, ref_chosen_logps: torch.Tensor | None = None,
-                     ref_rejected_logps: torch.Tensor | None = None, *, cu_seqlens: torch.Tensor | None = None,
-                     pair_labels: torch.Tensor | None = None, weights: torch.Tensor | None = None) -> PairOutputs:
+    def pair_outputs(
+        self,
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        ref_chosen_logps: torch.Tensor | None = None,
+        ref_rejected_logps: torch.Tensor | None = None,
+        *,
+        cu_seqlens: torch.Tensor | None = None,
+        pair_labels: torch.Tensor | None = None,
+        weights: torch.Tensor | None = None,
+    ) -> PairOutputs:
         """The loss and the per-pair rewards / log-probs (same arguments as ``forward``)."""
-        logps = sequence_logps(logits, labels, ignore_index=self.ignore_index, average=self.average,
-                               cu_seqlens=cu_seqlens, inplace_backward=self.inplace_backward)
+        logps = sequence_logps(
+            logits,
+            labels,
+            ignore_index=self.ignore_index,
+            average=self.average,
+            cu_seqlens=cu_seqlens,
+            inplace_backward=self.inplace_backward,
+        )
         num_seqs = logps.shape[0]
         if num_seqs % 2 != 0:
             raise ValueError(
@@ -212,13 +252,21 @@ class SymPOLoss(PairLossModule):
         half = num_seqs // 2
         chosen, rejected = logps[:half], logps[half:]
         # sym_loss checks the reference tensors (both or neither, one entry per pair).
-        out = sym_loss(chosen, rejected, None if ref_chosen_logps is None else ref_chosen_logps.detach(),
-                       None if ref_rejected_logps is None else ref_rejected_logps.detach(), labels=pair_labels,
-                       weights=weights, **self.sym_loss_kwargs(), return_rewards=True)
+        out = sym_loss(
+            chosen,
+            rejected,
+            None if ref_chosen_logps is None else ref_chosen_logps.detach(),
+            None if ref_rejected_logps is None else ref_rejected_logps.detach(),
+            labels=pair_labels,
+            weights=weights,
+            **self.sym_loss_kwargs(),
+            return_rewards=True,
+        )
         counts = self._counts(labels, num_seqs, cu_seqlens)[:half] if self.nll_weight else None
         loss, nll = self._with_nll(out, chosen, counts)
-        return PairOutputs(loss, out.chosen_rewards, out.rejected_rewards, out.margins, chosen.detach(),
-                           rejected.detach(), nll)
+        return PairOutputs(
+            loss, out.chosen_rewards, out.rejected_rewards, out.margins, chosen.detach(), rejected.detach(), nll
+        )
 
 
 class FusedLinearSymPOLoss(PairLossModule):
@@ -265,29 +313,64 @@ class FusedLinearSymPOLoss(PairLossModule):
     pair label is 1, < 0 when it is 0), ``logps/chosen``, ``logps/rejected``.
     """
 
-    def __init__(self, loss_type: str | list[str] = "sigmoid", beta: float = DEFAULT_BETA, *,
-                 chunk_size: int | None = None,
-                 fuse_backward: bool | None = None, **options) -> None:
+    def __init__(
+        self,
+        loss_type: str | list[str] = "sigmoid",
+        beta: float = DEFAULT_BETA,
+        *,
+        chunk_size: int | None = None,
+        fuse_backward: bool | None = None,
+        **options,
+    ) -> None:
         super().__init__(loss_type, beta, **options)
-        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+        if chunk_size is not None and (
+            isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
+        ):
             raise ValueError(f"FusedLinearSymPOLoss: chunk_size must be a positive int or None, got {chunk_size!r}")
         self.chunk_size, self.fuse_backward = chunk_size, fuse_backward
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, chunk_size={self.chunk_size}, fuse_backward={self.fuse_backward}"
 
-    def forward(self, hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
-                ref_chosen_logps: torch.Tensor | None = None, ref_rejected_logps: torch.Tensor | None = None, *,
-                bias: torch.Tensor | None = None, cu_seqlens: torch.Tensor | None = None,
-                pair_labels: torch.Tensor | None = None, weights: torch.Tensor | None = None) -> SymPOLossOutput:
-        out = self.pair_outputs(hidden, weight, labels, ref_chosen_logps, ref_rejected_logps, bias=bias,
-                                cu_seqlens=cu_seqlens, pair_labels=pair_labels, weights=weights)
+    def forward(
+        self,
+        hidden: torch.Tensor,
+        weight: torch.Tensor,
+        labels: torch.Tensor,
+        ref_chosen_logps: torch.Tensor | None = None,
+        ref_rejected_logps: torch.Tensor | None = None,
+        *,
+        bias: torch.Tensor | None = None,
+        cu_seqlens: torch.Tensor | None = None,
+        pair_labels: torch.Tensor | None = None,
+        weights: torch.Tensor | None = None,
+    ) -> SymPOLossOutput:
+        out = self.pair_outputs(
+            hidden,
+            weight,
+            labels,
+            ref_chosen_logps,
+            ref_rejected_logps,
+            bias=bias,
+            cu_seqlens=cu_seqlens,
+            pair_labels=pair_labels,
+            weights=weights,
+        )
         return SymPOLossOutput(out.loss, out.metrics(pair_labels))
 
-    def pair_outputs(self, hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
-                     ref_chosen_logps: torch.Tensor | None = None, ref_rejected_logps: torch.Tensor | None = None, *,
-                     bias: torch.Tensor | None = None, cu_seqlens: torch.Tensor | None = None,
-                     pair_labels: torch.Tensor | None = None, weights: torch.Tensor | None = None) -> PairOutputs:
+    def pair_outputs(
+        self,
+        hidden: torch.Tensor,
+        weight: torch.Tensor,
+        labels: torch.Tensor,
+        ref_chosen_logps: torch.Tensor | None = None,
+        ref_rejected_logps: torch.Tensor | None = None,
+        *,
+        bias: torch.Tensor | None = None,
+        cu_seqlens: torch.Tensor | None = None,
+        pair_labels: torch.Tensor | None = None,
+        weights: torch.Tensor | None = None,
+    ) -> PairOutputs:
         """The loss and the per-pair rewards / log-probs (same arguments as ``forward``)."""
         if (ref_chosen_logps is None) != (ref_rejected_logps is None):
             raise ValueError(
@@ -301,8 +384,12 @@ class FusedLinearSymPOLoss(PairLossModule):
                 f"FusedLinearSymPOLoss: the batch must hold 2B sequences [chosen; rejected], got {num_seqs} in {where}"
             )
         pairs = num_seqs // 2
-        for value, name in ((ref_chosen_logps, "ref_chosen_logps"), (ref_rejected_logps, "ref_rejected_logps"),
-                            (pair_labels, "pair_labels"), (weights, "weights")):
+        for value, name in (
+            (ref_chosen_logps, "ref_chosen_logps"),
+            (ref_rejected_logps, "ref_rejected_logps"),
+            (pair_labels, "pair_labels"),
+            (weights, "weights"),
+        ):
             if value is not None and (not isinstance(value, torch.Tensor) or tuple(value.shape) != (pairs,)):
                 shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
                 raise ValueError(f"FusedLinearSymPOLoss: {name} must be a tensor of shape [B={pairs}], got {shape}")
@@ -311,35 +398,69 @@ class FusedLinearSymPOLoss(PairLossModule):
         pair = PairInputs(ref_chosen_logps, ref_rejected_logps, pair_labels, weights)
         counts = self._counts(labels, num_seqs, cu_seqlens)[:pairs] if self.nll_weight else None
         if self._use_loss_fused(needs, pair):
-            opts = LossFusedOptions(int(self.ignore_index), bool(self.average), int(self.chunk_size or 0), loss_kw,
-                                    needs, float(self.nll_weight))
+            opts = LossFusedOptions(
+                int(self.ignore_index),
+                bool(self.average),
+                int(self.chunk_size or 0),
+                loss_kw,
+                needs,
+                float(self.nll_weight),
+            )
             loss, rewards, logps = loss_fused(hidden, weight, bias, labels, cu_seqlens, pair, opts)
             nll = nll_per_pair(logps[:pairs], counts, self.average) if self.nll_weight else None
         else:
             logps = fused_linear_sequence_logps(
-                hidden, weight, labels, bias=bias, ignore_index=self.ignore_index, average=self.average,
-                cu_seqlens=cu_seqlens, chunk_size=self.chunk_size,
+                hidden,
+                weight,
+                labels,
+                bias=bias,
+                ignore_index=self.ignore_index,
+                average=self.average,
+                cu_seqlens=cu_seqlens,
+                chunk_size=self.chunk_size,
             )
-            out = _ops.sym_loss(logps[:pairs], logps[pairs:], ref_chosen_logps, ref_rejected_logps,
-                                labels=pair_labels, weights=weights, return_rewards=True, **loss_kw)
+            out = _ops.sym_loss(
+                logps[:pairs],
+                logps[pairs:],
+                ref_chosen_logps,
+                ref_rejected_logps,
+                labels=pair_labels,
+                weights=weights,
+                return_rewards=True,
+                **loss_kw,
+            )
             loss, nll = self._with_nll(out, logps[:pairs], counts)
             rewards = torch.stack([out.chosen_rewards, out.rejected_rewards, out.margins])
-        return PairOutputs(loss, rewards[0], rewards[1], rewards[2], logps[:pairs].detach(), logps[pairs:].detach(),
-                           None if nll is None else nll.detach())
+        return PairOutputs(
+            loss,
+            rewards[0],
+            rewards[1],
+            rewards[2],
+            logps[:pairs].detach(),
+            logps[pairs:].detach(),
+            None if nll is None else nll.detach(),
+        )
 
     def _use_loss_fused(self, needs: tuple[bool, bool, bool], pair: PairInputs) -> bool:
         """``fuse_backward`` resolved for this call (see the class docstring)."""
         batch_losses = [t for t in self.spec.loss_types if LOSSES[t].kind == "batch"]
         if batch_losses:  # a batch loss (AOT) needs every pair at once, not pair groups
             if self.fuse_backward:
-                raise ValueError(f"FusedLinearSymPOLoss: fuse_backward=True cannot run the batch loss "
-                                 f"{batch_losses[0]!r} (it sorts across the whole batch); use fuse_backward=None/False")
+                raise ValueError(
+                    f"FusedLinearSymPOLoss: fuse_backward=True cannot run the batch loss "
+                    f"{batch_losses[0]!r} (it sorts across the whole batch); use fuse_backward=None/False"
+                )
             return False
         if self.fuse_backward is None:
-            return (self.reduction != "none" and torch.is_grad_enabled() and any(needs)
-                    and not any(x is not None and x.requires_grad for x in (pair.ref_chosen, pair.ref_rejected,
-                                                                            pair.weights))
-                    and not torch.compiler.is_compiling())
+            return (
+                self.reduction != "none"
+                and torch.is_grad_enabled()
+                and any(needs)
+                and not any(
+                    x is not None and x.requires_grad for x in (pair.ref_chosen, pair.ref_rejected, pair.weights)
+                )
+                and not torch.compiler.is_compiling()
+            )
         if self.fuse_backward and self.reduction == "none":
             raise ValueError("FusedLinearSymPOLoss: fuse_backward=True needs reduction 'mean' or 'sum' (got 'none')")
         return self.fuse_backward

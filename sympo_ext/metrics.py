@@ -14,8 +14,15 @@ import math
 
 import torch
 
-__all__ = ["pair_correct", "pair_accuracy", "METRIC_NAMES", "STAT_KEYS", "preference_stats", "metrics_from_stats",
-           "preference_metrics"]
+__all__ = [
+    "pair_correct",
+    "pair_accuracy",
+    "METRIC_NAMES",
+    "STAT_KEYS",
+    "preference_stats",
+    "metrics_from_stats",
+    "preference_metrics",
+]
 
 
 def pair_correct(margins: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -52,13 +59,22 @@ METRIC_NAMES = (
 # Sums over pairs, in the order the trainer all-reduces them: the pair count, the metrics that are
 # means over all pairs, then the true-label count and the true accuracy (a mean over those pairs).
 # (nll_loss is summed only when the loss has the term.)
-STAT_KEYS = ("pairs", *(k for k in METRIC_NAMES if k not in ("rewards/true_accuracies", "nll_loss")),
-             "true_known", "rewards/true_accuracies")
+STAT_KEYS = (
+    "pairs",
+    *(k for k in METRIC_NAMES if k not in ("rewards/true_accuracies", "nll_loss")),
+    "true_known",
+    "rewards/true_accuracies",
+)
 
 
-def preference_stats(out, chosen_logps: torch.Tensor, rejected_logps: torch.Tensor,
-                     labels: torch.Tensor | None = None, true_labels: torch.Tensor | None = None,
-                     loss_sum: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def preference_stats(
+    out,
+    chosen_logps: torch.Tensor,
+    rejected_logps: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    true_labels: torch.Tensor | None = None,
+    loss_sum: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
     """Per-batch SUMS (float64 0-d tensors, keys :data:`STAT_KEYS`; the two true-label keys only
     when ``true_labels`` is given, ``nll_loss`` only when ``out`` carries an ``nll``) from
     ``sym_loss(..., return_rewards=True)``-like ``out`` (chosen_rewards, rejected_rewards,
@@ -94,15 +110,19 @@ def metrics_from_stats(stats: dict) -> dict:
     type (0-d tensors stay tensors, floats stay floats)."""
     n = stats["pairs"]
     n = n.clamp(min=1) if isinstance(n, torch.Tensor) else max(n, 1.0)
-    out = {k: stats[k] / n for k in (*STAT_KEYS, "nll_loss")
-           if k in stats and k not in ("pairs", "true_known", "rewards/true_accuracies")}
+    out = {
+        k: stats[k] / n
+        for k in (*STAT_KEYS, "nll_loss")
+        if k in stats and k not in ("pairs", "true_known", "rewards/true_accuracies")
+    }
     if "true_known" in stats and float(stats["true_known"]) > 0:
         out["rewards/true_accuracies"] = stats["rewards/true_accuracies"] / stats["true_known"]
     return out
 
 
-def preference_metrics(out, chosen_logps: torch.Tensor, rejected_logps: torch.Tensor,
-                       pair_labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def preference_metrics(
+    out, chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, pair_labels: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """TRL-named batch means (detached 0-d tensors in the rewards' dtype) of the loss modules:
     rewards/chosen, rewards/rejected, rewards/margins, rewards/accuracies, logps/chosen,
     logps/rejected, and nll_loss when ``out`` carries the NLL term."""

@@ -146,8 +146,9 @@ def instance_flip_prob(margins, eps: float, *, max_prob: float = 0.5, scale: flo
     return torch.clamp(0.5 * (lo + hi) * w, max=max_prob)
 
 
-def inject_label_noise(examples, *, eps: float = 0.0, kind: str = "symmetric", eps_pos=None, eps_neg=None,
-                       flip_prob=None, seed: int = 0):
+def inject_label_noise(
+    examples, *, eps: float = 0.0, kind: str = "symmetric", eps_pos=None, eps_neg=None, flip_prob=None, seed: int = 0
+):
     """Flip the labels of ``examples`` (a list of PreferenceExample) with :func:`flip_labels`
     (kind symmetric / asymmetric / instance, as there); returns (new examples whose ``true_label`` keeps
     the original label when it was not already set, the NoiseResult)."""

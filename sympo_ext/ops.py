@@ -57,8 +57,9 @@ def _check_same_device(op: str, tensors, names, allow_cpu: tuple[str, ...] = ())
 if AVAILABLE:
 
     @torch.library.register_fake("sympo_ext::sym_loss_forward")
-    def _sym_loss_forward_fake(pc, pr, rc, rr, labels, weights, loss_types, loss_weights, loss_params, beta, clip,
-                               reduction):
+    def _sym_loss_forward_fake(
+        pc, pr, rc, rr, labels, weights, loss_types, loss_weights, loss_params, beta, clip, reduction
+    ):
         _check_same_device("sym_loss", (pc, pr, rc, rr, labels, weights), _SYM_LOSS_ARGS)
         n = pc.shape[0]
         dtype = math_dtype(pc, pr, rc, rr, weights)
@@ -90,8 +91,10 @@ if AVAILABLE:
             return (None,) * 12
         grad_coef, *inputs = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: a gradient that must itself be differentiable
-            return (*sym_loss_differentiable_grads(ctx.options, grad_loss, inputs, ctx.needs_input_grad[:6]),
-                    *([None] * 6))
+            return (
+                *sym_loss_differentiable_grads(ctx.options, grad_loss, inputs, ctx.needs_input_grad[:6]),
+                *([None] * 6),
+            )
         wanted = [d if need else None for d, need in zip(ctx.input_dtypes, ctx.needs_input_grad[:6])]
         wanted[4] = None  # labels: never differentiable
         pc, pr, rc, rr, w = torch.ops.sympo_ext.sym_loss_backward(grad_loss, grad_coef, *wanted[:4], wanted[5])
@@ -163,10 +166,16 @@ def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels
         valid = None if labels.dtype == torch.bool else (labels == 0) | (labels == 1)
         # As the kernel's host check for the other losses: a CPU check costs no device sync
         # (CUDA, and a traced graph, keep the NaN below).
-        if valid is not None and labels.device.type == "cpu" and not torch.compiler.is_compiling() \
-                and not bool(valid.all()):
-            raise RuntimeError("sym_loss: labels must be 0 or 1 for every pair (1: the first response is "
-                               "preferred, 0: the second); found other values")
+        if (
+            valid is not None
+            and labels.device.type == "cpu"
+            and not torch.compiler.is_compiling()
+            and not bool(valid.all())
+        ):
+            raise RuntimeError(
+                "sym_loss: labels must be 0 or 1 for every pair (1: the first response is "
+                "preferred, 0: the second); found other values"
+            )
         nan = torch.tensor(math.nan, dtype=dtype, device=a.device)
         if name == "aot":  # label 0 swaps the responses: both differences change sign (exactly)
             sign = labels.to(dtype) * 2 - 1
@@ -265,12 +274,14 @@ def sym_loss(
     _check_same_device("sym_loss", tensors, _SYM_LOSS_ARGS)
     dtype = math_dtype(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, weights)
     if spec is None:
-        spec = _checked_spec(dict(loss_type=loss_type, beta=beta, clip=clip, loss_weights=loss_weights, **loss_params),
-                             dtype)
+        spec = _checked_spec(
+            dict(loss_type=loss_type, beta=beta, clip=clip, loss_weights=loss_weights, **loss_params), dtype
+        )
     elif not isinstance(spec, LossSpec):
         raise TypeError(f"sym_loss: spec must be a LossSpec, got {type(spec).__name__}")
     elif (loss_type, beta, clip, loss_weights) != ("sigmoid", DEFAULT_BETA, None, None) or any(
-            v is not None for v in loss_params.values()):
+        v is not None for v in loss_params.values()
+    ):
         raise TypeError("sym_loss: give either spec= or the loss options (loss_type, beta, ...), not both")
     else:
         spec.validate(dtype)
@@ -278,13 +289,21 @@ def sym_loss(
         raise ValueError(f"sym_loss: unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
     batch_terms = [(t, w) for t, w in zip(spec.loss_types, spec.weights) if LOSSES[t].kind == "batch"]
     if batch_terms and weights is not None:
-        raise ValueError(f"sym_loss: weights are not defined for the batch loss {batch_terms[0][0]!r} "
-                         "(it sorts log-ratios across the batch, separating each pair from its weight)")
+        raise ValueError(
+            f"sym_loss: weights are not defined for the batch loss {batch_terms[0][0]!r} "
+            "(it sorts log-ratios across the batch, separating each pair from its weight)"
+        )
 
     if not use_kernels(policy_chosen_logps.device) or under_func_autodiff():
         loss, chosen, rejected, margins = oracle.sym_loss_with_rewards(
-            policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps,
-            labels=labels, weights=weights, reduction=reduction, spec=spec,
+            policy_chosen_logps,
+            policy_rejected_logps,
+            ref_chosen_logps,
+            ref_rejected_logps,
+            labels=labels,
+            weights=weights,
+            reduction=reduction,
+            spec=spec,
         )
         return SymLossOutput(loss, chosen, rejected, margins) if return_rewards else loss
 
@@ -292,12 +311,32 @@ def sym_loss(
     loss = rewards = None
     if types:
         loss, _, rewards = torch.ops.sympo_ext.sym_loss_forward(
-            policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, labels, weights,
-            types, term_weights, params, spec.beta, spec.clip, reduction,
+            policy_chosen_logps,
+            policy_rejected_logps,
+            ref_chosen_logps,
+            ref_rejected_logps,
+            labels,
+            weights,
+            types,
+            term_weights,
+            params,
+            spec.beta,
+            spec.clip,
+            reduction,
         )
     for name, w in batch_terms:
-        term = _batch_term(spec, name, w, policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
-                           ref_rejected_logps, labels, dtype, reduction)
+        term = _batch_term(
+            spec,
+            name,
+            w,
+            policy_chosen_logps,
+            policy_rejected_logps,
+            ref_chosen_logps,
+            ref_rejected_logps,
+            labels,
+            dtype,
+            reduction,
+        )
         loss = term if loss is None else loss + term
     if not return_rewards:
         return loss
@@ -340,8 +379,12 @@ if AVAILABLE:
 
     @torch.library.register_fake("sympo_ext::sequence_logps_forward")
     def _sequence_logps_forward_fake(logits, labels, cu_seqlens, ignore_index, average, inplace_backward=False):
-        _check_same_device("sequence_logps", (logits, labels, cu_seqlens), ("logits", "labels", "cu_seqlens"),
-                           allow_cpu=("cu_seqlens",))
+        _check_same_device(
+            "sequence_logps",
+            (logits, labels, cu_seqlens),
+            ("logits", "labels", "cu_seqlens"),
+            allow_cpu=("cu_seqlens",),
+        )
         n, rows = _seq_geometry(logits, cu_seqlens)
         dtype = math_dtype(logits)
         return (
@@ -373,8 +416,9 @@ if AVAILABLE:
         logits, labels, cu_seqlens, lse, counts = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: a differentiable gradient, from the reference
             # (the kernels give first derivatives only; nothing is written in place here).
-            ref = oracle.sequence_logps(logits, labels, ignore_index=ctx.ignore_index, average=ctx.average,
-                                           cu_seqlens=cu_seqlens)
+            ref = oracle.sequence_logps(
+                logits, labels, ignore_index=ctx.ignore_index, average=ctx.average, cu_seqlens=cu_seqlens
+            )
             (grad_logits,) = torch.autograd.grad(ref, logits, grad_logps, create_graph=True)
             return grad_logits, None, None, None, None, None
         args = (labels, lse, counts, cu_seqlens, ctx.ignore_index, ctx.average)
@@ -475,17 +519,16 @@ def sequence_logps(
         raise TypeError(f"sequence_logps: cu_seqlens must be a tensor or None, got {type(cu_seqlens).__name__}")
     # A meta tensor mixed with real ones would reach the shape-only kernel and return
     # uninitialised memory: refuse it by name. cu_seqlens may stay on the CPU.
-    _check_same_device("sequence_logps", (logits, labels, cu_seqlens), ("logits", "labels", "cu_seqlens"),
-                       allow_cpu=("cu_seqlens",))
+    _check_same_device(
+        "sequence_logps", (logits, labels, cu_seqlens), ("logits", "labels", "cu_seqlens"), allow_cpu=("cu_seqlens",)
+    )
     if inplace_backward and logits.is_leaf and logits.requires_grad:
         raise ValueError(
             "sequence_logps: inplace_backward=True needs logits computed by an op (e.g. the LM head); "
             "for a leaf tensor that requires grad the gradient would overwrite the leaf itself"
         )
     if not use_kernels(logits.device) or under_func_autodiff():
-        return oracle.sequence_logps(
-            logits, labels, ignore_index=ignore_index, average=average, cu_seqlens=cu_seqlens
-        )
+        return oracle.sequence_logps(logits, labels, ignore_index=ignore_index, average=average, cu_seqlens=cu_seqlens)
     logps, _, _ = torch.ops.sympo_ext.sequence_logps_forward(
         _last_dim_contiguous(logits), labels, cu_seqlens, int(ignore_index), bool(average), bool(inplace_backward)
     )

@@ -14,8 +14,16 @@ from .dtypes import math_dtype, to_math
 from .losses import LossSpec
 from .sequences import average_or_zero, per_sequence_sum, sequence_ids
 
-__all__ = ["loss_values", "sym_loss", "sym_loss_with_rewards", "sequence_logps", "token_logps", "token_logps_and_lse",
-           "token_logps_grad"]
+__all__ = [
+    "loss_values",
+    "sym_loss",
+    "sym_loss_with_rewards",
+    "sequence_logps",
+    "token_logps",
+    "token_logps_and_lse",
+    "token_logps_grad",
+]
+
 
 def loss_values(s: torch.Tensor, loss_type: str, *, beta: float = 0.1, **params) -> torch.Tensor:
     """l(s) elementwise for a margin loss, s = +/- the reward margin; parameters by name
@@ -69,8 +77,14 @@ def sym_loss_with_rewards(
         elif info.kind == "pair":
             term = info.reference(c, r, p, beta)
         else:  # batch: label-oriented log-probs of the whole batch
-            term = info.reference(torch.where(flip, pr, pc), torch.where(flip, pc, pr),
-                                  torch.where(flip, rr, rc), torch.where(flip, rc, rr), p, beta)
+            term = info.reference(
+                torch.where(flip, pr, pc),
+                torch.where(flip, pc, pr),
+                torch.where(flip, rr, rc),
+                torch.where(flip, rc, rr),
+                p,
+                beta,
+            )
         losses = losses + w * term
     if weights is not None:
         losses = losses * weights.to(dtype)

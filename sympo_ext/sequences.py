@@ -20,8 +20,7 @@ def sequence_ids(cu_seqlens: torch.Tensor, num_rows: int, device: torch.device |
     lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).long()
     if device is not None:
         lengths = lengths.to(device)
-    return torch.repeat_interleave(torch.arange(lengths.numel(), device=lengths.device), lengths,
-                                   output_size=num_rows)
+    return torch.repeat_interleave(torch.arange(lengths.numel(), device=lengths.device), lengths, output_size=num_rows)
 
 
 def per_sequence_sum(values: torch.Tensor, num_seqs: int, seq_ids: torch.Tensor | None = None) -> torch.Tensor:

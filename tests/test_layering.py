@@ -12,8 +12,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1] / "sympo_ext"
 NOT_IN_GRAPH = {"sympo_ext._C", "sympo_ext._build_info"}
 
@@ -138,21 +136,31 @@ def test_layer_order():
     bad = []
     for module, deps in import_graph().items():
         for dep in deps:
-            below_train = not any(_in(module, p) for p in ("sympo_ext.train", "sympo_ext.experiments",
-                                                           "sympo_ext.integrations", "sympo_ext.audit",
-                                                           TOP_LEVEL_ENTRY))
+            below_train = not any(
+                _in(module, p)
+                for p in (
+                    "sympo_ext.train",
+                    "sympo_ext.experiments",
+                    "sympo_ext.integrations",
+                    "sympo_ext.audit",
+                    TOP_LEVEL_ENTRY,
+                )
+            )
             if below_train and _in(dep, "sympo_ext.train"):
                 bad.append(f"{module} (below the trainer) imports {dep}")
-            if _in(module, "sympo_ext.train") and (_in(dep, "sympo_ext.experiments")
-                                                   or _in(dep, "sympo_ext.integrations")):
+            if _in(module, "sympo_ext.train") and (
+                _in(dep, "sympo_ext.experiments") or _in(dep, "sympo_ext.integrations")
+            ):
                 bad.append(f"{module} (the trainer) imports {dep}")
-            if _in(dep, "sympo_ext.experiments") and not (_in(module, "sympo_ext.experiments")
-                                                          or module == TOP_LEVEL_ENTRY):
+            if _in(dep, "sympo_ext.experiments") and not (
+                _in(module, "sympo_ext.experiments") or module == TOP_LEVEL_ENTRY
+            ):
                 bad.append(f"{module} imports the experiments ({dep})")
             # The audit trains its cross-fitted folds through the trainer: it sits above it, and only the
             # experiments (and the entry point) may use it.
-            if _in(dep, "sympo_ext.audit") and not any(_in(module, p) for p in (
-                    "sympo_ext.audit", "sympo_ext.experiments", TOP_LEVEL_ENTRY)):
+            if _in(dep, "sympo_ext.audit") and not any(
+                _in(module, p) for p in ("sympo_ext.audit", "sympo_ext.experiments", TOP_LEVEL_ENTRY)
+            ):
                 bad.append(f"{module} imports the audit ({dep})")
     assert not bad, "\n".join(sorted(bad))
 
@@ -162,6 +170,9 @@ KNOWN_LONG: set[str] = set()
 
 
 def test_no_module_over_500_lines():
-    long = {name: n for name, path in _modules().items()
-            if name not in NOT_IN_GRAPH | KNOWN_LONG and (n := len(path.read_text().splitlines())) > 500}
+    long = {
+        name: n
+        for name, path in _modules().items()
+        if name not in NOT_IN_GRAPH | KNOWN_LONG and (n := len(path.read_text().splitlines())) > 500
+    }
     assert not long, f"modules over 500 lines: {long}"

@@ -38,8 +38,9 @@ def test_combination_matches_reference_float64(types, weights, reduction):
     n = 97
     pc, pr, rc, rr = pairs(n)
     eps = dict(epsilon=0.1) if {"cdpo", "exo_pair", "aot"} & set(types) else {}
-    kw = dict(loss_type=types, loss_weights=weights, beta=0.3, reduction=reduction, labels=torch.randint(0, 2, (n,)),
-              **eps)
+    kw = dict(
+        loss_type=types, loss_weights=weights, beta=0.3, reduction=reduction, labels=torch.randint(0, 2, (n,)), **eps
+    )
     if "aot" not in types:
         kw["clip"] = 2.0
     out = sympo_ext.sym_loss(pc, pr, rc, rr, return_rewards=True, **kw)
@@ -47,7 +48,9 @@ def test_combination_matches_reference_float64(types, weights, reduction):
     for a, b in zip(out, ref):
         torch.testing.assert_close(a, b, **TOLERANCES[torch.float64])
     g = torch.randn_like(ref[0])
-    for a, b in zip(torch.autograd.grad(out.loss, (pc, pr, rc, rr), g), torch.autograd.grad(ref[0], (pc, pr, rc, rr), g)):
+    for a, b in zip(
+        torch.autograd.grad(out.loss, (pc, pr, rc, rr), g), torch.autograd.grad(ref[0], (pc, pr, rc, rr), g)
+    ):
         torch.testing.assert_close(a, b, **GRAD_TOLERANCES[torch.float64])
 
 
@@ -55,7 +58,8 @@ def test_combination_is_the_weighted_sum_of_its_losses():
     pc, pr, rc, rr = pairs(50)
     combo = sympo_ext.sym_loss(pc, pr, rc, rr, loss_type=["sigmoid", "bco_pair"], loss_weights=[1.0, 0.5])
     parts = sympo_ext.sym_loss(pc, pr, rc, rr, loss_type="sigmoid") + 0.5 * sympo_ext.sym_loss(
-        pc, pr, rc, rr, loss_type="bco_pair")
+        pc, pr, rc, rr, loss_type="bco_pair"
+    )
     torch.testing.assert_close(combo, parts)
 
 
@@ -78,8 +82,14 @@ def test_combination_scalar_and_simd_paths(lanes, monkeypatch):
     if lanes == "scalar":
         monkeypatch.setenv("SYMPO_CPU_LANES", "scalar")
     pc, pr, rc, rr = pairs(301, dtype=torch.float32)
-    kw = dict(loss_type=["sigmoid", "cdpo", "nca_pair", "discopop"], loss_weights=[1.0, 0.5, 0.3, 0.2],
-              epsilon=0.1, reduction="none", labels=torch.randint(0, 2, (301,)), weights=torch.rand(301))
+    kw = dict(
+        loss_type=["sigmoid", "cdpo", "nca_pair", "discopop"],
+        loss_weights=[1.0, 0.5, 0.3, 0.2],
+        epsilon=0.1,
+        reduction="none",
+        labels=torch.randint(0, 2, (301,)),
+        weights=torch.rand(301),
+    )
     got = sympo_ext.sym_loss(pc, pr, rc, rr, **kw)
     as64 = [t.detach().double().requires_grad_(True) for t in (pc, pr, rc, rr)]
     want = reference.sym_loss(*as64, **kw)

@@ -15,8 +15,14 @@ from sympo_ext.losses import LOSSES
 
 NEW = ["ropo", "simpo", "exo_pair", "discopop", "nca_pair", "bco_pair", "sppo_hard", "apo_zero", "apo_down"]
 BATCH = ["aot", "aot_unpaired"]
-PARAMS = {"ropo": dict(alpha=5.0), "simpo": dict(gamma=0.3), "exo_pair": dict(epsilon=0.1),
-          "discopop": dict(tau=0.3), "aot": dict(epsilon=0.1), "aot_unpaired": dict(epsilon=0.2)}
+PARAMS = {
+    "ropo": dict(alpha=5.0),
+    "simpo": dict(gamma=0.3),
+    "exo_pair": dict(epsilon=0.1),
+    "discopop": dict(tau=0.3),
+    "aot": dict(epsilon=0.1),
+    "aot_unpaired": dict(epsilon=0.2),
+}
 needs_kernels = pytest.mark.skipif(not sympo_ext.KERNELS_AVAILABLE, reason="needs the compiled kernels")
 
 
@@ -32,8 +38,20 @@ def test_opcheck(loss_type):
     for reduction in ("mean", "none"):
         torch.library.opcheck(
             torch.ops.sympo_ext.sym_loss_forward.default,
-            (pc, pr, rc, rr, torch.randint(0, 2, (13,)), torch.rand(13, dtype=torch.float64, requires_grad=True),
-             [loss_type], [1.0], [p], 0.3, None, reduction),
+            (
+                pc,
+                pr,
+                rc,
+                rr,
+                torch.randint(0, 2, (13,)),
+                torch.rand(13, dtype=torch.float64, requires_grad=True),
+                [loss_type],
+                [1.0],
+                [p],
+                0.3,
+                None,
+                reduction,
+            ),
         )
 
 
@@ -42,8 +60,12 @@ def test_compile_fullgraph(loss_type):
     torch._dynamo.reset()
 
     def step(pc, pr, rc, rr, labels):
-        return sympo_ext.sym_loss(pc, pr, rc, rr, labels=labels, loss_type=loss_type, beta=0.2,
-                                  **PARAMS.get(loss_type, {})) * 2.0
+        return (
+            sympo_ext.sym_loss(
+                pc, pr, rc, rr, labels=labels, loss_type=loss_type, beta=0.2, **PARAMS.get(loss_type, {})
+            )
+            * 2.0
+        )
 
     pc, pr, rc, rr = pairs(40, dtype=torch.float32)
     labels = torch.randint(0, 2, (40,))
@@ -158,8 +180,14 @@ def test_float64_math_accepts_what_float32_refuses():
 @pytest.mark.parametrize("option", ["beta", "clip", "temperature", "slope", "epsilon", "alpha", "gamma", "tau"])
 @pytest.mark.parametrize("value", ["0.1", [0.1], True, torch.tensor(0.1)])
 def test_float_options_of_the_wrong_type_name_the_option(option, value):
-    loss_of = {"temperature": "sigmoid", "slope": "symmetric_ramp", "epsilon": "cdpo", "alpha": "ropo",
-               "gamma": "simpo", "tau": "discopop"}
+    loss_of = {
+        "temperature": "sigmoid",
+        "slope": "symmetric_ramp",
+        "epsilon": "cdpo",
+        "alpha": "ropo",
+        "gamma": "simpo",
+        "tau": "discopop",
+    }
     pc, pr = torch.randn(4), torch.randn(4)
     with pytest.raises(TypeError, match=rf"^{option} must be a real number"):
         sympo_ext.sym_loss(pc, pr, loss_type=loss_of.get(option, "logistic"), **{option: value})
@@ -174,13 +202,15 @@ def test_beta_none_names_beta():
 def test_raw_op_checks_parameters_in_the_math_dtype():
     pc, pr = torch.randn(4), torch.randn(4)
     with pytest.raises(RuntimeError, match=r"epsilon must be a finite number in \[0, 0.5\).*float32"):
-        torch.ops.sympo_ext.sym_loss_forward(pc, pr, None, None, None, None, ["rdpo"], [1.0], [0.49999999], 0.1,
-                                             None, "mean")
-    torch.ops.sympo_ext.sym_loss_forward(pc.double(), pr, None, None, None, None, ["rdpo"], [1.0], [0.49999999],
-                                         0.1, None, "mean")
+        torch.ops.sympo_ext.sym_loss_forward(
+            pc, pr, None, None, None, None, ["rdpo"], [1.0], [0.49999999], 0.1, None, "mean"
+        )
+    torch.ops.sympo_ext.sym_loss_forward(
+        pc.double(), pr, None, None, None, None, ["rdpo"], [1.0], [0.49999999], 0.1, None, "mean"
+    )
     with pytest.raises(RuntimeError, match="beta must be a finite number > 0 in the float32"):
-        torch.ops.sympo_ext.sym_loss_forward(pc, pr, None, None, None, None, ["logistic"], [1.0], [0.0], 1e300,
-                                             None, "mean")
+        torch.ops.sympo_ext.sym_loss_forward(
+            pc, pr, None, None, None, None, ["logistic"], [1.0], [0.0], 1e300, None, "mean"
+        )
     with pytest.raises(ValueError, match="loss_params\\[0\\] must be 0: loss 'hinge' has no parameter"):
-        torch.ops.sympo_ext.sym_loss_forward(pc, pr, None, None, None, None, ["hinge"], [1.0], [0.3], 0.1,
-                                             None, "mean")
+        torch.ops.sympo_ext.sym_loss_forward(pc, pr, None, None, None, None, ["hinge"], [1.0], [0.3], 0.1, None, "mean")

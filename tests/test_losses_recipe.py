@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 
-SCRIPT = textwrap.dedent(r'''
+SCRIPT = textwrap.dedent(r"""
     import importlib.util, math, sys, types
 
     # The package directories, without running sympo_ext/__init__.py yet.
@@ -72,7 +72,7 @@ SCRIPT = textwrap.dedent(r'''
         from sympo_ext.integrations.trl import SymPOConfig
         assert "sympo_kappa" in {f.name for f in dataclasses.fields(SymPOConfig)}
     print("RECIPE OK")
-''')
+""")
 
 
 def test_one_registry_entry_reaches_every_derived_view():

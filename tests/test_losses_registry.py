@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -10,8 +11,7 @@ import torch
 
 import sympo_ext
 from sympo_ext import losses, oracle
-from sympo_ext.losses import formulas
-from sympo_ext.losses import LOSSES, LossSpec
+from sympo_ext.losses import LOSSES, LossSpec, formulas
 
 ROOT = Path(__file__).resolve().parents[1]
 PER_PAIR = [n for n, i in LOSSES.items() if i.kind != "batch"]
@@ -36,7 +36,8 @@ def test_x_macro_header_lists_exactly_the_per_pair_registry():
 def test_kernel_table_matches_the_registry():
     """The compiled library's table (names, kinds, parameter names and ranges) is the registry's."""
     want = [
-        f"{n} {i.kind} " + (f"{i.param.name} {i.param.range_text()}" if i.param else "- -") for n, i in LOSSES.items()
+        f"{n} {i.kind} " + (f"{i.param.name} {i.param.range_text()}" if i.param else "- -")
+        for n, i in LOSSES.items()
         if i.kind != "batch"
     ]
     assert list(torch.ops.sympo_ext.loss_table()) == want
@@ -59,8 +60,10 @@ def test_aliases_are_trl_names_and_give_the_same_loss():
     pc, pr, rc, rr = (torch.randn(16, dtype=torch.float64) for _ in range(4))
     for alias, name in losses.ALIASES.items():
         kw = dict(epsilon=0.2) if name == "rdpo" else {}
-        torch.testing.assert_close(sympo_ext.sym_loss(pc, pr, rc, rr, loss_type=alias, **kw),
-                                   sympo_ext.sym_loss(pc, pr, rc, rr, loss_type=name, **kw))
+        torch.testing.assert_close(
+            sympo_ext.sym_loss(pc, pr, rc, rr, loss_type=alias, **kw),
+            sympo_ext.sym_loss(pc, pr, rc, rr, loss_type=name, **kw),
+        )
         assert alias in losses.help_text()
     assert "TRL's `sigmoid`" in losses.markdown_table()
 
@@ -73,11 +76,12 @@ def test_loss_spec_defaults_written_once_and_kwargs_round_trip():
     spec = LossSpec.create(["dpo", "bco_pair"], loss_weights=[1.0, 0.5], beta=0.2, clip=3.0)
     assert spec.loss_types == ("logistic", "bco_pair") and spec.weights == (1.0, 0.5)
     assert LossSpec.create(**spec.sym_loss_kwargs()) == spec
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         spec.beta = 1.0  # frozen
     pc, pr = torch.randn(8, dtype=torch.float64), torch.randn(8, dtype=torch.float64)
-    torch.testing.assert_close(sympo_ext.sym_loss(pc, pr, spec=spec),
-                               sympo_ext.sym_loss(pc, pr, **spec.sym_loss_kwargs()))
+    torch.testing.assert_close(
+        sympo_ext.sym_loss(pc, pr, spec=spec), sympo_ext.sym_loss(pc, pr, **spec.sym_loss_kwargs())
+    )
     torch.testing.assert_close(sympo_ext.sym_loss(pc, pr, spec=spec), oracle.sym_loss(pc, pr, spec=spec))
 
 
@@ -127,9 +131,12 @@ def test_describe_one_line_per_term_with_values_and_trl_notes():
     text = LossSpec.create(["sigmoid", "cdpo"], loss_weights=[1.0, 2.0], epsilon=0.2, beta=0.5, clip=3.0).describe()
     lines = text.splitlines()
     assert lines[0] == "loss (beta=0.5, clip=3):"
-    assert lines[1] == ("  1 x sigmoid: l = 1 / (1 + exp(temperature * s)), temperature=1; symmetric  "
-                        "[SymPO's symmetric loss, NOT TRL's `sigmoid` (that is `logistic`)]")
-    assert lines[2].startswith("  2 x cdpo: l = (1 - epsilon) log(1 + exp(-s)) + epsilon log(1 + exp(s)), "
-                               "epsilon=0.2; not symmetric")
+    assert lines[1] == (
+        "  1 x sigmoid: l = 1 / (1 + exp(temperature * s)), temperature=1; symmetric  "
+        "[SymPO's symmetric loss, NOT TRL's `sigmoid` (that is `logistic`)]"
+    )
+    assert lines[2].startswith(
+        "  2 x cdpo: l = (1 - epsilon) log(1 + exp(-s)) + epsilon log(1 + exp(s)), epsilon=0.2; not symmetric"
+    )
     assert len(lines) == 3
     assert "hinge: l = max(0, 1 - s); not symmetric" in LossSpec.create("hinge").describe()

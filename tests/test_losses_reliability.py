@@ -16,9 +16,16 @@ from sympo_ext.losses import LOSSES
 
 ALL = list(LOSSES)
 PER_PAIR = [n for n, i in LOSSES.items() if i.kind != "batch"]
-PARAMS = {"sigmoid": dict(temperature=1.7), "symmetric_ramp": dict(slope=0.8), "cdpo": dict(epsilon=0.2),
-          "rdpo": dict(epsilon=0.3), "ropo": dict(alpha=5.0), "simpo": dict(gamma=0.3),
-          "exo_pair": dict(epsilon=0.1), "aot": dict(epsilon=0.1)}
+PARAMS = {
+    "sigmoid": dict(temperature=1.7),
+    "symmetric_ramp": dict(slope=0.8),
+    "cdpo": dict(epsilon=0.2),
+    "rdpo": dict(epsilon=0.3),
+    "ropo": dict(alpha=5.0),
+    "simpo": dict(gamma=0.3),
+    "exo_pair": dict(epsilon=0.1),
+    "aot": dict(epsilon=0.1),
+}
 
 
 def pairs(n, requires_grad=True):
@@ -36,8 +43,13 @@ def test_weights_gradient_matches_reference(loss_type, reduction):
     n = 11
     pc, pr, rc, rr = pairs(n)
     w = (torch.rand(n, dtype=torch.float64) + 0.1).requires_grad_(True)
-    kw = dict(loss_type=loss_type, reduction=reduction, beta=0.3, labels=torch.randint(0, 2, (n,)),
-              **PARAMS.get(loss_type, {}))
+    kw = dict(
+        loss_type=loss_type,
+        reduction=reduction,
+        beta=0.3,
+        labels=torch.randint(0, 2, (n,)),
+        **PARAMS.get(loss_type, {}),
+    )
     loss = sympo_ext.sym_loss(pc, pr, rc, rr, weights=w, **kw)
     want = reference.sym_loss(pc, pr, rc, rr, weights=w, **kw)
     g = torch.randn_like(want)
@@ -69,9 +81,14 @@ ARGS = ["policy_rejected_logps", "ref_chosen_logps", "ref_rejected_logps", "labe
 @pytest.mark.parametrize("meta_side", ["argument", "policy_chosen"])
 def test_sym_loss_refuses_meta_mixed_with_cpu(arg, meta_side):
     n = 5
-    vals = dict(policy_chosen_logps=torch.randn(n), policy_rejected_logps=torch.randn(n),
-                ref_chosen_logps=torch.randn(n), ref_rejected_logps=torch.randn(n),
-                labels=torch.ones(n), weights=torch.ones(n))
+    vals = dict(
+        policy_chosen_logps=torch.randn(n),
+        policy_rejected_logps=torch.randn(n),
+        ref_chosen_logps=torch.randn(n),
+        ref_rejected_logps=torch.randn(n),
+        labels=torch.ones(n),
+        weights=torch.ones(n),
+    )
     if meta_side == "argument":
         vals[arg] = vals[arg].to("meta")
     else:
@@ -79,8 +96,10 @@ def test_sym_loss_refuses_meta_mixed_with_cpu(arg, meta_side):
         vals = {k: v for k, v in vals.items() if k in ("policy_chosen_logps", arg) or k in ARGS[:1]}
         if arg not in vals:
             vals[arg] = torch.ones(n)
-    pos = [vals.pop(k, None) for k in ("policy_chosen_logps", "policy_rejected_logps", "ref_chosen_logps",
-                                        "ref_rejected_logps")]
+    pos = [
+        vals.pop(k, None)
+        for k in ("policy_chosen_logps", "policy_rejected_logps", "ref_chosen_logps", "ref_rejected_logps")
+    ]
     if (pos[2] is None) != (pos[3] is None):  # the pair of references goes together
         pos[2 if pos[2] is None else 3] = torch.randn(n)
     with pytest.raises(RuntimeError, match="is on (meta|cpu) but policy_chosen_logps is on (cpu|meta)"):
@@ -91,10 +110,12 @@ def test_sym_loss_refuses_meta_mixed_with_cpu(arg, meta_side):
 def test_raw_op_refuses_meta_mixed_with_cpu():
     pc, pr = torch.randn(4), torch.randn(4)
     with pytest.raises(RuntimeError, match="labels is on meta"):
-        torch.ops.sympo_ext.sym_loss_forward(pc, pr, None, None, torch.ones(4, device="meta"), None, ["logistic"],
-                                             [1.0], [0.0], 0.1, None, "mean")
-    out = torch.ops.sympo_ext.sym_loss_forward(pc.to("meta"), pr.to("meta"), None, None, None, None, ["logistic"],
-                                               [1.0], [0.0], 0.1, None, "mean")  # all meta: fine
+        torch.ops.sympo_ext.sym_loss_forward(
+            pc, pr, None, None, torch.ones(4, device="meta"), None, ["logistic"], [1.0], [0.0], 0.1, None, "mean"
+        )
+    out = torch.ops.sympo_ext.sym_loss_forward(
+        pc.to("meta"), pr.to("meta"), None, None, None, None, ["logistic"], [1.0], [0.0], 0.1, None, "mean"
+    )  # all meta: fine
     assert out[0].device.type == "meta"
 
 

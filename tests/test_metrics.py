@@ -9,8 +9,15 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from sympo_ext.metrics import (METRIC_NAMES, STAT_KEYS, metrics_from_stats, pair_accuracy, pair_correct,
-                               preference_metrics, preference_stats)
+from sympo_ext.metrics import (
+    METRIC_NAMES,
+    STAT_KEYS,
+    metrics_from_stats,
+    pair_accuracy,
+    pair_correct,
+    preference_metrics,
+    preference_stats,
+)
 
 
 def test_pair_correct_signs_ties_labels_and_nan():

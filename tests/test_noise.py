@@ -95,16 +95,19 @@ def test_inputs_accepted():
     assert empty.labels.numel() == 0 and empty.rate == 0.0
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(eps=1.5), "eps must be in"),
-    (dict(eps=-0.1), "eps must be in"),
-    (dict(kind="uniform", eps=0.1), "unknown noise kind"),
-    (dict(kind="asymmetric", eps_pos=0.1, eps_neg=2.0), "eps_neg must be in"),
-    (dict(kind="instance"), "needs flip_prob"),
-    (dict(kind="instance", flip_prob=torch.full((3,), 0.1)), "shape"),
-    (dict(kind="instance", flip_prob=torch.full((4,), 1.1)), r"\[0, 1\]"),
-    (dict(eps=0.1, eps_pos=0.2), "symmetric noise takes eps only"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(eps=1.5), "eps must be in"),
+        (dict(eps=-0.1), "eps must be in"),
+        (dict(kind="uniform", eps=0.1), "unknown noise kind"),
+        (dict(kind="asymmetric", eps_pos=0.1, eps_neg=2.0), "eps_neg must be in"),
+        (dict(kind="instance"), "needs flip_prob"),
+        (dict(kind="instance", flip_prob=torch.full((3,), 0.1)), "shape"),
+        (dict(kind="instance", flip_prob=torch.full((4,), 1.1)), r"\[0, 1\]"),
+        (dict(eps=0.1, eps_pos=0.2), "symmetric noise takes eps only"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         flip_labels(torch.tensor([0, 1, 1, 0]), **kwargs)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import DEVICES
 
 import sympo_ext
-from conftest import DEVICES
 from sympo_ext import reference
 
 # Each kinked loss, its parameters, and margins s AT its kinks (plus one point either side),
@@ -82,8 +82,10 @@ def test_batch_losses_refuse_invalid_labels_on_cpu(loss_type, bad):
     # Valid labels (float, int, bool) still give the reference's value.
     for good in (labels.nan_to_num(1.0).clamp(0, 1).round(), torch.tensor([1, 0, 1, 1, 0, 1])):
         for lab in (good, good.bool()):
-            torch.testing.assert_close(sympo_ext.sym_loss(pc, pr, rc, rr, loss_type=loss_type, labels=lab),
-                                       reference.sym_loss(pc, pr, rc, rr, loss_type=loss_type, labels=lab))
+            torch.testing.assert_close(
+                sympo_ext.sym_loss(pc, pr, rc, rr, loss_type=loss_type, labels=lab),
+                reference.sym_loss(pc, pr, rc, rr, loss_type=loss_type, labels=lab),
+            )
 
 
 @pytest.mark.parametrize("device", DEVICES[1:])
@@ -140,6 +142,7 @@ def test_sym_loss_gradient_penalty_matches_reference(kw):
             if w:
                 options["weights"] = w[0]
             return op(pc, pr, rc, rr, **options)
+
         return fn
 
     got = _gradient_penalty(run(sympo_ext.sym_loss), inputs)
@@ -200,11 +203,16 @@ def test_empty_inputs_give_the_reference_result_and_gradients(shape, average):
     labels = torch.randint(0, v, shape)
     logits = torch.randn(*shape, v, dtype=torch.float64)
     cases = [
-        (lambda x, w, b: sympo_ext.fused_linear_sequence_logps(x, w, labels, bias=b, average=average),
-         lambda x, w, b: reference.sequence_logps(torch.nn.functional.linear(x, w, b), labels, average=average),
-         (hidden, weight, bias)),
-        (lambda x: sympo_ext.sequence_logps(x, labels, average=average),
-         lambda x: reference.sequence_logps(x, labels, average=average), (logits,)),
+        (
+            lambda x, w, b: sympo_ext.fused_linear_sequence_logps(x, w, labels, bias=b, average=average),
+            lambda x, w, b: reference.sequence_logps(torch.nn.functional.linear(x, w, b), labels, average=average),
+            (hidden, weight, bias),
+        ),
+        (
+            lambda x: sympo_ext.sequence_logps(x, labels, average=average),
+            lambda x: reference.sequence_logps(x, labels, average=average),
+            (logits,),
+        ),
     ]
     for op, ref, inputs in cases:
         got_in, ref_in = _leaves(*inputs), _leaves(*inputs)
@@ -233,16 +241,30 @@ def _func_cases():
     tok = torch.randint(0, 7, (2, 3))
     weight = torch.randn(7, 4, dtype=torch.float64)
     return {
-        "sym_loss": (lambda x, op: op(x, pr, rc, rr, loss_type="sigmoid", labels=labels, reduction="none"),
-                     sympo_ext.sym_loss, reference.sym_loss, torch.randn(5, dtype=torch.float64) * 3),
-        "sym_loss_aot": (lambda x, op: op(x, pr, rc, rr, loss_type="aot", labels=labels, reduction="none"),
-                         sympo_ext.sym_loss, reference.sym_loss, torch.randn(5, dtype=torch.float64) * 3),
-        "sequence_logps": (lambda x, op: op(x, tok), sympo_ext.sequence_logps, reference.sequence_logps,
-                           torch.randn(2, 3, 7, dtype=torch.float64)),
+        "sym_loss": (
+            lambda x, op: op(x, pr, rc, rr, loss_type="sigmoid", labels=labels, reduction="none"),
+            sympo_ext.sym_loss,
+            reference.sym_loss,
+            torch.randn(5, dtype=torch.float64) * 3,
+        ),
+        "sym_loss_aot": (
+            lambda x, op: op(x, pr, rc, rr, loss_type="aot", labels=labels, reduction="none"),
+            sympo_ext.sym_loss,
+            reference.sym_loss,
+            torch.randn(5, dtype=torch.float64) * 3,
+        ),
+        "sequence_logps": (
+            lambda x, op: op(x, tok),
+            sympo_ext.sequence_logps,
+            reference.sequence_logps,
+            torch.randn(2, 3, 7, dtype=torch.float64),
+        ),
         "fused_linear_sequence_logps": (
-            lambda x, op: op(x, weight, tok), sympo_ext.fused_linear_sequence_logps,
+            lambda x, op: op(x, weight, tok),
+            sympo_ext.fused_linear_sequence_logps,
             lambda h, w, t: reference.sequence_logps(torch.nn.functional.linear(h, w), t),
-            torch.randn(2, 3, 4, dtype=torch.float64)),
+            torch.randn(2, 3, 4, dtype=torch.float64),
+        ),
     }
 
 
@@ -252,8 +274,8 @@ def test_torch_func_transforms_match_reference(case, transform):
     fn, op, ref_op, x = _func_cases()[case]
 
     def apply(which):
-        f = lambda x: fn(x, which)  # noqa: E731
-        scalar = lambda x: f(x).sum()  # noqa: E731
+        f = lambda x: fn(x, which)
+        scalar = lambda x: f(x).sum()
         if transform == "grad":
             return torch.func.grad(scalar)(x)
         if transform == "jacrev":

@@ -13,7 +13,7 @@ def test_sequence_ids_and_packed_sums_equal_a_loop():
     ids = sequence_ids(cu, 8)
     assert ids.tolist() == [0, 0, 0, 2, 2, 2, 2, 3]
     values = torch.randn(8, dtype=torch.float64)
-    want = torch.stack([values[cu[n]:cu[n + 1]].sum() for n in range(4)])
+    want = torch.stack([values[cu[n] : cu[n + 1]].sum() for n in range(4)])
     torch.testing.assert_close(per_sequence_sum(values, 4, ids), want, rtol=0, atol=1e-15)
 
 

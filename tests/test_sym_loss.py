@@ -32,6 +32,7 @@ LOSS_PARAMS = {
 
 def make_pairs(n, dtype=torch.float64, device="cpu", with_ref=True, requires_grad=False):
     """Random sequence log-probs of typical magnitude (sums over ~tens of tokens)."""
+
     def draw():
         return randn(n, dtype=dtype, device=device, scale=8.0, requires_grad=requires_grad)
 
@@ -174,8 +175,9 @@ def test_mixed_dtypes():
     assert [t.grad.dtype for t in (pc, pr, rc, rr)] == [torch.bfloat16, torch.float16, torch.float32, torch.float64]
     labels = torch.rand(n) > 0.5
     as64 = [t.detach().double() for t in (pc, pr, rc, rr)]
-    torch.testing.assert_close(sympo_ext.sym_loss(pc, pr, rc, rr, labels=labels),
-                               reference.sym_loss(*as64, labels=labels))
+    torch.testing.assert_close(
+        sympo_ext.sym_loss(pc, pr, rc, rr, labels=labels), reference.sym_loss(*as64, labels=labels)
+    )
 
 
 def test_non_contiguous_inputs():
@@ -226,8 +228,10 @@ def test_rewards_come_from_the_same_call_and_are_detached():
 def test_labels_accept_bool_int_float():
     pc, pr, rc, rr = make_pairs(40)
     lab = torch.rand(40) > 0.5
-    results = [sympo_ext.sym_loss(pc, pr, rc, rr, labels=lab.to(dt)) for dt in (torch.bool, torch.int64, torch.int32,
-                                                                                  torch.uint8, torch.float32)]
+    results = [
+        sympo_ext.sym_loss(pc, pr, rc, rr, labels=lab.to(dt))
+        for dt in (torch.bool, torch.int64, torch.int32, torch.uint8, torch.float32)
+    ]
     for r in results[1:]:
         torch.testing.assert_close(r, results[0])
 
@@ -244,8 +248,20 @@ def test_opcheck(reduction):
     samples = [
         (pc, pr, rc, rr, None, None, ["sigmoid"], [1.0], [1.0], 0.1, None, reduction),
         (pc, pr, None, None, torch.randint(0, 2, (n,)), torch.rand(n), ["rdpo"], [1.0], [0.25], 0.2, 3.0, reduction),
-        (pc.float().detach().requires_grad_(), pr.half().detach().requires_grad_(), rc, rr, None, None, ["hinge"],
-         [1.0], [0.0], 0.3, None, reduction),
+        (
+            pc.float().detach().requires_grad_(),
+            pr.half().detach().requires_grad_(),
+            rc,
+            rr,
+            None,
+            None,
+            ["hinge"],
+            [1.0],
+            [0.0],
+            0.3,
+            None,
+            reduction,
+        ),
     ]
     for args in samples:
         torch.library.opcheck(torch.ops.sympo_ext.sym_loss_forward.default, args)
@@ -344,9 +360,16 @@ def test_cpu_instruction_sets_match_reference(cap, monkeypatch):
 # kernel's code (so on the CPU this checks SIMD == scalar).
 # --------------------------------------------------------------------------- #
 
-DEVICE_PARAMS = {"sigmoid": dict(temperature=1.3), "symmetric_ramp": dict(slope=0.7), "cdpo": dict(epsilon=0.1),
-                 "rdpo": dict(epsilon=0.2), "ropo": dict(alpha=3.0), "simpo": dict(gamma=0.2),
-                 "exo_pair": dict(epsilon=0.05), "discopop": dict(tau=0.2)}
+DEVICE_PARAMS = {
+    "sigmoid": dict(temperature=1.3),
+    "symmetric_ramp": dict(slope=0.7),
+    "cdpo": dict(epsilon=0.1),
+    "rdpo": dict(epsilon=0.2),
+    "ropo": dict(alpha=3.0),
+    "simpo": dict(gamma=0.2),
+    "exo_pair": dict(epsilon=0.05),
+    "discopop": dict(tau=0.2),
+}
 CUDA_ONLY = [d for d in DEVICES if not isinstance(d, str)]
 
 
@@ -374,7 +397,8 @@ def test_device_matches_cpu_scalar_lanes(device, loss_type, dtype, reduction, mo
     weights = torch.rand(n)
     kw = dict(loss_type=loss_type, beta=0.3, clip=2.5, reduction=reduction, **DEVICE_PARAMS.get(loss_type, {}))
     out_c = scalar_lanes_cpu(
-        lambda: sympo_ext.sym_loss(*cpu, labels=labels, weights=weights, return_rewards=True, **kw), monkeypatch)
+        lambda: sympo_ext.sym_loss(*cpu, labels=labels, weights=weights, return_rewards=True, **kw), monkeypatch
+    )
     out_g = sympo_ext.sym_loss(*dev, labels=labels.to(device), weights=weights.to(device), return_rewards=True, **kw)
     tol = dict(rtol=1e-5, atol=1e-6) if dtype != torch.float64 else dict(rtol=1e-12, atol=1e-12)
     for a, b in zip(out_g, out_c):
@@ -384,8 +408,9 @@ def test_device_matches_cpu_scalar_lanes(device, loss_type, dtype, reduction, mo
     grads_g = torch.autograd.grad(out_g.loss, dev, g.to(device))
     for a, b in zip(grads_g, grads_c):
         assert a.dtype == dtype and a.device.type == device
-        torch.testing.assert_close(a.cpu(), b, rtol=1e-2 if dtype in (torch.bfloat16, torch.float16) else tol["rtol"],
-                                   atol=tol["atol"])
+        torch.testing.assert_close(
+            a.cpu(), b, rtol=1e-2 if dtype in (torch.bfloat16, torch.float16) else tol["rtol"], atol=tol["atol"]
+        )
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -16,8 +16,9 @@ def call(**overrides):
     pc, pr, rc, rr = pairs()
     args = dict(policy_chosen_logps=pc, policy_rejected_logps=pr, ref_chosen_logps=rc, ref_rejected_logps=rr)
     args.update(overrides)
-    pos = [args.pop(k) for k in ("policy_chosen_logps", "policy_rejected_logps", "ref_chosen_logps",
-                                 "ref_rejected_logps")]
+    pos = [
+        args.pop(k) for k in ("policy_chosen_logps", "policy_rejected_logps", "ref_chosen_logps", "ref_rejected_logps")
+    ]
     return sympo_ext.sym_loss(*pos, **args)
 
 
@@ -66,7 +67,9 @@ def test_errors_also_from_the_raw_op():
     """Direct callers of torch.ops.sympo_ext get the same checks (they live in C++)."""
     pc, pr, _, _ = pairs()
     with pytest.raises(RuntimeError, match="beta must be"):
-        torch.ops.sympo_ext.sym_loss_forward(pc, pr, None, None, None, None, ["sigmoid"], [1.0], [1.0], 0.0, None, "mean")
+        torch.ops.sympo_ext.sym_loss_forward(
+            pc, pr, None, None, None, None, ["sigmoid"], [1.0], [1.0], 0.0, None, "mean"
+        )
     with pytest.raises(RuntimeError, match="grad_loss must be a scalar"):
         torch.ops.sympo_ext.sym_loss_backward(torch.ones(3), torch.ones(2, 8), torch.float32, None, None, None, None)
 

@@ -119,8 +119,9 @@ def test_reduction_none_packed_and_inplace():
     module = SymPOLoss("unhinged", reduction="none")
     loss, _ = module(packed, plabels, ref[:2], ref[2:4], cu_seqlens=cu)
     exp_logps = reference.sequence_logps(packed.double(), plabels, cu_seqlens=cu)
-    exp = reference.sym_loss(exp_logps[:2], exp_logps[2:], ref[:2].double(), ref[2:4].double(),
-                             loss_type="unhinged", reduction="none")
+    exp = reference.sym_loss(
+        exp_logps[:2], exp_logps[2:], ref[:2].double(), ref[2:4].double(), loss_type="unhinged", reduction="none"
+    )
     assert loss.shape == (2,)
     torch.testing.assert_close(loss.double(), exp, atol=1e-5, rtol=1e-5)
     # inplace_backward: same gradient reaching the LM head weight.
@@ -179,8 +180,9 @@ def _nll_reference(logits, labels, ref, *, average, nll_weight, reduction, **opt
     logps = reference.sequence_logps(x, labels, average=average)
     half = logps.shape[0] // 2
     counts = (labels != -100).sum(-1).double()[:half]
-    loss = reference.sym_loss(logps[:half], logps[half:], ref[:half].double(), ref[half:].double(),
-                              reduction=reduction, **opts)
+    loss = reference.sym_loss(
+        logps[:half], logps[half:], ref[:half].double(), ref[half:].double(), reduction=reduction, **opts
+    )
     nll = -logps[:half] if average else -logps[:half] / counts.clamp(min=1) * (counts > 0)
     total = loss + nll_weight * (nll.mean() if reduction == "mean" else nll.sum())
     total.backward()
@@ -195,8 +197,9 @@ def test_nll_weight_adds_the_chosen_per_token_nll(average, reduction):
     x = logits.clone().requires_grad_(True)
     loss, metrics = module(x, labels, *halves(ref))
     loss.backward()
-    want, grad, nll = _nll_reference(logits, labels, ref, average=average, nll_weight=0.7, reduction=reduction,
-                                     loss_type="hinge", beta=0.3)
+    want, grad, nll = _nll_reference(
+        logits, labels, ref, average=average, nll_weight=0.7, reduction=reduction, loss_type="hinge", beta=0.3
+    )
     torch.testing.assert_close(loss.double(), want, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(x.grad.double(), grad, atol=1e-6, rtol=1e-4)
     torch.testing.assert_close(metrics["nll_loss"].double(), nll.mean(), atol=1e-5, rtol=1e-5)

@@ -16,12 +16,14 @@ trl = pytest.importorskip("trl")
 datasets = pytest.importorskip("datasets")
 tokenizers = pytest.importorskip("tokenizers")
 
-from sympo_ext.data import PreferenceTokenizer, load_preference_data  # noqa: E402
-from sympo_ext.experiments.synthetic import build_tiny_llama  # noqa: E402
+from sympo_ext.data import PreferenceTokenizer, load_preference_data
+from sympo_ext.experiments.synthetic import build_tiny_llama
 
 SPECIALS = ["<s>", "</s>", "<pad>", "<|user|>", "<|assistant|>"]
-TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}</s>\n{% endfor %}"
-            "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}</s>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
 WORDS = "the cat sat on a mat and then it ran far away from home to find some food in the town square".split()
 
 PLAIN = [
@@ -30,13 +32,20 @@ PLAIN = [
     {"prompt": "find some", "chosen": " food.</s>", "rejected": " home"},  # eos already written: not doubled
 ]
 CONVERSATIONAL = [
-    {"prompt": [{"role": "user", "content": "the cat sat?"}],
-     "chosen": [{"role": "assistant", "content": "on a mat."}],
-     "rejected": [{"role": "assistant", "content": "far away!"}]},
-    {"prompt": [{"role": "user", "content": "where to?"}, {"role": "assistant", "content": "home"},
-                {"role": "user", "content": "and then?"}],
-     "chosen": [{"role": "assistant", "content": "the town square"}],
-     "rejected": [{"role": "assistant", "content": "it ran far away: yes"}]},
+    {
+        "prompt": [{"role": "user", "content": "the cat sat?"}],
+        "chosen": [{"role": "assistant", "content": "on a mat."}],
+        "rejected": [{"role": "assistant", "content": "far away!"}],
+    },
+    {
+        "prompt": [
+            {"role": "user", "content": "where to?"},
+            {"role": "assistant", "content": "home"},
+            {"role": "user", "content": "and then?"},
+        ],
+        "chosen": [{"role": "assistant", "content": "the town square"}],
+        "rejected": [{"role": "assistant", "content": "it ran far away: yes"}],
+    },
 ]
 TRAILING_SPACE = [{"prompt": "Answer: ", "chosen": "yes", "rejected": "no"}]
 
@@ -48,27 +57,47 @@ def byte_level_bpe(*, bos_in_post_processor: bool):
     from transformers import PreTrainedTokenizerFast
 
     rng = random.Random(0)
-    corpus = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12))) + rng.choice([".", "?", "!", ": yes", " 42"])
-              for _ in range(300)]
+    corpus = [
+        " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12))) + rng.choice([".", "?", "!", ": yes", " 42"])
+        for _ in range(300)
+    ]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=SPECIALS, show_progress=False,
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=400,
+            special_tokens=SPECIALS,
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
     if bos_in_post_processor:
-        tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                   additional_special_tokens=["<|user|>", "<|assistant|>"])
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
+        )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        additional_special_tokens=["<|user|>", "<|assistant|>"],
+    )
     fast.chat_template = TEMPLATE
     return fast
 
 
 def trl_encoding(tokenizer, rows, tmp_path):
     """(prompt_ids, chosen_ids, rejected_ids) per row, as TRL's DPOTrainer prepares its dataset."""
-    args = trl.DPOConfig(output_dir=str(tmp_path / "trl"), report_to="none", max_length=None, use_cpu=True,
-                         bf16=False)
-    trainer = trl.DPOTrainer(model=build_tiny_llama(tokenizer), ref_model=build_tiny_llama(tokenizer), args=args,
-                             train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer)
+    args = trl.DPOConfig(output_dir=str(tmp_path / "trl"), report_to="none", max_length=None, use_cpu=True, bf16=False)
+    trainer = trl.DPOTrainer(
+        model=build_tiny_llama(tokenizer),
+        ref_model=build_tiny_llama(tokenizer),
+        args=args,
+        train_dataset=datasets.Dataset.from_list(rows),
+        processing_class=tokenizer,
+    )
     return [(r["prompt_ids"], r["chosen_ids"], r["rejected_ids"]) for r in trainer.train_dataset]
 
 

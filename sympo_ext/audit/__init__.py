@@ -6,5 +6,16 @@ from .core import AuditError, AuditOptions, audit
 from .estimator import METHODS, NoiseEstimate, estimate_noise, fit_mirrored_mixture, precision_at_k, roc_auc
 from .scoring import Scores, score_pairs
 
-__all__ = ["AuditError", "AuditOptions", "audit", "METHODS", "NoiseEstimate", "estimate_noise",
-           "fit_mirrored_mixture", "precision_at_k", "roc_auc", "Scores", "score_pairs"]
+__all__ = [
+    "AuditError",
+    "AuditOptions",
+    "audit",
+    "METHODS",
+    "NoiseEstimate",
+    "estimate_noise",
+    "fit_mirrored_mixture",
+    "precision_at_k",
+    "roc_auc",
+    "Scores",
+    "score_pairs",
+]

@@ -46,32 +46,54 @@ def _folds(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="sympo-audit", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="sympo-audit",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Find the flipped labels: rank every preference pair by the implicit-reward margin of a "
-                    "policy trained with a symmetric loss (SymPO), estimate the noise rate, write a cleaned set.")
-    p.add_argument("--model", required=True, metavar="DIR",
-                   help="a trained policy directory, or a sympo-train run directory (its final/ and run.json)")
+        "policy trained with a symmetric loss (SymPO), estimate the noise rate, write a cleaned set.",
+    )
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="DIR",
+        help="a trained policy directory, or a sympo-train run directory (its final/ and run.json)",
+    )
     p.add_argument("--ref_model", metavar="DIR", help="reference model directory (default: from run.json)")
     p.add_argument("--reference", choices=("none",), help="'none': reference-free margins (beta * log pi)")
     p.add_argument("--tokenizer", metavar="DIR", help="tokenizer directory (default: the policy's)")
-    p.add_argument("--data", metavar="PATH", help="pairs: .jsonl/.json or a saved dataset (default: the run's "
-                   "train_data); a 'label' field is honoured (0 = rejected preferred)")
+    p.add_argument(
+        "--data",
+        metavar="PATH",
+        help="pairs: .jsonl/.json or a saved dataset (default: the run's "
+        "train_data); a 'label' field is honoured (0 = rejected preferred)",
+    )
     p.add_argument("--split", help="split of a dataset with several")
     p.add_argument("--beta", type=float, help="beta of the implicit reward (default: the run's, else 0.1)")
     p.add_argument("--batch_size", type=int, default=16, help="pairs per forward (default: 16)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--max_length", type=int, help="max tokens of prompt + response (default: the run's, else 1024)")
     p.add_argument("--output_dir", required=True, metavar="DIR")
-    p.add_argument("--method", default="mixture", choices=METHODS,
-                   help="mixture (default): EM fit of the symmetric-noise mixture (1-eps) N(mu,s) + eps N(-mu,s) on the "
-                        "margins, suspicion = posterior of a flip; sign: share of negative margins, suspicion = "
-                        "sigmoid(-margin); cleanlab: confident learning (pip install 'sympo_ext[audit]')")
-    p.add_argument("--threshold", type=float, help="flag pairs whose suspicion exceeds this, in [0, 1] (default 0.5; "
-                   "not with --method cleanlab)")
+    p.add_argument(
+        "--method",
+        default="mixture",
+        choices=METHODS,
+        help="mixture (default): EM fit of the symmetric-noise mixture (1-eps) N(mu,s) + eps N(-mu,s) on the "
+        "margins, suspicion = posterior of a flip; sign: share of negative margins, suspicion = "
+        "sigmoid(-margin); cleanlab: confident learning (pip install 'sympo_ext[audit]')",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="flag pairs whose suspicion exceeds this, in [0, 1] (default 0.5; not with --method cleanlab)",
+    )
     p.add_argument("--relabel", action="store_true", help="cleaned.jsonl keeps the flagged pairs, swapped")
-    p.add_argument("--folds", type=_folds, default=0,
-                   help="K >= 2: cross-fitted scores (K policies trained on the other folds with the run's recipe; "
-                        "needs a run directory; costs ~K trainings); 0 = in-sample (default)")
+    p.add_argument(
+        "--folds",
+        type=_folds,
+        default=0,
+        help="K >= 2: cross-fitted scores (K policies trained on the other folds with the run's recipe; "
+        "needs a run directory; costs ~K trainings); 0 = in-sample (default)",
+    )
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
     return p
 
@@ -82,11 +104,24 @@ def main(argv: list[str] | None = None) -> int:
     from .core import AuditError, AuditOptions, audit
 
     args = build_parser().parse_args(argv)
-    opts = AuditOptions(model=args.model, data=args.data, output_dir=args.output_dir, ref_model=args.ref_model,
-                        reference=args.reference, tokenizer=args.tokenizer, beta=args.beta,
-                        batch_size=args.batch_size, device=args.device, max_length=args.max_length,
-                        method=args.method, threshold=args.threshold, relabel=args.relabel, folds=args.folds,
-                        split=args.split, progress=not args.no_progress)
+    opts = AuditOptions(
+        model=args.model,
+        data=args.data,
+        output_dir=args.output_dir,
+        ref_model=args.ref_model,
+        reference=args.reference,
+        tokenizer=args.tokenizer,
+        beta=args.beta,
+        batch_size=args.batch_size,
+        device=args.device,
+        max_length=args.max_length,
+        method=args.method,
+        threshold=args.threshold,
+        relabel=args.relabel,
+        folds=args.folds,
+        split=args.split,
+        progress=not args.no_progress,
+    )
     try:
         summary = audit(opts)
     except (AuditError, DataError, ConfigError, FileNotFoundError, ImportError) as e:
@@ -97,9 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if os.environ.get("RANK", "0") != "0":
         return 0
-    print(f"sympo-audit: {summary['num_pairs']} pairs ({summary['num_skipped']} skipped), estimated noise rate "
-          f"{summary['noise_rate_estimate']:.1%} ({summary['method']}, {summary['scoring']}), "
-          f"{summary['num_suspects']} flagged; outputs in {args.output_dir}")
+    print(
+        f"sympo-audit: {summary['num_pairs']} pairs ({summary['num_skipped']} skipped), estimated noise rate "
+        f"{summary['noise_rate_estimate']:.1%} ({summary['method']}, {summary['scoring']}), "
+        f"{summary['num_suspects']} flagged; outputs in {args.output_dir}"
+    )
     return 0
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data import DataError, load_preference_data
-from ..errors import ConfigError
 from .estimator import METHODS, check_threshold, estimate_noise
 
 __all__ = ["AuditOptions", "AuditError", "audit", "resolve_options", "dir_fingerprint"]
@@ -85,8 +84,10 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
         raise AuditError(f"--method {opts.method!r} is not one of {', '.join(METHODS)}")
     if opts.threshold is not None:
         if opts.method == "cleanlab":
-            raise AuditError("--threshold does not apply to --method cleanlab (confident learning sets its own "
-                             "per-class thresholds); drop it or use --method mixture / sign")
+            raise AuditError(
+                "--threshold does not apply to --method cleanlab (confident learning sets its own "
+                "per-class thresholds); drop it or use --method mixture / sign"
+            )
         try:
             check_threshold(opts.threshold)
         except ValueError as e:
@@ -98,8 +99,10 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
     if opts.folds == 1:
         raise AuditError("--folds 1 would train on no pairs: use 0 (in-sample scoring) or K >= 2")
     if opts.reference not in (None, "none"):
-        raise AuditError(f"--reference {opts.reference!r}: only 'none' (reference-free) is accepted; give a "
-                         "reference model with --ref_model DIR")
+        raise AuditError(
+            f"--reference {opts.reference!r}: only 'none' (reference-free) is accepted; give a "
+            "reference model with --ref_model DIR"
+        )
     if opts.reference == "none" and opts.ref_model:
         raise AuditError("--ref_model and --reference none exclude each other")
     if opts.beta is not None and not (0 < opts.beta < float("inf")):
@@ -122,13 +125,17 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
             raise AuditError(f"--model {opts.model!r}: {e}") from None
         final = os.path.join(opts.model, "final")
         if not os.path.isdir(final):
-            raise AuditError(f"--model {opts.model!r} is a sympo-train run without final/ (not finished, or run with "
-                             "--save_final_model false): finish it (--resume) or pass a policy directory")
+            raise AuditError(
+                f"--model {opts.model!r} is a sympo-train run without final/ (not finished, or run with "
+                "--save_final_model false): finish it (--resume) or pass a policy directory"
+            )
         if os.path.isfile(os.path.join(final, "adapter_config.json")):
             merged = os.path.join(final, "merged")
             if not _is_model_dir(merged):
-                raise AuditError(f"--model {opts.model!r}: final/ holds a LoRA adapter; rerun with --merge_lora (or "
-                                 "pass a merged model directory)")
+                raise AuditError(
+                    f"--model {opts.model!r}: final/ holds a LoRA adapter; rerun with --merge_lora (or "
+                    "pass a merged model directory)"
+                )
             final = merged
         opts.policy_dir = final
     else:
@@ -138,11 +145,14 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
     opts.run_config = run
     run = run or {}
     if opts.folds and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise AuditError("--folds runs in one process (each fold policy is trained by the Trainer); run it without "
-                         "torchrun")
+        raise AuditError(
+            "--folds runs in one process (each fold policy is trained by the Trainer); run it without torchrun"
+        )
     if opts.folds and not opts.run_config:
-        raise AuditError("--folds needs --model to be a sympo-train run directory (its run.json is the recipe the "
-                         "fold policies are trained with)")
+        raise AuditError(
+            "--folds needs --model to be a sympo-train run directory (its run.json is the recipe the "
+            "fold policies are trained with)"
+        )
 
     # reference
     if opts.reference == "none" or (opts.ref_model is None and run.get("reference") == "none"):
@@ -150,9 +160,11 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
     elif opts.ref_model is None:
         opts.ref_model = run.get("ref_model") or run.get("model")
         if opts.ref_model is None:
-            raise AuditError("no reference: pass --ref_model DIR (the reference the policy was trained against) or "
-                             "--reference none for a reference-free score" + (
-                                 " (the run's initial policy was an in-memory model)" if opts.run_config else ""))
+            raise AuditError(
+                "no reference: pass --ref_model DIR (the reference the policy was trained against) or "
+                "--reference none for a reference-free score"
+                + (" (the run's initial policy was an in-memory model)" if opts.run_config else "")
+            )
     if opts.ref_model is not None:
         if not os.path.isdir(opts.ref_model):
             raise AuditError(f"--ref_model {opts.ref_model!r}: no such directory")
@@ -162,10 +174,13 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
     from ..train.config import TOKENIZER_FILES
 
     opts.tokenizer = opts.tokenizer or opts.policy_dir
-    if not os.path.isdir(opts.tokenizer) or not any(os.path.isfile(os.path.join(opts.tokenizer, n))
-                                                    for n in TOKENIZER_FILES):
-        raise AuditError(f"--tokenizer {opts.tokenizer!r} holds no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}"
-                         ", ...); pass --tokenizer DIR")
+    if not os.path.isdir(opts.tokenizer) or not any(
+        os.path.isfile(os.path.join(opts.tokenizer, n)) for n in TOKENIZER_FILES
+    ):
+        raise AuditError(
+            f"--tokenizer {opts.tokenizer!r} holds no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}"
+            ", ...); pass --tokenizer DIR"
+        )
     opts.data = opts.data or run.get("train_data")
     if not opts.data:
         raise AuditError("--data is required (a .jsonl/.json file or a saved dataset directory)")
@@ -175,8 +190,9 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
         opts.beta = float(run.get("beta", 0.1))
     if opts.max_length is None:
         opts.max_length = int(run.get("max_length", 1024))
-    opts.extra = {k: run[k] for k in ("max_prompt_length", "truncation_mode", "average_logps", "split",
-                                      "label_noise") if k in run}
+    opts.extra = {
+        k: run[k] for k in ("max_prompt_length", "truncation_mode", "average_logps", "split", "label_noise") if k in run
+    }
     if opts.split is None and "split" in opts.extra:
         opts.split = opts.extra["split"]
     if not opts.output_dir:
@@ -187,12 +203,16 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
     if os.path.isdir(out):
         foreign = [e for e in os.listdir(out) if e not in OUTPUT_FILES and not e.endswith(".tmp")]
         if foreign:
-            raise AuditError(f"--output_dir {opts.output_dir!r} holds other files ({', '.join(sorted(foreign)[:3])}"
-                             "); use an empty or new directory (a previous audit's files are replaced)")
+            raise AuditError(
+                f"--output_dir {opts.output_dir!r} holds other files ({', '.join(sorted(foreign)[:3])}"
+                "); use an empty or new directory (a previous audit's files are replaced)"
+            )
     for name in OUTPUT_FILES:
         if os.path.abspath(opts.data) == os.path.join(out, name):
-            raise AuditError(f"--data {opts.data!r} is the audit's own output {name}: it would be overwritten; "
-                             "copy it elsewhere first")
+            raise AuditError(
+                f"--data {opts.data!r} is the audit's own output {name}: it would be overwritten; "
+                "copy it elsewhere first"
+            )
     return opts
 
 
@@ -205,8 +225,10 @@ def _check_vocab_file(tokenizer, path: str | None, what: str) -> None:
     except (OSError, ValueError, AttributeError):
         return  # the loader says what is wrong with it
     if isinstance(n, int) and len(tokenizer) > n:
-        raise DataError(f"the tokenizer has {len(tokenizer)} tokens but {what} ({path}) embeds only {n}: they do "
-                        "not belong together (pass the model's own tokenizer with --tokenizer)")
+        raise DataError(
+            f"the tokenizer has {len(tokenizer)} tokens but {what} ({path}) embeds only {n}: they do "
+            "not belong together (pass the model's own tokenizer with --tokenizer)"
+        )
 
 
 def _load(path: str, what: str):
@@ -226,8 +248,11 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
 
     opts = resolve_options(opts)
     if opts.run_config and opts.extra.get("label_noise"):
-        print(f"[sympo-audit] note: the run injected --label_noise {opts.extra['label_noise']}; the audit scores the "
-              "labels of --data as the file gives them", file=sys.stderr)
+        print(
+            f"[sympo-audit] note: the run injected --label_noise {opts.extra['label_noise']}; the audit scores the "
+            "labels of --data as the file gives them",
+            file=sys.stderr,
+        )
     if examples is None:
         try:
             examples = load_preference_data(opts.data, split=opts.split)
@@ -244,9 +269,16 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
     policy = policy if policy is not None else _load(opts.policy_dir, "--model")
     if reference is None and opts.ref_model is not None:
         reference = _load(opts.ref_model, "--ref_model")
-    kw = dict(beta=opts.beta, max_length=opts.max_length, max_prompt_length=opts.extra.get("max_prompt_length"),
-              truncation_mode=opts.extra.get("truncation_mode", "keep_start"), batch_size=opts.batch_size,
-              device=opts.device, average_logps=bool(opts.extra.get("average_logps", False)), progress=opts.progress)
+    kw = dict(
+        beta=opts.beta,
+        max_length=opts.max_length,
+        max_prompt_length=opts.extra.get("max_prompt_length"),
+        truncation_mode=opts.extra.get("truncation_mode", "keep_start"),
+        batch_size=opts.batch_size,
+        device=opts.device,
+        average_logps=bool(opts.extra.get("average_logps", False)),
+        progress=opts.progress,
+    )
 
     def score(model, exs):
         return score_pairs(model, tokenizer, exs, reference=reference, **kw)
@@ -263,9 +295,16 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
             raise AuditError("--folds: the run's initial policy was an in-memory model (run.json has no 'model')")
         initial = _load(cfg.model, "the run's initial --model")
         scorable = [i for i in range(len(examples)) if np.isfinite(margins[i])]
-        cf, crossfit_info = crossfit_margins([examples[i] for i in scorable], folds=opts.folds, train_config=cfg,
-                                             initial_policy=initial, tokenizer=tokenizer, reference=reference,
-                                             score=score, progress=opts.progress)
+        cf, crossfit_info = crossfit_margins(
+            [examples[i] for i in scorable],
+            folds=opts.folds,
+            train_config=cfg,
+            initial_policy=initial,
+            tokenizer=tokenizer,
+            reference=reference,
+            score=score,
+            progress=opts.progress,
+        )
         margins = np.full(len(examples), np.nan)
         margins[scorable] = cf
     scored = np.isfinite(margins)
@@ -273,21 +312,31 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
     from ..train.fingerprints import pairs_fingerprint
 
     summary = {
-        "model": opts.policy_dir, "reference": opts.ref_model or "none", "data": opts.data, "beta": opts.beta,
-        "fingerprints": {"model": dir_fingerprint(opts.policy_dir),
-                         "reference": dir_fingerprint(opts.ref_model),
-                         "data": pairs_fingerprint([p for p in scores.pairs if p is not None])},
-        "scoring": "cross-fitted" if opts.folds else "in-sample", "folds": opts.folds or None,
-        "crossfit": crossfit_info, "logps_plan": {k: scores.logps_plan.get(k) for k in ("path", "packed")},
+        "model": opts.policy_dir,
+        "reference": opts.ref_model or "none",
+        "data": opts.data,
+        "beta": opts.beta,
+        "fingerprints": {
+            "model": dir_fingerprint(opts.policy_dir),
+            "reference": dir_fingerprint(opts.ref_model),
+            "data": pairs_fingerprint([p for p in scores.pairs if p is not None]),
+        },
+        "scoring": "cross-fitted" if opts.folds else "in-sample",
+        "folds": opts.folds or None,
+        "crossfit": crossfit_info,
+        "logps_plan": {k: scores.logps_plan.get(k) for k in ("path", "packed")},
         "torch": torch.__version__,
     }
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun every process scored its shard; process 0 writes
         return summary
     if estimate.noise_rate >= 0.5:
         # Not a noise rate a symmetric-noise model can tell apart from a scorer that disagrees with the labels.
-        summary["warning"] = (f"estimated noise rate {estimate.noise_rate:.0%} >= 50%: the scorer disagrees with most "
-                              "labels (a wrong reference, an untrained or mis-specified policy, or labels with the "
-                              "opposite meaning); do not use cleaned.jsonl before checking")
+        summary["warning"] = (
+            f"estimated noise rate {estimate.noise_rate:.0%} >= 50%: the scorer disagrees with most "
+            "labels (a wrong reference, an untrained or mis-specified policy, or labels with the "
+            "opposite meaning); do not use cleaned.jsonl before checking"
+        )
         print(f"[sympo-audit] warning: {summary['warning']}", file=sys.stderr)
-    return write_outputs(opts.output_dir, examples, margins, scores.labels, estimate, scores.skipped, summary,
-                         relabel=opts.relabel)
+    return write_outputs(
+        opts.output_dir, examples, margins, scores.labels, estimate, scores.skipped, summary, relabel=opts.relabel
+    )

@@ -29,8 +29,18 @@ def fold_assignment(n: int, folds: int, *, seed: int = 0) -> np.ndarray:
     return fold
 
 
-def crossfit_margins(examples, *, folds: int, train_config, initial_policy, tokenizer, reference, score,
-                     seed: int = 0, progress: bool = True):
+def crossfit_margins(
+    examples,
+    *,
+    folds: int,
+    train_config,
+    initial_policy,
+    tokenizer,
+    reference,
+    score,
+    seed: int = 0,
+    progress: bool = True,
+):
     """Margins of ``examples`` from K fold policies. ``train_config``: the TrainConfig recipe (its data,
     output and noise options are replaced: the folds are given in memory, nothing is written);
     ``initial_policy``: the model every fold starts from (copied); ``reference``: the frozen reference
@@ -44,15 +54,31 @@ def crossfit_margins(examples, *, folds: int, train_config, initial_policy, toke
     for k in range(folds):
         train_idx = np.flatnonzero(fold != k)
         held = np.flatnonzero(fold == k)
-        cfg = dataclasses.replace(train_config, output_dir=None, train_data=None, eval_data=None, eval_fraction=0.0,
-                                  label_noise=0.0, resume=False, overwrite=False, save_final_model=False,
-                                  progress=progress, tensorboard="off")
+        cfg = dataclasses.replace(
+            train_config,
+            output_dir=None,
+            train_data=None,
+            eval_data=None,
+            eval_fraction=0.0,
+            label_noise=0.0,
+            resume=False,
+            overwrite=False,
+            save_final_model=False,
+            progress=progress,
+            tensorboard="off",
+        )
         cfg = dataclasses.replace(cfg, batch_size=min(cfg.batch_size, len(train_idx)))
         ref = None if reference is None or cfg.reference == "none" else reference
-        result = Trainer(cfg, model=copy.deepcopy(initial_policy), tokenizer=tokenizer, ref_model=ref,
-                         train_examples=[examples[i] for i in train_idx]).train()
+        result = Trainer(
+            cfg,
+            model=copy.deepcopy(initial_policy),
+            tokenizer=tokenizer,
+            ref_model=ref,
+            train_examples=[examples[i] for i in train_idx],
+        ).train()
         last = score(result.model, [examples[i] for i in held])
         margins[held] = last.margins
-        info.append({"fold": k, "train_pairs": int(train_idx.size), "held_out": int(held.size),
-                     "steps": result.global_step})
+        info.append(
+            {"fold": k, "train_pairs": int(train_idx.size), "held_out": int(held.size), "steps": result.global_step}
+        )
     return margins, info

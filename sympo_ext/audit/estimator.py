@@ -30,8 +30,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["METHODS", "DEFAULT_THRESHOLD", "NoiseEstimate", "estimate_noise", "fit_mirrored_mixture",
-           "cleanlab_estimate", "roc_auc", "precision_at_k"]
+__all__ = [
+    "METHODS",
+    "DEFAULT_THRESHOLD",
+    "NoiseEstimate",
+    "estimate_noise",
+    "fit_mirrored_mixture",
+    "cleanlab_estimate",
+    "roc_auc",
+    "precision_at_k",
+]
 
 METHODS = ("mixture", "sign", "cleanlab")
 DEFAULT_THRESHOLD = 0.5
@@ -76,7 +84,7 @@ def fit_mirrored_mixture(margins, *, max_iter: int = 1000, tol: float = 1e-10) -
         new_eps = float(np.clip(np.mean(w), 1e-12, 1 - 1e-12))
         new_mu = float(np.mean((1.0 - 2.0 * w) * m))
         new_var = max(float(np.mean((1 - w) * (m - new_mu) ** 2 + w * (m + new_mu) ** 2)), floor)
-        done = abs(new_eps - eps) < tol and abs(new_mu - mu) < tol * scale and abs(new_var - var) < tol * scale ** 2
+        done = abs(new_eps - eps) < tol and abs(new_mu - mu) < tol * scale and abs(new_var - var) < tol * scale**2
         eps, mu, var = new_eps, new_mu, new_var
         if done:
             break
@@ -109,8 +117,9 @@ def cleanlab_estimate(margins, *, seed: int = 0) -> NoiseEstimate:
         from cleanlab.filter import find_label_issues
         from cleanlab.rank import get_label_quality_scores
     except ImportError as e:
-        raise ImportError("--method cleanlab needs the cleanlab package: pip install 'sympo_ext[audit]' "
-                          "(or pip install cleanlab)") from e
+        raise ImportError(
+            "--method cleanlab needs the cleanlab package: pip install 'sympo_ext[audit]' (or pip install cleanlab)"
+        ) from e
     if m.size < 4:
         raise ValueError(f"--method cleanlab needs at least 4 scored pairs, got {m.size}")
     swap = np.random.default_rng(seed).random(m.size) < 0.5
@@ -132,8 +141,10 @@ def estimate_noise(margins, *, method: str = "mixture", threshold: float | None 
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if method == "cleanlab":
         if threshold is not None:
-            raise ValueError("--threshold does not apply to --method cleanlab (confident learning sets its own "
-                             "per-class thresholds); drop it or use --method mixture / sign")
+            raise ValueError(
+                "--threshold does not apply to --method cleanlab (confident learning sets its own "
+                "per-class thresholds); drop it or use --method mixture / sign"
+            )
         return cleanlab_estimate(margins)
     t = DEFAULT_THRESHOLD if threshold is None else check_threshold(threshold)
     m = _check_margins(margins)
@@ -168,7 +179,7 @@ def roc_auc(scores, positives) -> float:
         j = i
         while j + 1 < s.size and sorted_s[j + 1] == sorted_s[i]:
             j += 1
-        ranks[order[i:j + 1]] = 0.5 * (i + j) + 1
+        ranks[order[i : j + 1]] = 0.5 * (i + j) + 1
         i = j + 1
     return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 

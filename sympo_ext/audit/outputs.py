@@ -44,8 +44,9 @@ def _record(ex, *, swap: bool) -> dict:
     return rec
 
 
-def _plot(margins: np.ndarray, flagged: np.ndarray, threshold_margin: float | None, path: str,
-          title: str) -> str | None:
+def _plot(
+    margins: np.ndarray, flagged: np.ndarray, threshold_margin: float | None, path: str, title: str
+) -> str | None:
     try:
         import matplotlib
 
@@ -70,8 +71,17 @@ def _plot(margins: np.ndarray, flagged: np.ndarray, threshold_margin: float | No
     return None
 
 
-def write_outputs(output_dir: str, examples, margins: np.ndarray, labels: np.ndarray, estimate, skipped: dict,
-                  summary: dict, *, relabel: bool = False) -> dict:
+def write_outputs(
+    output_dir: str,
+    examples,
+    margins: np.ndarray,
+    labels: np.ndarray,
+    estimate,
+    skipped: dict,
+    summary: dict,
+    *,
+    relabel: bool = False,
+) -> dict:
     """Write every file (see the module docstring); returns the summary written."""
     os.makedirs(output_dir, exist_ok=True)
     n = len(examples)
@@ -92,13 +102,32 @@ def write_outputs(output_dir: str, examples, margins: np.ndarray, labels: np.nda
         w = csv.writer(fh)
         w.writerow(["index", "label", "margin", "suspicion", "rank", "flagged", "skipped"])
         for i in range(n):
-            w.writerow([i, int(labels[i]), _num(margins[i]), _num(suspicion[i]), ranks[i] or "", int(flagged[i]),
-                        skipped.get(i, "")])
+            w.writerow(
+                [
+                    i,
+                    int(labels[i]),
+                    _num(margins[i]),
+                    _num(suspicion[i]),
+                    ranks[i] or "",
+                    int(flagged[i]),
+                    skipped.get(i, ""),
+                ]
+            )
     done("audit.csv")
     with open(tmp("suspects.jsonl"), "w", encoding="utf-8") as fh:
         for i in sorted(np.flatnonzero(flagged), key=lambda j: ranks[j]):
-            fh.write(json.dumps({"index": int(i), "label": int(labels[i]), "margin": float(margins[i]),
-                                 "suspicion": float(suspicion[i]), "rank": int(ranks[i])}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "index": int(i),
+                        "label": int(labels[i]),
+                        "margin": float(margins[i]),
+                        "suspicion": float(suspicion[i]),
+                        "rank": int(ranks[i]),
+                    }
+                )
+                + "\n"
+            )
     done("suspects.jsonl")
     with open(tmp("cleaned.jsonl"), "w", encoding="utf-8") as fh:
         for i, ex in enumerate(examples):
@@ -111,13 +140,27 @@ def write_outputs(output_dir: str, examples, margins: np.ndarray, labels: np.nda
     if flagged.any() and (scored & ~flagged).any():
         thr_margin = 0.5 * (float(margins[flagged].max()) + float(margins[scored & ~flagged].min()))
     summary = dict(summary)
-    summary.update({"num_pairs": n, "num_scored": int(scored.sum()), "num_skipped": int(n - scored.sum()),
-                    "noise_rate_estimate": float(estimate.noise_rate), "num_suspects": int(flagged.sum()),
-                    "threshold": estimate.threshold, "method": estimate.method,
-                    "method_params": estimate.params, "relabel": bool(relabel),
-                    "share_negative_margins": float(np.mean(margins[scored] < 0))})
-    note = _plot(margins, flagged, thr_margin, tmp("margins.png"),
-                 f"{estimate.method}: noise rate {estimate.noise_rate:.1%}, {int(flagged.sum())} of {n} flagged")
+    summary.update(
+        {
+            "num_pairs": n,
+            "num_scored": int(scored.sum()),
+            "num_skipped": int(n - scored.sum()),
+            "noise_rate_estimate": float(estimate.noise_rate),
+            "num_suspects": int(flagged.sum()),
+            "threshold": estimate.threshold,
+            "method": estimate.method,
+            "method_params": estimate.params,
+            "relabel": bool(relabel),
+            "share_negative_margins": float(np.mean(margins[scored] < 0)),
+        }
+    )
+    note = _plot(
+        margins,
+        flagged,
+        thr_margin,
+        tmp("margins.png"),
+        f"{estimate.method}: noise rate {estimate.noise_rate:.1%}, {int(flagged.sum())} of {n} flagged",
+    )
     if note is None:
         os.replace(tmp("margins.png"), os.path.join(output_dir, "margins.png"))
     else:

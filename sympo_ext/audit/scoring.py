@@ -42,11 +42,13 @@ def vocab_size_of(model: nn.Module) -> int | None:
     return getattr(emb, "num_embeddings", None)
 
 
-def encode_examples(examples, tokenizer, *, max_length: int, max_prompt_length: int | None = None,
-                    truncation_mode: str = "keep_start"):
+def encode_examples(
+    examples, tokenizer, *, max_length: int, max_prompt_length: int | None = None, truncation_mode: str = "keep_start"
+):
     """(one EncodedPair or None per example, {position: skip reason})."""
-    ptok = PreferenceTokenizer(tokenizer, max_length=max_length, max_prompt_length=max_prompt_length,
-                               truncation_mode=truncation_mode)
+    ptok = PreferenceTokenizer(
+        tokenizer, max_length=max_length, max_prompt_length=max_prompt_length, truncation_mode=truncation_mode
+    )
     pairs, skipped = [], {}
     import warnings
 
@@ -56,8 +58,9 @@ def encode_examples(examples, tokenizer, *, max_length: int, max_prompt_length: 
             before = dict(ptok.stats)
             enc = ptok.encode(ex)
             if enc is None:
-                skipped[i] = next((k for k in ptok.stats if k.startswith("skipped") and ptok.stats[k] > before[k]),
-                                  "skipped")
+                skipped[i] = next(
+                    (k for k in ptok.stats if k.startswith("skipped") and ptok.stats[k] > before[k]), "skipped"
+                )
             pairs.append(enc)
     return pairs, skipped
 
@@ -65,15 +68,30 @@ def encode_examples(examples, tokenizer, *, max_length: int, max_prompt_length: 
 def _check_vocab(tokenizer, model: nn.Module, what: str) -> None:
     n = vocab_size_of(model)
     if n is not None and len(tokenizer) > n:
-        raise DataError(f"the tokenizer has {len(tokenizer)} tokens but {what} embeds only {n}: they do not belong "
-                        f"together (pass the model's own tokenizer with --tokenizer)")
+        raise DataError(
+            f"the tokenizer has {len(tokenizer)} tokens but {what} embeds only {n}: they do not belong "
+            f"together (pass the model's own tokenizer with --tokenizer)"
+        )
 
 
 @torch.no_grad()
-def score_pairs(policy: nn.Module, tokenizer, examples, *, reference: nn.Module | None, beta: float,
-                max_length: int = 1024, max_prompt_length: int | None = None, truncation_mode: str = "keep_start",
-                batch_size: int = 16, device: str | torch.device = "cpu", average_logps: bool = False,
-                logps_path: str = "auto", packed: str = "auto", progress: bool = True) -> Scores:
+def score_pairs(
+    policy: nn.Module,
+    tokenizer,
+    examples,
+    *,
+    reference: nn.Module | None,
+    beta: float,
+    max_length: int = 1024,
+    max_prompt_length: int | None = None,
+    truncation_mode: str = "keep_start",
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+    average_logps: bool = False,
+    logps_path: str = "auto",
+    packed: str = "auto",
+    progress: bool = True,
+) -> Scores:
     """The margin of every pair of ``examples`` (PreferenceExample list) under ``policy`` against
     ``reference`` (None = reference-free: rewards are ``beta * log pi``). Collective under torchrun."""
     if not examples:
@@ -86,26 +104,31 @@ def score_pairs(policy: nn.Module, tokenizer, examples, *, reference: nn.Module 
     if reference is not None:
         _check_vocab(tokenizer, reference, "the reference")
         if vocab_size_of(reference) != vocab_size_of(policy):
-            raise DataError(f"the model's vocabulary ({vocab_size_of(policy)}) and the reference's "
-                            f"({vocab_size_of(reference)}) differ: the reference is not this policy's")
+            raise DataError(
+                f"the model's vocabulary ({vocab_size_of(policy)}) and the reference's "
+                f"({vocab_size_of(reference)}) differ: the reference is not this policy's"
+            )
     if str(device) not in ("auto", "cpu", "cuda"):
         raise ValueError(f"--device must be auto, cpu or cuda, got {device!r}")
     dist = D.init_distributed(str(device))  # one GPU per process under torchrun; cpu / cuda otherwise
     dev = dist.device
-    pairs, skipped = encode_examples(examples, tokenizer, max_length=max_length, max_prompt_length=max_prompt_length,
-                                     truncation_mode=truncation_mode)
+    pairs, skipped = encode_examples(
+        examples, tokenizer, max_length=max_length, max_prompt_length=max_prompt_length, truncation_mode=truncation_mode
+    )
     labels = np.array([1 if ex.label is None else int(ex.label) for ex in examples], dtype=np.int64)
     valid = [i for i, p in enumerate(pairs) if p is not None]
     margins = np.full(len(examples), np.nan)
     if not valid:
-        raise DataError(f"none of the {len(examples)} pairs could be scored (all skipped: "
-                        f"{sorted(set(skipped.values()))})")
+        raise DataError(
+            f"none of the {len(examples)} pairs could be scored (all skipped: {sorted(set(skipped.values()))})"
+        )
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     modes = {m: m.training for m in (policy, reference) if m is not None}
     try:
         policy.to(dev).eval()
-        plan = plan_logps(policy, logps_path=logps_path, packed=packed, probe=True, pad_token_id=pad,
-                          vocab_size=len(tokenizer))
+        plan = plan_logps(
+            policy, logps_path=logps_path, packed=packed, probe=True, pad_token_id=pad, vocab_size=len(tokenizer)
+        )
         plan = D.broadcast_object(plan, dist)
         collate = PackedCollator() if plan.packed else PaddedCollator(pad)
         pol = SequenceLogps(policy, path=plan.path, average=average_logps)
@@ -119,8 +142,9 @@ def score_pairs(policy: nn.Module, tokenizer, examples, *, reference: nn.Module 
         if progress and dist.is_main:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(batches), desc="sympo-audit scoring", unit="batch", file=sys.stderr,
-                       dynamic_ncols=True)
+            bar = tqdm(
+                total=len(batches), desc="sympo-audit scoring", unit="batch", file=sys.stderr, dynamic_ncols=True
+            )
         for pos, real in batches:
             batch = collate([pairs[valid[j]] for j in pos])
             kw = model_inputs(batch, dev)

@@ -16,7 +16,7 @@ from .schema import DataError, PreferenceExample, _to_example, is_conversational
 
 def _import_datasets():
     try:
-        import datasets  # noqa: F401
+        import datasets
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             "loading a Hugging Face dataset needs the optional 'datasets' package: pip install datasets "
@@ -134,4 +134,3 @@ def load_preference_data(source: Any, *, split: str | None = None) -> list[Prefe
         f"load_preference_data: unsupported source of type {type(source).__name__} "
         "(give a path, a datasets.Dataset or a list of dicts)"
     )
-

@@ -66,16 +66,16 @@ def _check_messages(value: Any, name: str, where: str) -> list[dict[str, str]]:
     out = []
     for k, m in enumerate(value):
         if not isinstance(m, Mapping):
-            raise DataError(f"{where}: field '{name}[{k}]' must be a {{'role', 'content'}} message, "
-                            f"got {type(m).__name__}")
+            raise DataError(
+                f"{where}: field '{name}[{k}]' must be a {{'role', 'content'}} message, got {type(m).__name__}"
+            )
         for key in ("role", "content"):
             if key not in m:
                 raise DataError(f"{where}: field '{name}[{k}]' is missing '{key}'")
         if not isinstance(m["role"], str):
             raise DataError(f"{where}: field '{name}[{k}].role' must be a string")
         if not isinstance(m["content"], str):
-            raise DataError(f"{where}: field '{name}[{k}].content' must be a string, "
-                            f"got {type(m['content']).__name__}")
+            raise DataError(f"{where}: field '{name}[{k}].content' must be a string, got {type(m['content']).__name__}")
         out.append(dict(m))
     return out
 
@@ -98,8 +98,10 @@ def _implicit_prompt(chosen: list, rejected: list, where: str):
     while n < min(len(chosen), len(rejected)) and chosen[n] == rejected[n]:
         n += 1
     if n == 0:
-        raise DataError(f"{where}: missing field 'prompt' (and 'chosen'/'rejected' share no leading messages "
-                        f"to use as an implicit prompt)")
+        raise DataError(
+            f"{where}: missing field 'prompt' (and 'chosen'/'rejected' share no leading messages "
+            f"to use as an implicit prompt)"
+        )
     n = min(n, len(chosen) - 1, len(rejected) - 1)
     if n == 0:
         raise DataError(f"{where}: missing field 'prompt' (implicit prompt would leave an empty response)")
@@ -131,13 +133,16 @@ def _to_example(record: Any, index: int, where: str) -> PreferenceExample:
             fields[name] = _check_messages(value, name, where)
             kinds[name] = "conversational"
         else:
-            raise DataError(f"{where}: field '{name}' must be a string or a list of messages, "
-                            f"got {type(value).__name__}")
+            raise DataError(
+                f"{where}: field '{name}' must be a string or a list of messages, got {type(value).__name__}"
+            )
     if len(set(kinds.values())) > 1:
         detail = ", ".join(f"{k}: {v}" for k, v in kinds.items())
         raise DataError(f"{where}: mixed formats ({detail}); use strings for all three fields or messages for all")
     return PreferenceExample(
-        prompt=fields["prompt"], chosen=fields["chosen"], rejected=fields["rejected"],
+        prompt=fields["prompt"],
+        chosen=fields["chosen"],
+        rejected=fields["rejected"],
         label=check_label(record.get("label"), "label", where),
         true_label=check_label(record.get("true_label"), "true_label", where),
         index=index,

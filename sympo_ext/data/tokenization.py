@@ -14,8 +14,10 @@ from .schema import DataError, EncodedPair, PreferenceExample, check_label
 STANDARD_ROLES = ("system", "user", "assistant", "tool")
 # A role literal compared with a message's role in a Jinja chat template: m['role'] == 'user',
 # message.role == "assistant", 'system' == m["role"], message['role'] in ['user', 'assistant'] ...
-_ROLE_TEST = re.compile(r"""(?:\[\s*['"]role['"]\s*\]|\.role)\s*(?:==|!=)\s*['"]([^'"]+)['"]"""
-                        r"""|['"]([^'"]+)['"]\s*(?:==|!=)\s*\w+(?:\[\s*['"]role['"]\s*\]|\.role)""")
+_ROLE_TEST = re.compile(
+    r"""(?:\[\s*['"]role['"]\s*\]|\.role)\s*(?:==|!=)\s*['"]([^'"]+)['"]"""
+    r"""|['"]([^'"]+)['"]\s*(?:==|!=)\s*\w+(?:\[\s*['"]role['"]\s*\]|\.role)"""
+)
 _ROLE_IN = re.compile(r"""(?:\[\s*['"]role['"]\s*\]|\.role)\s+(?:not\s+)?in\s*[\[(]([^\])]*)[\])]""")
 DATA_STAT_KEYS = (
     "truncated_prompt",
@@ -25,8 +27,6 @@ DATA_STAT_KEYS = (
     "skipped_too_long",
     "encoded",
 )
-
-
 
 
 # --------------------------------------------------------------------------- #
@@ -128,7 +128,7 @@ class PreferenceTokenizer:
                 turns = [{"role": "user", "content": "probe question"}, {"role": r, "content": "probe turn"}]
                 try:
                     return self.tokenizer.apply_chat_template(turns, tokenize=False)
-                except Exception:  # noqa: BLE001 - a template may refuse an order of roles: no verdict then
+                except Exception:
                     return None
 
             mine = render(role)
@@ -156,12 +156,14 @@ class PreferenceTokenizer:
                 if m.get("role") not in known:
                     raise DataError(
                         f"{where}, a role the chat template does not know (known: {', '.join(sorted(known))}); "
-                        "rename it (e.g. human -> user, bot -> assistant)")
+                        "rename it (e.g. human -> user, bot -> assistant)"
+                    )
                 if (relabelled := self._rendered_as(m["role"])) is not None:
                     raise DataError(
                         f"{where}, but the chat template renders it as {relabelled!r} (it has no turn of its own "
                         f"for that role); rename or drop those messages, or use a template that renders "
-                        f"{m['role']!r} turns")
+                        f"{m['role']!r} turns"
+                    )
         prompt_text = tok.apply_chat_template(list(ex.prompt), tokenize=False, add_generation_prompt=True)
         responses = []
         for name, resp in (("chosen", ex.chosen), ("rejected", ex.rejected)):
@@ -171,7 +173,7 @@ class PreferenceTokenizer:
                     f"record {ex.index}: the chat template does not render the prompt (with "
                     f"add_generation_prompt=True) as a prefix of prompt + '{name}'; cannot separate the response"
                 )
-            responses.append(self._ids(full[len(prompt_text):]))
+            responses.append(self._ids(full[len(prompt_text) :]))
         return self._ids(prompt_text), responses[0], responses[1]
 
     def _refuse_or_skip(self, kind: str, policy: str, message: str) -> None:
@@ -185,8 +187,8 @@ class PreferenceTokenizer:
     def _truncate_prompt_left(self, prompt: list[int], keep: int) -> list[int]:
         bos = self.tokenizer.bos_token_id
         if keep >= 2 and bos is not None and prompt and prompt[0] == bos:
-            return [bos] + prompt[len(prompt) - keep + 1:]
-        return prompt[len(prompt) - keep:]
+            return [bos] + prompt[len(prompt) - keep + 1 :]
+        return prompt[len(prompt) - keep :]
 
     # -- public ----------------------------------------------------------- #
 
@@ -195,8 +197,10 @@ class PreferenceTokenizer:
         where = f"record {ex.index}"
         label = check_label(ex.label, "label", where)
         true_label = check_label(ex.true_label, "true_label", where)
-        kinds = {name: isinstance(value, str) for name, value in
-                 (("prompt", ex.prompt), ("chosen", ex.chosen), ("rejected", ex.rejected))}
+        kinds = {
+            name: isinstance(value, str)
+            for name, value in (("prompt", ex.prompt), ("chosen", ex.chosen), ("rejected", ex.rejected))
+        }
         if len(set(kinds.values())) > 1:
             detail = ", ".join(f"{k}: {'standard' if v else 'conversational'}" for k, v in kinds.items())
             raise DataError(f"{where}: mixed formats ({detail})")
@@ -205,8 +209,9 @@ class PreferenceTokenizer:
                 self._refuse_or_skip("skipped_empty", self.empty_policy, f"{where}: empty '{name}' response")
                 return None
         if ex.chosen == ex.rejected:
-            self._refuse_or_skip("skipped_identical", self.empty_policy,
-                                 f"{where}: identical 'chosen' and 'rejected' responses")
+            self._refuse_or_skip(
+                "skipped_identical", self.empty_policy, f"{where}: identical 'chosen' and 'rejected' responses"
+            )
             return None
 
         prompt, chosen, rejected = self._render(ex)
@@ -224,7 +229,8 @@ class PreferenceTokenizer:
             room = self.max_length - len(prompt)
             if room < 1:
                 self._refuse_or_skip(
-                    "skipped_too_long", self.too_long_policy,
+                    "skipped_too_long",
+                    self.too_long_policy,
                     f"{where}: prompt of {len(prompt)} tokens leaves no room for a response within "
                     f"max_length={self.max_length}",
                 )
@@ -234,12 +240,17 @@ class PreferenceTokenizer:
                     del resp[room:]
                     self.stats["truncated_response"] += 1
         if chosen == rejected:
-            self._refuse_or_skip("skipped_identical", self.empty_policy,
-                                 f"{where}: 'chosen' and 'rejected' are identical after truncation")
+            self._refuse_or_skip(
+                "skipped_identical",
+                self.empty_policy,
+                f"{where}: 'chosen' and 'rejected' are identical after truncation",
+            )
             return None
         self.stats["encoded"] += 1
         return EncodedPair(
-            prompt_ids=prompt, chosen_ids=chosen, rejected_ids=rejected,
+            prompt_ids=prompt,
+            chosen_ids=chosen,
+            rejected_ids=rejected,
             label=1 if label is None else label,
             true_label=-1 if true_label is None else true_label,
             index=ex.index,
@@ -268,8 +279,9 @@ class PreferenceDataset(Dataset):
         stats = {k: tokenizer.stats[k] - before.get(k, 0) for k in tokenizer.stats}
         skipped = {k: v for k, v in stats.items() if k.startswith("skipped") and v}
         if skipped:
-            warnings.warn(f"PreferenceDataset: {sum(skipped.values())} pairs skipped {skipped}; "
-                          f"{len(pairs)} kept", stacklevel=2)
+            warnings.warn(
+                f"PreferenceDataset: {sum(skipped.values())} pairs skipped {skipped}; {len(pairs)} kept", stacklevel=2
+            )
         if not pairs:
             raise DataError(f"no usable preference pairs (stats: {stats})")
         return cls(pairs, stats)

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audit.estimator import METHODS, estimate_noise, precision_at_k, roc_auc
 from ..audit.crossfit import fold_assignment
+from ..audit.estimator import METHODS, estimate_noise, precision_at_k, roc_auc
 from . import common
 from .digits import evaluate, train_reward_model
 from .digits_data import DigitsConfig, NoiseSetting, _cached_data, noise_seed, noisy_labels
@@ -79,9 +79,16 @@ def run_one(task) -> list[dict]:
     for loss in SCORERS:
         for folds in (0, FOLDS):
             m = scorer_margins(data, noisy, loss, noise, seed, cfg, folds)
-            row = {"seed": seed, "noise": eps, "flip_rate": float(f.mean()), "scorer": loss,
-                   "scoring": "cross-fitted" if folds else "in-sample", "n_pairs": len(f),
-                   "roc_auc": roc_auc(-m, f), "precision_at_flips": precision_at_k(-m, f)}
+            row = {
+                "seed": seed,
+                "noise": eps,
+                "flip_rate": float(f.mean()),
+                "scorer": loss,
+                "scoring": "cross-fitted" if folds else "in-sample",
+                "n_pairs": len(f),
+                "roc_auc": roc_auc(-m, f),
+                "precision_at_flips": precision_at_k(-m, f),
+            }
             for method in METHODS:
                 est = estimate_noise(m, method=method)
                 row[f"est_{method}"] = est.noise_rate
@@ -93,19 +100,26 @@ def run_one(task) -> list[dict]:
             rows.append(row)
     # end to end: test metrics of DPO / SymPO on the noisy set and DPO on the cleaned sets
     e2e = {}
-    for name, loss, keep in (("DPO on noisy", "logistic", None), ("SymPO on noisy", "sigmoid", None),
-                             ("DPO on cleaned (in-sample audit)", "logistic", cleaned["in-sample"]),
-                             ("DPO on cleaned (cross-fitted audit)", "logistic", cleaned["cross-fitted"])):
+    for name, loss, keep in (
+        ("DPO on noisy", "logistic", None),
+        ("SymPO on noisy", "sigmoid", None),
+        ("DPO on cleaned (in-sample audit)", "logistic", cleaned["in-sample"]),
+        ("DPO on cleaned (cross-fitted audit)", "logistic", cleaned["cross-fitted"]),
+    ):
         d, lab = (data, noisy) if keep is None else _subset(data, torch.from_numpy(np.flatnonzero(keep)), noisy)
         model, _ = train_reward_model(d, lab, loss, noise, seed, cfg)
         ev = evaluate(model, data, noisy)
-        e2e[name] = {"test_acc_true": ev["test_acc_true"], "test_spearman": ev["test_spearman"],
-                     "train_pairs": len(lab),
-                     "flip_rate_kept": float(f.mean()) if keep is None else float(f[keep].mean())}
+        e2e[name] = {
+            "test_acc_true": ev["test_acc_true"],
+            "test_spearman": ev["test_spearman"],
+            "train_pairs": len(lab),
+            "flip_rate_kept": float(f.mean()) if keep is None else float(f[keep].mean()),
+        }
     for row in rows:
         row["seconds"] = time.perf_counter() - t0
     return [{"kind": "detect", **r} for r in rows] + [
-        {"kind": "e2e", "seed": seed, "noise": eps, "method": k, **v} for k, v in e2e.items()]
+        {"kind": "e2e", "seed": seed, "noise": eps, "method": k, **v} for k, v in e2e.items()
+    ]
 
 
 def _run(task):
@@ -115,17 +129,27 @@ def _run(task):
 def report(rows, out: Path) -> str:
     det = [r for r in rows if r["kind"] == "detect"]
     e2e = [r for r in rows if r["kind"] == "e2e"]
-    keys = ["roc_auc", "precision_at_flips", "flip_rate"] + [f"est_{m}" for m in METHODS] + [
-        "flag_precision_mixture", "flag_recall_mixture"]
+    keys = (
+        ["roc_auc", "precision_at_flips", "flip_rate"]
+        + [f"est_{m}" for m in METHODS]
+        + ["flag_precision_mixture", "flag_recall_mixture"]
+    )
     summ = common.summarize(det, ["scorer", "scoring", "noise"], keys)
-    lines = ["| scorer | scoring | noise | ROC-AUC | precision@flips | true flip rate | est. mixture | est. sign | "
-             "est. cleanlab | flagged precision (mixture) | flagged recall (mixture) |", "|" + "---|" * 11]
+    lines = [
+        "| scorer | scoring | noise | ROC-AUC | precision@flips | true flip rate | est. mixture | est. sign | "
+        "est. cleanlab | flagged precision (mixture) | flagged recall (mixture) |",
+        "|" + "---|" * 11,
+    ]
     for s in summ:
         cells = [common.fmt_mean_std(s[f"{k}_mean"], s[f"{k}_std"]) for k in keys]
         name = {"sigmoid": "SymPO (sigmoid)", "logistic": "DPO (logistic)"}[s["scorer"]]
         lines.append(f"| {name} | {s['scoring']} | {s['noise']:g} | " + " | ".join(cells) + " |")
-    lines += ["", "| method | noise | test acc (true labels) | Spearman | train pairs | flip rate of its pairs | "
-              "acc − DPO on noisy (paired) | acc − SymPO on noisy (paired) |", "|" + "---|" * 8]
+    lines += [
+        "",
+        "| method | noise | test acc (true labels) | Spearman | train pairs | flip rate of its pairs | "
+        "acc − DPO on noisy (paired) | acc − SymPO on noisy (paired) |",
+        "|" + "---|" * 8,
+    ]
     names = list(dict.fromkeys(r["method"] for r in e2e))
     for eps in sorted({r["noise"] for r in e2e}):
         by = {(r["method"], r["seed"]): r for r in e2e if r["noise"] == eps}
@@ -141,8 +165,10 @@ def report(rows, out: Path) -> str:
                 m, sd, _ = common.mean_std(d)
                 return f"{m:+.3f} ± {sd:.3f} ({sum(x > 0 for x in d)}/{len(d)} > 0)"
 
-            lines.append(f"| {name} | {eps:g} | {ms('test_acc_true')} | {ms('test_spearman')} | {ms('train_pairs')} | "
-                         f"{ms('flip_rate_kept')} | {paired('DPO on noisy')} | {paired('SymPO on noisy')} |")
+            lines.append(
+                f"| {name} | {eps:g} | {ms('test_acc_true')} | {ms('test_spearman')} | {ms('train_pairs')} | "
+                f"{ms('flip_rate_kept')} | {paired('DPO on noisy')} | {paired('SymPO on noisy')} |"
+            )
     md = "\n".join(lines) + "\n"
     (out / "audit_digits_summary.md").write_text(md)
     return md
@@ -160,8 +186,9 @@ def main(argv=None):
     print(f"machine: {common.machine_info()}", flush=True)
     t0 = time.perf_counter()
     cfg = DigitsConfig()
-    res = common.run_tasks(_run, [(s, e, cfg) for e in args.noise for s in args.seeds], workers=args.workers,
-                           desc="seeds x noise")
+    res = common.run_tasks(
+        _run, [(s, e, cfg) for e in args.noise for s in args.seeds], workers=args.workers, desc="seeds x noise"
+    )
     rows = [r for x in res for r in x["rows"]]
     common.write_csv([r for r in rows if r["kind"] == "detect"], out / "audit_digits_detect.csv")
     common.write_csv([r for r in rows if r["kind"] == "e2e"], out / "audit_digits_e2e.csv")

@@ -44,8 +44,17 @@ def _train(ref, tok, examples, loss, seed):
 
 
 def _score(policy, ref, tok, examples):
-    return score_pairs(policy, tok, examples, reference=ref, beta=PRESET.train["beta"],
-                       max_length=PRESET.train["max_length"], batch_size=64, device="cpu", progress=False).margins
+    return score_pairs(
+        policy,
+        tok,
+        examples,
+        reference=ref,
+        beta=PRESET.train["beta"],
+        max_length=PRESET.train["max_length"],
+        batch_size=64,
+        device="cpu",
+        progress=False,
+    ).margins
 
 
 def run_cell(task) -> list[dict]:
@@ -69,10 +78,19 @@ def run_cell(task) -> list[dict]:
                     m[held] = _score(pol, ref, tok, [train[i] for i in held])
             ok = np.isfinite(m)  # pairs the tokeniser skipped (an empty sampled response) have no margin
             mm, ff = m[ok], f[ok]
-            row = {"kind": "detect", "seed": seed, "noise": eps, "flip_rate": float(ff.mean()), "scorer": loss,
-                   "share_negative": float(np.mean(mm < 0)), "margin_median": float(np.median(mm)),
-                   "scoring": "cross-fitted" if folds else "in-sample", "n_pairs": int(ok.sum()),
-                   "roc_auc": roc_auc(-mm, ff), "precision_at_flips": precision_at_k(-mm, ff)}
+            row = {
+                "kind": "detect",
+                "seed": seed,
+                "noise": eps,
+                "flip_rate": float(ff.mean()),
+                "scorer": loss,
+                "share_negative": float(np.mean(mm < 0)),
+                "margin_median": float(np.median(mm)),
+                "scoring": "cross-fitted" if folds else "in-sample",
+                "n_pairs": int(ok.sum()),
+                "roc_auc": roc_auc(-mm, ff),
+                "precision_at_flips": precision_at_k(-mm, ff),
+            }
             for method in METHODS:
                 est = estimate_noise(mm, method=method)
                 row[f"est_{method}"] = est.noise_rate
@@ -88,19 +106,39 @@ def run_cell(task) -> list[dict]:
     e2e = {"DPO on noisy": (policies["logistic"], None), "SymPO on noisy": (policies["sigmoid"], None)}
     for scoring, keep in cleaned.items():
         if keep.sum() < PRESET.train["batch_size"]:  # the audit flagged (nearly) everything: nothing to train on
-            rows.append({"kind": "e2e", "seed": seed, "noise": eps, "method": f"DPO on cleaned ({scoring} audit)",
-                         "test_acc_true": float("nan"), "test_spearman": float("nan"),
-                         "reference_true_reward": float("nan"), "train_pairs": int(keep.sum()),
-                         "flip_rate_kept": float("nan")})
+            rows.append(
+                {
+                    "kind": "e2e",
+                    "seed": seed,
+                    "noise": eps,
+                    "method": f"DPO on cleaned ({scoring} audit)",
+                    "test_acc_true": float("nan"),
+                    "test_spearman": float("nan"),
+                    "reference_true_reward": float("nan"),
+                    "train_pairs": int(keep.sum()),
+                    "flip_rate_kept": float("nan"),
+                }
+            )
             continue
-        e2e[f"DPO on cleaned ({scoring} audit)"] = (_train(ref, tok, [train[i] for i in np.flatnonzero(keep)],
-                                                           "logistic", seed), keep)
+        e2e[f"DPO on cleaned ({scoring} audit)"] = (
+            _train(ref, tok, [train[i] for i in np.flatnonzero(keep)], "logistic", seed),
+            keep,
+        )
     for name, (pol, keep) in e2e.items():
         ev = evaluate_policy(pol, ref, tok, task_, n_prompts=PRESET.eval_prompts, seed=seed + 12345)
-        rows.append({"kind": "e2e", "seed": seed, "noise": eps, "method": name, "test_acc_true": ev["true_reward"],
-                     "test_spearman": ev["win_rate"], "reference_true_reward": ev["reference_true_reward"],
-                     "train_pairs": len(train) if keep is None else int(keep.sum()),
-                     "flip_rate_kept": float(f.mean()) if keep is None else float(f[keep].mean())})
+        rows.append(
+            {
+                "kind": "e2e",
+                "seed": seed,
+                "noise": eps,
+                "method": name,
+                "test_acc_true": ev["true_reward"],
+                "test_spearman": ev["win_rate"],
+                "reference_true_reward": ev["reference_true_reward"],
+                "train_pairs": len(train) if keep is None else int(keep.sum()),
+                "flip_rate_kept": float(f.mean()) if keep is None else float(f[keep].mean()),
+            }
+        )
     for r in rows:
         r["seconds"] = time.perf_counter() - t0
     return rows
@@ -123,15 +161,23 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {common.machine_info()}", flush=True)
     t0 = time.perf_counter()
-    prepared = common.run_tasks(prepare_seed, [(s, tuple(args.noise), PRESET) for s in args.seeds],
-                                workers=min(args.workers, len(args.seeds)), desc="references + pairs")
+    prepared = common.run_tasks(
+        prepare_seed,
+        [(s, tuple(args.noise), PRESET) for s in args.seeds],
+        workers=min(args.workers, len(args.seeds)),
+        desc="references + pairs",
+    )
     tasks = [(p_["seed"], eps, p_["state_dict"], p_["data"][eps][0]) for p_ in prepared for eps in args.noise]
     res = common.run_tasks(_run, tasks, workers=args.workers, desc="cells")
     rows = [r for x in res for r in x["rows"]]
     common.write_csv([r for r in rows if r["kind"] == "detect"], out / "audit_lm_detect.csv")
     common.write_csv([r for r in rows if r["kind"] == "e2e"], out / "audit_lm_e2e.csv")
-    md = report(rows, out).replace("test acc (true labels)", "policy true reward").replace(
-        "| Spearman |", "| win rate vs ref |").replace("acc −", "true reward −")
+    md = (
+        report(rows, out)
+        .replace("test acc (true labels)", "policy true reward")
+        .replace("| Spearman |", "| win rate vs ref |")
+        .replace("acc −", "true reward −")
+    )
     (out / "audit_digits_summary.md").rename(out / "audit_lm_summary.md")
     (out / "audit_lm_summary.md").write_text(md)
     print(md)

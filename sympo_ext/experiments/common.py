@@ -231,8 +231,11 @@ def paired_markdown(
             continue
         parts = [row_label(line)]
         for c in cols:
-            diffs = [val[(line, c, u)] - val[(baseline, c, u)] for u in units
-                     if (line, c, u) in val and (baseline, c, u) in val]
+            diffs = [
+                val[(line, c, u)] - val[(baseline, c, u)]
+                for u in units
+                if (line, c, u) in val and (baseline, c, u) in val
+            ]
             mean, std, n = mean_std(diffs)
             wins = sum(d > 0 for d in diffs)
             parts.append(f"{mean:+.{digits}f} ± {std:.{digits}f} ({wins}/{n})" if n else "")
@@ -312,8 +315,12 @@ def plot_lines(
             style = styles[name]
             ax.plot(px, mean, **style)
             ax.fill_between(
-                px, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
-                color=style["color"], alpha=0.10 if style["linestyle"] != "-" else 0.18, linewidth=0,
+                px,
+                [m - s for m, s in zip(mean, std)],
+                [m + s for m, s in zip(mean, std)],
+                color=style["color"],
+                alpha=0.10 if style["linestyle"] != "-" else 0.18,
+                linewidth=0,
             )
         if hline and metric in hline and math.isfinite(hline[metric]):
             ax.axhline(hline[metric], color="black", linewidth=0.8, linestyle="-.", label="oracle (digit order)")

@@ -8,7 +8,6 @@ three seeds (the LM-alignment experiment's runner), and prints the table, the pa
 difference with its spread over the seeds, and one line on what it means.
 """
 
-
 from __future__ import annotations
 
 import os
@@ -31,15 +30,20 @@ def _mean_sd(values) -> tuple[float, float]:
 
 def format_table(rows: list[dict], *, noise: float, steps: int, seeds) -> str:
     """The demo's table: one row per method, means (± sd over seeds), then SymPO - DPO per seed."""
-    head = (f"{'method':<18} {'true reward':>17} {'vs ref':>8} {'win rate':>9} {'acc (noisy)':>12} "
-            f"{'acc (true)':>11}")
+    head = f"{'method':<18} {'true reward':>17} {'vs ref':>8} {'win rate':>9} {'acc (noisy)':>12} {'acc (true)':>11}"
     ref = _mean_sd([r["reference_true_reward"] for r in rows[0]["per_seed"]])[0]
-    lines = [f"label noise {noise:.0%}, {steps} steps, {len(seeds)} seed(s) {tuple(seeds)}; reference policy true "
-             f"reward {ref:+.3f}", head, "-" * len(head)]
+    lines = [
+        f"label noise {noise:.0%}, {steps} steps, {len(seeds)} seed(s) {tuple(seeds)}; reference policy true "
+        f"reward {ref:+.3f}",
+        head,
+        "-" * len(head),
+    ]
     for r in rows:
         m, sd = _mean_sd([x["true_reward"] for x in r["per_seed"]])
-        lines.append(f"{r['method']:<18} {m:>+9.3f} ± {sd:.3f} {m - ref:>+8.3f} {r['win_rate']:>9.3f} "
-                     f"{r['acc_noisy']:>12.3f} {r['acc_true']:>11.3f}")
+        lines.append(
+            f"{r['method']:<18} {m:>+9.3f} ± {sd:.3f} {m - ref:>+8.3f} {r['win_rate']:>9.3f} "
+            f"{r['acc_noisy']:>12.3f} {r['acc_true']:>11.3f}"
+        )
     return "\n".join(lines)
 
 
@@ -58,26 +62,34 @@ def audit_line(rows: list[dict], noise: float) -> str:
     found, flips = sum(r["audit_flips_in_top"] for r in runs), sum(r["audit_num_flips"] for r in runs)
     est = _mean_sd([r["audit_noise_rate"] for r in runs])[0]
     realised = _mean_sd([r["flip_rate"] for r in runs])[0]
-    return (f"audit (sympo-audit on the SymPO policies' own training pairs): {found} of the {flips} flipped pairs are "
-            f"among the top-{flips} suspects ({found / max(flips, 1):.0%}; chance {realised:.0%}); estimated noise "
-            f"rate {est:.1%} vs {noise:.0%} injected ({realised:.1%} realised)")
+    return (
+        f"audit (sympo-audit on the SymPO policies' own training pairs): {found} of the {flips} flipped pairs are "
+        f"among the top-{flips} suspects ({found / max(flips, 1):.0%}; chance {realised:.0%}); estimated noise "
+        f"rate {est:.1%} vs {noise:.0%} injected ({realised:.1%} realised)"
+    )
 
 
 def honest_reading(mean: float, sd: float, diffs: list[float], noise: float) -> str:
     """One line on what the numbers mean (and do not)."""
     scope = f"{len(diffs)} seed(s) of a tiny synthetic task, not a benchmark"
     if len(diffs) > 1 and all(d > 0 for d in diffs):
-        return (f"SymPO's policy is ahead of DPO's in every seed (mean {mean:+.3f}, sd {sd:.3f}): with {noise:.0%} "
-                f"flipped labels the symmetric loss keeps more of the improvement, as the paper claims; {scope}.")
+        return (
+            f"SymPO's policy is ahead of DPO's in every seed (mean {mean:+.3f}, sd {sd:.3f}): with {noise:.0%} "
+            f"flipped labels the symmetric loss keeps more of the improvement, as the paper claims; {scope}."
+        )
     if len(diffs) > 1 and all(d < 0 for d in diffs):
         return f"DPO's policy is ahead in every seed (mean {mean:+.3f}): the paper's claim does not show here; {scope}."
-    return (f"The difference ({mean:+.3f}, sd {sd:.3f}) is not consistent across seeds: no winner at this size; "
-            f"{scope}.")
+    return f"The difference ({mean:+.3f}, sd {sd:.3f}) is not consistent across seeds: no winner at this size; {scope}."
 
 
-def run_demo(*, quick: bool = False, overrides: dict | None = None,
-             losses=(("SymPO (sigmoid)", "sigmoid"), ("DPO (logistic)", "logistic")), verbose: bool = True,
-             workers: int | None = None):
+def run_demo(
+    *,
+    quick: bool = False,
+    overrides: dict | None = None,
+    losses=(("SymPO (sigmoid)", "sigmoid"), ("DPO (logistic)", "logistic")),
+    verbose: bool = True,
+    workers: int | None = None,
+):
     """The README's main job: SymPO vs DPO on the same noisy pairs, per seed (a reference, pairs and
     noise each, as in :mod:`sympo_ext.experiments.lm_alignment`, whose runner it uses). Returns one
     row per method: means over the seeds and ``per_seed``.
@@ -100,22 +112,30 @@ def run_demo(*, quick: bool = False, overrides: dict | None = None,
     if workers is None:
         workers = 1 if len(preset.seeds) == 1 else min(2, os.cpu_count() or 1)
     if verbose:
-        print(f"[demo] {'quick' if quick else 'full'} preset: tiny Llama (hidden {preset.hidden_size}, "
-              f"{preset.num_layers} layers), {preset.train_pairs} training pairs with {preset.label_noise:.0%} "
-              f"flipped labels, {preset.train['max_steps']} steps of {preset.train['batch_size']} pairs per method, "
-              f"seeds {preset.seeds}, {workers} worker process(es)", file=sys.stderr)
+        print(
+            f"[demo] {'quick' if quick else 'full'} preset: tiny Llama (hidden {preset.hidden_size}, "
+            f"{preset.num_layers} layers), {preset.train_pairs} training pairs with {preset.label_noise:.0%} "
+            f"flipped labels, {preset.train['max_steps']} steps of {preset.train['batch_size']} pairs per method, "
+            f"seeds {preset.seeds}, {workers} worker process(es)",
+            file=sys.stderr,
+        )
     with warnings.catch_warnings():
         # Skipped pairs (e.g. an empty sampled response) are counted in the "[sympo-train] data:" line.
         warnings.filterwarnings("ignore", message=r".*skipped.*", category=UserWarning)
-        runs, _ = run_grid(losses=[loss for _, loss in losses], noises=(preset.label_noise,), seeds=preset.seeds,
-                           preset=preset, workers=workers, threads=int(os.environ.get("SYMPO_DEMO_THREADS", "1")),
-                           progress=progress)
+        runs, _ = run_grid(
+            losses=[loss for _, loss in losses],
+            noises=(preset.label_noise,),
+            seeds=preset.seeds,
+            preset=preset,
+            workers=workers,
+            threads=int(os.environ.get("SYMPO_DEMO_THREADS", "1")),
+            progress=progress,
+        )
     rows = []
     for name, loss_type in losses:
         mine = [r for r in runs if r["loss"] == loss_type]
         row = {"method": name, "loss_type": loss_type, "per_seed": mine}
-        for key in ("true_reward", "reference_true_reward", "win_rate", "acc_noisy", "acc_true",
-                    "final_train_loss"):
+        for key in ("true_reward", "reference_true_reward", "win_rate", "acc_noisy", "acc_true", "final_train_loss"):
             row[key] = _mean_sd([r[key] for r in mine])[0]
         rows.append(row)
     if out_root:
@@ -125,12 +145,16 @@ def run_demo(*, quick: bool = False, overrides: dict | None = None,
         print()
         print(format_table(rows, noise=preset.label_noise, steps=preset.train["max_steps"], seeds=preset.seeds))
         mean, sd, diffs = paired_difference(rows)
-        print(f"\n{rows[0]['method']} - {rows[1]['method']}, true reward, paired by seed: {mean:+.3f} ± {sd:.3f} "
-              f"(per seed: {', '.join(f'{d:+.3f}' for d in diffs)})")
+        print(
+            f"\n{rows[0]['method']} - {rows[1]['method']}, true reward, paired by seed: {mean:+.3f} ± {sd:.3f} "
+            f"(per seed: {', '.join(f'{d:+.3f}' for d in diffs)})"
+        )
         print(honest_reading(mean, sd, diffs, preset.label_noise))
         print(audit_line(rows, preset.label_noise))
-        print(f"\n(true reward: mean over {preset.eval_prompts} prompts of one sampled response, judged by the task's "
-              f"true reward; win rate: policy vs reference sample, ties half; accuracies: the implicit reward on "
-              f"{preset.eval_pairs} held-out pairs against their noisy and their true labels)")
+        print(
+            f"\n(true reward: mean over {preset.eval_prompts} prompts of one sampled response, judged by the task's "
+            f"true reward; win rate: policy vs reference sample, ties half; accuracies: the implicit reward on "
+            f"{preset.eval_pairs} held-out pairs against their noisy and their true labels)"
+        )
         print(f"demo wall time: {time.perf_counter() - t0:.0f}s")
     return rows

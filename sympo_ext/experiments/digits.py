@@ -121,10 +121,22 @@ def fit_digits_model(
     torch.manual_seed(seed)
     model = RewardMLP(cfg.hidden, cfg.dropout, cfg.clamp)
     pairs = data.train_pairs
-    result = train_reward_model(model, pairs[:, 0], pairs[:, 1], labels, pool=data.X, loss_type=loss, beta=1.0,
-                              epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                              weight_decay=cfg.weight_decay, seed=seed + 7, fork_rng=False,
-                              **loss_kwargs(loss, noise, cfg))
+    result = train_reward_model(
+        model,
+        pairs[:, 0],
+        pairs[:, 1],
+        labels,
+        pool=data.X,
+        loss_type=loss,
+        beta=1.0,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        seed=seed + 7,
+        fork_rng=False,
+        **loss_kwargs(loss, noise, cfg),
+    )
     return model, result.final_loss
 
 
@@ -184,8 +196,19 @@ def run_one(task: tuple) -> dict:
         "n_train_pairs": len(data.train_pairs),
         "n_test_pairs": len(data.test_pairs),
         "flip_rate": flipped.float().mean().item(),
-        **{k: metrics[k] for k in ("train_acc_noisy", "train_acc_true", "test_acc_true", "test_acc_order",
-                                   "test_spearman", "oracle_acc_true", "reward_min", "reward_max")},
+        **{
+            k: metrics[k]
+            for k in (
+                "train_acc_noisy",
+                "train_acc_true",
+                "test_acc_true",
+                "test_acc_order",
+                "test_spearman",
+                "oracle_acc_true",
+                "reward_min",
+                "reward_max",
+            )
+        },
         "final_train_loss": final_loss,
         "seconds": time.perf_counter() - t0,
     }
@@ -196,7 +219,7 @@ def run_grid(
     losses=ALL_LOSSES,
     noises=SYMMETRIC_NOISE + ASYMMETRIC_NOISE,
     seeds=FULL_SEEDS,
-    cfg: DigitsConfig = DigitsConfig(),
+    cfg: DigitsConfig = DigitsConfig(),  # noqa: B008 - a frozen dataclass, never mutated
     *,
     workers: int = 1,
     threads: int = 1,
@@ -215,8 +238,7 @@ def run_grid(
 TUNE_LOSSES = ("logistic", "hinge", "sigmoid", "symmetric_ramp", "unhinged", "cdpo")
 TUNE_NOISE = (NoiseSetting(0.0, 0.0), NoiseSetting(0.2, 0.2), NoiseSetting(0.4, 0.4))
 TUNE_GRID = tuple(
-    dict(epochs=e, clamp=c, weight_decay=wd)
-    for e in (15, 30, 80) for c in (5.0, 20.0) for wd in (1e-4, 1e-2)
+    dict(epochs=e, clamp=c, weight_decay=wd) for e in (15, 30, 80) for c in (5.0, 20.0) for wd in (1e-4, 1e-2)
 )
 
 
@@ -235,11 +257,15 @@ def tune(seed: int = 100, *, grid=TUNE_GRID, workers: int = 1, progress: bool = 
     out = []
     for i, setting in enumerate(grid):
         mine = [r for r, k in zip(rows, keys) if k == i]
-        out.append({**setting,
-                    "val_spearman": common.mean_std(r["test_spearman"] for r in mine)[0],
-                    "val_acc_true": common.mean_std(r["test_acc_true"] for r in mine)[0],
-                    "val_spearman_clean": common.mean_std(r["test_spearman"] for r in mine if r["eps_mean"] == 0)[0],
-                    "val_spearman_noisy": common.mean_std(r["test_spearman"] for r in mine if r["eps_mean"] > 0)[0]})
+        out.append(
+            {
+                **setting,
+                "val_spearman": common.mean_std(r["test_spearman"] for r in mine)[0],
+                "val_acc_true": common.mean_std(r["test_acc_true"] for r in mine)[0],
+                "val_spearman_clean": common.mean_std(r["test_spearman"] for r in mine if r["eps_mean"] == 0)[0],
+                "val_spearman_noisy": common.mean_std(r["test_spearman"] for r in mine if r["eps_mean"] > 0)[0],
+            }
+        )
     return out
 
 
@@ -259,21 +285,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="CI preset: 4 losses x 3 noise levels x 1 seed, 20 epochs")
     p.add_argument("--out", default="runs/digits", help="output directory (CSV, summary, plots)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: 0..4, quick: 0)")
-    p.add_argument("--losses", nargs="+", type=canonical_name, metavar="LOSS",
-                   help="losses: any sympo_ext loss name or alias (default: the 11 of ALL_LOSSES)")
-    p.add_argument("--noise", nargs="+", type=NoiseSetting.parse,
-                   help="noise settings: EPS (symmetric) or EPS_POS:EPS_NEG (asymmetric); "
-                        "default 0 0.1 0.2 0.3 0.4 0.1:0.3 0.3:0.1 0.2:0.4")
+    p.add_argument(
+        "--losses",
+        nargs="+",
+        type=canonical_name,
+        metavar="LOSS",
+        help="losses: any sympo_ext loss name or alias (default: the 11 of ALL_LOSSES)",
+    )
+    p.add_argument(
+        "--noise",
+        nargs="+",
+        type=NoiseSetting.parse,
+        help="noise settings: EPS (symmetric) or EPS_POS:EPS_NEG (asymmetric); "
+        "default 0 0.1 0.2 0.3 0.4 0.1:0.3 0.3:0.1 0.2:0.4",
+    )
     p.add_argument("--epochs", type=int, help="override the preset's epochs")
     p.add_argument("--lr", type=float, help="override the learning rate")
     p.add_argument("--weight-decay", type=float, help="override the AdamW weight decay")
     p.add_argument("--clamp", type=float, help="override the reward clamp c (output in [-c, c])")
     p.add_argument("--workers", type=int, default=1, help="worker processes (each 1 torch thread by default)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
-    p.add_argument("--tune", action="store_true",
-                   help="score the hyper-parameter grid on a validation split of the training images and exit")
-    p.add_argument("--report-only", action="store_true",
-                   help="re-render summary.md/summary.csv/plots from OUT/runs.csv without training")
+    p.add_argument(
+        "--tune",
+        action="store_true",
+        help="score the hyper-parameter grid on a validation split of the training images and exit",
+    )
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="re-render summary.md/summary.csv/plots from OUT/runs.csv without training",
+    )
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -291,8 +332,16 @@ def main(argv=None) -> list[dict]:
         print(f"tuning: {len(TUNE_GRID) * len(TUNE_LOSSES) * len(TUNE_NOISE)} runs in {time.perf_counter() - t0:.0f} s")
         return results
     cfg = QUICK_CONFIG if args.quick else DigitsConfig()
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr),
-                                    ("weight_decay", args.weight_decay), ("clamp", args.clamp)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (
+            ("epochs", args.epochs),
+            ("lr", args.lr),
+            ("weight_decay", args.weight_decay),
+            ("clamp", args.clamp),
+        )
+        if v is not None
+    }
     cfg = replace(cfg, **overrides)
     losses = tuple(args.losses or (QUICK_LOSSES if args.quick else ALL_LOSSES))
     noises = tuple(args.noise or (QUICK_NOISE if args.quick else SYMMETRIC_NOISE + ASYMMETRIC_NOISE))
@@ -313,11 +362,18 @@ def main(argv=None) -> list[dict]:
             noises = tuple(NoiseSetting.parse(n) for n in dict.fromkeys(r["noise"] for r in rows))
         wall = float("nan")
         first = rows[0]
-        cfg = replace(cfg, epochs=int(first["epochs"]), lr=first["lr"], weight_decay=first["weight_decay"],
-                      clamp=first["clamp"], batch_size=int(first["batch_size"]))
+        cfg = replace(
+            cfg,
+            epochs=int(first["epochs"]),
+            lr=first["lr"],
+            weight_decay=first["weight_decay"],
+            clamp=first["clamp"],
+            batch_size=int(first["batch_size"]),
+        )
     else:
-        rows = run_grid(losses, noises, seeds, cfg, workers=args.workers, threads=args.threads,
-                        progress=not args.no_progress)
+        rows = run_grid(
+            losses, noises, seeds, cfg, workers=args.workers, threads=args.threads, progress=not args.no_progress
+        )
         wall = time.perf_counter() - t0
         common.write_csv(rows, out / "runs.csv", CSV_COLUMNS)
     summ = common.summarize(rows, ["loss", "noise"], METRICS)

@@ -11,18 +11,51 @@ import torch
 from ..noise import flip_labels
 
 ALL_LOSSES = (
-    "logistic", "hinge", "square", "exp", "ramp",
-    "sigmoid", "symmetric_ramp", "unhinged",
-    "cdpo", "rdpo", "ropo",
+    "logistic",
+    "hinge",
+    "square",
+    "exp",
+    "ramp",
+    "sigmoid",
+    "symmetric_ramp",
+    "unhinged",
+    "cdpo",
+    "rdpo",
+    "ropo",
 )
 METRICS = ("test_acc_true", "test_acc_order", "test_spearman", "train_acc_noisy", "train_acc_true")
 
 CSV_COLUMNS = (
-    "loss", "family", "symmetric", "noise", "noise_kind", "eps_pos", "eps_neg", "eps_mean", "loss_epsilon",
-    "seed", "epochs", "lr", "weight_decay", "clamp", "batch_size",
-    "n_train_images", "n_test_images", "n_train_pairs", "n_test_pairs", "flip_rate",
-    "train_acc_noisy", "train_acc_true", "test_acc_true", "test_acc_order", "test_spearman",
-    "oracle_acc_true", "final_train_loss", "reward_min", "reward_max", "seconds",
+    "loss",
+    "family",
+    "symmetric",
+    "noise",
+    "noise_kind",
+    "eps_pos",
+    "eps_neg",
+    "eps_mean",
+    "loss_epsilon",
+    "seed",
+    "epochs",
+    "lr",
+    "weight_decay",
+    "clamp",
+    "batch_size",
+    "n_train_images",
+    "n_test_images",
+    "n_train_pairs",
+    "n_test_pairs",
+    "flip_rate",
+    "train_acc_noisy",
+    "train_acc_true",
+    "test_acc_true",
+    "test_acc_order",
+    "test_spearman",
+    "oracle_acc_true",
+    "final_train_loss",
+    "reward_min",
+    "reward_max",
+    "seconds",
 )
 
 
@@ -155,9 +188,7 @@ def noisy_labels(true_labels: torch.Tensor, noise: NoiseSetting, seed: int) -> t
     if noise.symmetric:
         res = flip_labels(true_labels, kind="symmetric", eps=noise.eps_pos, seed=seed)
     else:
-        res = flip_labels(
-            true_labels, kind="asymmetric", eps_pos=noise.eps_pos, eps_neg=noise.eps_neg, seed=seed
-        )
+        res = flip_labels(true_labels, kind="asymmetric", eps_pos=noise.eps_pos, eps_neg=noise.eps_neg, seed=seed)
     return res.labels.long(), res.flipped.bool()
 
 
@@ -186,10 +217,14 @@ def build_data(seed: int, cfg: DigitsConfig = DigitsConfig()) -> DigitsData:
     train_true = bt_preferences(y[train_pairs[:, 0]], y[train_pairs[:, 1]], rng, cfg.bt_temperature)
     test_true = bt_preferences(y[test_pairs[:, 0]], y[test_pairs[:, 1]], rng, cfg.bt_temperature)
     return DigitsData(
-        X=torch.from_numpy(X), digits=torch.from_numpy(y),
-        train_images=train_images, test_images=test_images,
-        train_pairs=torch.from_numpy(train_pairs), train_true=torch.from_numpy(train_true),
-        test_pairs=torch.from_numpy(test_pairs), test_true=torch.from_numpy(test_true),
+        X=torch.from_numpy(X),
+        digits=torch.from_numpy(y),
+        train_images=train_images,
+        test_images=test_images,
+        train_pairs=torch.from_numpy(train_pairs),
+        train_true=torch.from_numpy(train_true),
+        test_pairs=torch.from_numpy(test_pairs),
+        test_true=torch.from_numpy(test_true),
     )
 
 

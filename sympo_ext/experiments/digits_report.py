@@ -30,19 +30,35 @@ def summary_markdown(rows: list[dict], losses, noises) -> str:
     ]
     for metric in METRICS:
         parts.append(f"\n### {METRIC_LABELS[metric]} (`{metric}`)\n")
-        parts.append(common.pivot_markdown(
-            summ, row_key="loss", col_key="noise", metric=metric, row_order=losses, col_order=noise_names,
-            row_label=lambda l: f"{l} (sym)" if LOSSES[l].symmetric else l, bold_best=not metric.startswith("train"),
-        ))
+        parts.append(
+            common.pivot_markdown(
+                summ,
+                row_key="loss",
+                col_key="noise",
+                metric=metric,
+                row_order=losses,
+                col_order=noise_names,
+                row_label=lambda l: f"{l} (sym)" if LOSSES[l].symmetric else l,
+                bold_best=not metric.startswith("train"),
+            )
+        )
     if "logistic" in losses and len(losses) > 1:
         for metric in ("test_spearman", "test_acc_true"):
             parts.append(f"\n### Paired difference to logistic (DPO's loss): `{metric}`\n")
-            parts.append("Per seed, the same data, labels and initial weights; cell: mean ± std of the "
-                         "difference over seeds (seeds where it is > 0 / seeds).\n")
-            parts.append(common.paired_markdown(
-                rows, baseline="logistic", metric=metric, lines=losses, col_order=noise_names,
-                row_label=lambda l: f"{l} (sym)" if LOSSES[l].symmetric else l,
-            ))
+            parts.append(
+                "Per seed, the same data, labels and initial weights; cell: mean ± std of the "
+                "difference over seeds (seeds where it is > 0 / seeds).\n"
+            )
+            parts.append(
+                common.paired_markdown(
+                    rows,
+                    baseline="logistic",
+                    metric=metric,
+                    lines=losses,
+                    col_order=noise_names,
+                    row_label=lambda l: f"{l} (sym)" if LOSSES[l].symmetric else l,
+                )
+            )
     return "\n".join(parts) + "\n"
 
 
@@ -65,26 +81,58 @@ def make_plots(rows: list[dict], losses, noises, out: Path) -> list[Path]:
     paths = []
     if sym:
         ss = [s for s in summ if NoiseSetting.parse(str(s["noise"])).symmetric]
-        paths.append(common.plot_lines(
-            ss, x_key="eps", line_key="loss", lines=losses, x_values=[n.eps_pos for n in sym],
-            metrics=[("test_acc_true", "accuracy vs true (BT) label"), ("test_acc_order", "accuracy vs digit order")],
-            x_label="symmetric flip rate eps", title="Digits preference: test pair accuracy (mean ± std over seeds)",
-            path=out / "digits_accuracy.png", hline={"test_acc_true": oracle},
-        ))
-        paths.append(common.plot_lines(
-            ss, x_key="eps", line_key="loss", lines=losses, x_values=[n.eps_pos for n in sym],
-            metrics=[("test_spearman", "Spearman(reward, digit)"), ("train_acc_noisy", "train fit to noisy labels")],
-            x_label="symmetric flip rate eps", title="Digits preference: rank preservation and memorisation",
-            path=out / "digits_spearman.png",
-        ))
+        paths.append(
+            common.plot_lines(
+                ss,
+                x_key="eps",
+                line_key="loss",
+                lines=losses,
+                x_values=[n.eps_pos for n in sym],
+                metrics=[
+                    ("test_acc_true", "accuracy vs true (BT) label"),
+                    ("test_acc_order", "accuracy vs digit order"),
+                ],
+                x_label="symmetric flip rate eps",
+                title="Digits preference: test pair accuracy (mean ± std over seeds)",
+                path=out / "digits_accuracy.png",
+                hline={"test_acc_true": oracle},
+            )
+        )
+        paths.append(
+            common.plot_lines(
+                ss,
+                x_key="eps",
+                line_key="loss",
+                lines=losses,
+                x_values=[n.eps_pos for n in sym],
+                metrics=[
+                    ("test_spearman", "Spearman(reward, digit)"),
+                    ("train_acc_noisy", "train fit to noisy labels"),
+                ],
+                x_label="symmetric flip rate eps",
+                title="Digits preference: rank preservation and memorisation",
+                path=out / "digits_spearman.png",
+            )
+        )
     if asym:
         names = [n.name for n in asym]
         sa = [s for s in summ if s["noise"] in names]
-        paths.append(common.plot_lines(
-            sa, x_key="noise", line_key="loss", lines=losses, x_values=names,
-            x_labels=[f"{n.eps_pos:g}/{n.eps_neg:g}" for n in asym],
-            metrics=[("test_acc_true", "accuracy vs true (BT) label"), ("test_spearman", "Spearman(reward, digit)")],
-            x_label="asymmetric noise eps_pos/eps_neg", title="Digits preference: asymmetric label noise",
-            path=out / "digits_asymmetric.png", hline={"test_acc_true": oracle},
-        ))
+        paths.append(
+            common.plot_lines(
+                sa,
+                x_key="noise",
+                line_key="loss",
+                lines=losses,
+                x_values=names,
+                x_labels=[f"{n.eps_pos:g}/{n.eps_neg:g}" for n in asym],
+                metrics=[
+                    ("test_acc_true", "accuracy vs true (BT) label"),
+                    ("test_spearman", "Spearman(reward, digit)"),
+                ],
+                x_label="asymmetric noise eps_pos/eps_neg",
+                title="Digits preference: asymmetric label noise",
+                path=out / "digits_asymmetric.png",
+                hline={"test_acc_true": oracle},
+            )
+        )
     return paths

@@ -44,8 +44,8 @@ from pathlib import Path
 import torch
 
 from ..losses import LOSSES, canonical_name, flip_rate_options
-from .pipeline import PRESETS, DemoPreset, build_reference, evaluate_policy, make_preference_data, train_policy
 from . import common
+from .pipeline import PRESETS, DemoPreset, build_reference, evaluate_policy, make_preference_data, train_policy
 
 ALL_LOSSES = ("logistic", "cdpo", "rdpo", "ropo", "simpo", "sigmoid", "symmetric_ramp")
 LOSS_NAMES = {
@@ -85,11 +85,36 @@ METRIC_LABELS = {
     "reference_true_reward": "reference policy's mean true reward",
 }
 CSV_COLUMNS = (
-    "loss", "method", "family", "symmetric", "noise", "epsilon", "seed",
-    "true_reward", "reference_true_reward", "reward_gain", "win_rate", "acc_true", "acc_noisy",
-    "eval_margin", "final_train_loss", "train_pairs", "train_pairs_used", "eval_pairs", "flip_rate",
-    "data_hash", "pairs_hash", "steps", "batch_size", "learning_rate", "beta", "eval_prompts", "seconds",
-    "audit_noise_rate", "audit_flips_in_top", "audit_num_flips",
+    "loss",
+    "method",
+    "family",
+    "symmetric",
+    "noise",
+    "epsilon",
+    "seed",
+    "true_reward",
+    "reference_true_reward",
+    "reward_gain",
+    "win_rate",
+    "acc_true",
+    "acc_noisy",
+    "eval_margin",
+    "final_train_loss",
+    "train_pairs",
+    "train_pairs_used",
+    "eval_pairs",
+    "flip_rate",
+    "data_hash",
+    "pairs_hash",
+    "steps",
+    "batch_size",
+    "learning_rate",
+    "beta",
+    "eval_prompts",
+    "seconds",
+    "audit_noise_rate",
+    "audit_flips_in_top",
+    "audit_num_flips",
 )
 AUDITED_LOSSES = ("sigmoid",)  # the policy whose training pairs sympo-audit scores (the demo's audit line)
 
@@ -132,8 +157,9 @@ def prepare_seed(args) -> dict:
         tok, ref, task = build_reference(preset, seed=seed)
         data = {}
         for noise in noises:
-            data[float(noise)] = make_preference_data(ref, tok, task, n_train=preset.train_pairs,
-                                                      n_eval=preset.eval_pairs, noise=float(noise), seed=seed)
+            data[float(noise)] = make_preference_data(
+                ref, tok, task, n_train=preset.train_pairs, n_eval=preset.eval_pairs, noise=float(noise), seed=seed
+            )
     return {"seed": seed, "state_dict": _model_bytes(ref), "data": data, "seconds": time.perf_counter() - t0}
 
 
@@ -149,8 +175,9 @@ def _reference(seed: int, preset: DemoPreset, state: bytes):
         return _REF_CACHE[key]
     _REF_CACHE.clear()  # one reference at a time (tasks are seed-major)
     tok = build_tokenizer()
-    model = build_tiny_llama(tok, hidden_size=preset.hidden_size, num_layers=preset.num_layers,
-                             num_heads=preset.num_heads, seed=seed)
+    model = build_tiny_llama(
+        tok, hidden_size=preset.hidden_size, num_layers=preset.num_layers, num_heads=preset.num_heads, seed=seed
+    )
     model.load_state_dict(torch.load(io.BytesIO(state), weights_only=True))
     model.eval()
     _REF_CACHE[key] = (tok, model, SyntheticTask(seed))
@@ -170,8 +197,9 @@ def run_one(args) -> dict:
     tok, ref, task = _reference(seed, preset, state)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*skipped.*", category=UserWarning)
-        result = train_policy(ref, tok, train, evals, loss_type=loss, preset=preset, seed=seed,
-                              progress=progress, **options)
+        result = train_policy(
+            ref, tok, train, evals, loss_type=loss, preset=preset, seed=seed, progress=progress, **options
+        )
     ev = evaluate_policy(result.model, ref, tok, task, n_prompts=preset.eval_prompts, seed=seed + 12345)
     em = result.eval_metrics or {}
     info = LOSSES[loss]
@@ -203,8 +231,14 @@ def run_one(args) -> dict:
         "beta": options.get("beta", preset.train["beta"]),
         "eval_prompts": preset.eval_prompts,
         "seconds": time.perf_counter() - t0,
-        **audit_training_pairs(result.model if loss in AUDITED_LOSSES else None, ref, tok, train,
-                               beta=options.get("beta", preset.train["beta"]), max_length=preset.train["max_length"]),
+        **audit_training_pairs(
+            result.model if loss in AUDITED_LOSSES else None,
+            ref,
+            tok,
+            train,
+            beta=options.get("beta", preset.train["beta"]),
+            max_length=preset.train["max_length"],
+        ),
     }
     return {k: row[k] for k in CSV_COLUMNS}
 
@@ -220,18 +254,30 @@ def audit_training_pairs(policy, ref, tok, train, *, beta: float, max_length: in
 
     from ..audit import estimate_noise, score_pairs
 
-    m = score_pairs(policy, tok, train, reference=ref, beta=beta, max_length=max_length, batch_size=64,
-                    device="cpu", progress=False).margins
+    m = score_pairs(
+        policy, tok, train, reference=ref, beta=beta, max_length=max_length, batch_size=64, device="cpu", progress=False
+    ).margins
     ok = np.isfinite(m)
     flipped = np.array([ex.label != ex.true_label for ex in train])[ok]
     k = int(flipped.sum())
     top = np.argsort(m[ok], kind="mergesort")[:k]  # the lowest margins as labelled = the top suspects
-    return {"audit_noise_rate": estimate_noise(m[ok]).noise_rate, "audit_flips_in_top": int(flipped[top].sum()),
-            "audit_num_flips": k}
+    return {
+        "audit_noise_rate": estimate_noise(m[ok]).noise_rate,
+        "audit_flips_in_top": int(flipped[top].sum()),
+        "audit_num_flips": k,
+    }
 
 
-def run_grid(losses=ALL_LOSSES, noises=FULL_NOISE, seeds=FULL_SEEDS, preset: DemoPreset = FULL_PRESET, *,
-             workers: int = 1, threads: int = 1, progress: bool = True) -> tuple[list[dict], list[dict]]:
+def run_grid(
+    losses=ALL_LOSSES,
+    noises=FULL_NOISE,
+    seeds=FULL_SEEDS,
+    preset: DemoPreset = FULL_PRESET,
+    *,
+    workers: int = 1,
+    threads: int = 1,
+    progress: bool = True,
+) -> tuple[list[dict], list[dict]]:
     """Every (seed, noise, loss) run. Phase 1 builds one reference and the pairs per seed; phase 2
     trains every loss on them (seed-major). Returns (rows, per-seed preparation info)."""
     losses = tuple(canonical_name(loss) for loss in losses)  # aliases too; ValueError names the valid ones
@@ -239,12 +285,21 @@ def run_grid(losses=ALL_LOSSES, noises=FULL_NOISE, seeds=FULL_SEEDS, preset: Dem
     for n in noises:
         if not 0.0 <= n < 0.5:
             raise ValueError(f"noise rate {n} outside [0, 0.5)")
-    prepared = common.run_tasks(prepare_seed, [(s, noises, preset) for s in seeds],
-                                workers=min(workers, len(seeds)), threads=threads, desc="references + pairs",
-                                progress=progress)
+    prepared = common.run_tasks(
+        prepare_seed,
+        [(s, noises, preset) for s in seeds],
+        workers=min(workers, len(seeds)),
+        threads=threads,
+        desc="references + pairs",
+        progress=progress,
+    )
     bar_inside = progress and workers <= 1 and len(losses) * len(noises) * len(seeds) <= 4
-    tasks = [(loss, noise, p["seed"], preset, p["state_dict"], *p["data"][noise], bar_inside)
-             for p in prepared for noise in noises for loss in losses]
+    tasks = [
+        (loss, noise, p["seed"], preset, p["state_dict"], *p["data"][noise], bar_inside)
+        for p in prepared
+        for noise in noises
+        for loss in losses
+    ]
     rows = common.run_tasks(run_one, tasks, workers=workers, threads=threads, desc="trainings", progress=progress)
     info = [{"seed": p["seed"], "seconds": p["seconds"]} for p in prepared]
     return rows, info
@@ -268,24 +323,53 @@ def summary_markdown(rows: list[dict], losses, noises) -> str:
     losses = [l for l in losses if any(r["loss"] == l for r in rows)]
     seeds = sorted({int(r["seed"]) for r in rows})
     cols = [float(n) for n in noises]
-    parts = [f"Mean ± std over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); columns: symmetric label "
-             "flip rate; bold: best mean per column."]
+    parts = [
+        f"Mean ± std over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); columns: symmetric label "
+        "flip rate; bold: best mean per column."
+    ]
     ref = common.summarize([r for r in rows if r["loss"] == losses[0]], ["noise"], ["reference_true_reward"])
-    parts.append("\nReference policy (the SFT model every policy starts from), mean true reward: " + ", ".join(
-        f"noise {_noise_name(s['noise'])}: {common.fmt_mean_std(s['reference_true_reward_mean'], s['reference_true_reward_std'])}"
-        for s in ref) + " (the same reference per seed at every noise level).")
+    parts.append(
+        "\nReference policy (the SFT model every policy starts from), mean true reward: "
+        + ", ".join(
+            f"noise {_noise_name(s['noise'])}: {common.fmt_mean_std(s['reference_true_reward_mean'], s['reference_true_reward_std'])}"
+            for s in ref
+        )
+        + " (the same reference per seed at every noise level)."
+    )
     for metric in METRICS[:-1]:
         parts.append(f"\n### {METRIC_LABELS[metric]} (`{metric}`)\n")
-        parts.append(common.pivot_markdown(summ, row_key="loss", col_key="noise", metric=metric, row_order=losses,
-                                           col_order=cols, row_label=_label, col_label=_noise_name,
-                                           bold_best=metric != "acc_noisy"))
+        parts.append(
+            common.pivot_markdown(
+                summ,
+                row_key="loss",
+                col_key="noise",
+                metric=metric,
+                row_order=losses,
+                col_order=cols,
+                row_label=_label,
+                col_label=_noise_name,
+                bold_best=metric != "acc_noisy",
+            )
+        )
     if "logistic" in losses and len(losses) > 1:
         for metric in ("true_reward", "win_rate", "acc_true"):
             parts.append(f"\n### Paired difference to DPO (logistic): `{metric}`\n")
-            parts.append("Per seed the same reference, pairs, labels and evaluation prompts/sampling seeds; cell: mean ± std of "
-                         "the difference over seeds (seeds where it is > 0 / seeds).\n")
-            parts.append(common.paired_markdown(rows, baseline="logistic", metric=metric, line_key="loss",
-                                                col_key="noise", lines=losses, col_order=cols, row_label=_label))
+            parts.append(
+                "Per seed the same reference, pairs, labels and evaluation prompts/sampling seeds; cell: mean ± std of "
+                "the difference over seeds (seeds where it is > 0 / seeds).\n"
+            )
+            parts.append(
+                common.paired_markdown(
+                    rows,
+                    baseline="logistic",
+                    metric=metric,
+                    line_key="loss",
+                    col_key="noise",
+                    lines=losses,
+                    col_order=cols,
+                    row_label=_label,
+                )
+            )
     return "\n".join(parts) + "\n"
 
 
@@ -296,20 +380,45 @@ def make_plots(rows: list[dict], losses, noises, out: Path) -> list[Path]:
     # The reference policy as a line of its own (flat: the same reference at every noise level of a seed).
     ref_name = "reference (SFT)"
     for s in common.summarize([r for r in rows if r["loss"] == losses[0]], ["noise"], ["reference_true_reward"]):
-        summ.append({"loss": ref_name, "noise": s["noise"], "true_reward_mean": s["reference_true_reward_mean"],
-                     "true_reward_std": s["reference_true_reward_std"], "win_rate_mean": 0.5, "win_rate_std": 0.0})
+        summ.append(
+            {
+                "loss": ref_name,
+                "noise": s["noise"],
+                "true_reward_mean": s["reference_true_reward_mean"],
+                "true_reward_std": s["reference_true_reward_std"],
+                "win_rate_mean": 0.5,
+                "win_rate_std": 0.0,
+            }
+        )
     paths = [
-        common.plot_lines(summ, x_key="noise", line_key="loss", lines=[*losses, ref_name], x_values=xs,
-                          metrics=[("true_reward", "mean true reward of samples"),
-                                   ("win_rate", "win rate vs reference (true reward)")],
-                          x_label="symmetric label flip rate", path=out / "lm_reward_winrate.png",
-                          title="LM alignment under label noise (tiny Llama, synthetic task; mean ± std over seeds)",
-                          ),
-        common.plot_lines(summ, x_key="noise", line_key="loss", lines=losses, x_values=xs,
-                          metrics=[("acc_true", "held-out accuracy vs TRUE labels"),
-                                   ("acc_noisy", "held-out accuracy vs NOISY labels")],
-                          x_label="symmetric label flip rate", path=out / "lm_accuracy.png",
-                          title="Implicit reward accuracy on held-out pairs (mean ± std over seeds)"),
+        common.plot_lines(
+            summ,
+            x_key="noise",
+            line_key="loss",
+            lines=[*losses, ref_name],
+            x_values=xs,
+            metrics=[
+                ("true_reward", "mean true reward of samples"),
+                ("win_rate", "win rate vs reference (true reward)"),
+            ],
+            x_label="symmetric label flip rate",
+            path=out / "lm_reward_winrate.png",
+            title="LM alignment under label noise (tiny Llama, synthetic task; mean ± std over seeds)",
+        ),
+        common.plot_lines(
+            summ,
+            x_key="noise",
+            line_key="loss",
+            lines=losses,
+            x_values=xs,
+            metrics=[
+                ("acc_true", "held-out accuracy vs TRUE labels"),
+                ("acc_noisy", "held-out accuracy vs NOISY labels"),
+            ],
+            x_label="symmetric label flip rate",
+            path=out / "lm_accuracy.png",
+            title="Implicit reward accuracy on held-out pairs (mean ± std over seeds)",
+        ),
     ]
     return paths
 
@@ -331,22 +440,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m sympo_ext.experiments.lm_alignment",
         description="LM alignment under label noise (SymPO Section 5.2 on a tiny Llama and a synthetic task "
-                    "with a computable true reward).",
+        "with a computable true reward).",
     )
-    p.add_argument("--quick", action="store_true",
-                   help="CI preset: DPO and SymPO-sigmoid at noise 0.2, 1 seed, the demo's quick sizes")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI preset: DPO and SymPO-sigmoid at noise 0.2, 1 seed, the demo's quick sizes",
+    )
     p.add_argument("--out", default="runs/lm_alignment", help="output directory (CSV, summary, plots)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: 0 1 2; quick: 0)")
-    p.add_argument("--losses", nargs="+", type=canonical_name, metavar="LOSS",
-                   help="losses: any sympo_ext loss name or alias (default: " + " ".join(ALL_LOSSES) + ")")
+    p.add_argument(
+        "--losses",
+        nargs="+",
+        type=canonical_name,
+        metavar="LOSS",
+        help="losses: any sympo_ext loss name or alias (default: " + " ".join(ALL_LOSSES) + ")",
+    )
     p.add_argument("--noise", nargs="+", type=float, help="symmetric flip rates (default: 0 0.2 0.4)")
     p.add_argument("--steps", type=int, help="override the preset's optimizer steps (ablations; every loss alike)")
     p.add_argument("--beta", type=float, help="override the preset's beta (ablations; every loss alike)")
     p.add_argument("--learning-rate", type=float, help="override the preset's learning rate (every loss alike)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (each 1 torch thread by default)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker (1 is fastest for this model)")
-    p.add_argument("--report-only", action="store_true",
-                   help="re-render the summary and plots from OUT/lm_runs.csv without training")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="re-render the summary and plots from OUT/lm_runs.csv without training",
+    )
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -355,8 +475,11 @@ def build_parser() -> argparse.ArgumentParser:
 def preset_from_args(args) -> DemoPreset:
     """The quick or full preset with the command line's overrides (the same for every loss)."""
     preset = QUICK_PRESET if args.quick else FULL_PRESET
-    overrides = {k: v for k, v in (("max_steps", args.steps), ("beta", args.beta),
-                                    ("learning_rate", args.learning_rate)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (("max_steps", args.steps), ("beta", args.beta), ("learning_rate", args.learning_rate))
+        if v is not None
+    }
     return preset.with_train(**overrides)
 
 
@@ -371,7 +494,9 @@ def main(argv=None) -> list[dict]:
     preset_dict = {k: v for k, v in asdict(preset).items() if k != "label_noise"}  # the demo's own noise is unused
 
     print(f"machine: {common.machine_info()}")
-    print(f"preset ({'quick' if args.quick else 'full'}{', overridden' if preset != (QUICK_PRESET if args.quick else FULL_PRESET) else ''}): {preset_dict}")
+    print(
+        f"preset ({'quick' if args.quick else 'full'}{', overridden' if preset != (QUICK_PRESET if args.quick else FULL_PRESET) else ''}): {preset_dict}"
+    )
     print(f"losses: {', '.join(losses)}\nnoise: {', '.join(map(_noise_name, noises))}\nseeds: {seeds}")
     print(f"workers: {args.workers} x {args.threads} torch thread(s)", flush=True)
     t0 = time.perf_counter()
@@ -383,18 +508,23 @@ def main(argv=None) -> list[dict]:
             noises = tuple(sorted({r["noise"] for r in rows}))
         timing = "re-rendered from lm_runs.csv"
     else:
-        rows, info = run_grid(losses, noises, seeds, preset, workers=args.workers, threads=args.threads,
-                              progress=not args.no_progress)
+        rows, info = run_grid(
+            losses, noises, seeds, preset, workers=args.workers, threads=args.threads, progress=not args.no_progress
+        )
         wall = time.perf_counter() - t0
         common.write_csv(rows, out / "lm_runs.csv", CSV_COLUMNS)
-        timing = (f"in {wall:.0f} s wall ({args.workers} worker(s) x {args.threads} thread(s); references + pairs: "
-                  + ", ".join(f"seed {i['seed']} {i['seconds']:.0f} s" for i in info)
-                  + f"; mean {common.mean_std(r['seconds'] for r in rows)[0]:.0f} s per training + evaluation)")
+        timing = (
+            f"in {wall:.0f} s wall ({args.workers} worker(s) x {args.threads} thread(s); references + pairs: "
+            + ", ".join(f"seed {i['seed']} {i['seconds']:.0f} s" for i in info)
+            + f"; mean {common.mean_std(r['seconds'] for r in rows)[0]:.0f} s per training + evaluation)"
+        )
     summ = common.summarize(rows, ["loss", "noise"], METRICS)
     common.write_csv(summ, out / "lm_summary.csv")
     md = summary_markdown(rows, losses, noises)
-    header = (f"# LM alignment under label noise: summary\n\n{len(rows)} runs {timing}.\n\n"
-              f"Preset: `{preset_dict}`\n\nMachine: {common.machine_info()}\n\n")
+    header = (
+        f"# LM alignment under label noise: summary\n\n{len(rows)} runs {timing}.\n\n"
+        f"Preset: `{preset_dict}`\n\nMachine: {common.machine_info()}\n\n"
+    )
     (out / "lm_summary.md").write_text(header + md)
     print(md)
     if not args.no_plots:

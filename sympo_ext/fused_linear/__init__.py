@@ -81,6 +81,10 @@ from __future__ import annotations
 from .chunking import CPU_CHUNK_BUDGET_BYTES, CUDA_CHUNK_BUDGET_MAX, CUDA_CHUNK_BUDGET_MIN, auto_chunk_size
 from .logps_op import fused_linear_sequence_logps
 
-__all__ = ["fused_linear_sequence_logps", "auto_chunk_size", "CPU_CHUNK_BUDGET_BYTES",
-           "CUDA_CHUNK_BUDGET_MIN", "CUDA_CHUNK_BUDGET_MAX"]
-
+__all__ = [
+    "fused_linear_sequence_logps",
+    "auto_chunk_size",
+    "CPU_CHUNK_BUDGET_BYTES",
+    "CUDA_CHUNK_BUDGET_MIN",
+    "CUDA_CHUNK_BUDGET_MAX",
+]

@@ -15,8 +15,19 @@ from .. import oracle
 from ..autodiff import under_func_autodiff
 from ..dtypes import math_dtype
 from ..sequences import average_or_zero, inverse_counts, per_sequence_sum, sequence_ids
-from .chunking import (FLOATS, LOW_PRECISION, NAME, addmm_fp32_out, chunks, geometry, head_logits, resolve_chunk,
-                       row_fns, scan_counted, take)
+from .chunking import (
+    FLOATS,
+    LOW_PRECISION,
+    NAME,
+    addmm_fp32_out,
+    chunks,
+    geometry,
+    head_logits,
+    resolve_chunk,
+    row_fns,
+    scan_counted,
+    take,
+)
 
 __all__ = ["fused_linear_sequence_logps", "check_inputs", "SLICE_PAD"]
 
@@ -24,6 +35,7 @@ __all__ = ["fused_linear_sequence_logps", "check_inputs", "SLICE_PAD"]
 # --------------------------------------------------------------------------- #
 # forward and backward (eager; run inside the custom ops)
 # --------------------------------------------------------------------------- #
+
 
 def _forward_impl(hidden, weight, bias, labels, cu_seqlens, ignore_index, average, chunk_size):
     h2, lab, n, t = geometry(hidden, labels, cu_seqlens)
@@ -46,8 +58,21 @@ def _forward_impl(hidden, weight, bias, labels, cu_seqlens, ignore_index, averag
     return total, lse
 
 
-def _backward_impl(grad_out, hidden, weight, bias, labels, cu_seqlens, lse, ignore_index, average, chunk_size,
-                   need_hidden, need_weight, need_bias):
+def _backward_impl(
+    grad_out,
+    hidden,
+    weight,
+    bias,
+    labels,
+    cu_seqlens,
+    lse,
+    ignore_index,
+    average,
+    chunk_size,
+    need_hidden,
+    need_weight,
+    need_bias,
+):
     h2, lab, n, t = geometry(hidden, labels, cu_seqlens)
     num_rows, vocab = lab.shape[0], weight.shape[0]
     mask, n_valid, idx = scan_counted(lab, cu_seqlens, ignore_index, vocab)
@@ -60,8 +85,20 @@ def _backward_impl(grad_out, hidden, weight, bias, labels, cu_seqlens, lse, igno
     row_grad = g.repeat_interleave(t) if seq is None else g[seq]
     row_grad = row_grad.to(math_dtype(hidden))
 
-    grads = _vocab_sliced_backward(h2, weight, bias, lab, lse, row_grad, idx, n_valid,
-                                   resolve_chunk(chunk_size, n_valid, weight), need_hidden, need_weight, need_bias)
+    grads = _vocab_sliced_backward(
+        h2,
+        weight,
+        bias,
+        lab,
+        lse,
+        row_grad,
+        idx,
+        n_valid,
+        resolve_chunk(chunk_size, n_valid, weight),
+        need_hidden,
+        need_weight,
+        need_bias,
+    )
     # custom-op outputs may not alias each other: a fresh empty tensor for each one not wanted
     grad_h, grad_w, grad_b = (g if g is not None else hidden.new_empty(0) for g in grads)
     return (grad_h.view(hidden.shape) if need_hidden else grad_h), grad_w, grad_b
@@ -71,8 +108,9 @@ SLICE_PAD = 8  # -inf columns after each vocabulary slice: keeps leading dimensi
 _MIN_SLICE = 256
 
 
-def _vocab_sliced_backward(h2, weight, bias, lab, lse, row_grad, idx, n_valid, chunk, need_hidden, need_weight,
-                           need_bias):
+def _vocab_sliced_backward(
+    h2, weight, bias, lab, lse, row_grad, idx, n_valid, chunk, need_hidden, need_weight, need_bias
+):
     """Backward over VOCABULARY slices of all counted tokens (token blocks only when even a
     ``_MIN_SLICE``-wide slice of every token exceeds the budget of ``chunk * V`` logits).
 
@@ -93,8 +131,11 @@ def _vocab_sliced_backward(h2, weight, bias, lab, lse, row_grad, idx, n_valid, c
     if need_hidden:
         grad_h = torch.empty_like(h2) if idx is None and n_valid else torch.zeros_like(h2)
     if n_valid == 0:
-        return (grad_h, torch.zeros_like(weight) if need_weight else None,
-                torch.zeros_like(bias) if need_bias else None)
+        return (
+            grad_h,
+            torch.zeros_like(weight) if need_weight else None,
+            torch.zeros_like(bias) if need_bias else None,
+        )
 
     hv = h2 if idx is None else h2.index_select(0, idx)
     lv = lab if idx is None else lab.index_select(0, idx)
@@ -108,8 +149,11 @@ def _vocab_sliced_backward(h2, weight, bias, lab, lse, row_grad, idx, n_valid, c
         vs -= vs % 64
     n_blocks = -(-n_valid // block)
     if need_weight:
-        grad_w = torch.empty_like(weight) if n_blocks == 1 else torch.zeros(weight.shape, dtype=acc_dtype,
-                                                                           device=weight.device)
+        grad_w = (
+            torch.empty_like(weight)
+            if n_blocks == 1
+            else torch.zeros(weight.shape, dtype=acc_dtype, device=weight.device)
+        )
     if need_bias:
         grad_b = torch.empty_like(bias) if n_blocks == 1 else torch.zeros(vocab, dtype=acc_dtype, device=bias.device)
     _, row_bwd = row_fns(dtype)
@@ -123,7 +167,7 @@ def _vocab_sliced_backward(h2, weight, bias, lab, lse, row_grad, idx, n_valid, c
             v1 = min(v0 + vs, vocab)
             w_s = weight[v0:v1]
             buf = torch.empty((t1 - t0, v1 - v0 + SLICE_PAD), dtype=dtype, device=h2.device)
-            buf[:, v1 - v0:] = float("-inf")
+            buf[:, v1 - v0 :] = float("-inf")
             logits = buf[:, : v1 - v0]
             if bias is None:
                 torch.mm(h, w_s.t(), out=logits)
@@ -211,13 +255,39 @@ def _fused_linear_logps_backward(
     need_bias: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Returns (grad_hidden, grad_weight, grad_bias); an empty tensor for each one not needed."""
-    return _backward_impl(grad_out, hidden, weight, bias, labels, cu_seqlens, lse, ignore_index, average,
-                          chunk_size, need_hidden, need_weight, need_bias)
+    return _backward_impl(
+        grad_out,
+        hidden,
+        weight,
+        bias,
+        labels,
+        cu_seqlens,
+        lse,
+        ignore_index,
+        average,
+        chunk_size,
+        need_hidden,
+        need_weight,
+        need_bias,
+    )
 
 
 @_fused_linear_logps_backward.register_fake
-def _(grad_out, hidden, weight, bias, labels, cu_seqlens, lse, ignore_index, average, chunk_size, need_hidden,
-      need_weight, need_bias):
+def _(
+    grad_out,
+    hidden,
+    weight,
+    bias,
+    labels,
+    cu_seqlens,
+    lse,
+    ignore_index,
+    average,
+    chunk_size,
+    need_hidden,
+    need_weight,
+    need_bias,
+):
     return (
         torch.empty_like(hidden) if need_hidden else hidden.new_empty(0),
         torch.empty_like(weight) if need_weight else hidden.new_empty(0),
@@ -239,8 +309,14 @@ def _backward(ctx, grad_out, _grad_lse):
     if not (need_h or need_w or need_b):
         return (None,) * 8
     if torch.is_grad_enabled():  # create_graph=True: a differentiable gradient (see _double_backward)
-        return (*_double_backward(ctx, grad_out, hidden, weight, bias, labels, cu_seqlens), None, None, None, None,
-                None)
+        return (
+            *_double_backward(ctx, grad_out, hidden, weight, bias, labels, cu_seqlens),
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
     gh, gw, gb = _fused_linear_logps_backward(
         grad_out.contiguous(), hidden, weight, bias, labels, cu_seqlens, lse, *ctx.options, need_h, need_w, need_b
     )
@@ -254,7 +330,9 @@ def _double_backward(ctx, grad_out, hidden, weight, bias, labels, cu_seqlens):
     ignore_index, average, _ = ctx.options
     logits = torch.nn.functional.linear(hidden, weight, bias)
     out = oracle.sequence_logps(logits, labels, ignore_index=ignore_index, average=average, cu_seqlens=cu_seqlens)
-    wanted = [t if need and t is not None else None for t, need in zip((hidden, weight, bias), ctx.needs_input_grad[:3])]
+    wanted = [
+        t if need and t is not None else None for t, need in zip((hidden, weight, bias), ctx.needs_input_grad[:3])
+    ]
     grads = iter(torch.autograd.grad(out, [t for t in wanted if t is not None], grad_out, create_graph=True))
     return tuple(next(grads) if t is not None else None for t in wanted)
 
@@ -307,7 +385,9 @@ def check_inputs(hidden, weight, labels, bias, cu_seqlens, chunk_size) -> None:
         if hidden.dim() != 2:
             raise ValueError(f"{NAME}: with cu_seqlens, hidden must be packed [L, H], got shape {tuple(hidden.shape)}")
         if labels.shape != hidden.shape[:1]:
-            raise ValueError(f"{NAME}: labels shape {tuple(labels.shape)} must equal hidden's [L] = {tuple(hidden.shape[:1])}")
+            raise ValueError(
+                f"{NAME}: labels shape {tuple(labels.shape)} must equal hidden's [L] = {tuple(hidden.shape[:1])}"
+            )
         if cu_seqlens.dim() != 1 or cu_seqlens.shape[0] < 1:
             raise ValueError(f"{NAME}: cu_seqlens must be 1-D [N + 1], got shape {tuple(cu_seqlens.shape)}")
         if cu_seqlens.dtype not in (torch.int64, torch.int32):
@@ -356,8 +436,9 @@ def fused_linear_sequence_logps(
     check_inputs(hidden, weight, labels, bias, cu_seqlens, chunk_size)
     if under_func_autodiff():  # torch.func.grad / jacrev / jvp: the unfused reference (full logits)
         logits = torch.nn.functional.linear(hidden, weight, bias)
-        return oracle.sequence_logps(logits, labels, ignore_index=int(ignore_index), average=bool(average),
-                                        cu_seqlens=cu_seqlens)
+        return oracle.sequence_logps(
+            logits, labels, ignore_index=int(ignore_index), average=bool(average), cu_seqlens=cu_seqlens
+        )
     out, _ = _fused_linear_logps(
         hidden, weight, bias, labels, cu_seqlens, int(ignore_index), bool(average), int(chunk_size or 0)
     )

@@ -36,7 +36,7 @@ class PairInputs(NamedTuple):
     labels: Optional[torch.Tensor]
     weights: Optional[torch.Tensor]
 
-    def part(self, p0: int, p1: int) -> "PairInputs":
+    def part(self, p0: int, p1: int) -> PairInputs:
         return PairInputs(*(None if x is None else x[p0:p1] for x in self))
 
 
@@ -63,8 +63,9 @@ class _GradAccumulator:
             self.grad_h = torch.empty_like(h2) if idx is None and n_valid else torch.zeros_like(h2)
         self.grad_w = None
         if need_weight:
-            self.grad_w = torch.zeros(weight.shape, dtype=acc_dtype if n_chunks > 1 else weight.dtype,
-                                      device=weight.device)
+            self.grad_w = torch.zeros(
+                weight.shape, dtype=acc_dtype if n_chunks > 1 else weight.dtype, device=weight.device
+            )
         self.grad_b = torch.zeros(weight.shape[0], dtype=acc_dtype, device=weight.device) if need_bias else None
         self.fp32_out_mm = self.low and n_chunks > 1 and weight.is_cuda
 
@@ -134,10 +135,13 @@ def _loss_fused_impl(hidden, weight, bias, labels, cu_seqlens, pair: PairInputs,
 
     for p0, p1 in groups:
         size = p1 - p0
-        sel = torch.cat([idx[offsets[p0]:offsets[p1]], idx[offsets[pairs + p0]:offsets[pairs + p1]]])
-        group_counts = counts[p0:p1] + counts[pairs + p0:pairs + p1]
-        local = torch.repeat_interleave(torch.arange(2 * size, device=lab.device),
-                                        torch.tensor(group_counts, device=lab.device), output_size=sel.numel())
+        sel = torch.cat([idx[offsets[p0] : offsets[p1]], idx[offsets[pairs + p0] : offsets[pairs + p1]]])
+        group_counts = counts[p0:p1] + counts[pairs + p0 : pairs + p1]
+        local = torch.repeat_interleave(
+            torch.arange(2 * size, device=lab.device),
+            torch.tensor(group_counts, device=lab.device),
+            output_size=sel.numel(),
+        )
         inv_counts = inverse_counts(torch.tensor(group_counts, dtype=math, device=hidden.device))
         scale = inv_counts if opts.average else torch.ones(2 * size, dtype=math, device=hidden.device)
         h = h2.index_select(0, sel)
@@ -145,12 +149,21 @@ def _loss_fused_impl(hidden, weight, bias, labels, cu_seqlens, pair: PairInputs,
         logits = head_logits(h, weight, bias)
         tok, lse = row_fwd(logits, lab_sel, opts.ignore_index)
         group_logps = per_sequence_sum(tok.to(math), 2 * size, local) * scale
-        logps[p0:p1], logps[pairs + p0:pairs + p1] = group_logps[:size], group_logps[size:]
+        logps[p0:p1], logps[pairs + p0 : pairs + p1] = group_logps[:size], group_logps[size:]
         pc, pr = group_logps[:size].detach().requires_grad_(), group_logps[size:].detach().requires_grad_()
         part = pair.part(p0, p1)
         with torch.enable_grad():
-            out = _ops.sym_loss(pc, pr, part.ref_chosen, part.ref_rejected, labels=part.labels,
-                                weights=part.weights, reduction="sum", return_rewards=True, **kw)
+            out = _ops.sym_loss(
+                pc,
+                pr,
+                part.ref_chosen,
+                part.ref_rejected,
+                labels=part.labels,
+                weights=part.weights,
+                reduction="sum",
+                return_rewards=True,
+                **kw,
+            )
             group_loss = out.loss
             if opts.nll_weight:  # per pair: the chosen response's per-token NLL
                 per_token = pc if opts.average else pc * inv_counts[:size]
@@ -162,8 +175,9 @@ def _loss_fused_impl(hidden, weight, bias, labels, cu_seqlens, pair: PairInputs,
         if reduction == "mean":
             d_seq = d_seq / pairs
         row_grad = d_seq.index_select(0, local)
-        gl = row_bwd(logits, lab_sel, lse, row_grad.to(torch.float32) if math == torch.float32 else row_grad,
-                     opts.ignore_index)
+        gl = row_bwd(
+            logits, lab_sel, lse, row_grad.to(torch.float32) if math == torch.float32 else row_grad, opts.ignore_index
+        )
         acc.add(gl, h, sel)
         del logits, gl, h
     loss = torch.stack(losses).sum() if losses else torch.zeros((), dtype=math, device=hidden.device)
@@ -190,7 +204,9 @@ class _LossFusedFunction(torch.autograd.Function):
         gh, gw, gb = ctx.saved_tensors
         # the stored gradients are for d loss = 1 (the usual case: loss.backward())
         unit = bool((grad_loss == 1).all())
-        grads = [(g if unit else g * grad_loss.to(g.dtype)) if need else None for g, need in zip((gh, gw, gb), ctx.needs)]
+        grads = [
+            (g if unit else g * grad_loss.to(g.dtype)) if need else None for g, need in zip((gh, gw, gb), ctx.needs)
+        ]
         return (*grads, None, None, None, None)
 
 

@@ -15,11 +15,40 @@ It imports nothing above it (no ``sympo_ext.train``).
 from __future__ import annotations
 
 from .heads import HeadParts, post_processing_reason, projection_inputs, split_decoder_head
-from .logps import (LOGPS_PATHS, RESOLVED_LOGPS_PATHS, LogpsInputs, SequenceLogps, batch_logps, check_logps_path,
-                    logps_from_inputs, logps_inputs, model_inputs, model_logits, policy_logps)
+from .logps import (
+    LOGPS_PATHS,
+    RESOLVED_LOGPS_PATHS,
+    LogpsInputs,
+    SequenceLogps,
+    batch_logps,
+    check_logps_path,
+    logps_from_inputs,
+    logps_inputs,
+    model_inputs,
+    model_logits,
+    policy_logps,
+)
 from .probe import PACKED_MODES, LogpsPathError, LogpsPlan, packed_mode, plan_logps
 
-__all__ = ["LOGPS_PATHS", "PACKED_MODES", "RESOLVED_LOGPS_PATHS", "HeadParts", "LogpsInputs", "LogpsPathError",
-           "LogpsPlan", "SequenceLogps", "batch_logps", "check_logps_path", "logps_from_inputs", "logps_inputs",
-           "model_inputs", "model_logits", "packed_mode", "plan_logps", "policy_logps", "post_processing_reason",
-           "projection_inputs", "split_decoder_head"]
+__all__ = [
+    "LOGPS_PATHS",
+    "PACKED_MODES",
+    "RESOLVED_LOGPS_PATHS",
+    "HeadParts",
+    "LogpsInputs",
+    "LogpsPathError",
+    "LogpsPlan",
+    "SequenceLogps",
+    "batch_logps",
+    "check_logps_path",
+    "logps_from_inputs",
+    "logps_inputs",
+    "model_inputs",
+    "model_logits",
+    "packed_mode",
+    "plan_logps",
+    "policy_logps",
+    "post_processing_reason",
+    "projection_inputs",
+    "split_decoder_head",
+]

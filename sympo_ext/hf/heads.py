@@ -16,15 +16,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["HeadParts", "HeadTransform", "post_processing_reason", "projection_inputs",
-           "split_decoder_head"]
+__all__ = ["HeadParts", "HeadTransform", "post_processing_reason", "projection_inputs", "split_decoder_head"]
 
 # Known config attributes that post-process the logits after the LM head. A cap is off only
 # when unset/0 (a cap of 1.0 squashes the logits into (-1, 1)); a scale is off when unset or 1.
-_LOGIT_CAPS = ("final_logit_softcapping", "logits_soft_cap", "output_logit_soft_cap", "logit_softcapping",
-               "final_logit_soft_cap")
-_LOGIT_SCALES = ("logit_scale", "logits_scaling", "output_multiplier_scale", "logit_multiplier",
-                 "lm_head_multiplier")
+_LOGIT_CAPS = (
+    "final_logit_softcapping",
+    "logits_soft_cap",
+    "output_logit_soft_cap",
+    "logit_softcapping",
+    "final_logit_soft_cap",
+)
+_LOGIT_SCALES = ("logit_scale", "logits_scaling", "output_multiplier_scale", "logit_multiplier", "lm_head_multiplier")
 
 
 def post_processing_reason(model: nn.Module) -> str | None:
@@ -162,5 +165,3 @@ def split_decoder_head(model: nn.Module) -> HeadParts | None:
         return None
     transform = None if head is projection else HeadTransform(head, projection)
     return HeadParts(decoder, transform, projection)
-
-

@@ -24,8 +24,21 @@ from torch import nn
 
 from ..errors import ConfigError
 
-__all__ = ["check_vocabulary", "is_hub_id", "load_tokenizer", "set_attn_implementation", "load_policy", "disable_dropout", "enable_gradient_checkpointing", "apply_lora", "is_peft_model",
-           "adapters_off", "adapter_state_dict", "load_adapter_state_dict", "save_pretrained_final"]
+__all__ = [
+    "check_vocabulary",
+    "is_hub_id",
+    "load_tokenizer",
+    "set_attn_implementation",
+    "load_policy",
+    "disable_dropout",
+    "enable_gradient_checkpointing",
+    "apply_lora",
+    "is_peft_model",
+    "adapters_off",
+    "adapter_state_dict",
+    "load_adapter_state_dict",
+    "save_pretrained_final",
+]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -40,8 +53,9 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text.splitlines()[0][:200]}" if text else type(e).__name__
 
 
-def load_policy(name: str, *, torch_dtype: str | None = None, attn_implementation: str | None = None,
-                what: str = "--model") -> nn.Module:
+def load_policy(
+    name: str, *, torch_dtype: str | None = None, attn_implementation: str | None = None, what: str = "--model"
+) -> nn.Module:
     """A Hugging Face causal LM from a local directory or a Hub id (from the local cache when
     offline). A model that cannot be found or loaded is a one-line ConfigError naming it."""
     from transformers import AutoModelForCausalLM
@@ -57,7 +71,7 @@ def load_policy(name: str, *, torch_dtype: str | None = None, attn_implementatio
         raise ConfigError(f"{what} {name!r}: no such directory, and not a Hugging Face Hub id (org/name)")
     try:
         return AutoModelForCausalLM.from_pretrained(name, **kwargs)
-    except Exception as e:  # noqa: BLE001 - OSError, an invalid config.json, a truncated weights file (safetensors)
+    except Exception as e:
         first = _first_line(e)
         if attn_implementation is not None and "attention" in first.lower():
             raise ConfigError(f"--attn_implementation {attn_implementation}: {first}") from e
@@ -91,9 +105,12 @@ def enable_gradient_checkpointing(model: nn.Module) -> None:
     """Hugging Face gradient checkpointing of the decoder layers (non-reentrant: works with frozen
     inputs, LoRA and the fused-linear path, whose head runs outside the checkpointed layers)."""
     if not getattr(model, "supports_gradient_checkpointing", False) or not hasattr(
-            model, "gradient_checkpointing_enable"):
-        raise ConfigError(f"--gradient_checkpointing: {type(model).__name__} does not support gradient "
-                          "checkpointing (supports_gradient_checkpointing is False)")
+        model, "gradient_checkpointing_enable"
+    ):
+        raise ConfigError(
+            f"--gradient_checkpointing: {type(model).__name__} does not support gradient "
+            "checkpointing (supports_gradient_checkpointing is False)"
+        )
     kwargs = {"use_reentrant": False}
     if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x name (the old one warns)
         model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
@@ -117,18 +134,24 @@ def apply_lora(model: nn.Module, *, r: int, alpha: float, dropout: float, target
         from peft import LoraConfig, get_peft_model
     except ImportError as e:
         raise ConfigError("--lora_r needs the peft package: pip install 'sympo_ext[lora]' (or pip install peft)") from e
-    targets = target_modules if target_modules == "all-linear" else [t.strip() for t in target_modules.split(",")
-                                                                    if t.strip()]
+    targets = (
+        target_modules
+        if target_modules == "all-linear"
+        else [t.strip() for t in target_modules.split(",") if t.strip()]
+    )
     if targets != "all-linear":  # every name must match a module (peft only refuses a list matching none)
         names = [name for name, _ in model.named_modules()]
         missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
         if missing:
             leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
-            raise ConfigError(f"--lora_target_modules {target_modules!r}: {', '.join(map(repr, missing))} not found: it "
-                              "matches no module of the model "
-                              f"(its linear layers: {', '.join(leaves)})")
-    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none",
-                        task_type="CAUSAL_LM")
+            raise ConfigError(
+                f"--lora_target_modules {target_modules!r}: {', '.join(map(repr, missing))} not found: it "
+                "matches no module of the model "
+                f"(its linear layers: {', '.join(leaves)})"
+            )
+    config = LoraConfig(
+        r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none", task_type="CAUSAL_LM"
+    )
     try:
         return get_peft_model(model, config)
     except ValueError as e:
@@ -156,8 +179,9 @@ def load_adapter_state_dict(model: nn.Module, state: dict) -> None:
         raise ValueError(f"adapter checkpoint does not match the model: unexpected keys {unexpected[:5]}")
 
 
-def save_pretrained_final(model: nn.Module, directory: str, *, state_dict: dict | None = None,
-                          merge_lora: bool = False) -> None:
+def save_pretrained_final(
+    model: nn.Module, directory: str, *, state_dict: dict | None = None, merge_lora: bool = False
+) -> None:
     """``save_pretrained`` of the trained policy into ``directory``: for a LoRA run the adapter
     (``adapter_model.safetensors`` + ``adapter_config.json``) and, with ``merge_lora``, the merged
     full model in ``directory/merged``."""
@@ -183,9 +207,11 @@ def load_tokenizer(path: str):
 
     try:
         tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    except Exception as e:  # noqa: BLE001 - an invalid tokenizer or config file, whatever the parser raises
-        raise ConfigError(f"tokenizer {path!r} could not be loaded ({_first_line(e)}); check its tokenizer and "
-                          "config files, or pass another --tokenizer") from e
+    except Exception as e:
+        raise ConfigError(
+            f"tokenizer {path!r} could not be loaded ({_first_line(e)}); check its tokenizer and "
+            "config files, or pass another --tokenizer"
+        ) from e
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -197,6 +223,8 @@ def check_vocabulary(model: nn.Module, max_id: int, what: str = "--model") -> No
     embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
     rows = getattr(embeddings, "num_embeddings", None)
     if rows is not None and max_id >= rows:
-        raise ConfigError(f"{what}: the data holds token id {max_id} but the model's vocabulary has {rows} rows; "
-                          "the tokenizer does not belong to this model (pass the model's own --tokenizer, or "
-                          "resize the model's embeddings)")
+        raise ConfigError(
+            f"{what}: the data holds token id {max_id} but the model's vocabulary has {rows} rows; "
+            "the tokenizer does not belong to this model (pass the model's own --tokenizer, or "
+            "resize the model's embeddings)"
+        )

@@ -34,8 +34,20 @@ from .. import ops
 from ..fused_linear import fused_linear_sequence_logps
 from .heads import HeadParts, post_processing_reason, projection_inputs, split_decoder_head
 
-__all__ = ["LOGPS_PATHS", "RESOLVED_LOGPS_PATHS", "LogpsInputs", "SequenceLogps", "batch_logps",
-           "check_logps_path", "forward_kwargs", "logps_from_inputs", "logps_inputs", "model_inputs", "model_logits", "policy_logps"]
+__all__ = [
+    "LOGPS_PATHS",
+    "RESOLVED_LOGPS_PATHS",
+    "LogpsInputs",
+    "SequenceLogps",
+    "batch_logps",
+    "check_logps_path",
+    "forward_kwargs",
+    "logps_from_inputs",
+    "logps_inputs",
+    "model_inputs",
+    "model_logits",
+    "policy_logps",
+]
 
 LOGPS_PATHS = ("auto", "fused_linear", "logits")  # what a user may ask for
 RESOLVED_LOGPS_PATHS = ("fused_linear", "logits")  # what runs ('auto' is decided by the probe)
@@ -90,8 +102,15 @@ class LogpsInputs:
     outputs: Any = None
 
 
-def logps_inputs(model: nn.Module, path: str, model_kwargs: dict, *, parts: HeadParts | None = None,
-                 positions: slice | None = None, packed: bool = False) -> LogpsInputs:
+def logps_inputs(
+    model: nn.Module,
+    path: str,
+    model_kwargs: dict,
+    *,
+    parts: HeadParts | None = None,
+    positions: slice | None = None,
+    packed: bool = False,
+) -> LogpsInputs:
     """Run ``model`` (its decoder only, on the fused path) on ``model_kwargs`` (``input_ids`` and
     ``attention_mask`` or ``position_ids``, plus any extra model input).
 
@@ -102,8 +121,10 @@ def logps_inputs(model: nn.Module, path: str, model_kwargs: dict, *, parts: Head
     if path == "fused_linear":
         parts = parts if parts is not None else split_decoder_head(model)
         if parts is None:
-            raise ValueError("logps_path='fused_linear': the model does not expose a decoder and an nn.Linear output "
-                             "projection; use 'logits' or 'auto'")
+            raise ValueError(
+                "logps_path='fused_linear': the model does not expose a decoder and an nn.Linear output "
+                "projection; use 'logits' or 'auto'"
+            )
         out = parts.decoder(**model_kwargs, use_cache=False)
         hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
         if positions is not None:
@@ -121,22 +142,43 @@ def logps_inputs(model: nn.Module, path: str, model_kwargs: dict, *, parts: Head
     return LogpsInputs(path, logits=logits, outputs=outputs)
 
 
-def logps_from_inputs(inputs: LogpsInputs, targets: torch.Tensor, *, average: bool = False,
-                      cu_seqlens: torch.Tensor | None = None, chunk_size: int | None = None) -> torch.Tensor:
+def logps_from_inputs(
+    inputs: LogpsInputs,
+    targets: torch.Tensor,
+    *,
+    average: bool = False,
+    cu_seqlens: torch.Tensor | None = None,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
     """Per-sequence log-probs (float32 [N]) from :func:`logps_inputs`. The fused op runs with autocast
     off: its inputs already are in the dtype autocast would use (:func:`~sympo_ext.hf.heads.projection_inputs`)
     and its GEMMs write into preallocated buffers."""
     if inputs.path == "fused_linear":
         with torch.autocast(inputs.hidden.device.type, enabled=False):
-            return fused_linear_sequence_logps(inputs.hidden, inputs.weight, targets, bias=inputs.bias,
-                                               average=average, cu_seqlens=cu_seqlens, chunk_size=chunk_size)
+            return fused_linear_sequence_logps(
+                inputs.hidden,
+                inputs.weight,
+                targets,
+                bias=inputs.bias,
+                average=average,
+                cu_seqlens=cu_seqlens,
+                chunk_size=chunk_size,
+            )
     return ops.sequence_logps(inputs.logits, targets, average=average, cu_seqlens=cu_seqlens)
 
 
-def policy_logps(model: nn.Module, path: str, model_kwargs: dict, targets: torch.Tensor, *,
-                 parts: HeadParts | None = None, positions: slice | None = None,
-                 cu_seqlens: torch.Tensor | None = None, average: bool = False,
-                 chunk_size: int | None = None) -> torch.Tensor:
+def policy_logps(
+    model: nn.Module,
+    path: str,
+    model_kwargs: dict,
+    targets: torch.Tensor,
+    *,
+    parts: HeadParts | None = None,
+    positions: slice | None = None,
+    cu_seqlens: torch.Tensor | None = None,
+    average: bool = False,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
     """:func:`logps_inputs` then :func:`logps_from_inputs`: the log-probs of ``targets`` under ``model``."""
     inputs = logps_inputs(model, path, model_kwargs, parts=parts, positions=positions, packed=cu_seqlens is not None)
     return logps_from_inputs(inputs, targets, average=average, cu_seqlens=cu_seqlens, chunk_size=chunk_size)
@@ -149,8 +191,7 @@ class SequenceLogps(nn.Module):
     :class:`HeadParts` and the fast rules see no post-processing (no probe: the trainer passes
     the path :func:`~sympo_ext.hf.probe.plan_logps` measured)."""
 
-    def __init__(self, model: nn.Module, *, path: str = "auto", chunk_size: int | None = None,
-                 average: bool = False):
+    def __init__(self, model: nn.Module, *, path: str = "auto", chunk_size: int | None = None, average: bool = False):
         super().__init__()
         check_logps_path(path, what="SequenceLogps: path")
         self.model = model
@@ -158,17 +199,26 @@ class SequenceLogps(nn.Module):
         self.chunk_size = chunk_size
         parts = split_decoder_head(model)
         if path == "fused_linear" and parts is None:
-            raise ValueError("logps_path='fused_linear': the model does not expose a decoder and an "
-                             "nn.Linear output projection; use 'logits' or 'auto'")
+            raise ValueError(
+                "logps_path='fused_linear': the model does not expose a decoder and an "
+                "nn.Linear output projection; use 'logits' or 'auto'"
+            )
         if path == "auto":
             path = "fused_linear" if parts is not None and post_processing_reason(model) is None else "logits"
         self.path = path
         self._parts = parts  # found once: the split walks the module tree
 
     def forward(self, input_ids, target_ids, attention_mask=None, position_ids=None, cu_seqlens=None):
-        return policy_logps(self.model, self.path, forward_kwargs(input_ids, attention_mask, position_ids), target_ids,
-                            parts=self._parts, cu_seqlens=cu_seqlens, average=self.average,
-                            chunk_size=self.chunk_size)
+        return policy_logps(
+            self.model,
+            self.path,
+            forward_kwargs(input_ids, attention_mask, position_ids),
+            target_ids,
+            parts=self._parts,
+            cu_seqlens=cu_seqlens,
+            average=self.average,
+            chunk_size=self.chunk_size,
+        )
 
 
 def model_inputs(batch: dict, device: torch.device) -> dict:

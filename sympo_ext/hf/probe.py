@@ -49,8 +49,15 @@ from ..errors import ConfigError
 from .heads import post_processing_reason, split_decoder_head
 from .logps import SequenceLogps, batch_logps, check_logps_path, model_logits
 
-__all__ = ["PACKED_MODES", "LogpsPlan", "LogpsPathError", "packed_mode", "attention_skips_cross_sequence_blocks", "plan_logps",
-           "probe_tolerance"]
+__all__ = [
+    "PACKED_MODES",
+    "LogpsPlan",
+    "LogpsPathError",
+    "packed_mode",
+    "attention_skips_cross_sequence_blocks",
+    "plan_logps",
+    "probe_tolerance",
+]
 
 # Attention implementations that run a packed row as separate sequences (varlen kernels /
 # block masks); eager and sdpa get a dense [L, L] mask, which costs more than padding.
@@ -105,8 +112,9 @@ def attention_skips_cross_sequence_blocks(model: nn.Module) -> bool:
     return any(name in impl for name in VARLEN_ATTENTION)
 
 
-def probe_tolerance(logits: torch.Tensor, targets: torch.Tensor, *, dtype: torch.dtype, hidden_size: int,
-                    ignore_index: int = -100) -> torch.Tensor:
+def probe_tolerance(
+    logits: torch.Tensor, targets: torch.Tensor, *, dtype: torch.dtype, hidden_size: int, ignore_index: int = -100
+) -> torch.Tensor:
     """Per-sequence tolerance (float64 [N]) for padded ``logits`` [N, T, V] / ``targets`` [N, T]
     (see the module docstring)."""
     eps = torch.finfo(dtype).eps
@@ -134,8 +142,10 @@ def _probe_pairs(vocab_size: int, pad_token_id: int | None):
         return out.tolist()
 
     # Different lengths, so that padding and packing boundaries matter.
-    return [EncodedPair(prompt_ids=ids(2), chosen_ids=ids(5), rejected_ids=ids(2)),
-            EncodedPair(prompt_ids=ids(3), chosen_ids=ids(3), rejected_ids=ids(6))]
+    return [
+        EncodedPair(prompt_ids=ids(2), chosen_ids=ids(5), rejected_ids=ids(2)),
+        EncodedPair(prompt_ids=ids(3), chosen_ids=ids(3), rejected_ids=ids(6)),
+    ]
 
 
 def _first_line(e: BaseException) -> str:
@@ -147,8 +157,12 @@ def _compare(candidate: torch.Tensor, reference: torch.Tensor, tol: torch.Tensor
     diff = (candidate.double().cpu() - reference.double().cpu()).abs()
     rel = diff / reference.double().cpu().abs().clamp_min(1e-30)
     ok = bool(torch.isfinite(candidate).all()) and bool((diff <= tol).all())
-    return {"ok": ok, "max_abs_diff": float(diff.max()), "max_rel_diff": float(rel.max()),
-            "max_diff_over_tol": float((diff / tol).max())}
+    return {
+        "ok": ok,
+        "max_abs_diff": float(diff.max()),
+        "max_rel_diff": float(rel.max()),
+        "max_diff_over_tol": float((diff / tol).max()),
+    }
 
 
 def _measure(model: nn.Module, path: str, batch: dict, device, want: torch.Tensor, tol: torch.Tensor):
@@ -184,8 +198,15 @@ class _ProbeContext:
         return False
 
 
-def plan_logps(model: nn.Module, *, logps_path: str = "auto", packed: str | bool = "false", probe: bool = True,
-               pad_token_id: int | None = None, vocab_size: int | None = None) -> LogpsPlan:
+def plan_logps(
+    model: nn.Module,
+    *,
+    logps_path: str = "auto",
+    packed: str | bool = "false",
+    probe: bool = True,
+    pad_token_id: int | None = None,
+    vocab_size: int | None = None,
+) -> LogpsPlan:
     """Choose the log-prob path and packing for ``model`` (see the module docstring).
 
     Args:
@@ -228,11 +249,15 @@ def plan_logps(model: nn.Module, *, logps_path: str = "auto", packed: str | bool
     probed["attn_implementation"] = impl
     try_packed = packed == "true" or (packed == "auto" and varlen)
     if packed == "auto" and not varlen:
-        notes.append(f"padded batches: --packed auto packs only with an attention that skips cross-sequence "
-                     f"blocks ({', '.join(VARLEN_ATTENTION)}); {impl or 'this model'!s} would build a dense mask")
+        notes.append(
+            f"padded batches: --packed auto packs only with an attention that skips cross-sequence "
+            f"blocks ({', '.join(VARLEN_ATTENTION)}); {impl or 'this model'!s} would build a dense mask"
+        )
     if packed == "true" and not varlen:
-        msg = (f"--packed true with attention {impl or 'unknown'!r}: a dense [L, L] block mask is built for "
-               "each packed row, which costs more than padding (packing pays off with flash_attention_2 / flex_attention)")
+        msg = (
+            f"--packed true with attention {impl or 'unknown'!r}: a dense [L, L] block mask is built for "
+            "each packed row, which costs more than padding (packing pays off with flash_attention_2 / flex_attention)"
+        )
         warnings.warn(msg, stacklevel=2)
         notes.append(msg)
 
@@ -240,8 +265,10 @@ def plan_logps(model: nn.Module, *, logps_path: str = "auto", packed: str | bool
         notes.append(f"logits path: {fused_reason}")
     if not probe:
         path = "fused_linear" if try_fused else "logits"
-        notes.append(f"log-prob paths not probed (--probe_logps_paths false): {path}"
-                     + (", packed" if try_packed else ", padded"))
+        notes.append(
+            f"log-prob paths not probed (--probe_logps_paths false): {path}"
+            + (", packed" if try_packed else ", padded")
+        )
         return LogpsPlan(path, try_packed, notes, probed)
     if not (try_fused or try_packed):  # nothing to measure: the logits path on padded batches
         return LogpsPlan("logits", False, notes, probed)
@@ -257,8 +284,11 @@ def plan_logps(model: nn.Module, *, logps_path: str = "auto", packed: str | bool
         dtype = first.dtype if first is not None else torch.float32
         hidden_size = int(getattr(getattr(model, "config", None), "hidden_size", 0) or 0)
     if vocab_size is None:
-        vocab_size = (parts.projection.out_features if parts is not None
-                      else getattr(getattr(model, "config", None), "vocab_size", None))
+        vocab_size = (
+            parts.projection.out_features
+            if parts is not None
+            else getattr(getattr(model, "config", None), "vocab_size", None)
+        )
     if not vocab_size:
         raise ConfigError("the log-prob probe needs vocab_size (the model has no config.vocab_size)")
     from ..data import PackedCollator, PaddedCollator
@@ -266,8 +296,11 @@ def plan_logps(model: nn.Module, *, logps_path: str = "auto", packed: str | bool
     pairs = _probe_pairs(int(vocab_size), pad_token_id)
     padded = PaddedCollator(pad_token_id if pad_token_id is not None else 0)(pairs)
     packed_batch = PackedCollator()(pairs)
-    probed.update(dtype=str(dtype).replace("torch.", ""), sequences=int(padded["input_ids"].shape[0]),
-                  tokens=int(packed_batch["num_tokens"]))
+    probed.update(
+        dtype=str(dtype).replace("torch.", ""),
+        sequences=int(padded["input_ids"].shape[0]),
+        tokens=int(packed_batch["num_tokens"]),
+    )
 
     path = "logits"
     with _ProbeContext(model, device):
@@ -276,11 +309,15 @@ def plan_logps(model: nn.Module, *, logps_path: str = "auto", packed: str | bool
             targets = padded["target_ids"].to(device)
             reference = ops.sequence_logps(logits, targets).cpu()
         except Exception as e:  # the model cannot run the trainer's own padded batch
-            raise ConfigError(f"log-prob probe: the model's logits path failed on a padded probe batch "
-                              f"({_first_line(e)}); pass --probe_logps_paths false to skip the probe") from e
+            raise ConfigError(
+                f"log-prob probe: the model's logits path failed on a padded probe batch "
+                f"({_first_line(e)}); pass --probe_logps_paths false to skip the probe"
+            ) from e
         if not bool(torch.isfinite(reference).all()):
-            raise ConfigError("log-prob probe: the model's logits path gives non-finite log-probs on a probe "
-                              "batch; pass --probe_logps_paths false to skip the probe")
+            raise ConfigError(
+                "log-prob probe: the model's logits path gives non-finite log-probs on a probe "
+                "batch; pass --probe_logps_paths false to skip the probe"
+            )
         tol = probe_tolerance(logits, targets, dtype=dtype, hidden_size=hidden_size).cpu()
         probed["tolerance_max"] = float(tol.max())
         del logits
@@ -293,12 +330,16 @@ def plan_logps(model: nn.Module, *, logps_path: str = "auto", packed: str | bool
                 path = "fused_linear"
                 padded_by_path["fused_linear"] = fused
             else:
-                why = result.get("error") or (f"its log-probs differ from the model's logits by up to "
-                                              f"{result['max_rel_diff']:.2g} (relative; tolerance "
-                                              f"{probed['tolerance_max']:.2g} absolute)")
+                why = result.get("error") or (
+                    f"its log-probs differ from the model's logits by up to "
+                    f"{result['max_rel_diff']:.2g} (relative; tolerance "
+                    f"{probed['tolerance_max']:.2g} absolute)"
+                )
                 if logps_path == "fused_linear":
-                    raise LogpsPathError(f"--logps_path fused_linear is refused for this model: the fused-linear "
-                                         f"path was probed and {why}; use --logps_path logits or auto")
+                    raise LogpsPathError(
+                        f"--logps_path fused_linear is refused for this model: the fused-linear "
+                        f"path was probed and {why}; use --logps_path logits or auto"
+                    )
                 notes.append(f"logits path: the fused-linear path was probed and {why}")
 
         use_packed = False
@@ -308,11 +349,14 @@ def plan_logps(model: nn.Module, *, logps_path: str = "auto", packed: str | bool
             if result["ok"]:
                 use_packed = True
             else:
-                why = result.get("error") or (f"a packed row differs from the same sequences padded by up to "
-                                              f"{result['max_rel_diff']:.2g} (relative): the model does not "
-                                              f"treat position_ids restarts as sequence boundaries")
+                why = result.get("error") or (
+                    f"a packed row differs from the same sequences padded by up to "
+                    f"{result['max_rel_diff']:.2g} (relative): the model does not "
+                    f"treat position_ids restarts as sequence boundaries"
+                )
                 if packed == "true":
-                    raise LogpsPathError(f"--packed true is refused for this model: {why}; use --packed false "
-                                         f"(or auto)")
+                    raise LogpsPathError(
+                        f"--packed true is refused for this model: {why}; use --packed false (or auto)"
+                    )
                 notes.append(f"padded batches: {why}")
     return LogpsPlan(path, use_packed, notes, probed)

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from .. import losses as _losses
-from ..hf.logps import LOGPS_PATHS, check_logps_path, logps_from_inputs, logps_inputs
+from ..hf.logps import check_logps_path, logps_from_inputs, logps_inputs
 from ..hf.probe import LogpsPathError, plan_logps
 from ..metrics import pair_accuracy
 from ..modules import nll_per_pair
@@ -54,8 +54,9 @@ def check_trl_version(version: str) -> None:
 try:
     import trl
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError("sympo_ext.integrations.trl needs TRL: pip install 'sympo_ext[trl]' (PEFT for LoRA is "
-                      "included)") from exc
+    raise ImportError(
+        "sympo_ext.integrations.trl needs TRL: pip install 'sympo_ext[trl]' (PEFT for LoRA is included)"
+    ) from exc
 check_trl_version(trl.__version__)
 
 from accelerate.utils import is_peft_model  # noqa: E402
@@ -63,8 +64,14 @@ from trl import DPOConfig, DPOTrainer  # noqa: E402  (after the version check, o
 from trl.models.utils import disable_gradient_checkpointing  # noqa: E402
 from trl.trainer.utils import use_adapter  # noqa: E402
 
-__all__ = ["SUPPORTED_TRL", "PairLabelCollator", "SymPOConfig", "SymPOTrainer", "check_trl_version",
-           "choose_logps_path"]
+__all__ = [
+    "SUPPORTED_TRL",
+    "PairLabelCollator",
+    "SymPOConfig",
+    "SymPOTrainer",
+    "check_trl_version",
+    "choose_logps_path",
+]
 
 # Batch keys that are not model inputs (TRL's, plus the per-pair label).
 _NON_MODEL_KEYS = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps", "label"}
@@ -78,37 +85,49 @@ def _field(default, help_text: str):
 
 
 @dataclass
-@_losses.with_param_fields(lambda name: _field(None, _losses.param_help(name, trl=True)),
-                          after="sympo_loss_weights", prefix="sympo_")
+@_losses.with_param_fields(
+    lambda name: _field(None, _losses.param_help(name, trl=True)), after="sympo_loss_weights", prefix="sympo_"
+)
 class SymPOConfig(DPOConfig):
     """``trl.DPOConfig`` plus the sympo_ext loss. ``beta`` is TRL's; the rest of the loss is here."""
 
     sympo_loss_type: str = _field(
-        "sigmoid", "sympo_ext loss (a name or alias of sympo_ext.LOSSES; default 'sigmoid' = SymPO). TRL's "
-        "'sigmoid' (DPO) is 'logistic' here, 'robust' is 'rdpo'.")
+        "sigmoid",
+        "sympo_ext loss (a name or alias of sympo_ext.LOSSES; default 'sigmoid' = SymPO). TRL's "
+        "'sigmoid' (DPO) is 'logistic' here, 'robust' is 'rdpo'.",
+    )
     sympo_loss_weights: list[float] | None = _field(
-        None, "with a list sympo_loss_type: the weights of the combination (default 1 each)")
+        None, "with a list sympo_loss_type: the weights of the combination (default 1 each)"
+    )
     # sympo_<parameter> for every loss parameter (sympo_temperature, sympo_epsilon, ...): generated
     # from the registry by with_param_fields (None = the loss's own default).
     sympo_clip: float | None = _field(None, "clamp each reward beta*(log pi - log pi_ref) to [-clip, clip]")
     sympo_logps_path: str = _field(
-        "auto", "policy log-probs: 'auto' (fused-linear where the model allows), 'fused_linear' or 'logits'")
+        "auto", "policy log-probs: 'auto' (fused-linear where the model allows), 'fused_linear' or 'logits'"
+    )
     sympo_chunk_size: int | None = _field(None, "token rows per chunk of the fused-linear path (None: automatic)")
     sympo_nll_weight: float = _field(
-        0.0, "add sympo_nll_weight x the chosen response's per-token NLL, per pair (RPO's alpha; TRL's 'sft' "
-        "loss term, which TRL averages over the batch's chosen tokens instead), from the same log-prob pass")
+        0.0,
+        "add sympo_nll_weight x the chosen response's per-token NLL, per pair (RPO's alpha; TRL's 'sft' "
+        "loss term, which TRL averages over the batch's chosen tokens instead), from the same log-prob pass",
+    )
 
     def __post_init__(self):
         super().__post_init__()
         self._check_trl_loss_fields()
         check_logps_path(self.sympo_logps_path, what="sympo_logps_path")
-        if self.sympo_chunk_size is not None and (not isinstance(self.sympo_chunk_size, int)
-                                                  or self.sympo_chunk_size < 1):
+        if self.sympo_chunk_size is not None and (
+            not isinstance(self.sympo_chunk_size, int) or self.sympo_chunk_size < 1
+        ):
             raise ValueError(f"sympo_chunk_size must be a positive int or None, got {self.sympo_chunk_size!r}")
-        if isinstance(self.sympo_nll_weight, bool) or not isinstance(self.sympo_nll_weight, (int, float)) or not (
-                self.sympo_nll_weight >= 0 and self.sympo_nll_weight < float("inf")):
-            raise ValueError(f"sympo_nll_weight must be a finite number >= 0 (0: no NLL term), got "
-                             f"{self.sympo_nll_weight!r}")
+        if (
+            isinstance(self.sympo_nll_weight, bool)
+            or not isinstance(self.sympo_nll_weight, (int, float))
+            or not (self.sympo_nll_weight >= 0 and self.sympo_nll_weight < float("inf"))
+        ):
+            raise ValueError(
+                f"sympo_nll_weight must be a finite number >= 0 (0: no NLL term), got {self.sympo_nll_weight!r}"
+            )
         self.sympo_loss_kwargs()  # validate now, not at the first step
 
     def _check_trl_loss_fields(self) -> None:
@@ -120,7 +139,8 @@ class SymPOConfig(DPOConfig):
             raise ValueError(
                 f"loss_type={self.loss_type!r}: TRL's 'sft' term (the NLL of the chosen tokens, averaged over the "
                 f"batch) is sympo_nll_weight here (the same NLL, averaged per pair); set sympo_nll_weight and leave "
-                f"loss_type at ['sigmoid']")
+                f"loss_type at ['sigmoid']"
+            )
         if loss_type != ["sigmoid"]:
             raise ValueError(
                 f"loss_type={self.loss_type!r} selects one of TRL's own losses, which SymPOTrainer does not use; "
@@ -132,14 +152,16 @@ class SymPOConfig(DPOConfig):
             "ld_alpha": "LD-DPO's length-desensitised log-probs are not in sympo_ext; use trl.DPOTrainer",
             "f_divergence_type": "sympo_ext's losses use the reverse-KL log-ratio; use trl.DPOTrainer for f-DPO",
             "f_alpha_divergence_coef": "it parameterises TRL's f_divergence_type='alpha_divergence', which "
-                                       "SymPOTrainer does not have",
+            "SymPOTrainer does not have",
             "use_weighting": "WPO weighting is not in sympo_ext; use trl.DPOTrainer",
         }
         for name, way in refused.items():
             value, default = getattr(self, name), _TRL_DEFAULTS[name]
             if value != default:
-                raise ValueError(f"{name}={value!r} is not supported by SymPOTrainer (it would be ignored): {way}; "
-                                 f"leave it at {default!r}")
+                raise ValueError(
+                    f"{name}={value!r} is not supported by SymPOTrainer (it would be ignored): {way}; "
+                    f"leave it at {default!r}"
+                )
         # discopop_tau -> tau of the 'discopop' loss
         if self.discopop_tau != _TRL_DEFAULTS["discopop_tau"]:
             names = [self.sympo_loss_type] if isinstance(self.sympo_loss_type, str) else list(self.sympo_loss_type)
@@ -148,11 +170,15 @@ class SymPOConfig(DPOConfig):
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"sympo_loss_type: {exc}") from None
             if "discopop" not in types:
-                raise ValueError(f"discopop_tau={self.discopop_tau} has no effect with sympo_loss_type="
-                                 f"{self.sympo_loss_type!r}; it is the tau of sympo_loss_type='discopop'")
+                raise ValueError(
+                    f"discopop_tau={self.discopop_tau} has no effect with sympo_loss_type="
+                    f"{self.sympo_loss_type!r}; it is the tau of sympo_loss_type='discopop'"
+                )
             if self.sympo_tau is not None and self.sympo_tau != self.discopop_tau:
-                raise ValueError(f"discopop_tau={self.discopop_tau} and sympo_tau={self.sympo_tau} disagree; set "
-                                 f"one of them (they are the same parameter)")
+                raise ValueError(
+                    f"discopop_tau={self.discopop_tau} and sympo_tau={self.sympo_tau} disagree; set "
+                    f"one of them (they are the same parameter)"
+                )
             self.sympo_tau = float(self.discopop_tau)
 
     def sympo_loss_kwargs(self) -> dict[str, Any]:
@@ -171,7 +197,8 @@ class SymPOConfig(DPOConfig):
                 raise ValueError(
                     f"label_smoothing={self.label_smoothing} has no effect with sympo_loss_type="
                     f"{self.sympo_loss_type!r}; it is the label-noise epsilon of {', '.join(users)} "
-                    f"(TRL 'robust' = 'rdpo')")
+                    f"(TRL 'robust' = 'rdpo')"
+                )
             flip = _losses.LOSSES[takers[0]].param.name  # TRL's label_smoothing is this parameter
             if params[flip] is None:
                 params[flip] = float(self.label_smoothing)
@@ -179,8 +206,12 @@ class SymPOConfig(DPOConfig):
             raise ValueError(f"sympo_clip must be > 0 or None, got {self.sympo_clip!r}")
         try:
             spec = _losses.LossSpec.create(
-                self.sympo_loss_type, beta=self.beta, clip=self.sympo_clip, loss_weights=self.sympo_loss_weights,
-                **params)
+                self.sympo_loss_type,
+                beta=self.beta,
+                clip=self.sympo_clip,
+                loss_weights=self.sympo_loss_weights,
+                **params,
+            )
         except (ValueError, TypeError) as exc:
             raise ValueError(f"SymPOConfig (the sympo_<parameter> fields): {exc}") from None
         kwargs = spec.sym_loss_kwargs()
@@ -188,8 +219,9 @@ class SymPOConfig(DPOConfig):
         return kwargs
 
 
-def choose_logps_path(model: torch.nn.Module, *, logps_path: str = "auto", pad_token_id: int | None = None,
-                      vocab_size: int | None = None) -> str:
+def choose_logps_path(
+    model: torch.nn.Module, *, logps_path: str = "auto", pad_token_id: int | None = None, vocab_size: int | None = None
+) -> str:
     """``"fused_linear"`` or ``"logits"``: how to get the policy's log-probs from this (unwrapped)
     model. The same rule as ``sympo-train``: the fused-linear path only where a probe shows it gives
     the model's own log-probs (:func:`sympo_ext.hf.probe.plan_logps`); a forced
@@ -197,12 +229,15 @@ def choose_logps_path(model: torch.nn.Module, *, logps_path: str = "auto", pad_t
     peft_config = getattr(model, "active_peft_config", None)
     if peft_config is not None and getattr(peft_config, "is_prompt_learning", False):
         if logps_path == "fused_linear":
-            raise ValueError("sympo_logps_path='fused_linear': a prompt-learning PEFT model adds its virtual "
-                             "tokens in its own forward, not in the decoder; use 'auto' or 'logits'")
+            raise ValueError(
+                "sympo_logps_path='fused_linear': a prompt-learning PEFT model adds its virtual "
+                "tokens in its own forward, not in the decoder; use 'auto' or 'logits'"
+            )
         return "logits"
     try:
-        plan = plan_logps(model, logps_path=logps_path, packed="false", pad_token_id=pad_token_id,
-                          vocab_size=vocab_size)
+        plan = plan_logps(
+            model, logps_path=logps_path, packed="false", pad_token_id=pad_token_id, vocab_size=vocab_size
+        )
     except LogpsPathError as exc:
         reason = str(exc).removeprefix("--logps_path fused_linear").lstrip(": ")
         raise ValueError(f"sympo_logps_path='fused_linear' is not possible here: {reason}") from None
@@ -213,8 +248,10 @@ def _pair_labels(values: list) -> torch.Tensor:
     for i, value in enumerate(values):
         if isinstance(value, bool) or value in (0, 1):
             continue
-        raise ValueError(f"label column: example {i} of the batch has label {value!r}; expected 0/1 or a bool "
-                         f"(1: 'chosen' preferred, 0: 'rejected' preferred)")
+        raise ValueError(
+            f"label column: example {i} of the batch has label {value!r}; expected 0/1 or a bool "
+            f"(1: 'chosen' preferred, 0: 'rejected' preferred)"
+        )
     return torch.tensor([int(v) for v in values], dtype=torch.long)
 
 
@@ -241,8 +278,9 @@ class SymPOTrainer(DPOTrainer):
         if args is None:
             args = SymPOConfig(output_dir="SymPO")
         if not isinstance(args, SymPOConfig):
-            raise TypeError(f"args must be a SymPOConfig (a trl.DPOConfig with the sympo_ext loss), got "
-                            f"{type(args).__name__}")
+            raise TypeError(
+                f"args must be a SymPOConfig (a trl.DPOConfig with the sympo_ext loss), got {type(args).__name__}"
+            )
         self.ref_logps_path = None  # (set before TRL's __init__: precompute_ref_log_probs may run in it)
         super().__init__(model, ref_model, args, *pargs, **kwargs)
         self.sympo_loss_kwargs = args.sympo_loss_kwargs()
@@ -271,14 +309,19 @@ class SymPOTrainer(DPOTrainer):
         if requested == "logits":
             return "logits"
         if requested == "fused_linear" and blockers:
-            raise ValueError(f"sympo_logps_path='fused_linear' is not possible here: {'; '.join(blockers)}; use "
-                             f"'auto' or 'logits'")
+            raise ValueError(
+                f"sympo_logps_path='fused_linear' is not possible here: {'; '.join(blockers)}; use 'auto' or 'logits'"
+            )
         if blockers:
             return "logits"
         tok = self.processing_class
         tok = getattr(tok, "tokenizer", tok)  # a processor wraps its tokenizer
-        return choose_logps_path(unwrapped, logps_path=requested, pad_token_id=getattr(tok, "pad_token_id", None),
-                                 vocab_size=len(tok) if hasattr(tok, "__len__") else None)
+        return choose_logps_path(
+            unwrapped,
+            logps_path=requested,
+            pad_token_id=getattr(tok, "pad_token_id", None),
+            vocab_size=len(tok) if hasattr(tok, "__len__") else None,
+        )
 
     def _sequence_logps(self, model, path: str, model_inputs: dict[str, Any], targets: torch.Tensor):
         """(per-sequence log-probs [2B] of the completion tokens, model outputs or None) through
@@ -288,8 +331,9 @@ class SymPOTrainer(DPOTrainer):
         # prompt-learning PEFT prepends virtual tokens: the positions count from the end
         positions = slice(-targets.shape[1] - 1, -1)
         fused = path == "fused_linear"
-        inputs = logps_inputs(self.accelerator.unwrap_model(model) if fused else model, path, kwargs,
-                              positions=positions)
+        inputs = logps_inputs(
+            self.accelerator.unwrap_model(model) if fused else model, path, kwargs, positions=positions
+        )
         logps = logps_from_inputs(inputs, targets, chunk_size=self.args.sympo_chunk_size if fused else None)
         return logps, inputs.outputs
 
@@ -313,8 +357,12 @@ class SymPOTrainer(DPOTrainer):
         if self.ref_model is None and is_peft_model(self.accelerator.unwrap_model(self.model)):
             unwrapped = self.accelerator.unwrap_model(self.model)
             adapter = use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None)
-        with (torch.no_grad(), disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs),
-              adapter, self.accelerator.autocast()):
+        with (
+            torch.no_grad(),
+            disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs),
+            adapter,
+            self.accelerator.autocast(),
+        ):
             if self.ref_logps_path is None:
                 self.ref_logps_path = self._resolve_logps_path(model, reference=True)
             logps, _ = self._sequence_logps(model, self.ref_logps_path, model_inputs, targets)
@@ -334,13 +382,20 @@ class SymPOTrainer(DPOTrainer):
             ref_chosen, ref_rejected = inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
         else:  # TRL's reference: ref_model, or the policy with its PEFT adapter disabled
             ref_chosen, ref_rejected = self.compute_ref_log_probs(
-                self.ref_model if self.ref_model is not None else model, inputs)
+                self.ref_model if self.ref_model is not None else model, inputs
+            )
 
         pair_labels = inputs.get("label")
-        out = sym_loss(chosen_logps, rejected_logps, ref_chosen.to(chosen_logps.device),
-                       ref_rejected.to(chosen_logps.device), beta=self.beta,
-                       labels=None if pair_labels is None else pair_labels.to(chosen_logps.device),
-                       return_rewards=True, **self.sympo_loss_kwargs)
+        out = sym_loss(
+            chosen_logps,
+            rejected_logps,
+            ref_chosen.to(chosen_logps.device),
+            ref_rejected.to(chosen_logps.device),
+            beta=self.beta,
+            labels=None if pair_labels is None else pair_labels.to(chosen_logps.device),
+            return_rewards=True,
+            **self.sympo_loss_kwargs,
+        )
         loss = out.loss
         metrics = self._metrics[mode]
         if self.args.sympo_nll_weight:  # per pair, from the same log-prob pass (sympo_ext.modules.nll_per_pair)

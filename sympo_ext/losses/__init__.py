@@ -37,8 +37,8 @@ from .registry import (
     markdown_table,
     param_fields_markdown,
     param_help,
-    params_doc,
     param_users,
+    params_doc,
     symmetric_losses,
     takes_flip_rate,
     with_param_fields,
@@ -48,6 +48,28 @@ from .spec import LossSpec
 SYMMETRIC_LOSSES = symmetric_losses()
 PARAM_NAMES = tuple(PARAMS)
 
-__all__ = ["ALIASES", "DEFAULT_BETA", "KINDS", "LOSSES", "LossInfo", "LossSpec", "PARAMS", "PARAM_NAMES", "Param",
-           "REDUCTIONS", "SYMMETRIC_LOSSES", "canonical_name", "flip_rate_options", "help_text", "loss",
-           "markdown_table", "param_fields_markdown", "param_help", "params_doc", "param_users", "symmetric_losses", "takes_flip_rate", "with_param_fields"]
+__all__ = [
+    "ALIASES",
+    "DEFAULT_BETA",
+    "KINDS",
+    "LOSSES",
+    "LossInfo",
+    "LossSpec",
+    "PARAMS",
+    "PARAM_NAMES",
+    "Param",
+    "REDUCTIONS",
+    "SYMMETRIC_LOSSES",
+    "canonical_name",
+    "flip_rate_options",
+    "help_text",
+    "loss",
+    "markdown_table",
+    "param_fields_markdown",
+    "param_help",
+    "params_doc",
+    "param_users",
+    "symmetric_losses",
+    "takes_flip_rate",
+    "with_param_fields",
+]

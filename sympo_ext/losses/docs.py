@@ -37,8 +37,9 @@ def render(text: str, blocks: dict) -> str:
 
 def stale_files(root: Path) -> list[str]:
     """The files whose generated blocks differ from the registry."""
-    return [rel for rel, blocks in GENERATED.items()
-            if render((root / rel).read_text(), blocks) != (root / rel).read_text()]
+    return [
+        rel for rel, blocks in GENERATED.items() if render((root / rel).read_text(), blocks) != (root / rel).read_text()
+    ]
 
 
 def write(root: Path) -> list[str]:

@@ -76,15 +76,23 @@ def clamp_midpoint(x: torch.Tensor, lo: float | None = None, hi: float | None = 
     return _ClampMidpoint.apply(x, lo, hi)
 
 
-@loss("sigmoid", formula="1 / (1 + exp(temperature * s))", symmetric=True,
-      param=Param("temperature", 1.0, help="the temperature of SymPO's sigmoid loss"),
-      note="SymPO's symmetric loss, NOT TRL's `sigmoid` (that is `logistic`)")
+@loss(
+    "sigmoid",
+    formula="1 / (1 + exp(temperature * s))",
+    symmetric=True,
+    param=Param("temperature", 1.0, help="the temperature of SymPO's sigmoid loss"),
+    note="SymPO's symmetric loss, NOT TRL's `sigmoid` (that is `logistic`)",
+)
 def sigmoid(s, temperature, beta):
     return torch.sigmoid(-temperature * s)
 
 
-@loss("symmetric_ramp", formula="clamp(0.5 - slope * s, 0, 1)", symmetric=True,
-      param=Param("slope", 0.5, help="the slope of SymPO's symmetric ramp loss"))
+@loss(
+    "symmetric_ramp",
+    formula="clamp(0.5 - slope * s, 0, 1)",
+    symmetric=True,
+    param=Param("slope", 0.5, help="the slope of SymPO's symmetric ramp loss"),
+)
 def symmetric_ramp(s, slope, beta):
     return clamp_midpoint(0.5 - slope * s, 0.0, 1.0)
 
@@ -119,14 +127,25 @@ def ramp(s, p, beta):
     return clamp_midpoint(1.0 - s, 0.0, 1.0)
 
 
-@loss("cdpo", formula="(1 - epsilon) log(1 + exp(-s)) + epsilon log(1 + exp(s))", param=EPS_UNIT,
-      robust_baseline=True, note="TRL's `sigmoid` with label_smoothing=epsilon")
+@loss(
+    "cdpo",
+    formula="(1 - epsilon) log(1 + exp(-s)) + epsilon log(1 + exp(s))",
+    param=EPS_UNIT,
+    robust_baseline=True,
+    note="TRL's `sigmoid` with label_smoothing=epsilon",
+)
 def cdpo(s, epsilon, beta):
     return _mul0(1.0 - epsilon, _softplus(-s)) + _mul0(epsilon, _softplus(s))
 
 
-@loss("rdpo", formula="((1 - epsilon) log(1 + exp(-s)) - epsilon log(1 + exp(s))) / (1 - 2 epsilon)",
-      param=EPS_HALF, robust_baseline=True, aliases=("robust",), note="TRL's `robust`")
+@loss(
+    "rdpo",
+    formula="((1 - epsilon) log(1 + exp(-s)) - epsilon log(1 + exp(s))) / (1 - 2 epsilon)",
+    param=EPS_HALF,
+    robust_baseline=True,
+    aliases=("robust",),
+    note="TRL's `robust`",
+)
 def rdpo(s, epsilon, beta):
     return (_mul0(1.0 - epsilon, _softplus(-s)) - _mul0(epsilon, _softplus(s))) / (1.0 - 2.0 * epsilon)
 
@@ -136,23 +155,33 @@ def ipo(s, p, beta):
     return (s / beta - 1.0 / (2.0 * beta)) ** 2
 
 
-@loss("ropo", formula="4 alpha / (alpha + 1)^2 log(1 + exp(-s)) + 4 alpha^2 / (alpha + 1)^2 / (1 + exp(s))",
-      param=Param("alpha", 14.0, help="ROPO's alpha (the official SymPO code's default 14)"),
-      robust_baseline=True, note="official SymPO code")
+@loss(
+    "ropo",
+    formula="4 alpha / (alpha + 1)^2 log(1 + exp(-s)) + 4 alpha^2 / (alpha + 1)^2 / (1 + exp(s))",
+    param=Param("alpha", 14.0, help="ROPO's alpha (the official SymPO code's default 14)"),
+    robust_baseline=True,
+    note="official SymPO code",
+)
 def ropo(s, alpha, beta):
     return 4 * alpha / (alpha + 1) ** 2 * _softplus(-s) + 4 * alpha**2 / (alpha + 1) ** 2 * torch.sigmoid(-s)
 
 
-@loss("simpo", formula="log(1 + exp(-(s - gamma)))",
-      param=Param("gamma", 0.5, -_INF, False, _INF, False, "SimPO's target margin, in reward units (TRL simpo_gamma)"),
-      note="use with average=True log-probs and no reference")
+@loss(
+    "simpo",
+    formula="log(1 + exp(-(s - gamma)))",
+    param=Param("gamma", 0.5, -_INF, False, _INF, False, "SimPO's target margin, in reward units (TRL simpo_gamma)"),
+    note="use with average=True log-probs and no reference",
+)
 def simpo(s, gamma, beta):
     return _softplus(-(s - gamma))
 
 
-@loss("exo_pair", formula="sigmoid(s) log(sigmoid(s) / (1 - epsilon)) + sigmoid(-s) log(sigmoid(-s) / epsilon)",
-      param=Param("epsilon", 1e-3, 0.0, False, 1.0, False, "EXO's epsilon (TRL: label_smoothing, 1e-3 when 0)"),
-      note="TRL's `exo_pair`")
+@loss(
+    "exo_pair",
+    formula="sigmoid(s) log(sigmoid(s) / (1 - epsilon)) + sigmoid(-s) log(sigmoid(-s) / epsilon)",
+    param=Param("epsilon", 1e-3, 0.0, False, 1.0, False, "EXO's epsilon (TRL: label_smoothing, 1e-3 when 0)"),
+    note="TRL's `exo_pair`",
+)
 def exo_pair(s, epsilon, beta):
     # sigmoid(s) (logsigmoid(s) - log(1 - eps)) + sigmoid(-s) (logsigmoid(-s) - log(eps)),
     # with each product 0 where its sigmoid is (s = -+inf).
@@ -163,8 +192,12 @@ def exo_pair(s, epsilon, beta):
     return torch.where(torch.isinf(s), limit, pos + neg)
 
 
-@loss("discopop", formula="log(1 + exp(-s)) (1 - m) + exp(-s) m,  m = sigmoid(s / tau)",
-      param=Param("tau", 0.05, help="DiscoPOP's tau (TRL discopop_tau)"), note="TRL's `discopop`")
+@loss(
+    "discopop",
+    formula="log(1 + exp(-s)) (1 - m) + exp(-s) m,  m = sigmoid(s / tau)",
+    param=Param("tau", 0.05, help="DiscoPOP's tau (TRL discopop_tau)"),
+    note="TRL's `discopop`",
+)
 def discopop(s, tau, beta):
     # softplus(-s) (1 - m) + exp(-s) m with m = sigmoid(s / tau).
     sf = _finite(s)
@@ -175,26 +208,43 @@ def discopop(s, tau, beta):
     return torch.where(s == math.inf, 0 * sf, torch.where(s == -math.inf, at_minus_inf, finite))
 
 
-@loss("nca_pair", formula="log(1 + exp(-c)) + log(1 + exp(c)) / 2 + log(1 + exp(r)) / 2", kind="pair",
-      note="TRL's `nca_pair`")
+@loss(
+    "nca_pair",
+    formula="log(1 + exp(-c)) + log(1 + exp(c)) / 2 + log(1 + exp(r)) / 2",
+    kind="pair",
+    note="TRL's `nca_pair`",
+)
 def nca_pair(c, r, p, beta):
     return _softplus(-c) + 0.5 * _softplus(c) + 0.5 * _softplus(r)
 
 
-@loss("bco_pair", formula="log(1 + exp(-c)) + log(1 + exp(r))", kind="pair",
-      note="TRL's `bco_pair` without the running-mean shift")
+@loss(
+    "bco_pair",
+    formula="log(1 + exp(-c)) + log(1 + exp(r))",
+    kind="pair",
+    note="TRL's `bco_pair` without the running-mean shift",
+)
 def bco_pair(c, r, p, beta):
     return _softplus(-c) + _softplus(r)
 
 
-@loss("sppo_hard", formula="(c / beta - 1 / (2 beta))^2 + (r / beta + 1 / (2 beta))^2", kind="pair",
-      note="TRL's `sppo_hard`")
+@loss(
+    "sppo_hard",
+    formula="(c / beta - 1 / (2 beta))^2 + (r / beta + 1 / (2 beta))^2",
+    kind="pair",
+    note="TRL's `sppo_hard`",
+)
 def sppo_hard(c, r, p, beta):
     return (c / beta - 0.5 / beta) ** 2 + (r / beta + 0.5 / beta) ** 2
 
 
-@loss("apo_zero", formula="1 - sigmoid(c) + sigmoid(r)", kind="pair", symmetric=True,
-      note="TRL's `apo_zero`; l(c, r) + l(r, c) = 2")
+@loss(
+    "apo_zero",
+    formula="1 - sigmoid(c) + sigmoid(r)",
+    kind="pair",
+    symmetric=True,
+    note="TRL's `apo_zero`; l(c, r) + l(r, c) = 2",
+)
 def apo_zero(c, r, p, beta):
     return 1.0 - torch.sigmoid(c) + torch.sigmoid(r)
 
@@ -204,16 +254,28 @@ def apo_down(c, r, p, beta):
     return torch.sigmoid(c) + 1.0 - torch.sigmoid(c - r)
 
 
-@loss("aot", formula="cdpo(beta (sort(pi_c - pi_r) - sort(ref_c - ref_r)))", kind="batch", param=EPS_UNIT,
-      fused_as="cdpo", note="TRL's `aot`; sorts across the batch")
+@loss(
+    "aot",
+    formula="cdpo(beta (sort(pi_c - pi_r) - sort(ref_c - ref_r)))",
+    kind="batch",
+    param=EPS_UNIT,
+    fused_as="cdpo",
+    note="TRL's `aot`; sorts across the batch",
+)
 def aot(pc, pr, rc, rr, epsilon, beta):
     """AOT (paired): sort the policy and the reference log-ratio across the batch, then cDPO."""
     delta = torch.sort(pc - pr).values - torch.sort(rc - rr).values
     return cdpo(beta * delta, epsilon, beta)
 
 
-@loss("aot_unpaired", formula="cdpo(beta (sort(pi_c - ref_c) - sort(pi_r - ref_r)))", kind="batch",
-      param=EPS_UNIT, fused_as="cdpo", note="TRL's `aot_pair` (unpaired data); sorts across the batch")
+@loss(
+    "aot_unpaired",
+    formula="cdpo(beta (sort(pi_c - ref_c) - sort(pi_r - ref_r)))",
+    kind="batch",
+    param=EPS_UNIT,
+    fused_as="cdpo",
+    note="TRL's `aot_pair` (unpaired data); sorts across the batch",
+)
 def aot_unpaired(pc, pr, rc, rr, epsilon, beta):
     """AOT (unpaired): sort the chosen and the rejected log-ratio across the batch, then cDPO."""
     delta = torch.sort(pc - rc).values - torch.sort(pr - rr).values

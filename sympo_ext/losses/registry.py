@@ -12,8 +12,8 @@ flags, SymPOConfig's ``sympo_<param>`` fields, the markdown tables, the oracle.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 DEFAULT_BETA = 0.1
 REDUCTIONS = ("mean", "sum", "none")
@@ -61,7 +61,7 @@ class LossInfo:
 
     @property
     def family(self) -> str:
-        """"symmetric", "robust baseline" or "classic", derived from ``symmetric`` (so the two
+        """ "symmetric", "robust baseline" or "classic", derived from ``symmetric`` (so the two
         cannot disagree: ``apo_zero`` is symmetric)."""
         return "symmetric" if self.symmetric else "robust baseline" if self.robust_baseline else "classic"
 
@@ -77,9 +77,18 @@ ALIASES: dict[str, str] = {}
 PARAMS: dict[str, tuple[Param, ...]] = {}
 
 
-def loss(name: str, *, formula: str, kind: str = "margin", symmetric: bool = False, param: Param | None = None,
-         robust_baseline: bool = False, aliases: tuple[str, ...] = (), fused_as: str | None = None,
-         note: str = "") -> Callable:
+def loss(
+    name: str,
+    *,
+    formula: str,
+    kind: str = "margin",
+    symmetric: bool = False,
+    param: Param | None = None,
+    robust_baseline: bool = False,
+    aliases: tuple[str, ...] = (),
+    fused_as: str | None = None,
+    note: str = "",
+) -> Callable:
     """Register the decorated pure-PyTorch formula as the loss ``name``: the ONE entry of a
     loss. The formula takes ``(s, p, beta)`` (margin), ``(c, r, p, beta)`` (pair) or
     ``(pc, pr, rc, rr, p, beta)`` (batch); ``p`` is the parameter's value (None without one)."""
@@ -89,8 +98,9 @@ def loss(name: str, *, formula: str, kind: str = "margin", symmetric: bool = Fal
         raise ValueError(f"loss {name!r} is registered twice")
 
     def register(fn: Callable) -> Callable:
-        LOSSES[name] = LossInfo(name, formula, symmetric, kind, param, robust_baseline, fn, tuple(aliases), fused_as,
-                                note)
+        LOSSES[name] = LossInfo(
+            name, formula, symmetric, kind, param, robust_baseline, fn, tuple(aliases), fused_as, note
+        )
         for alias in aliases:
             ALIASES[alias] = name
         if param is not None and param not in PARAMS.get(param.name, ()):
@@ -119,8 +129,11 @@ def param_help(name: str, *, trl: bool = False) -> str:
     for i in users:
         groups.setdefault(f"{i.param.default:g}, range {i.param.range_text()}", []).append(i.name)
     per_loss = "; ".join(f"{text} for {'/'.join(names)}" for text, names in groups.items())
-    flip = "; None takes TRL's label_smoothing for the label-noise losses" if trl and any(
-        p.flip_rate for p in PARAMS[name]) else ""
+    flip = (
+        "; None takes TRL's label_smoothing for the label-noise losses"
+        if trl and any(p.flip_rate for p in PARAMS[name])
+        else ""
+    )
     return f"{what} (default {per_loss}){flip}"
 
 
@@ -129,8 +142,9 @@ def param_fields_markdown(prefix: str = "sympo_") -> str:
     return "\n".join(f"| `{prefix}{name}` | None | {param_help(name, trl=True)} |" for name in PARAMS)
 
 
-def with_param_fields(make_field: Callable[[str], object], *, after: str | None = None,
-                      prefix: str = "") -> Callable[[type], type]:
+def with_param_fields(
+    make_field: Callable[[str], object], *, after: str | None = None, prefix: str = ""
+) -> Callable[[type], type]:
     """A class decorator, applied BEFORE ``@dataclass``: adds one ``float | None`` field per
     registered loss parameter (``prefix + name``; None = each loss's own default), made by
     ``make_field(name, help)``, placed after the field ``after`` (default: at the end). The
@@ -190,14 +204,19 @@ def flip_rate_options(loss_name: str, flip_rate: float) -> dict:
 
 def markdown_table() -> str:
     """The README's loss table, generated from the registry."""
-    rows = ["| loss_type | kind | l | symmetric | parameters (default, range) | aliases / notes |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        "| loss_type | kind | l | symmetric | parameters (default, range) | aliases / notes |",
+        "|---|---|---|---|---|---|",
+    ]
     for info in LOSSES.values():
-        params = "beta" + (f", {info.param.name} ({info.param.default:g}, {info.param.range_text()})"
-                           if info.param else "")
+        params = "beta" + (
+            f", {info.param.name} ({info.param.default:g}, {info.param.range_text()})" if info.param else ""
+        )
         notes = "; ".join([*(f"alias `{a}`" for a in info.aliases), *([info.note] if info.note else [])])
-        rows.append(f"| `{info.name}` | {info.kind} | `{info.formula}` | {'yes' if info.symmetric else 'no'} | "
-                    f"{params} | {notes} |")
+        rows.append(
+            f"| `{info.name}` | {info.kind} | `{info.formula}` | {'yes' if info.symmetric else 'no'} | "
+            f"{params} | {notes} |"
+        )
     return "\n".join(rows)
 
 

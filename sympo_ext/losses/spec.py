@@ -60,7 +60,7 @@ class LossSpec:
         clip: float | None = None,
         loss_weights: list[float] | tuple[float, ...] | None = None,
         **params,
-    ) -> "LossSpec":
+    ) -> LossSpec:
         """A checked spec. ``params``: any registered loss parameter (None = the loss's default)."""
         names = [loss_type] if isinstance(loss_type, str) else loss_type
         if not isinstance(names, (list, tuple)) or not names:
@@ -74,7 +74,9 @@ class LossSpec:
             if not isinstance(loss_weights, (list, tuple)):
                 raise TypeError(f"loss_weights must be a list of numbers or None, got {type(loss_weights).__name__}")
             if len(loss_weights) != len(types):
-                raise ValueError(f"loss_weights has {len(loss_weights)} entries but loss_type names {len(types)} losses")
+                raise ValueError(
+                    f"loss_weights has {len(loss_weights)} entries but loss_type names {len(types)} losses"
+                )
             for i, w in enumerate(loss_weights):
                 _check_real(f"loss_weights[{i}]", w)
             weights = tuple(float(w) for w in loss_weights)
@@ -158,7 +160,7 @@ class LossSpec:
         return "\n".join(lines)
 
     # -- checks -----------------------------------------------------------------
-    def validate(self, dtype: torch.dtype = torch.float32) -> "LossSpec":
+    def validate(self, dtype: torch.dtype = torch.float32) -> LossSpec:
         """Check every number as the kernel uses it: rounded to the math ``dtype``
         (float32 unless an input is float64). TypeError / ValueError name the option."""
         math_name = dtype_name(dtype)
@@ -188,10 +190,14 @@ class LossSpec:
             r = rounded(float(v))
             if not p.contains(r):
                 shown = f" (it is {r:g} in {math_name})" if r != v else ""
-                where = "a finite number > 0" if (p.lo, p.lo_closed, p.hi) == (0.0, False, math.inf) else (
-                    f"in {p.range_text()}")
-                raise ValueError(f"{p.name} must be {where} for loss_type {t!r} (checked in the {math_name} math), "
-                                 f"got {v!r}{shown}")
+                where = (
+                    "a finite number > 0"
+                    if (p.lo, p.lo_closed, p.hi) == (0.0, False, math.inf)
+                    else (f"in {p.range_text()}")
+                )
+                raise ValueError(
+                    f"{p.name} must be {where} for loss_type {t!r} (checked in the {math_name} math), got {v!r}{shown}"
+                )
         batch = [t for t in self.loss_types if LOSSES[t].kind == "batch"]
         if batch and self.clip is not None:
             raise ValueError(f"clip is not defined for the batch loss {batch[0]!r} (it sorts log-ratios, not rewards)")

@@ -26,6 +26,12 @@ import shutil
 
 import torch  # noqa: F401 - tests patch torch.save through this module (ckpt.torch)
 
+from ..hf.loading import (
+    adapter_state_dict,
+    is_peft_model,
+    load_adapter_state_dict,
+    save_pretrained_final,
+)
 from . import dist as D
 from .checkpoint_files import (
     CHECKPOINT_RE,
@@ -52,20 +58,35 @@ from .checkpoint_files import (
     verify_checkpoint,
     write_failure,
 )
-from ..hf.loading import (
-    adapter_state_dict,
-    is_peft_model,
-    load_adapter_state_dict,
-    save_pretrained_final,
-)
 from .rundir import RunDirError, record_extension
 from .step import NonFiniteLossError
 
-__all__ = ["CheckpointManager", "capture_rng", "restore_rng", "latest_checkpoint", "atomic_write_text",
-           "atomic_torch_save", "list_checkpoints", "save_checkpoint", "load_checkpoint", "load_resumable",
-           "verify_checkpoint", "nonfinite_entries", "prune_checkpoints", "write_failure", "full_model_state",
-           "full_optim_state", "load_full_state", "remove_stale_tmp", "checkpoint_dir", "CheckpointError",
-           "CheckpointWriteError", "CHECKPOINT_RE", "CHECKPOINTS_DIR", "MANIFEST"]
+__all__ = [
+    "CheckpointManager",
+    "capture_rng",
+    "restore_rng",
+    "latest_checkpoint",
+    "atomic_write_text",
+    "atomic_torch_save",
+    "list_checkpoints",
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_resumable",
+    "verify_checkpoint",
+    "nonfinite_entries",
+    "prune_checkpoints",
+    "write_failure",
+    "full_model_state",
+    "full_optim_state",
+    "load_full_state",
+    "remove_stale_tmp",
+    "checkpoint_dir",
+    "CheckpointError",
+    "CheckpointWriteError",
+    "CHECKPOINT_RE",
+    "CHECKPOINTS_DIR",
+    "MANIFEST",
+]
 
 
 class CheckpointManager:
@@ -75,8 +96,9 @@ class CheckpointManager:
     ``output_dir`` None: nothing is saved. ``report``: prints a message on the main process.
     :attr:`last` is the last good checkpoint (None before the first)."""
 
-    def __init__(self, cfg, *, policy, optimizer, scheduler, dist, fsdp: bool, steps_per_epoch: int,
-                 total_steps: int, report):
+    def __init__(
+        self, cfg, *, policy, optimizer, scheduler, dist, fsdp: bool, steps_per_epoch: int, total_steps: int, report
+    ):
         self.cfg, self.policy, self.optimizer, self.scheduler = cfg, policy, optimizer, scheduler
         self.dist, self.fsdp, self.report = dist, fsdp, report
         self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
@@ -98,11 +120,18 @@ class CheckpointManager:
 
     def trainer_state(self, step: int) -> dict:
         cfg = self.cfg
-        return {"scheduler": self.scheduler.state_dict(), "config": cfg.to_dict(),
-                "world_size": self.dist.world_size, "steps_per_epoch": self.steps_per_epoch,
-                "total_steps": self.total_steps, "data_position": {
-                    "epoch": step // self.steps_per_epoch, "batch_in_epoch": step % self.steps_per_epoch,
-                    "pairs_seen": step * cfg.batch_size}}
+        return {
+            "scheduler": self.scheduler.state_dict(),
+            "config": cfg.to_dict(),
+            "world_size": self.dist.world_size,
+            "steps_per_epoch": self.steps_per_epoch,
+            "total_steps": self.total_steps,
+            "data_position": {
+                "epoch": step // self.steps_per_epoch,
+                "batch_in_epoch": step % self.steps_per_epoch,
+                "pairs_seen": step * cfg.batch_size,
+            },
+        }
 
     def save(self, step: int) -> str | None:
         """Write checkpoints/step-XXXXXX atomically.
@@ -119,20 +148,29 @@ class CheckpointManager:
             raise NonFiniteLossError(
                 f"the parameters hold NaN/inf after step {step} ({', '.join(bad) or 'on another process'}): "
                 f"no checkpoint written. Last good checkpoint: {self.last_good}. "
-                "Common causes: a learning rate too high, --weight_decay too large, fp16 overflow.")
+                "Common causes: a learning rate too high, --weight_decay too large, fp16 overflow."
+            )
         rngs = D.all_gather_object(capture_rng(), self.dist)
         path, failure = os.path.join(self.dir, f"step-{step:06d}"), None
         if self.dist.is_main:
             try:
-                path = save_checkpoint(self.dir, step, model_state=model_sd, optim_state=optim_sd, rng_states=rngs,
-                                       keep=self.cfg.save_total_limit, trainer_state=self.trainer_state(step))
+                path = save_checkpoint(
+                    self.dir,
+                    step,
+                    model_state=model_sd,
+                    optim_state=optim_sd,
+                    rng_states=rngs,
+                    keep=self.cfg.save_total_limit,
+                    trainer_state=self.trainer_state(step),
+                )
             except CheckpointWriteError as e:
                 failure = e
         if D.any_process(failure is not None, self.dist):
             raise CheckpointWriteError(
                 f"{failure.strerror if failure else 'the main process could not write the checkpoint'}; "
                 f"training stopped at step {step}. The last good checkpoint ({self.last_good}) is intact: free "
-                "space, then continue with --resume.")
+                "space, then continue with --resume."
+            )
         D.barrier(self.dist)
         self.last = path
         return path
@@ -145,16 +183,20 @@ class CheckpointManager:
         for where, why in skipped:
             self.report(f"--resume: skipped {where}: {why}")
         if found is None:
-            self.report(f"--resume: {self.cfg.output_dir!r} has no checkpoint yet (the run stopped before its "
-                        "first one): starting afresh from step 0 with its stored options")
+            self.report(
+                f"--resume: {self.cfg.output_dir!r} has no checkpoint yet (the run stopped before its "
+                "first one): starting afresh from step 0 with its stored options"
+            )
             self.last = None
             return 0
         if skipped:
             self.report(f"--resume: continuing from {found}")
         state = loaded["trainer_state"]
         if state["world_size"] != self.dist.world_size:
-            raise RunDirError(f"{found} was written by {state['world_size']} process(es); resume with the same "
-                              f"number (now {self.dist.world_size}) for an exact continuation")
+            raise RunDirError(
+                f"{found} was written by {state['world_size']} process(es); resume with the same "
+                f"number (now {self.dist.world_size}) for an exact continuation"
+            )
         if self._adapters_only:  # a LoRA run's checkpoint holds the adapters only
             load_adapter_state_dict(self.policy, loaded["model"])
             self.optimizer.load_state_dict(loaded["optimizer"])
@@ -162,9 +204,11 @@ class CheckpointManager:
             load_full_state(self.policy, self.optimizer, loaded["model"], loaded["optimizer"], fsdp=self.fsdp)
         step = int(state["step"])
         if self.total_steps < step:
-            raise RunDirError(f"--resume: the run in {self.cfg.output_dir!r} is at step {step}, past the "
-                              f"{self.total_steps} steps asked now; give a larger --max_steps / --num_epochs to "
-                              "extend it")
+            raise RunDirError(
+                f"--resume: the run in {self.cfg.output_dir!r} is at step {step}, past the "
+                f"{self.total_steps} steps asked now; give a larger --max_steps / --num_epochs to "
+                "extend it"
+            )
         self.scheduler.load_state_dict(state["scheduler"])
         if state["total_steps"] != self.total_steps:
             self._extend(step, state["total_steps"])
@@ -180,8 +224,10 @@ class CheckpointManager:
         for group, base, lam in zip(self.optimizer.param_groups, self.scheduler.base_lrs, self.scheduler.lr_lambdas):
             group["lr"] = base * lam(step)
         self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]
-        self.report(f"--resume: extending the run from {old_total} to {self.total_steps} steps at step {step} "
-                    "(the learning-rate schedule is recomputed for the new total)")
+        self.report(
+            f"--resume: extending the run from {old_total} to {self.total_steps} steps at step {step} "
+            "(the learning-rate schedule is recomputed for the new total)"
+        )
         if self.dist.is_main:
             record_extension(self.cfg)
 
@@ -201,8 +247,9 @@ class CheckpointManager:
                 tokenizer.save_pretrained(tmp)
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
-        except Exception as e:  # noqa: BLE001 - OSError, RuntimeError, safetensors' own error on a full disk
+        except Exception as e:
             shutil.rmtree(tmp, ignore_errors=True)
             raise CheckpointWriteError(
                 f"{write_failure(final, e).strerror} (the final model); the last checkpoint "
-                f"({self.last}) is intact: free space, then --resume writes the final model") from None
+                f"({self.last}) is intact: free space, then --resume writes the final model"
+            ) from None

@@ -18,10 +18,31 @@ import shutil
 import numpy as np
 import torch
 
-__all__ = ["capture_rng", "restore_rng", "latest_checkpoint", "atomic_write_text", "atomic_torch_save",
-           "list_checkpoints", "save_checkpoint", "load_checkpoint", "load_resumable", "verify_checkpoint",
-           "nonfinite_entries", "prune_checkpoints", "write_failure", "full_model_state", "full_optim_state", "load_full_state", "remove_stale_tmp", "CheckpointError", "CheckpointWriteError",
-           "CHECKPOINT_RE", "MANIFEST", "CHECKPOINTS_DIR", "checkpoint_dir"]
+__all__ = [
+    "capture_rng",
+    "restore_rng",
+    "latest_checkpoint",
+    "atomic_write_text",
+    "atomic_torch_save",
+    "list_checkpoints",
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_resumable",
+    "verify_checkpoint",
+    "nonfinite_entries",
+    "prune_checkpoints",
+    "write_failure",
+    "full_model_state",
+    "full_optim_state",
+    "load_full_state",
+    "remove_stale_tmp",
+    "CheckpointError",
+    "CheckpointWriteError",
+    "CHECKPOINT_RE",
+    "MANIFEST",
+    "CHECKPOINTS_DIR",
+    "checkpoint_dir",
+]
 
 CHECKPOINT_RE = re.compile(r"^step-(\d{6,})$")
 MANIFEST = "manifest.json"
@@ -251,16 +272,20 @@ def full_optim_state(model, optimizer, *, fsdp: bool = False) -> dict:
     if fsdp:
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
 
-        return get_optimizer_state_dict(model, optimizer,
-                                        options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        return get_optimizer_state_dict(
+            model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+        )
     return optimizer.state_dict()
 
 
 def load_full_state(model, optimizer, model_state: dict, optim_state: dict, *, fsdp: bool = False) -> None:
     """Load full state dicts (as saved by :func:`full_model_state` / :func:`full_optim_state`)."""
     if fsdp:
-        from torch.distributed.checkpoint.state_dict import (StateDictOptions, set_model_state_dict,
-                                                             set_optimizer_state_dict)
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_model_state_dict,
+            set_optimizer_state_dict,
+        )
 
         opts = StateDictOptions(full_state_dict=True)
         set_model_state_dict(model, model_state, options=opts)
@@ -287,8 +312,16 @@ def nonfinite_entries(state: dict, limit: int = 3) -> list[str]:
     return bad
 
 
-def save_checkpoint(ckpt_dir: str, step: int, *, model_state: dict, optim_state: dict, trainer_state: dict,
-                    rng_states: list, keep: int = 0) -> str:
+def save_checkpoint(
+    ckpt_dir: str,
+    step: int,
+    *,
+    model_state: dict,
+    optim_state: dict,
+    trainer_state: dict,
+    rng_states: list,
+    keep: int = 0,
+) -> str:
     """Write ``ckpt_dir/step-XXXXXX`` (files, then the manifest of their sha256, then the rename),
     point ``latest`` at it and prune to ``keep`` checkpoints; returns its path.
 
@@ -367,8 +400,9 @@ def _verify_file(path: str, fname: str, manifest: dict) -> str:
     except OSError as e:
         raise CheckpointError(f"{where}: cannot be read ({e.strerror or e})") from None
     if size != entry.get("bytes"):
-        raise CheckpointError(f"{where}: {size} bytes, the manifest says {entry.get('bytes')} "
-                              "(truncated or overwritten)")
+        raise CheckpointError(
+            f"{where}: {size} bytes, the manifest says {entry.get('bytes')} (truncated or overwritten)"
+        )
     if digest.hexdigest() != entry.get("sha256"):
         raise CheckpointError(f"{where}: sha256 does not match the manifest (the file is corrupted)")
     return where
@@ -384,9 +418,10 @@ def verify_checkpoint(path: str) -> None:
 def _torch_load(where: str, *, weights_only: bool):
     try:
         return torch.load(where, weights_only=weights_only, map_location="cpu")
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means an unusable file
-        raise CheckpointError(f"{where}: cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})") \
-            from None
+    except Exception as e:
+        raise CheckpointError(
+            f"{where}: cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+        ) from None
 
 
 def load_checkpoint(path: str, rank: int = 0) -> dict:
@@ -394,14 +429,19 @@ def load_checkpoint(path: str, rank: int = 0) -> dict:
     RNG state). Raises :class:`CheckpointError` naming the file when anything is missing or corrupted."""
     manifest = _read_manifest(path)
     out = {}
-    for key, fname, weights_only in (("trainer_state", "trainer_state.pt", False), ("model", "model.pt", True),
-                                     ("optimizer", "optimizer.pt", False), ("rng", f"rng-rank{rank}.pt", False)):
+    for key, fname, weights_only in (
+        ("trainer_state", "trainer_state.pt", False),
+        ("model", "model.pt", True),
+        ("optimizer", "optimizer.pt", False),
+        ("rng", f"rng-rank{rank}.pt", False),
+    ):
         out[key] = _torch_load(_verify_file(path, fname, manifest), weights_only=weights_only)
     return out
 
 
-def load_resumable(ckpt_dir: str, rank: int = 0, *, preferred: str | None = None
-                   ) -> tuple[str | None, dict | None, list[tuple[str, str]]]:
+def load_resumable(
+    ckpt_dir: str, rank: int = 0, *, preferred: str | None = None
+) -> tuple[str | None, dict | None, list[tuple[str, str]]]:
     """The newest intact checkpoint of ``ckpt_dir`` (``preferred``, by default the one ``latest``
     names, first; then by step, newest first):
     (path, contents, skipped) where ``skipped`` lists (path, reason) of newer ones that failed
@@ -409,9 +449,14 @@ def load_resumable(ckpt_dir: str, rank: int = 0, *, preferred: str | None = None
     (listing every reason) when there are checkpoints but none is intact."""
     candidates = []
     if os.path.isdir(ckpt_dir):
-        candidates = sorted(((int(m.group(1)), os.path.join(ckpt_dir, n)) for n in os.listdir(ckpt_dir)
-                             if (m := CHECKPOINT_RE.match(n)) and os.path.isdir(os.path.join(ckpt_dir, n))),
-                            reverse=True)
+        candidates = sorted(
+            (
+                (int(m.group(1)), os.path.join(ckpt_dir, n))
+                for n in os.listdir(ckpt_dir)
+                if (m := CHECKPOINT_RE.match(n)) and os.path.isdir(os.path.join(ckpt_dir, n))
+            ),
+            reverse=True,
+        )
     paths = [p for _, p in candidates]
     pointed = preferred if preferred is not None else latest_checkpoint(ckpt_dir)
     if pointed in paths:  # ``latest`` first (normally it is the newest anyway)
@@ -426,4 +471,3 @@ def load_resumable(ckpt_dir: str, rank: int = 0, *, preferred: str | None = None
     if skipped:
         raise CheckpointError("no intact checkpoint to resume from: " + "; ".join(r for _, r in skipped))
     return None, None, []
-

@@ -88,21 +88,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sympo-train",
         usage="sympo-train --demo [--quick]\n       sympo-train [--config FILE] --model DIR --train_data PATH --output_dir DIR "
-              "[options]\n       (sympo-train --help lists every option, grouped)",
+        "[options]\n       (sympo-train --help lists every option, grouped)",
         description="Train a causal LM on preference pairs with SymPO's symmetric losses (robust to noisy "
-                    "labels) or DPO and its robust variants, through sympo_ext's fused kernels.",
+        "labels) or DPO and its robust variants, through sympo_ext's fused kernels.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top = parser.add_argument_group("Start here")
-    top.add_argument("--config", metavar="FILE", help="YAML or JSON file of options (same names as the flags); "
-                                                      "flags given on the command line override it")
-    top.add_argument("--demo", action="store_true", help="run the self-contained demo: tiny Llama + synthetic task "
-                     "with 40%% label noise, 3 seeds; SFT reference, then SymPO (sigmoid) vs DPO on the same pairs; prints the "
-                     "comparison and the paired difference")
+    top.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML or JSON file of options (same names as the flags); flags given on the command line override it",
+    )
+    top.add_argument(
+        "--demo",
+        action="store_true",
+        help="run the self-contained demo: tiny Llama + synthetic task "
+        "with 40%% label noise, 3 seeds; SFT reference, then SymPO (sigmoid) vs DPO on the same pairs; prints the "
+        "comparison and the paired difference",
+    )
     top.add_argument("--quick", action="store_true", help="with --demo: the small CI preset (seconds)")
-    top.add_argument("--print_config", action="store_true",
-                     help="print the resolved options as JSON and exit (nothing is run or written)")
+    top.add_argument(
+        "--print_config",
+        action="store_true",
+        help="print the resolved options as JSON and exit (nothing is run or written)",
+    )
     groups = {key: parser.add_argument_group(title) for key, title in GROUPS.items()}
     for f in dataclasses.fields(TrainConfig):
         base, optional = _field_type(f)
@@ -157,10 +167,13 @@ def main(argv: list[str] | None = None, *, run_demo=None) -> int:
     try:
         if args.demo:
             if run_demo is None:
-                raise ConfigError("--demo is run by the sympo-train console script (python -m sympo_ext.cli "
-                                  "--demo); python -m sympo_ext.train.cli only trains")
-            overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-                         if hasattr(args, f.name)}
+                raise ConfigError(
+                    "--demo is run by the sympo-train console script (python -m sympo_ext.cli "
+                    "--demo); python -m sympo_ext.train.cli only trains"
+                )
+            overrides = {
+                f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)
+            }
             run_demo(quick=args.quick, overrides=overrides)
             return 0
         if args.quick:
@@ -175,8 +188,11 @@ def main(argv: list[str] | None = None, *, run_demo=None) -> int:
         result = Trainer(config, config_file=args.config).train()
     except KeyboardInterrupt:
         # A second Ctrl-C / SIGTERM (or one before training started): stopped at once, nothing saved now.
-        print("sympo-train: interrupted: stopped without saving; the last checkpoint (if any) is intact, "
-              "continue with --resume", file=sys.stderr)
+        print(
+            "sympo-train: interrupted: stopped without saving; the last checkpoint (if any) is intact, "
+            "continue with --resume",
+            file=sys.stderr,
+        )
         return 130
     except (ConfigError, RunDirError, DataError, CheckpointError, FileNotFoundError) as e:
         # Config/data/run-directory/checkpoint errors: one clear line, no traceback (nothing was written).
@@ -189,8 +205,11 @@ def main(argv: list[str] | None = None, *, run_demo=None) -> int:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
             raise
         # Another run file (metrics.csv, tb/) could not be written: the checkpoints are as they were.
-        print(f"sympo-train: error: {e.strerror} ({e.filename or 'a run file'}); training stopped, the last "
-              "checkpoint is intact: free space, then continue with --resume", file=sys.stderr)
+        print(
+            f"sympo-train: error: {e.strerror} ({e.filename or 'a run file'}); training stopped, the last "
+            "checkpoint is intact: free space, then continue with --resume",
+            file=sys.stderr,
+        )
         return 4
     except Exception as e:
         from .trainer import NonFiniteLossError

@@ -39,8 +39,15 @@ GROUPS = {
 
 
 # Files of which at least one marks a directory as holding a Hugging Face tokenizer.
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt",
-                   "spiece.model", "sentencepiece.bpe.model")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "vocab.json",
+    "vocab.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
 FLOAT32_MAX = 3.4028234663852886e38
 SEED_LIMIT = 2**63
 
@@ -57,105 +64,206 @@ def _f(default, group: str, help: str, **kw):
 @with_param_fields(lambda name: _f(None, "loss", param_help(name)), after="clip")
 class TrainConfig:
     # ---------------------------------------------------------------- model
-    model: str | None = _f(None, "model",
+    model: str | None = _f(
+        None,
+        "model",
         "policy: a local directory holding a Hugging Face causal LM, or a Hub id (org/name; from the local cache "
-        "when offline)", metavar="DIR_OR_ID")
+        "when offline)",
+        metavar="DIR_OR_ID",
+    )
     tokenizer: str | None = _f(None, "model", "tokenizer directory (default: the model directory)", metavar="DIR")
-    reference: str = _f("model", "model",
+    reference: str = _f(
+        "model",
+        "model",
         "reference policy: 'model' = a frozen copy kept in memory; 'precomputed' = reference log-probs "
         "computed once before training and cached in OUTPUT_DIR (no reference in memory while training); "
-        "'none' = reference-free (rewards are beta * log pi)", choices=("model", "precomputed", "none"))
-    ref_model: str | None = _f(None, "model",
-        "reference model directory (default: the initial policy)", metavar="DIR")
-    logps_path: str = _f("auto", "model",
+        "'none' = reference-free (rewards are beta * log pi)",
+        choices=("model", "precomputed", "none"),
+    )
+    ref_model: str | None = _f(None, "model", "reference model directory (default: the initial policy)", metavar="DIR")
+    logps_path: str = _f(
+        "auto",
+        "model",
         "how sequence log-probs are computed: 'fused_linear' = from the final hidden states and the output "
         "projection without materialising the logits; 'logits' = model logits then sequence_logps; 'auto' = "
         "fused_linear when a probe at start-up shows it gives the model's own log-probs, else logits. A forced "
-        "fused_linear that fails the probe is refused", choices=LOGPS_PATHS)
-    probe_logps_paths: bool = _f(True, "model",
+        "fused_linear that fails the probe is refused",
+        choices=LOGPS_PATHS,
+    )
+    probe_logps_paths: bool = _f(
+        True,
+        "model",
         "before training, check --logps_path and --packed on the actual model: a tiny probe batch (4 short "
         "sequences) through the logits path and each candidate (about three small forwards); false = trust "
-        "the known-attribute rules (for models you know)")
+        "the known-attribute rules (for models you know)",
+    )
     chunk_size: int | None = _f(None, "model", "token chunk size of the fused linear path (default: automatic)")
-    fuse_backward: bool = _f(True, "model", "fused linear path: compute the loss AND its gradients in one pass over "
+    fuse_backward: bool = _f(
+        True,
+        "model",
+        "fused linear path: compute the loss AND its gradients in one pass over "
         "the LM head (3 GEMMs; keeps the head's gradients from forward to backward); false = recompute the logits "
-        "in backward (4 GEMMs, the lowest memory)")
+        "in backward (4 GEMMs, the lowest memory)",
+    )
     # ----------------------------------------------------------------- load
-    torch_dtype: str = _f("float32", "load", "dtype of the loaded weights (the trainable ones too; bf16 autocast is "
-        "--precision)", choices=("float32", "bfloat16", "float16"))
-    attn_implementation: str | None = _f(None, "load", "attention implementation (default: the model's): eager, "
+    torch_dtype: str = _f(
+        "float32",
+        "load",
+        "dtype of the loaded weights (the trainable ones too; bf16 autocast is --precision)",
+        choices=("float32", "bfloat16", "float16"),
+    )
+    attn_implementation: str | None = _f(
+        None,
+        "load",
+        "attention implementation (default: the model's): eager, "
         "sdpa, flash_attention_2 (needs the flash-attn package and a GPU) or flex_attention",
-        choices=("eager", "sdpa", "flash_attention_2", "flex_attention"))
-    gradient_checkpointing: bool = _f(False, "load", "recompute the decoder layers' activations in backward "
-        "(Hugging Face gradient checkpointing): less memory, one more forward of the layers")
-    lora_r: int = _f(0, "load", "LoRA rank (0 = full fine-tuning); needs peft. The reference is the same model "
-        "with the adapters disabled (no second copy)")
+        choices=("eager", "sdpa", "flash_attention_2", "flex_attention"),
+    )
+    gradient_checkpointing: bool = _f(
+        False,
+        "load",
+        "recompute the decoder layers' activations in backward "
+        "(Hugging Face gradient checkpointing): less memory, one more forward of the layers",
+    )
+    lora_r: int = _f(
+        0,
+        "load",
+        "LoRA rank (0 = full fine-tuning); needs peft. The reference is the same model "
+        "with the adapters disabled (no second copy)",
+    )
     lora_alpha: float = _f(16.0, "load", "LoRA scaling alpha")
     lora_dropout: float = _f(0.0, "load", "dropout on the LoRA branch")
-    lora_target_modules: str = _f("all-linear", "load", "modules that get adapters: 'all-linear' (every linear "
-        "layer but the LM head: the attention and MLP projections) or comma-separated names, e.g. q_proj,v_proj")
+    lora_target_modules: str = _f(
+        "all-linear",
+        "load",
+        "modules that get adapters: 'all-linear' (every linear "
+        "layer but the LM head: the attention and MLP projections) or comma-separated names, e.g. q_proj,v_proj",
+    )
     merge_lora: bool = _f(False, "load", "also write the merged full model to OUTPUT_DIR/final/merged")
     # ----------------------------------------------------------------- data
-    train_data: str | None = _f(None, "data",
+    train_data: str | None = _f(
+        None,
+        "data",
         "training pairs: a .jsonl/.json file or a saved Hugging Face dataset directory with fields prompt, "
-        "chosen, rejected (strings or chat messages) and optional label (1 = chosen preferred)", metavar="PATH")
-    eval_data: str | None = _f(None, "data", "evaluation pairs (same formats); default: --eval_fraction of "
-        "the training pairs", metavar="PATH")
-    eval_fraction: float = _f(0.0, "data", "fraction of the training pairs held out for evaluation when "
-        "--eval_data is not given (0 = no evaluation)")
+        "chosen, rejected (strings or chat messages) and optional label (1 = chosen preferred)",
+        metavar="PATH",
+    )
+    eval_data: str | None = _f(
+        None, "data", "evaluation pairs (same formats); default: --eval_fraction of the training pairs", metavar="PATH"
+    )
+    eval_fraction: float = _f(
+        0.0,
+        "data",
+        "fraction of the training pairs held out for evaluation when --eval_data is not given (0 = no evaluation)",
+    )
     split: str | None = _f(None, "data", "split to use when the data is a DatasetDict directory")
-    max_length: int = _f(512, "data", "maximum prompt + response tokens per sequence; longer responses are "
-        "truncated (counted in the logs)")
-    max_prompt_length: int | None = _f(None, "data", "maximum prompt tokens (default: only --max_length applies); "
-        "longer prompts keep their last tokens (the ones next to the response)")
-    truncation_mode: str = _f("keep_start", "data", "when prompt + response exceeds --max_length: 'keep_start' "
-        "truncates the responses' ends; 'keep_end' truncates the prompt's start", choices=("keep_start", "keep_end"))
-    too_long_policy: str = _f("skip", "data", "a prompt that leaves no room for any response token: 'skip' "
-        "(counted and warned) or 'error'", choices=("skip", "error"))
-    empty_policy: str = _f("skip", "data", "pairs with an empty or identical chosen/rejected: 'skip' (counted and "
-        "warned) or 'error'", choices=("skip", "error"))
-    packed: str | bool = _f(False, "data",
+    max_length: int = _f(
+        512,
+        "data",
+        "maximum prompt + response tokens per sequence; longer responses are truncated (counted in the logs)",
+    )
+    max_prompt_length: int | None = _f(
+        None,
+        "data",
+        "maximum prompt tokens (default: only --max_length applies); "
+        "longer prompts keep their last tokens (the ones next to the response)",
+    )
+    truncation_mode: str = _f(
+        "keep_start",
+        "data",
+        "when prompt + response exceeds --max_length: 'keep_start' "
+        "truncates the responses' ends; 'keep_end' truncates the prompt's start",
+        choices=("keep_start", "keep_end"),
+    )
+    too_long_policy: str = _f(
+        "skip",
+        "data",
+        "a prompt that leaves no room for any response token: 'skip' (counted and warned) or 'error'",
+        choices=("skip", "error"),
+    )
+    empty_policy: str = _f(
+        "skip",
+        "data",
+        "pairs with an empty or identical chosen/rejected: 'skip' (counted and warned) or 'error'",
+        choices=("skip", "error"),
+    )
+    packed: str | bool = _f(
+        False,
+        "data",
         "padding-free packed batches (one row, cu_seqlens) instead of padded ones: 'false'; 'true' (refused "
         "when the probe shows the model mixes packed sequences; a warning with eager/sdpa attention, which "
         "build a dense mask); 'auto' = packed only with flash_attention_2 / flex_attention and a passing "
-        "probe", metavar="{false,true,auto}", const="true")
-    label_noise: float = _f(0.0, "data", "inject label noise for experiments (flip rate eps); the original labels "
-        "are kept as true labels, so accuracy against them is reported")
-    noise_kind: str = _f("symmetric", "data", "kind of injected noise: 'symmetric' flips every label with "
+        "probe",
+        metavar="{false,true,auto}",
+        const="true",
+    )
+    label_noise: float = _f(
+        0.0,
+        "data",
+        "inject label noise for experiments (flip rate eps); the original labels "
+        "are kept as true labels, so accuracy against them is reported",
+    )
+    noise_kind: str = _f(
+        "symmetric",
+        "data",
+        "kind of injected noise: 'symmetric' flips every label with "
         "probability --label_noise; 'asymmetric' flips labels 1 / 0 with --noise_eps_pos / --noise_eps_neg",
-        choices=("symmetric", "asymmetric"))
-    noise_eps_pos: float | None = _f(None, "data", "asymmetric noise: flip rate of labels 1 (default: "
-        "--label_noise)")
-    noise_eps_neg: float | None = _f(None, "data", "asymmetric noise: flip rate of labels 0 (default: "
-        "--label_noise)")
+        choices=("symmetric", "asymmetric"),
+    )
+    noise_eps_pos: float | None = _f(None, "data", "asymmetric noise: flip rate of labels 1 (default: --label_noise)")
+    noise_eps_neg: float | None = _f(None, "data", "asymmetric noise: flip rate of labels 0 (default: --label_noise)")
     noise_seed: int = _f(0, "data", "seed of the injected noise")
     # ----------------------------------------------------------------- loss
-    loss_type: str = _f("sigmoid", "loss", "the pair loss, any sympo_ext loss or alias [its parameter=default]: "
-        + help_text().replace("%", "%%") + ". sigmoid/symmetric_ramp/unhinged are SymPO's symmetric losses; "
-        "logistic is DPO (TRL calls it 'sigmoid')", choices=(*LOSSES, *ALIASES), metavar="NAME")
-    loss_types: str | None = _f(None, "loss", "a weighted combination instead of --loss_type (TRL's "
+    loss_type: str = _f(
+        "sigmoid",
+        "loss",
+        "the pair loss, any sympo_ext loss or alias [its parameter=default]: "
+        + help_text().replace("%", "%%")
+        + ". sigmoid/symmetric_ramp/unhinged are SymPO's symmetric losses; "
+        "logistic is DPO (TRL calls it 'sigmoid')",
+        choices=(*LOSSES, *ALIASES),
+        metavar="NAME",
+    )
+    loss_types: str | None = _f(
+        None,
+        "loss",
+        "a weighted combination instead of --loss_type (TRL's "
         "loss_type=[...]): comma-separated names, e.g. sigmoid,bco_pair,sft ('sft' = the NLL term)",
-        metavar="A,B,...")
-    loss_weights: str | None = _f(None, "loss", "weights of --loss_types, comma-separated (default: 1 each)",
-        metavar="X,Y,...")
+        metavar="A,B,...",
+    )
+    loss_weights: str | None = _f(
+        None, "loss", "weights of --loss_types, comma-separated (default: 1 each)", metavar="X,Y,..."
+    )
     beta: float = _f(0.1, "loss", "reward scale: r = beta * (log pi - log pi_ref)")
     clip: float | None = _f(None, "loss", "clamp each reward to [-clip, clip] (SymPO's bounded reward)")
     # the loss parameters (--temperature, --slope, --epsilon, ...): generated from the registry
     # by with_param_fields, each float | None (None = the loss's own default)
-    nll_weight: float = _f(0.0, "loss", "add nll_weight x the chosen responses' per-token NLL, per pair (RPO's "
-        "alpha; SLiC = hinge + this term), from the same log-prob pass")
-    average_logps: bool = _f(False, "loss", "use the per-token mean log-prob instead of the sum (length "
-        "normalisation, as in IPO/SimPO variants)")
+    nll_weight: float = _f(
+        0.0,
+        "loss",
+        "add nll_weight x the chosen responses' per-token NLL, per pair (RPO's "
+        "alpha; SLiC = hinge + this term), from the same log-prob pass",
+    )
+    average_logps: bool = _f(
+        False,
+        "loss",
+        "use the per-token mean log-prob instead of the sum (length normalisation, as in IPO/SimPO variants)",
+    )
     # ---------------------------------------------------------------- optim
     learning_rate: float = _f(5e-6, "optim", "peak AdamW learning rate")
     weight_decay: float = _f(0.0, "optim", "AdamW weight decay (not applied to biases and norms)")
     adam_beta1: float = _f(0.9, "optim", "AdamW beta1")
     adam_beta2: float = _f(0.999, "optim", "AdamW beta2")
     adam_eps: float = _f(1e-8, "optim", "AdamW epsilon")
-    batch_size: int = _f(8, "optim", "GLOBAL number of pairs per optimizer step (all processes, all "
-        "accumulation micro-steps together); must be divisible by world_size * grad_accum")
-    eval_batch_size: int | None = _f(None, "optim", "pairs per evaluation batch per process (default: the "
-        "per-process micro-batch)")
+    batch_size: int = _f(
+        8,
+        "optim",
+        "GLOBAL number of pairs per optimizer step (all processes, all "
+        "accumulation micro-steps together); must be divisible by world_size * grad_accum",
+    )
+    eval_batch_size: int | None = _f(
+        None, "optim", "pairs per evaluation batch per process (default: the per-process micro-batch)"
+    )
     grad_accum: int = _f(1, "optim", "gradient accumulation micro-steps per optimizer step")
     num_epochs: float = _f(1.0, "optim", "epochs over the training pairs (ignored when --max_steps > 0)")
     max_steps: int = _f(0, "optim", "optimizer steps to run (0 = from --num_epochs)")
@@ -163,8 +271,12 @@ class TrainConfig:
     warmup_ratio: float = _f(0.1, "optim", "warmup as a fraction of the total steps")
     min_lr_ratio: float = _f(0.0, "optim", "cosine decay floor, as a fraction of the peak learning rate")
     max_grad_norm: float = _f(1.0, "optim", "gradient clipping by global norm (0 = off)")
-    precision: str = _f("auto", "optim", "'bf16' = bfloat16 autocast; 'fp32'; 'auto' = bf16 on CUDA GPUs that "
-        "support it, else fp32", choices=("auto", "bf16", "fp32"))
+    precision: str = _f(
+        "auto",
+        "optim",
+        "'bf16' = bfloat16 autocast; 'fp32'; 'auto' = bf16 on CUDA GPUs that support it, else fp32",
+        choices=("auto", "bf16", "fp32"),
+    )
     seed: int = _f(0, "optim", "seed of everything (data order, init of new heads, dropout)")
     # ------------------------------------------------------------------ log
     logging_steps: int = _f(1, "log", "log training metrics every N optimizer steps")
@@ -172,19 +284,31 @@ class TrainConfig:
     save_steps: int = _f(0, "log", "checkpoint every N optimizer steps (0 = only at the end)")
     save_total_limit: int = _f(2, "log", "checkpoints kept (oldest deleted; 0 = keep all)")
     save_final_model: bool = _f(True, "log", "write the final policy to OUTPUT_DIR/final (save_pretrained)")
-    tensorboard: str = _f("auto", "log", "TensorBoard event files in OUTPUT_DIR/tb: 'auto' = when "
-        "tensorboard is installed", choices=("auto", "on", "off"))
+    tensorboard: str = _f(
+        "auto",
+        "log",
+        "TensorBoard event files in OUTPUT_DIR/tb: 'auto' = when tensorboard is installed",
+        choices=("auto", "on", "off"),
+    )
     progress: bool = _f(True, "log", "tqdm progress bar")
     # ------------------------------------------------------------------ run
-    output_dir: str | None = _f(None, "run", "run directory: config, metrics.csv, checkpoints/, final/",
-        metavar="DIR")
+    output_dir: str | None = _f(None, "run", "run directory: config, metrics.csv, checkpoints/, final/", metavar="DIR")
     resume: bool = _f(False, "run", "continue the run in OUTPUT_DIR from its latest checkpoint, exactly")
     overwrite: bool = _f(False, "run", "delete an existing run in OUTPUT_DIR and start afresh")
-    device: str = _f("auto", "run", "'auto' (cuda when available, one GPU per process under torchrun), 'cpu', "
-        "'cuda'", choices=("auto", "cpu", "cuda"))
-    distributed: str = _f("ddp", "run", "under torchrun: 'ddp' = DistributedDataParallel (NCCL on GPUs, gloo on "
+    device: str = _f(
+        "auto",
+        "run",
+        "'auto' (cuda when available, one GPU per process under torchrun), 'cpu', 'cuda'",
+        choices=("auto", "cpu", "cuda"),
+    )
+    distributed: str = _f(
+        "ddp",
+        "run",
+        "under torchrun: 'ddp' = DistributedDataParallel (NCCL on GPUs, gloo on "
         "CPUs); 'fsdp' = FSDP2 fully_shard per decoder layer (parameters, gradients and optimizer state "
-        "sharded; for models that do not fit one GPU)", choices=("ddp", "fsdp"))
+        "sharded; for models that do not fit one GPU)",
+        choices=("ddp", "fsdp"),
+    )
 
     # ---------------------------------------------------------------- helpers
     @classmethod
@@ -192,7 +316,7 @@ class TrainConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], *, source: str = "config") -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any], *, source: str = "config") -> TrainConfig:
         names = set(cls.field_names())
         unknown = sorted(set(values) - names)
         if unknown:
@@ -244,14 +368,21 @@ class TrainConfig:
                 raise ValueError(f"loss_weights must be comma-separated numbers, got {self.loss_weights!r}") from None
         else:
             loss_type, weights = self.loss_type, None
-        options = dict(loss_type=loss_type, loss_weights=weights, beta=self.beta, clip=self.clip,
-                       nll_weight=self.nll_weight, **{name: getattr(self, name) for name in PARAMS})
+        options = dict(
+            loss_type=loss_type,
+            loss_weights=weights,
+            beta=self.beta,
+            clip=self.clip,
+            nll_weight=self.nll_weight,
+            **{name: getattr(self, name) for name in PARAMS},
+        )
         options.update(overrides)
         return options
 
     def validate(self, *, need_model: bool = True, need_data: bool = True) -> None:
         """Check every option; raises :class:`ConfigError` naming the option. Nothing is written
         before this passes, so a refused start never blocks the rerun."""
+
         def bad(msg):
             raise ConfigError(msg)
 
@@ -286,11 +417,16 @@ class TrainConfig:
             if path and not os.path.isdir(path):
                 bad(f"--{name} {path!r}: no such directory")
         tok_dir = self.tokenizer or (self.model if need_model else None)
-        if tok_dir and os.path.isdir(tok_dir) and not any(os.path.isfile(os.path.join(tok_dir, n))
-                                                           for n in TOKENIZER_FILES):
+        if (
+            tok_dir
+            and os.path.isdir(tok_dir)
+            and not any(os.path.isfile(os.path.join(tok_dir, n)) for n in TOKENIZER_FILES)
+        ):
             which = "--tokenizer" if self.tokenizer else "--model"
-            bad(f"{which} {tok_dir!r} holds no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}, ...)"
-                + ("; pass --tokenizer DIR" if not self.tokenizer else ""))
+            bad(
+                f"{which} {tok_dir!r} holds no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}, ...)"
+                + ("; pass --tokenizer DIR" if not self.tokenizer else "")
+            )
         if self.ref_model and not os.path.isfile(os.path.join(self.ref_model, "config.json")):
             bad(f"--ref_model {self.ref_model!r}: not a Hugging Face model directory (no config.json)")
         if self.ref_model and self.reference == "none":
@@ -359,8 +495,10 @@ class TrainConfig:
             bad("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
         on_cpu = self.device == "cpu" or (self.device == "auto" and not torch.cuda.is_available())
         if self.torch_dtype == "float16" and on_cpu:
-            bad("--torch_dtype float16 cannot train on the CPU: float16 weights updated in float16 on the CPU "
-                "turn into NaN within a step (no fp16 loss scaling there); use --torch_dtype bfloat16 or float32")
+            bad(
+                "--torch_dtype float16 cannot train on the CPU: float16 weights updated in float16 on the CPU "
+                "turn into NaN within a step (no fp16 loss scaling there); use --torch_dtype bfloat16 or float32"
+            )
         if self.nll_weight < 0:
             bad(f"--nll_weight must be >= 0 (0 = no NLL term), got {self.nll_weight}")
 
@@ -377,10 +515,15 @@ def _field_kinds() -> dict[str, type]:
 
 _FIELD_KINDS = _field_kinds()
 # Fields whose type is a union of several kinds (e.g. packed: "auto" or a bool of older configs).
-_OTHER_KINDS = {f.name: [a for a in typing.get_args(typing.get_type_hints(TrainConfig)[f.name])
-                         if a is not type(None)][1:] for f in dataclasses.fields(TrainConfig)}
-_OPTIONAL = {f.name for f in dataclasses.fields(TrainConfig)
-             if type(None) in typing.get_args(typing.get_type_hints(TrainConfig)[f.name])}
+_OTHER_KINDS = {
+    f.name: [a for a in typing.get_args(typing.get_type_hints(TrainConfig)[f.name]) if a is not type(None)][1:]
+    for f in dataclasses.fields(TrainConfig)
+}
+_OPTIONAL = {
+    f.name
+    for f in dataclasses.fields(TrainConfig)
+    if type(None) in typing.get_args(typing.get_type_hints(TrainConfig)[f.name])
+}
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -393,8 +536,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         try:
             return kind(value.strip())
         except ValueError:
-            raise ConfigError(f"{source}: --{name} expects {'an integer' if kind is int else 'a number'}, "
-                              f"got {value!r}") from None
+            raise ConfigError(
+                f"{source}: --{name} expects {'an integer' if kind is int else 'a number'}, got {value!r}"
+            ) from None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
@@ -406,10 +550,12 @@ def _check_type(name: str, value: Any) -> None:
         if name in _OPTIONAL:
             return
         raise ConfigError(f"--{name} must be set (got null)")
-    checks = {bool: lambda v: isinstance(v, bool),
-              int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-              float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-              str: lambda v: isinstance(v, str)}
+    checks = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+    }
     ok = any(checks[k](value) for k in [kind, *_OTHER_KINDS[name]])
     if not ok:
         what = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[kind]

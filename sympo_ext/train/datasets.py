@@ -23,8 +23,13 @@ def prepare_datasets(config, tokenizer, train_examples=None, eval_examples=None)
     train_examples = list(train_examples)
     if config.label_noise > 0 or config.noise_kind == "asymmetric":
         train_examples, _ = inject_label_noise(
-            train_examples, eps=config.label_noise, kind=config.noise_kind, eps_pos=config.noise_eps_pos,
-            eps_neg=config.noise_eps_neg, seed=config.noise_seed)
+            train_examples,
+            eps=config.label_noise,
+            kind=config.noise_kind,
+            eps_pos=config.noise_eps_pos,
+            eps_neg=config.noise_eps_neg,
+            seed=config.noise_seed,
+        )
     if eval_examples is None and config.eval_fraction > 0:
         g = torch.Generator().manual_seed(config.seed)
         order = torch.randperm(len(train_examples), generator=g).tolist()
@@ -32,9 +37,13 @@ def prepare_datasets(config, tokenizer, train_examples=None, eval_examples=None)
         eval_examples = [train_examples[i] for i in sorted(order[:n_eval])]
         train_examples = [train_examples[i] for i in sorted(order[n_eval:])]
     ptok = PreferenceTokenizer(
-        tokenizer, max_length=config.max_length, max_prompt_length=config.max_prompt_length,
-        truncation_mode=config.truncation_mode, empty_policy=config.empty_policy,
-        too_long_policy=config.too_long_policy)
+        tokenizer,
+        max_length=config.max_length,
+        max_prompt_length=config.max_prompt_length,
+        truncation_mode=config.truncation_mode,
+        empty_policy=config.empty_policy,
+        too_long_policy=config.too_long_policy,
+    )
     train = PreferenceDataset.from_examples(train_examples, ptok)
     stats = {"train/" + k: v for k, v in train.stats.items()}
     evals = None
@@ -42,4 +51,3 @@ def prepare_datasets(config, tokenizer, train_examples=None, eval_examples=None)
         evals = PreferenceDataset.from_examples(eval_examples, ptok)
         stats.update({"eval/" + k: v for k, v in evals.stats.items()})
     return train.pairs, (evals.pairs if evals is not None else []), stats
-

@@ -17,8 +17,18 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistInfo", "init_distributed", "wrap_model", "all_reduce_sum", "barrier", "broadcast_object",
-           "any_process", "all_gather_object", "no_sync", "clip_grad_norm"]
+__all__ = [
+    "DistInfo",
+    "init_distributed",
+    "wrap_model",
+    "all_reduce_sum",
+    "barrier",
+    "broadcast_object",
+    "any_process",
+    "all_gather_object",
+    "no_sync",
+    "clip_grad_norm",
+]
 
 
 @dataclass

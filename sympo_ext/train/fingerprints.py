@@ -22,8 +22,16 @@ from array import array
 import torch
 from torch import nn
 
-__all__ = ["INPUT_NAMES", "changed_inputs", "pairs_fingerprint", "file_fingerprint", "max_token_id", "module_fingerprint", "path_fingerprint",
-           "run_inputs"]
+__all__ = [
+    "INPUT_NAMES",
+    "changed_inputs",
+    "pairs_fingerprint",
+    "file_fingerprint",
+    "max_token_id",
+    "module_fingerprint",
+    "path_fingerprint",
+    "run_inputs",
+]
 
 # The inputs, in the order a message names them, with what a user calls them.
 INPUT_NAMES = {
@@ -97,19 +105,26 @@ def changed_inputs(stored: dict | None, current: dict) -> list[str]:
     An input held in memory on either side is not compared (see :func:`run_inputs`)."""
     if not stored:
         return []
-    return [INPUT_NAMES.get(k, k) for k in current if k in stored and stored[k] != current[k]
-            and IN_MEMORY not in (stored[k], current[k])]
+    return [
+        INPUT_NAMES.get(k, k)
+        for k in current
+        if k in stored and stored[k] != current[k] and IN_MEMORY not in (stored[k], current[k])
+    ]
 
 
-def run_inputs(cfg, *, train_pairs, eval_pairs, model=None, ref_model=None, tokenizer=None,
-               config_file: str | None = None) -> dict:
+def run_inputs(
+    cfg, *, train_pairs, eval_pairs, model=None, ref_model=None, tokenizer=None, config_file: str | None = None
+) -> dict:
     """The fingerprints of a run's inputs (the module docstring). A model, reference or tokenizer
     handed in memory (the Python API) is recorded as ``"in-memory"``: the caller owns it (a resume may
     well pass a freshly built policy whose weights the checkpoint then replaces)."""
-    out = {"train_pairs": pairs_fingerprint(train_pairs), "eval_pairs": pairs_fingerprint(eval_pairs),
-           "model": IN_MEMORY if model is not None else path_fingerprint(cfg.model),
-           "ref_model": IN_MEMORY if ref_model is not None else path_fingerprint(cfg.ref_model),
-           "tokenizer": IN_MEMORY if tokenizer is not None else path_fingerprint(cfg.tokenizer or cfg.model)}
+    out = {
+        "train_pairs": pairs_fingerprint(train_pairs),
+        "eval_pairs": pairs_fingerprint(eval_pairs),
+        "model": IN_MEMORY if model is not None else path_fingerprint(cfg.model),
+        "ref_model": IN_MEMORY if ref_model is not None else path_fingerprint(cfg.ref_model),
+        "tokenizer": IN_MEMORY if tokenizer is not None else path_fingerprint(cfg.tokenizer or cfg.model),
+    }
     if config_file:
         out["config_file"] = path_fingerprint(config_file)
     return out

@@ -12,8 +12,17 @@ from .checkpoint_files import atomic_write_text
 __all__ = ["MetricsLogger", "CSV_COLUMNS", "read_metrics"]
 
 # The metric names are sympo_ext.metrics.METRIC_NAMES (TRL's where one exists); the CSV adds the step's context.
-CSV_COLUMNS = ("step", "split", "epoch", *METRIC_NAMES, "learning_rate", "grad_norm", "num_tokens",
-               "tokens_per_second", "elapsed_s")
+CSV_COLUMNS = (
+    "step",
+    "split",
+    "epoch",
+    *METRIC_NAMES,
+    "learning_rate",
+    "grad_norm",
+    "num_tokens",
+    "tokens_per_second",
+    "elapsed_s",
+)
 
 
 def _complete(row: dict) -> bool:
@@ -28,8 +37,9 @@ class MetricsLogger:
     logged again for a (step, split) already in the file (the final evaluation of a run killed
     after it) replaces the old one instead of duplicating it."""
 
-    def __init__(self, output_dir: str, *, enabled: bool = True, tensorboard: str = "auto",
-                 resume_step: int | None = None):
+    def __init__(
+        self, output_dir: str, *, enabled: bool = True, tensorboard: str = "auto", resume_step: int | None = None
+    ):
         self.enabled = enabled
         self.path = os.path.join(output_dir, "metrics.csv")
         self.tb = None
@@ -39,8 +49,11 @@ class MetricsLogger:
         if resume_step is not None and os.path.isfile(self.path):
             # Rows logged after the checkpoint we resume from will be logged again: drop them.
             with open(self.path, newline="", encoding="utf-8") as fh:
-                rows = [{k: v for k, v in r.items() if k in CSV_COLUMNS} for r in csv.DictReader(fh)
-                        if _complete(r) and int(r["step"]) <= resume_step]
+                rows = [
+                    {k: v for k, v in r.items() if k in CSV_COLUMNS}
+                    for r in csv.DictReader(fh)
+                    if _complete(r) and int(r["step"]) <= resume_step
+                ]
             buf = io.StringIO()
             writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
             writer.writeheader()
@@ -55,7 +68,9 @@ class MetricsLogger:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
                 if tensorboard == "on":
-                    raise RuntimeError("--tensorboard on: tensorboard is not installed (pip install tensorboard)")
+                    raise RuntimeError(
+                        "--tensorboard on: tensorboard is not installed (pip install tensorboard)"
+                    ) from None
             else:
                 self.tb = SummaryWriter(os.path.join(output_dir, "tb"), purge_step=resume_step)
 

@@ -39,8 +39,16 @@ class PolicyLoss(nn.Module):
     fused-linear path, compute the gradients in the forward pass where that applies (True, the
     default) or recompute the logits in backward (False)."""
 
-    def __init__(self, model: nn.Module, *, path: str, loss_options: dict, average: bool = False,
-                 chunk_size: int | None = None, fuse_backward: bool = True):
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        path: str,
+        loss_options: dict,
+        average: bool = False,
+        chunk_size: int | None = None,
+        fuse_backward: bool = True,
+    ):
         super().__init__()
         check_logps_path(path, what="PolicyLoss: path", resolved=True)
         self.model = model
@@ -49,15 +57,31 @@ class PolicyLoss(nn.Module):
         if path == "fused_linear":
             if self._parts is None:
                 raise ValueError("PolicyLoss: path='fused_linear' needs a model exposing its decoder and LM head")
-            self.loss = FusedLinearSymPOLoss(average=average, chunk_size=chunk_size,
-                                             fuse_backward=None if fuse_backward else False, **loss_options)
+            self.loss = FusedLinearSymPOLoss(
+                average=average, chunk_size=chunk_size, fuse_backward=None if fuse_backward else False, **loss_options
+            )
         else:
             self.loss = SymPOLoss(average=average, **loss_options)
 
-    def forward(self, input_ids, target_ids, attention_mask=None, position_ids=None, cu_seqlens=None, *,
-                ref_chosen_logps=None, ref_rejected_logps=None, pair_labels=None) -> PairOutputs:
-        inputs = logps_inputs(self.model, self.path, forward_kwargs(input_ids, attention_mask, position_ids),
-                              parts=self._parts, packed=cu_seqlens is not None)
+    def forward(
+        self,
+        input_ids,
+        target_ids,
+        attention_mask=None,
+        position_ids=None,
+        cu_seqlens=None,
+        *,
+        ref_chosen_logps=None,
+        ref_rejected_logps=None,
+        pair_labels=None,
+    ) -> PairOutputs:
+        inputs = logps_inputs(
+            self.model,
+            self.path,
+            forward_kwargs(input_ids, attention_mask, position_ids),
+            parts=self._parts,
+            packed=cu_seqlens is not None,
+        )
         pair = dict(pair_labels=pair_labels, cu_seqlens=cu_seqlens)
         refs = (ref_chosen_logps, ref_rejected_logps)
         if self.path == "fused_linear":

@@ -17,10 +17,10 @@ import warnings
 import torch
 from torch import nn
 
-from . import dist as D
-from .checkpoint_files import atomic_torch_save
 from ..hf.loading import adapters_off, is_peft_model, load_policy
 from ..hf.logps import SequenceLogps, model_inputs
+from . import dist as D
+from .checkpoint_files import atomic_torch_save
 from .fingerprints import pairs_fingerprint
 from .rundir import REFERENCE_CACHE, RunDirError
 from .sampling import sharded_batches
@@ -37,8 +37,21 @@ class ReferencePolicy:
     the ``collate`` function and the precomputation's ``batch_size``; ``train_pairs`` /
     ``eval_pairs`` for ``precomputed``."""
 
-    def __init__(self, cfg, *, policy: nn.Module, ref_model: nn.Module | None, path: str, dist, fsdp: bool,
-                 autocast, collate, batch_size: int, train_pairs, eval_pairs):
+    def __init__(
+        self,
+        cfg,
+        *,
+        policy: nn.Module,
+        ref_model: nn.Module | None,
+        path: str,
+        dist,
+        fsdp: bool,
+        autocast,
+        collate,
+        batch_size: int,
+        train_pairs,
+        eval_pairs,
+    ):
         self.cfg, self.policy, self.path, self.dist, self.fsdp = cfg, policy, path, dist, fsdp
         self.device = dist.device
         self.autocast, self.collate, self.batch_size = autocast, collate, batch_size
@@ -48,8 +61,12 @@ class ReferencePolicy:
             return
         ref = ref_model
         if ref is None and cfg.ref_model:
-            ref = load_policy(cfg.ref_model, torch_dtype=cfg.torch_dtype,
-                              attn_implementation=cfg.attn_implementation, what="--ref_model")
+            ref = load_policy(
+                cfg.ref_model,
+                torch_dtype=cfg.torch_dtype,
+                attn_implementation=cfg.attn_implementation,
+                what="--ref_model",
+            )
         if cfg.reference == "model":
             if ref is None and is_peft_model(policy):
                 self.module = self._sequence_logps(policy)  # run with the adapters off
@@ -79,8 +96,9 @@ class ReferencePolicy:
     @torch.no_grad()
     def _compute(self, module: nn.Module, pairs) -> torch.Tensor:
         out = torch.zeros(len(pairs), 2, dtype=torch.float32)
-        for pos, real in sharded_batches(len(pairs), self.batch_size, world_size=self.dist.world_size,
-                                         rank=self.dist.rank):
+        for pos, real in sharded_batches(
+            len(pairs), self.batch_size, world_size=self.dist.world_size, rank=self.dist.rank
+        ):
             batch = self.collate([pairs[i] for i in pos])
             with self.autocast():
                 lp = module(**model_inputs(batch, self.device)).float().cpu()
@@ -93,25 +111,36 @@ class ReferencePolicy:
         """Reference log-probs of every train/eval pair, computed once (then cached in OUTPUT_DIR)."""
         cfg = self.cfg
         path = os.path.join(cfg.output_dir, REFERENCE_CACHE) if cfg.output_dir else None
-        key = {"train": len(train_pairs), "eval": len(eval_pairs),
-               "sha256": {"train": pairs_fingerprint(train_pairs), "eval": pairs_fingerprint(eval_pairs)}}
+        key = {
+            "train": len(train_pairs),
+            "eval": len(eval_pairs),
+            "sha256": {"train": pairs_fingerprint(train_pairs), "eval": pairs_fingerprint(eval_pairs)},
+        }
         if cfg.resume and path and os.path.isfile(path):
             cache = torch.load(path, weights_only=True)
             if cache.get("key") == key:
                 return cache
-            raise RunDirError(f"{path}: cached reference log-probs do not match the data (its pairs, labels or "
-                              "their order changed); cannot resume exactly")
+            raise RunDirError(
+                f"{path}: cached reference log-probs do not match the data (its pairs, labels or "
+                "their order changed); cannot resume exactly"
+            )
         if ref is None:  # reference = the initial policy: no copy needed
             module = self._sequence_logps(self.policy)
             if self.fsdp:
-                warnings.warn("reference=precomputed with FSDP computes the reference before sharding: "
-                              "each process holds the full model once", stacklevel=3)
+                warnings.warn(
+                    "reference=precomputed with FSDP computes the reference before sharding: "
+                    "each process holds the full model once",
+                    stacklevel=3,
+                )
         else:
             module = self._frozen(ref)
         state = torch.get_rng_state()
         with self._context():
-            cache = {"key": key, "train": self._compute(module, train_pairs),
-                     "eval": self._compute(module, eval_pairs) if eval_pairs else None}
+            cache = {
+                "key": key,
+                "train": self._compute(module, train_pairs),
+                "eval": self._compute(module, eval_pairs) if eval_pairs else None,
+            }
         torch.set_rng_state(state)
         del module
         if path and self.dist.is_main:

@@ -63,8 +63,11 @@ class StopSignals:
             signal.signal(signum, signal.SIG_DFL)
             raise KeyboardInterrupt
         self.received = signum
-        self.report(f"{signal.Signals(signum).name} received: finishing this step, saving a checkpoint and "
-                    "exiting (send it again to abort without saving)", newline_first=True)
+        self.report(
+            f"{signal.Signals(signum).name} received: finishing this step, saving a checkpoint and "
+            "exiting (send it again to abort without saving)",
+            newline_first=True,
+        )
 
     def __enter__(self):
         if self.enabled and threading.current_thread() is threading.main_thread():

@@ -54,8 +54,10 @@ def _scores(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if out.dim() == 2 and out.shape[1] == 1:
         out = out[:, 0]
     if out.dim() != 1 or out.shape[0] != x.shape[0]:
-        raise ValueError(f"the reward model must return one score per input ([B] or [B, 1]); got shape "
-                         f"{tuple(out.shape)} for {x.shape[0]} inputs")
+        raise ValueError(
+            f"the reward model must return one score per input ([B] or [B, 1]); got shape "
+            f"{tuple(out.shape)} for {x.shape[0]} inputs"
+        )
     return out
 
 
@@ -66,8 +68,12 @@ def reward_scores(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1
     model.eval()
     device = next(model.parameters()).device
     try:
-        return torch.cat([_scores(model, inputs[i:i + batch_size].to(device)).float().cpu()
-                          for i in range(0, len(inputs), batch_size)])
+        return torch.cat(
+            [
+                _scores(model, inputs[i : i + batch_size].to(device)).float().cpu()
+                for i in range(0, len(inputs), batch_size)
+            ]
+        )
     finally:
         model.train(was)
 
@@ -162,19 +168,30 @@ def train_reward_model(
             perm = torch.randperm(n, generator=gen)
             total, margins_all = 0.0, torch.empty(n)
             for start in range(0, n, batch_size):
-                sel = perm[start:start + batch_size]
+                sel = perm[start : start + batch_size]
                 b = len(sel)
                 # the two inputs of a pair side by side: rows a0, b0, a1, b1, ...
                 x = torch.stack([_gather(pool, pairs_a, sel), _gather(pool, pairs_b, sel)], 1).flatten(0, 1)
                 s = _scores(model, x.to(device)).view(b, 2)
-                out = ops.sym_loss(s[:, 0], s[:, 1], labels=labels[sel].to(device),
-                                   weights=None if weights is None else weights[sel].to(device),
-                                   return_rewards=True, **loss_kw)
+                out = ops.sym_loss(
+                    s[:, 0],
+                    s[:, 1],
+                    labels=labels[sel].to(device),
+                    weights=None if weights is None else weights[sel].to(device),
+                    return_rewards=True,
+                    **loss_kw,
+                )
                 opt.zero_grad(set_to_none=True)
                 out.loss.backward()
                 loss = out.loss.item()
-                optimizer_step(opt, model.parameters(), loss=loss, max_grad_norm=max_grad_norm,
-                               where=f"epoch {epoch + 1}, pairs {start}-{start + b - 1}", advice=ADVICE)
+                optimizer_step(
+                    opt,
+                    model.parameters(),
+                    loss=loss,
+                    max_grad_norm=max_grad_norm,
+                    where=f"epoch {epoch + 1}, pairs {start}-{start + b - 1}",
+                    advice=ADVICE,
+                )
                 total += loss * b
                 margins_all[sel] = out.margins.float().cpu()
             row = {"epoch": epoch + 1, "loss": total / n, "rewards/accuracies": pair_accuracy(margins_all, labels)}

@@ -29,17 +29,43 @@ import sys
 
 from . import checkpoint_files as ckpt
 
-__all__ = ["RUN_MARKER", "LOCK_NAME", "RESUME_MUTABLE", "RunDirError", "RunLock", "run_state", "stored_config",
-           "check_output_dir", "prepare_output_dir", "clean_leftovers", "check_creatable", "stored_run",
-           "check_inputs_unchanged", "record_extension", "RESUME_EXTENDABLE"]
+__all__ = [
+    "RUN_MARKER",
+    "LOCK_NAME",
+    "RESUME_MUTABLE",
+    "RunDirError",
+    "RunLock",
+    "run_state",
+    "stored_config",
+    "check_output_dir",
+    "prepare_output_dir",
+    "clean_leftovers",
+    "check_creatable",
+    "stored_run",
+    "check_inputs_unchanged",
+    "record_extension",
+    "RESUME_EXTENDABLE",
+]
 
 RUN_MARKER = "run.json"
 LOCK_NAME = ".sympo-train.lock"
 # Options that may differ when resuming (they do not change the trajectory).
 # Options that may grow on --resume: the run is extended (the schedule recomputed for the new total).
 RESUME_EXTENDABLE = {"max_steps", "num_epochs"}
-RESUME_MUTABLE = {"resume", "overwrite", "logging_steps", "eval_steps", "save_steps", "save_total_limit",
-                  "save_final_model", "tensorboard", "progress", "device", "eval_batch_size", "output_dir"}
+RESUME_MUTABLE = {
+    "resume",
+    "overwrite",
+    "logging_steps",
+    "eval_steps",
+    "save_steps",
+    "save_total_limit",
+    "save_final_model",
+    "tensorboard",
+    "progress",
+    "device",
+    "eval_batch_size",
+    "output_dir",
+}
 
 
 class RunDirError(ValueError):
@@ -89,9 +115,11 @@ def check_inputs_unchanged(output_dir: str, inputs: dict) -> None:
 
     changed = changed_inputs((stored_run(output_dir) or {}).get("inputs"), inputs)
     if changed:
-        raise RunDirError(f"--resume: {'; '.join(changed)} changed since the run in {output_dir!r} started, so "
-                          "it cannot be continued exactly. Restore the original inputs, or start a new run "
-                          "(another --output_dir, or --overwrite)")
+        raise RunDirError(
+            f"--resume: {'; '.join(changed)} changed since the run in {output_dir!r} started, so "
+            "it cannot be continued exactly. Restore the original inputs, or start a new run "
+            "(another --output_dir, or --overwrite)"
+        )
 
 
 def record_extension(cfg) -> None:
@@ -160,7 +188,8 @@ class RunLock:
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise RunDirError(
                     f"--output_dir {os.path.dirname(self.path)!r} is in use by a running sympo-train "
-                    f"({self.holder()}); wait for it to finish, stop it, or choose another directory") from None
+                    f"({self.holder()}); wait for it to finish, stop it, or choose another directory"
+                ) from None
             raise RunDirError(f"cannot lock {self.path}: {e.strerror or e}") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
@@ -218,24 +247,34 @@ def check_output_dir(cfg, lock: RunLock | None, config_file: str | None = None) 
     if cfg.resume:
         stored = stored_config(out) if state == "run" else None
         if stored is None:
-            raise RunDirError(f"--resume: {out!r} holds no checkpoint of a sympo-train run to resume "
-                              "(start a new run without --resume)")
+            raise RunDirError(
+                f"--resume: {out!r} holds no checkpoint of a sympo-train run to resume "
+                "(start a new run without --resume)"
+            )
         # An option the stored run predates ran at its default.
         defaults = {f.name: f.default for f in dataclasses.fields(cfg) if f.default is not dataclasses.MISSING}
-        diff = {k: (stored.get(k, defaults.get(k)), v) for k, v in cfg.to_dict().items()
-                if k not in RESUME_MUTABLE | RESUME_EXTENDABLE and stored.get(k, defaults.get(k)) != v}
+        diff = {
+            k: (stored.get(k, defaults.get(k)), v)
+            for k, v in cfg.to_dict().items()
+            if k not in RESUME_MUTABLE | RESUME_EXTENDABLE and stored.get(k, defaults.get(k)) != v
+        }
         if diff:
             lines = "; ".join(f"{k}: run has {a!r}, now {b!r}" for k, (a, b) in sorted(diff.items()))
-            raise RunDirError(f"--resume: options differ from the run in {out!r} ({lines}); "
-                              "an exact resume needs the same options")
+            raise RunDirError(
+                f"--resume: options differ from the run in {out!r} ({lines}); an exact resume needs the same options"
+            )
     elif state in ("run", "foreign") and cfg.overwrite and (inside := _inputs_inside(cfg, out, config_file)):
-        raise RunDirError(f"--overwrite would delete {', '.join(inside)}: it lies inside --output_dir {out!r}, "
-                          "which --overwrite empties. Copy it elsewhere first, or choose another --output_dir "
-                          "(to continue a finished run, use --resume with a larger --max_steps / --num_epochs)")
+        raise RunDirError(
+            f"--overwrite would delete {', '.join(inside)}: it lies inside --output_dir {out!r}, "
+            "which --overwrite empties. Copy it elsewhere first, or choose another --output_dir "
+            "(to continue a finished run, use --resume with a larger --max_steps / --num_epochs)"
+        )
     elif state in ("run", "foreign") and not cfg.overwrite:
         what = "another sympo-train run" if state == "run" else "other files"
-        raise RunDirError(f"--output_dir {out!r} already holds {what}; pass --resume to continue "
-                          "it, --overwrite to delete it and start afresh, or choose another directory")
+        raise RunDirError(
+            f"--output_dir {out!r} already holds {what}; pass --resume to continue "
+            "it, --overwrite to delete it and start afresh, or choose another directory"
+        )
 
 
 def _odd_checkpoints(out: str) -> str | None:
@@ -293,9 +332,12 @@ def _drop_unreadable_cache(out: str) -> None:
 
     try:
         torch.load(path, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any failure to unpickle means an unusable cache
-        print(f"[sympo-train] {path} cannot be read ({type(e).__name__}); it will be recomputed",
-              file=sys.stderr, flush=True)
+    except Exception as e:
+        print(
+            f"[sympo-train] {path} cannot be read ({type(e).__name__}); it will be recomputed",
+            file=sys.stderr,
+            flush=True,
+        )
         os.remove(path)
 
 
@@ -315,8 +357,9 @@ def prepare_output_dir(cfg, lock: RunLock, run_info: dict, config_file: str | No
         if cfg.overwrite:
             _empty_dir(out)
         if not cfg.resume:
-            ckpt.atomic_write_text(os.path.join(out, RUN_MARKER), json.dumps(
-                {"config": cfg.to_dict(), **run_info}, indent=2))
+            ckpt.atomic_write_text(
+                os.path.join(out, RUN_MARKER), json.dumps({"config": cfg.to_dict(), **run_info}, indent=2)
+            )
         clean_leftovers(out)
         _drop_unreadable_cache(out)
     except ckpt.CheckpointWriteError as e:

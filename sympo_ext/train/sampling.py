@@ -37,11 +37,11 @@ class StepSampler:
     ``batch_size`` pairs per step (all processes and accumulation micro-steps together), split
     into ``grad_accum`` micro-batches, each split across ``world_size`` processes."""
 
-    def __init__(self, n: int, batch_size: int, *, seed: int, grad_accum: int = 1, world_size: int = 1,
-                 rank: int = 0):
+    def __init__(self, n: int, batch_size: int, *, seed: int, grad_accum: int = 1, world_size: int = 1, rank: int = 0):
         if batch_size % (world_size * grad_accum):
-            raise ValueError(f"batch_size {batch_size} must be divisible by world_size ({world_size}) * "
-                             f"grad_accum ({grad_accum})")
+            raise ValueError(
+                f"batch_size {batch_size} must be divisible by world_size ({world_size}) * grad_accum ({grad_accum})"
+            )
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.grad_accum, self.rank = grad_accum, rank
         self.micro = batch_size // (world_size * grad_accum)  # pairs per process per micro-step
@@ -49,7 +49,7 @@ class StepSampler:
         self._order: dict[int, list[int]] = {}  # the current epoch's order only
 
     @classmethod
-    def from_config(cls, cfg, n: int, *, world_size: int, rank: int) -> "StepSampler":
+    def from_config(cls, cfg, n: int, *, world_size: int, rank: int) -> StepSampler:
         """The sampler of a run (``--batch_size``, ``--grad_accum``, ``--seed``); a ConfigError naming the
         option when the batch does not divide over the processes or exceeds the pairs."""
         from ..errors import ConfigError
@@ -66,10 +66,10 @@ class StepSampler:
         epoch, k = divmod(step, self.steps_per_epoch)
         if epoch not in self._order:
             self._order = {epoch: epoch_order(self.n, self.seed, epoch)}
-        glob = self._order[epoch][k * self.batch_size:(k + 1) * self.batch_size]
+        glob = self._order[epoch][k * self.batch_size : (k + 1) * self.batch_size]
         per_micro = self.batch_size // self.grad_accum
-        mbs = (glob[m * per_micro:(m + 1) * per_micro] for m in range(self.grad_accum))
-        return [mb[self.rank * self.micro:(self.rank + 1) * self.micro] for mb in mbs]
+        mbs = (glob[m * per_micro : (m + 1) * per_micro] for m in range(self.grad_accum))
+        return [mb[self.rank * self.micro : (self.rank + 1) * self.micro] for mb in mbs]
 
 
 def sharded_batches(n: int, batch_size: int, *, world_size: int = 1, rank: int = 0):
@@ -80,5 +80,5 @@ def sharded_batches(n: int, batch_size: int, *, world_size: int = 1, rank: int =
     per = -(-n // world_size)
     nb = max(1, -(-per // batch_size))
     for b in range(nb):
-        chunk = mine[b * batch_size:(b + 1) * batch_size]
+        chunk = mine[b * batch_size : (b + 1) * batch_size]
         yield (chunk, True) if chunk else ([0], False)

@@ -14,17 +14,28 @@ from .dist import clip_grad_norm
 
 __all__ = ["NonFiniteLossError", "optimizer_step", "NONFINITE_ADVICE"]
 
-NONFINITE_ADVICE = ("Common causes: a learning rate too high, fp16 overflow, or degenerate pairs; lower "
-                    "--learning_rate, set --clip, or use --precision fp32.")
+NONFINITE_ADVICE = (
+    "Common causes: a learning rate too high, fp16 overflow, or degenerate pairs; lower "
+    "--learning_rate, set --clip, or use --precision fp32."
+)
 
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; training stopped, the last good checkpoint is kept."""
 
 
-def optimizer_step(optimizer, parameters, *, loss: float, where: str, scheduler=None, max_grad_norm: float = 0.0,
-                   loss_finite: bool | None = None, last_good: str | None = None,
-                   advice: str = NONFINITE_ADVICE) -> tuple[float, float]:
+def optimizer_step(
+    optimizer,
+    parameters,
+    *,
+    loss: float,
+    where: str,
+    scheduler=None,
+    max_grad_norm: float = 0.0,
+    loss_finite: bool | None = None,
+    last_good: str | None = None,
+    advice: str = NONFINITE_ADVICE,
+) -> tuple[float, float]:
     """Check, clip, update, schedule; returns (global grad norm, the learning rate the update used).
 
     ``loss``: the step's (mean) loss, named in the message; ``loss_finite``: the caller's verdict
@@ -36,13 +47,17 @@ def optimizer_step(optimizer, parameters, *, loss: float, where: str, scheduler=
     parameters = list(parameters)
     if not finite:
         optimizer.zero_grad(set_to_none=True)
-        raise NonFiniteLossError(f"non-finite loss ({loss:g}) at {where}: training stopped before the update, so "
-                                 f"the parameters stay finite.{last} {advice}")
+        raise NonFiniteLossError(
+            f"non-finite loss ({loss:g}) at {where}: training stopped before the update, so "
+            f"the parameters stay finite.{last} {advice}"
+        )
     grad_norm = clip_grad_norm(parameters, max_grad_norm)
     if not math.isfinite(grad_norm):
         optimizer.zero_grad(set_to_none=True)
-        raise NonFiniteLossError(f"non-finite gradient norm at {where} (the loss was finite): training stopped "
-                                 f"before the update.{last} {advice}")
+        raise NonFiniteLossError(
+            f"non-finite gradient norm at {where} (the loss was finite): training stopped "
+            f"before the update.{last} {advice}"
+        )
     lr = scheduler.get_last_lr()[0] if scheduler is not None else optimizer.param_groups[0]["lr"]
     optimizer.step()
     if scheduler is not None:

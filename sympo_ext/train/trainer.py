@@ -32,17 +32,24 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .datasets import prepare_datasets
+from ..hf.loading import (
+    apply_lora,
+    check_vocabulary,
+    disable_dropout,
+    enable_gradient_checkpointing,
+    load_policy,
+    load_tokenizer,
+    set_attn_implementation,
+)
+from ..hf.logps import model_inputs
 from ..metrics import STAT_KEYS, metrics_from_stats, preference_stats
 from . import dist as D
 from . import rundir
 from .checkpoint import CheckpointManager
 from .config import ConfigError, TrainConfig
+from .datasets import prepare_datasets
 from .fingerprints import max_token_id, run_inputs
 from .metrics_log import MetricsLogger
-from ..hf.loading import (apply_lora, check_vocabulary, disable_dropout, enable_gradient_checkpointing, load_policy,
-                          load_tokenizer, set_attn_implementation)
-from ..hf.logps import model_inputs
 from .optim import optimizer_from_config
 from .policy_loss import PolicyLoss
 from .reference_policy import ReferencePolicy
@@ -84,9 +91,17 @@ class Trainer:
     checkpoints, no CSV); metrics are returned in ``TrainResult.history``.
     """
 
-    def __init__(self, config: TrainConfig, *, model: nn.Module | None = None, tokenizer=None,
-                 ref_model: nn.Module | None = None, train_examples=None, eval_examples=None,
-                 config_file: str | None = None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        model: nn.Module | None = None,
+        tokenizer=None,
+        ref_model: nn.Module | None = None,
+        train_examples=None,
+        eval_examples=None,
+        config_file: str | None = None,
+    ):
         self.config = config
         self._config_file = config_file  # the --config file the options came from (fingerprinted)
         self._model_arg = model
@@ -119,16 +134,28 @@ class Trainer:
         self.tokenizer = tok
         self.policy = self._prepare_policy()
         self.train_pairs, self.eval_pairs, self.data_stats = prepare_datasets(
-            cfg, tok, self._train_examples, self._eval_examples)
+            cfg, tok, self._train_examples, self._eval_examples
+        )
         n, ws = len(self.train_pairs), self.dist.world_size
         check_vocabulary(self.policy, max_id := max_token_id(self.train_pairs + self.eval_pairs))
-        inputs = run_inputs(cfg, train_pairs=self.train_pairs, eval_pairs=self.eval_pairs, model=self._model_arg,
-                            ref_model=self._ref_arg, tokenizer=self._tokenizer_arg, config_file=config_file)
+        inputs = run_inputs(
+            cfg,
+            train_pairs=self.train_pairs,
+            eval_pairs=self.eval_pairs,
+            model=self._model_arg,
+            ref_model=self._ref_arg,
+            tokenizer=self._tokenizer_arg,
+            config_file=config_file,
+        )
         if cfg.resume and cfg.output_dir:
             rundir.check_inputs_unchanged(cfg.output_dir, inputs)
         if self._ref_arg is None and cfg.ref_model and cfg.reference != "none":  # loaded (and checked) now
-            self._ref_arg = load_policy(cfg.ref_model, torch_dtype=cfg.torch_dtype,
-                                        attn_implementation=cfg.attn_implementation, what="--ref_model")
+            self._ref_arg = load_policy(
+                cfg.ref_model,
+                torch_dtype=cfg.torch_dtype,
+                attn_implementation=cfg.attn_implementation,
+                what="--ref_model",
+            )
             check_vocabulary(self._ref_arg, max_id, what="--ref_model")
         self.sampler = StepSampler.from_config(cfg, n, world_size=ws, rank=self.dist.rank)
         self.steps_per_epoch = self.sampler.steps_per_epoch
@@ -143,8 +170,14 @@ class Trainer:
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         # The log-prob path and packing, measured on the model before anything is written.
         self.policy.to(self.dist.device)
-        self.logps_plan = plan_logps(self.policy, logps_path=cfg.logps_path, packed=cfg.packed,
-                                     probe=cfg.probe_logps_paths, pad_token_id=pad, vocab_size=len(tok))
+        self.logps_plan = plan_logps(
+            self.policy,
+            logps_path=cfg.logps_path,
+            packed=cfg.packed,
+            probe=cfg.probe_logps_paths,
+            pad_token_id=pad,
+            vocab_size=len(tok),
+        )
         self.logps_plan = D.broadcast_object(self.logps_plan, self.dist)  # one decision for every process
         for note in self.logps_plan.notes:
             self.report(note)
@@ -157,35 +190,68 @@ class Trainer:
 
         # The run directory (only now: everything above could still fail).
         if cfg.output_dir and self.dist.is_main:
-            rundir.prepare_output_dir(cfg, self._lock, {
-                "torch": torch.__version__, "world_size": ws, "data_stats": self.data_stats, "train_pairs": n,
-                "eval_pairs": len(self.eval_pairs), "logps_plan": self.logps_plan.to_dict(),
-                "inputs": inputs, "loss": self.loss_description}, config_file)
+            rundir.prepare_output_dir(
+                cfg,
+                self._lock,
+                {
+                    "torch": torch.__version__,
+                    "world_size": ws,
+                    "data_stats": self.data_stats,
+                    "train_pairs": n,
+                    "eval_pairs": len(self.eval_pairs),
+                    "logps_plan": self.logps_plan.to_dict(),
+                    "inputs": inputs,
+                    "loss": self.loss_description,
+                },
+                config_file,
+            )
         D.barrier(self.dist)
 
         set_seed(cfg.seed)
         dev = self.device = self.dist.device
         self.use_bf16 = cfg.precision == "bf16" or (
-            cfg.precision == "auto" and dev.type == "cuda" and torch.cuda.is_bf16_supported())
+            cfg.precision == "auto" and dev.type == "cuda" and torch.cuda.is_bf16_supported()
+        )
         self.policy.to(dev)
         self.policy.train()  # its dropout is 0 (see the module docstring)
         if hasattr(self.policy, "config") and hasattr(self.policy.config, "use_cache"):
             self.policy.config.use_cache = False
-        self.policy_loss = PolicyLoss(self.policy, path=self.logps_plan.path,
-                                      loss_options=cfg.loss_options(reduction="sum"), average=cfg.average_logps,
-                                      chunk_size=cfg.chunk_size, fuse_backward=cfg.fuse_backward)
+        self.policy_loss = PolicyLoss(
+            self.policy,
+            path=self.logps_plan.path,
+            loss_options=cfg.loss_options(reduction="sum"),
+            average=cfg.average_logps,
+            chunk_size=cfg.chunk_size,
+            fuse_backward=cfg.fuse_backward,
+        )
         fsdp = self.dist.enabled and cfg.distributed == "fsdp"  # state dicts are gathered / scattered whole
-        self.reference = ReferencePolicy(cfg, policy=self.policy, ref_model=self._ref_arg, path=self.logps_plan.path,
-                                         dist=self.dist, fsdp=fsdp, autocast=self._autocast, collate=self.collate,
-                                         batch_size=self.eval_bs, train_pairs=self.train_pairs,
-                                         eval_pairs=self.eval_pairs)
+        self.reference = ReferencePolicy(
+            cfg,
+            policy=self.policy,
+            ref_model=self._ref_arg,
+            path=self.logps_plan.path,
+            dist=self.dist,
+            fsdp=fsdp,
+            autocast=self._autocast,
+            collate=self.collate,
+            batch_size=self.eval_bs,
+            train_pairs=self.train_pairs,
+            eval_pairs=self.eval_pairs,
+        )
         self.ref_module = self.reference.module
         self.module = D.wrap_model(self.policy_loss, self.policy, self.dist, cfg.distributed)
         self.optimizer, self.scheduler = optimizer_from_config(cfg, self.policy, self.total_steps)
-        self.checkpoints = CheckpointManager(cfg, policy=self.policy, optimizer=self.optimizer,
-                                             scheduler=self.scheduler, dist=self.dist, fsdp=fsdp,
-                                             steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps,
-                                             report=self.report)
+        self.checkpoints = CheckpointManager(
+            cfg,
+            policy=self.policy,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            dist=self.dist,
+            fsdp=fsdp,
+            steps_per_epoch=self.steps_per_epoch,
+            total_steps=self.total_steps,
+            report=self.report,
+        )
 
     def _prepare_policy(self) -> nn.Module:
         """Load (or take) the policy, then gradient checkpointing, dropout off, LoRA: every step that
@@ -203,8 +269,13 @@ class Trainer:
         if cfg.lora_r:
             with torch.random.fork_rng(devices=[]):  # the adapters' initialisation is a function of --seed
                 torch.manual_seed(cfg.seed)
-                policy = apply_lora(policy, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
-                                    target_modules=cfg.lora_target_modules)
+                policy = apply_lora(
+                    policy,
+                    r=cfg.lora_r,
+                    alpha=cfg.lora_alpha,
+                    dropout=cfg.lora_dropout,
+                    target_modules=cfg.lora_target_modules,
+                )
         return policy
 
     def _autocast(self):
@@ -218,10 +289,12 @@ class Trainer:
         rc, rr = self.reference.logps(batch, positions, split)
         labels = batch["labels"].to(self.device)
         with self._autocast():
-            out = module(**model_inputs(batch, self.device), ref_chosen_logps=rc, ref_rejected_logps=rr,
-                         pair_labels=labels)
-        stats = preference_stats(out, out.chosen_logps, out.rejected_logps, labels,
-                                 batch["true_labels"].to(self.device), loss_sum=out.loss)
+            out = module(
+                **model_inputs(batch, self.device), ref_chosen_logps=rc, ref_rejected_logps=rr, pair_labels=labels
+            )
+        stats = preference_stats(
+            out, out.chosen_logps, out.rejected_logps, labels, batch["true_labels"].to(self.device), loss_sum=out.loss
+        )
         return out.loss, torch.stack([stats[k] for k in self._stat_keys])
 
     @property
@@ -247,23 +320,37 @@ class Trainer:
                 (loss_sum * scale).backward()
             sums += s
         loss_at = STAT_KEYS.index("loss")
-        extra = torch.tensor([float(tokens), 0.0 if torch.isfinite(sums[loss_at]) else 1.0,
-                              float(self.signals.received is not None)], dtype=torch.float64, device=self.device)
+        extra = torch.tensor(
+            [float(tokens), 0.0 if torch.isfinite(sums[loss_at]) else 1.0, float(self.signals.received is not None)],
+            dtype=torch.float64,
+            device=self.device,
+        )
         D.all_reduce_sum(sums, self.dist)
         D.all_reduce_sum(extra, self.dist)
         mean_loss = sums[loss_at].item() / max(sums[STAT_KEYS.index("pairs")].item(), 1)
         grad_norm, lr = optimizer_step(
-            self.optimizer, self.policy.parameters(), scheduler=self.scheduler, max_grad_norm=cfg.max_grad_norm,
-            loss=mean_loss, loss_finite=not (extra[1] > 0 or not torch.isfinite(sums[loss_at])),
-            where=f"step {step + 1}", last_good=self.checkpoints.last_good)
+            self.optimizer,
+            self.policy.parameters(),
+            scheduler=self.scheduler,
+            max_grad_norm=cfg.max_grad_norm,
+            loss=mean_loss,
+            loss_finite=not (extra[1] > 0 or not torch.isfinite(sums[loss_at])),
+            where=f"step {step + 1}",
+            last_good=self.checkpoints.last_good,
+        )
         # Stop only on the flag every process agreed on (a signal arriving after the reduction is seen at
         # the next step), so that all processes save the same checkpoint together.
         self._stop_now = bool(extra[2] > 0)
         elapsed = time.perf_counter() - t0
         m = self._finish(sums.cpu())
-        m.update({"learning_rate": lr, "num_tokens": int(extra[0].item()),
-                  "tokens_per_second": extra[0].item() / max(elapsed, 1e-9),
-                  "epoch": (step + 1) / self.steps_per_epoch})
+        m.update(
+            {
+                "learning_rate": lr,
+                "num_tokens": int(extra[0].item()),
+                "tokens_per_second": extra[0].item() / max(elapsed, 1e-9),
+                "epoch": (step + 1) / self.steps_per_epoch,
+            }
+        )
         m["grad_norm"] = grad_norm
         return m
 
@@ -273,8 +360,9 @@ class Trainer:
         if not self.eval_pairs:
             return {}
         sums = torch.zeros(len(self._stat_keys), dtype=torch.float64, device=self.device)
-        for pos, real in sharded_batches(len(self.eval_pairs), self.eval_bs, world_size=self.dist.world_size,
-                                         rank=self.dist.rank):
+        for pos, real in sharded_batches(
+            len(self.eval_pairs), self.eval_bs, world_size=self.dist.world_size, rank=self.dist.rank
+        ):
             batch = self.collate([self.eval_pairs[i] for i in pos])
             # The unwrapped module: DDP's forward is not needed without gradients.
             _, s = self._batch_stats(self.policy_loss, batch, pos, "eval")
@@ -313,10 +401,18 @@ class Trainer:
         self._setup()
         cfg = self.config
         start = self.checkpoints.resume() if cfg.resume else 0
-        self.logger = MetricsLogger(cfg.output_dir or "", enabled=bool(cfg.output_dir) and self.dist.is_main,
-                                    tensorboard=cfg.tensorboard, resume_step=start if cfg.resume else None)
-        bar = StepProgress(self.total_steps, initial=start, desc=f"sympo-train {cfg.loss_type}",
-                           enabled=cfg.progress and self.dist.is_main)
+        self.logger = MetricsLogger(
+            cfg.output_dir or "",
+            enabled=bool(cfg.output_dir) and self.dist.is_main,
+            tensorboard=cfg.tensorboard,
+            resume_step=start if cfg.resume else None,
+        )
+        bar = StepProgress(
+            self.total_steps,
+            initial=start,
+            desc=f"sympo-train {cfg.loss_type}",
+            enabled=cfg.progress and self.dist.is_main,
+        )
         result = TrainResult(global_step=start, output_dir=cfg.output_dir, data_stats=self.data_stats)
         t_start = time.perf_counter()
         step = start
@@ -335,8 +431,10 @@ class Trainer:
                 if self._stop_now:
                     result.checkpoint = self.save_checkpoint(step)
                     result.interrupted = int(self.signals.received or signal.SIGTERM)
-                    self.report(f"stopped at step {step}/{self.total_steps}; checkpoint {result.checkpoint}. "
-                                "Continue with the same command plus --resume.")
+                    self.report(
+                        f"stopped at step {step}/{self.total_steps}; checkpoint {result.checkpoint}. "
+                        "Continue with the same command plus --resume."
+                    )
                     break
                 if cfg.save_steps and step % cfg.save_steps == 0 and step < self.total_steps:
                     result.checkpoint = self.save_checkpoint(step)

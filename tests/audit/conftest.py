@@ -7,7 +7,6 @@ import random
 
 import pytest
 import torch
-
 from train.helpers import clean_records, synthetic, tiny_model
 
 
@@ -59,8 +58,31 @@ def run_dir(tmp_path_factory, model_dir, data_file):
     from sympo_ext.train.cli import main
 
     out = tmp_path_factory.mktemp("audit_run") / "run"
-    code = main(["--model", model_dir, "--train_data", data_file, "--output_dir", str(out), "--loss_type", "sigmoid",
-                 "--batch_size", "8", "--max_steps", "12", "--learning_rate", "5e-3", "--max_length", "32",
-                 "--progress", "false", "--tensorboard", "off", "--beta", "0.2"])
+    code = main(
+        [
+            "--model",
+            model_dir,
+            "--train_data",
+            data_file,
+            "--output_dir",
+            str(out),
+            "--loss_type",
+            "sigmoid",
+            "--batch_size",
+            "8",
+            "--max_steps",
+            "12",
+            "--learning_rate",
+            "5e-3",
+            "--max_length",
+            "32",
+            "--progress",
+            "false",
+            "--tensorboard",
+            "off",
+            "--beta",
+            "0.2",
+        ]
+    )
     assert code == 0
     return str(out)

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from train.helpers import ENV, ROOT
 
 from sympo_ext.audit import score_pairs
 from sympo_ext.audit.cli import main as audit_main
@@ -19,7 +20,6 @@ from sympo_ext.data import load_preference_data
 from sympo_ext.hf.loading import load_policy
 
 from .conftest import noisy_records, write_jsonl
-from train.helpers import ENV, ROOT, tiny_model
 
 
 def _audit(args, capsys):
@@ -35,6 +35,7 @@ def _rows(out):
 
 def _plain_margin(policy, ref, tok, rec, beta):
     """An independent computation: logits -> log_softmax -> summed response log-probs, per response."""
+
     def logp(model, prompt, resp):
         p = [tok.bos_token_id] + tok(prompt, add_special_tokens=False)["input_ids"]
         r = tok(resp, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
@@ -43,8 +44,10 @@ def _plain_margin(policy, ref, tok, rec, beta):
             lp = torch.log_softmax(model(input_ids=ids).logits[0].double(), -1)
         return sum(float(lp[len(p) - 1 + t, r[t]]) for t in range(len(r)))
 
-    gap = beta * ((logp(policy, rec["prompt"], rec["chosen"]) - logp(ref, rec["prompt"], rec["chosen"]))
-                  - (logp(policy, rec["prompt"], rec["rejected"]) - logp(ref, rec["prompt"], rec["rejected"])))
+    gap = beta * (
+        (logp(policy, rec["prompt"], rec["chosen"]) - logp(ref, rec["prompt"], rec["chosen"]))
+        - (logp(policy, rec["prompt"], rec["rejected"]) - logp(ref, rec["prompt"], rec["rejected"]))
+    )
     return gap if rec.get("label", 1) == 1 else -gap
 
 
@@ -59,8 +62,16 @@ def test_margins_match_a_plain_loop_and_follow_input_order(run_dir, model_dir, t
     np.testing.assert_allclose(got.margins, want, rtol=1e-4, atol=1e-5)
     assert got.margins[10] == pytest.approx(got.margins[3]) and got.margins[11] == pytest.approx(-got.margins[3])
     perm = np.random.default_rng(0).permutation(len(recs))
-    again = score_pairs(policy, tok, load_preference_data([recs[i] for i in perm]), reference=ref, beta=0.2,
-                        max_length=64, batch_size=5, progress=False)
+    again = score_pairs(
+        policy,
+        tok,
+        load_preference_data([recs[i] for i in perm]),
+        reference=ref,
+        beta=0.2,
+        max_length=64,
+        batch_size=5,
+        progress=False,
+    )
     np.testing.assert_allclose(again.margins, got.margins[perm], rtol=1e-5, atol=1e-6)
 
 
@@ -84,8 +95,11 @@ def test_run_directory_defaults_and_outputs(run_dir, data_file, model_dir, tmp_p
     assert {s["index"] for s in sus} == flagged and [s["rank"] for s in sus] == sorted(s["rank"] for s in sus)
     cleaned = [json.loads(l) for l in open(out / "cleaned.jsonl")]
     assert len(cleaned) == 48 - len(flagged)
-    assert cleaned == [{k: r[k] for k in ("prompt", "chosen", "rejected", "label", "true_label")}
-                       for i, r in enumerate(recs) if i not in flagged]
+    assert cleaned == [
+        {k: r[k] for k in ("prompt", "chosen", "rejected", "label", "true_label")}
+        for i, r in enumerate(recs)
+        if i not in flagged
+    ]
     assert (out / "margins.png").stat().st_size > 1000
     # --relabel keeps every pair, the flagged ones swapped
     code, _, err = _audit(["--model", run_dir, "--output_dir", out, "--relabel", "--no_progress"], capsys)
@@ -93,8 +107,9 @@ def test_run_directory_defaults_and_outputs(run_dir, data_file, model_dir, tmp_p
     relabelled = [json.loads(l) for l in open(out / "cleaned.jsonl")]
     assert len(relabelled) == 48
     for i, (r, c) in enumerate(zip(recs, relabelled)):
-        assert (c["chosen"], c["rejected"]) == ((r["rejected"], r["chosen"]) if i in flagged else (r["chosen"],
-                                                                                                    r["rejected"]))
+        assert (c["chosen"], c["rejected"]) == (
+            (r["rejected"], r["chosen"]) if i in flagged else (r["chosen"], r["rejected"])
+        )
 
 
 def test_skipped_pairs_keep_their_row(run_dir, tmp_path, capsys):
@@ -102,8 +117,7 @@ def test_skipped_pairs_keep_their_row(run_dir, tmp_path, capsys):
     recs[2]["rejected"] = recs[2]["chosen"]  # identical responses: skipped by the tokeniser
     recs[5]["chosen"] = "   "  # empty
     data = write_jsonl(tmp_path / "odd.jsonl", recs)
-    code, _, err = _audit(["--model", run_dir, "--data", data, "--output_dir", tmp_path / "o", "--no_progress"],
-                          capsys)
+    code, _, err = _audit(["--model", run_dir, "--data", data, "--output_dir", tmp_path / "o", "--no_progress"], capsys)
     assert code == 0, err
     rows = _rows(tmp_path / "o")
     assert len(rows) == 8 and rows[2]["skipped"] == "skipped_identical" and rows[5]["skipped"] == "skipped_empty"
@@ -124,17 +138,23 @@ def test_bad_inputs_refused(run_dir, model_dir, data_file, tok, tmp_path, capsys
     cases = [
         (["--model", tmp_path / "nope", "--output_dir", out], "no such directory"),
         (["--model", model_dir, "--data", data_file, "--output_dir", out], "no reference"),
-        (["--model", model_dir, "--reference", "none", "--data", tmp_path / "missing.jsonl", "--output_dir", out],
-         "no such file"),
-        (["--model", model_dir, "--reference", "none", "--data", tmp_path / "empty.jsonl", "--output_dir", out],
-         "empty"),
+        (
+            ["--model", model_dir, "--reference", "none", "--data", tmp_path / "missing.jsonl", "--output_dir", out],
+            "no such file",
+        ),
+        (
+            ["--model", model_dir, "--reference", "none", "--data", tmp_path / "empty.jsonl", "--output_dir", out],
+            "empty",
+        ),
         (["--model", run_dir, "--tokenizer", other_tok_dir, "--output_dir", out], "do not belong together"),
         (["--model", run_dir, "--threshold", "1.5", "--output_dir", out], "threshold must be in"),
         (["--model", run_dir, "--method", "cleanlab", "--threshold", "0.3", "--output_dir", out], "cleanlab"),
         (["--model", run_dir, "--folds", "1", "--output_dir", out], "--folds 1"),
         (["--model", run_dir, "--folds", "-2", "--output_dir", out], "--folds must be"),
-        (["--model", model_dir, "--reference", "none", "--folds", "2", "--data", data_file, "--output_dir", out],
-         "needs --model to be a sympo-train run"),
+        (
+            ["--model", model_dir, "--reference", "none", "--folds", "2", "--data", data_file, "--output_dir", out],
+            "needs --model to be a sympo-train run",
+        ),
         (["--model", run_dir, "--output_dir", tmp_path / "foreign"], "holds other files"),
         (["--model", tmp_path / "norun", "--output_dir", out], "without final/"),
         (["--model", run_dir, "--ref_model", model_dir, "--reference", "none", "--output_dir", out], "exclude"),
@@ -167,8 +187,9 @@ def test_data_inside_the_output_dir_is_not_overwritten(run_dir, data_file, tmp_p
 
 @pytest.mark.slow
 def test_crossfit_two_folds(run_dir, tmp_path, capsys):
-    code, _, err = _audit(["--model", run_dir, "--folds", "2", "--output_dir", tmp_path / "cv", "--no_progress"],
-                          capsys)
+    code, _, err = _audit(
+        ["--model", run_dir, "--folds", "2", "--output_dir", tmp_path / "cv", "--no_progress"], capsys
+    )
     assert code == 0, err
     summary = json.loads((tmp_path / "cv" / "summary.json").read_text())
     assert summary["scoring"] == "cross-fitted" and [f["held_out"] for f in summary["crossfit"]] == [24, 24]
@@ -177,15 +198,30 @@ def test_crossfit_two_folds(run_dir, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_torchrun_two_processes_match_one(run_dir, tmp_path, capsys):
-    code, _, err = _audit(["--model", run_dir, "--output_dir", tmp_path / "one", "--batch_size", "5",
-                           "--no_progress"], capsys)
+    code, _, err = _audit(
+        ["--model", run_dir, "--output_dir", tmp_path / "one", "--batch_size", "5", "--no_progress"], capsys
+    )
     assert code == 0, err
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
-           "sympo_ext.audit.cli", "--model", run_dir, "--output_dir", str(tmp_path / "two"), "--batch_size", "5",
-           "--device", "cpu", "--no_progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "sympo_ext.audit.cli",
+        "--model",
+        run_dir,
+        "--output_dir",
+        str(tmp_path / "two"),
+        "--batch_size",
+        "5",
+        "--device",
+        "cpu",
+        "--no_progress",
+    ]
     two = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = _rows(tmp_path / "one"), _rows(tmp_path / "two")
     assert [r["index"] for r in a] == [r["index"] for r in b]
-    np.testing.assert_allclose([float(r["margin"]) for r in b], [float(r["margin"]) for r in a], rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose([float(r["margin"]) for r in b], [float(r["margin"]) for r in a], rtol=1e-5, atol=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sympo_ext.experiments.synthetic import build_tokenizer
 
 

@@ -10,8 +10,9 @@ def msgs(role, content):
 
 
 def conv(prompt, chosen, rejected, **kw):
-    return dict(prompt=msgs("user", prompt), chosen=msgs("assistant", chosen), rejected=msgs("assistant", rejected),
-                **kw)
+    return dict(
+        prompt=msgs("user", prompt), chosen=msgs("assistant", chosen), rejected=msgs("assistant", rejected), **kw
+    )
 
 
 def ids(tok, text):
@@ -21,4 +22,3 @@ def ids(tok, text):
 def write_jsonl(path, lines):
     path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
     return path
-

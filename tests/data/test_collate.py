@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from sympo_ext import reference
 from sympo_ext.data import (
     EncodedPair,
@@ -29,14 +30,18 @@ def test_padded_collator_layout():
     b = PaddedCollator(0)(_pairs())
     assert b["input_ids"].shape == (4, 7) and b["input_ids"].dtype == torch.long
     assert b["input_ids"].tolist() == [
-        [1, 10, 11, 20, 21, 2, 0], [1, 12, 22, 2, 0, 0, 0],
-        [1, 10, 11, 30, 2, 0, 0], [1, 12, 31, 32, 33, 34, 2],
+        [1, 10, 11, 20, 21, 2, 0],
+        [1, 12, 22, 2, 0, 0, 0],
+        [1, 10, 11, 30, 2, 0, 0],
+        [1, 12, 31, 32, 33, 34, 2],
     ]
     assert b["attention_mask"].tolist()[1] == [1, 1, 1, 1, 0, 0, 0]
     x = -100
     assert b["target_ids"].tolist() == [
-        [x, x, 20, 21, 2, x, x], [x, 22, 2, x, x, x, x],
-        [x, x, 30, 2, x, x, x], [x, 31, 32, 33, 34, 2, x],
+        [x, x, 20, 21, 2, x, x],
+        [x, 22, 2, x, x, x, x],
+        [x, x, 30, 2, x, x, x],
+        [x, 31, 32, 33, 34, 2, x],
     ]
     assert b["labels"].dtype == torch.float32 and b["labels"].tolist() == [1.0, 0.0]
     assert b["true_labels"].tolist() == [1, -1] and b["index"].tolist() == [4, 9]
@@ -55,8 +60,8 @@ def test_packed_collator_layout():
     padded = PaddedCollator(0)(_pairs())
     for r, n in enumerate(lens):
         s = b["cu_seqlens"][r].item()
-        assert b["input_ids"][0, s:s + n].tolist() == padded["input_ids"][r, :n].tolist()
-        assert b["target_ids"][s:s + n].tolist() == padded["target_ids"][r, :n].tolist()
+        assert b["input_ids"][0, s : s + n].tolist() == padded["input_ids"][r, :n].tolist()
+        assert b["target_ids"][s : s + n].tolist() == padded["target_ids"][r, :n].tolist()
         assert b["target_ids"][s + n - 1].item() == -100
     assert b["num_tokens"] == 22 and b["labels"].tolist() == [1.0, 0.0] and b["index"].tolist() == [4, 9]
 
@@ -65,9 +70,13 @@ def test_packed_collator_layout():
 def test_padded_and_packed_logps_agree_on_llama(tok, attn):
     """The padded batch and the packed row give the same response log-probs through a tiny Llama:
     packing works via position_ids (use_cache=False) or an explicit 4D block-diagonal mask."""
-    exs = load_preference_data([conv("write about ocean please", "wave tide coral", "ugly"),
-                                conv("tell about food now", "soup", "hate bad awful trash"),
-                                conv("describe about space today", "star moon", "star comet")])
+    exs = load_preference_data(
+        [
+            conv("write about ocean please", "wave tide coral", "ugly"),
+            conv("tell about food now", "soup", "hate bad awful trash"),
+            conv("describe about space today", "star moon", "star comet"),
+        ]
+    )
     pairs = [PreferenceTokenizer(tok, max_length=32).encode(e) for e in exs]
     model = build_tiny_llama(tok, seed=1, attn_implementation=attn).eval()
     padded, packed = PaddedCollator(tok.pad_token_id)(pairs), PackedCollator()(pairs)
@@ -80,8 +89,9 @@ def test_padded_and_packed_logps_agree_on_llama(tok, attn):
             return reference.sequence_logps(out, packed["target_ids"], cu_seqlens=packed["cu_seqlens"])
 
         by_positions = packed_logps(position_ids=packed["position_ids"])
-        by_mask = packed_logps(position_ids=packed["position_ids"],
-                               attention_mask=packed_attention_mask(packed["cu_seqlens"]))
+        by_mask = packed_logps(
+            position_ids=packed["position_ids"], attention_mask=packed_attention_mask(packed["cu_seqlens"])
+        )
         no_boundaries = packed_logps()  # without position ids the sequences see each other
     torch.testing.assert_close(by_positions, want, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(by_mask, want, atol=1e-5, rtol=1e-5)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+
 from sympo_ext.data import (
     DataError,
     load_preference_data,
@@ -19,12 +20,15 @@ from .helpers import conv, msgs, write_jsonl
 
 
 def test_load_jsonl_both_formats(tmp_path):
-    path = write_jsonl(tmp_path / "d.jsonl", [
-        {"prompt": "write about ocean", "chosen": "wave tide", "rejected": "ugly", "label": 0},
-        "",  # blank lines are ignored
-        conv("write about ocean", "wave", "hate", true_label=1),
-        {"prompt": "p", "chosen": "a", "rejected": "b", "label": True, "true_label": None},
-    ])
+    path = write_jsonl(
+        tmp_path / "d.jsonl",
+        [
+            {"prompt": "write about ocean", "chosen": "wave tide", "rejected": "ugly", "label": 0},
+            "",  # blank lines are ignored
+            conv("write about ocean", "wave", "hate", true_label=1),
+            {"prompt": "p", "chosen": "a", "rejected": "b", "label": True, "true_label": None},
+        ],
+    )
     exs = load_preference_data(path)
     assert [e.index for e in exs] == [0, 1, 2]
     assert exs[0].label == 0 and exs[0].true_label is None and exs[0].chosen == "wave tide"
@@ -52,8 +56,14 @@ def test_load_json_list_splits_columns_and_dicts(tmp_path):
 
 def test_implicit_prompt_conversational():
     user = {"role": "user", "content": "hi"}
-    ex = load_preference_data([{"chosen": [user, {"role": "assistant", "content": "a"}],
-                                "rejected": [user, {"role": "assistant", "content": "b"}]}])[0]
+    ex = load_preference_data(
+        [
+            {
+                "chosen": [user, {"role": "assistant", "content": "a"}],
+                "rejected": [user, {"role": "assistant", "content": "b"}],
+            }
+        ]
+    )[0]
     assert ex.prompt == [user] and ex.chosen == [{"role": "assistant", "content": "a"}]
 
 
@@ -99,12 +109,15 @@ def test_non_binary_label_refused(tmp_path, value):
         load_preference_data([{"prompt": "p", "chosen": "a", "rejected": "b", "true_label": value}])
 
 
-@pytest.mark.parametrize("record, match", [
-    ({"prompt": "p", "chosen": 3, "rejected": "b"}, "field 'chosen' must be a string or a list of messages"),
-    ({"prompt": "p", "chosen": [{"role": "assistant"}], "rejected": "b"}, r"'chosen\[0\]' is missing 'content'"),
-    ({"prompt": "p", "chosen": msgs("assistant", "a"), "rejected": msgs("assistant", "b")}, "mixed formats"),
-    ([1, 2], "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "record, match",
+    [
+        ({"prompt": "p", "chosen": 3, "rejected": "b"}, "field 'chosen' must be a string or a list of messages"),
+        ({"prompt": "p", "chosen": [{"role": "assistant"}], "rejected": "b"}, r"'chosen\[0\]' is missing 'content'"),
+        ({"prompt": "p", "chosen": msgs("assistant", "a"), "rejected": msgs("assistant", "b")}, "mixed formats"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
 def test_bad_records(record, match):
     with pytest.raises(DataError, match=match):
         load_preference_data([record])
@@ -114,8 +127,12 @@ def test_label_types():
     import numpy as np
 
     base = {"prompt": "p", "chosen": "a", "rejected": "b"}
-    labels = [e.label for e in load_preference_data([dict(base, label=v) for v in
-                                                    (np.int64(0), np.float32(1.0), torch.tensor(0), 1.0, False)])]
+    labels = [
+        e.label
+        for e in load_preference_data(
+            [dict(base, label=v) for v in (np.int64(0), np.float32(1.0), torch.tensor(0), 1.0, False)]
+        )
+    ]
     assert labels == [0, 1, 0, 1, 0]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
+
 from sympo_ext.data import (
     DataError,
     PreferenceDataset,
@@ -24,7 +25,8 @@ def test_encode_standard_format(tok):
     assert p.rejected_ids == ids(tok, "ugly") + [tok.eos_token_id]
     assert (p.label, p.true_label, p.index) == (0, 1, 7)
     p2 = PreferenceTokenizer(tok, max_length=32, add_bos=False, add_eos=False).encode(
-        PreferenceExample("write", "wave", "ugly"))
+        PreferenceExample("write", "wave", "ugly")
+    )
     assert p2.prompt_ids == ids(tok, "write") and p2.chosen_ids == ids(tok, "wave")
     assert (p2.label, p2.true_label) == (1, -1)
 
@@ -35,8 +37,15 @@ def test_encode_conversational_uses_chat_template(tok):
     p = pt.encode(ex)
     full = tok.apply_chat_template(ex.prompt + ex.chosen, tokenize=False)
     assert p.prompt_ids + p.chosen_ids == ids(tok, full)
-    assert tok.convert_ids_to_tokens(p.prompt_ids) == ["<s>", "<|user|>", "write", "about", "ocean", "please",
-                                                       "<|assistant|>"]
+    assert tok.convert_ids_to_tokens(p.prompt_ids) == [
+        "<s>",
+        "<|user|>",
+        "write",
+        "about",
+        "ocean",
+        "please",
+        "<|assistant|>",
+    ]
     assert tok.convert_ids_to_tokens(p.chosen_ids) == ["wave", "tide", "</s>"]
     assert pt.stats["encoded"] == 1
 
@@ -75,11 +84,14 @@ def test_prompt_longer_than_max_length(tok):
     assert PreferenceTokenizer(tok, max_length=5, max_prompt_length=3).encode(ex) is not None
 
 
-@pytest.mark.parametrize("chosen, rejected, kind", [
-    ("", "ugly", "skipped_empty"),
-    ("wave", "   ", "skipped_empty"),
-    ("wave tide", "wave tide", "skipped_identical"),
-])
+@pytest.mark.parametrize(
+    "chosen, rejected, kind",
+    [
+        ("", "ugly", "skipped_empty"),
+        ("wave", "   ", "skipped_empty"),
+        ("wave tide", "wave tide", "skipped_identical"),
+    ],
+)
 def test_empty_and_identical(tok, chosen, rejected, kind):
     ex = PreferenceExample("write", chosen, rejected, index=5)
     pt = PreferenceTokenizer(tok, max_length=16)
@@ -108,15 +120,24 @@ def test_encode_validates_labels_and_options(tok):
         PreferenceTokenizer(tok, max_length=16).encode(PreferenceExample("p", "a", "b", label=3))
     with pytest.raises(DataError, match="mixed formats"):
         PreferenceTokenizer(tok, max_length=16).encode(PreferenceExample("p", msgs("assistant", "a"), "b"))
-    for kw in (dict(max_length=1), dict(max_length=8, truncation_mode="middle"), dict(max_length=8, empty_policy="x"),
-               dict(max_length=8, max_prompt_length=0)):
+    for kw in (
+        dict(max_length=1),
+        dict(max_length=8, truncation_mode="middle"),
+        dict(max_length=8, empty_policy="x"),
+        dict(max_length=8, max_prompt_length=0),
+    ):
         with pytest.raises(ValueError):
             PreferenceTokenizer(tok, **kw)
 
 
 def test_dataset_from_examples(tok):
-    exs = load_preference_data([conv("write about ocean", "wave", "ugly"), conv("write", "wave", "wave"),
-                                conv("tell about food", "soup", "hate", label=0)])
+    exs = load_preference_data(
+        [
+            conv("write about ocean", "wave", "ugly"),
+            conv("write", "wave", "wave"),
+            conv("tell about food", "soup", "hate", label=0),
+        ]
+    )
     with pytest.warns(UserWarning, match="1 pairs skipped"):
         ds = PreferenceDataset.from_examples(exs, PreferenceTokenizer(tok, max_length=16))
     assert len(ds) == 2 and ds[1].label == 0 and ds[1].index == 2
@@ -135,10 +156,18 @@ def test_a_role_the_template_renders_as_another_is_refused(tok):
     assistant turn: a 'tool' message would silently become an assistant message."""
     pt = PreferenceTokenizer(tok, max_length=64)
     tool_turn = [{"role": "user", "content": "hello"}, {"role": "tool", "content": "cats"}]
-    ex = PreferenceExample(prompt=tool_turn, chosen=msgs("assistant", "cats"), rejected=msgs("assistant", "dogs"),
-                           index=3, source="pairs.jsonl:4")
-    with pytest.raises(DataError, match=r"pairs.jsonl:4: field 'prompt\[1\].role' is 'tool', but the chat template "
-                                        r"renders it as 'assistant'"):
+    ex = PreferenceExample(
+        prompt=tool_turn,
+        chosen=msgs("assistant", "cats"),
+        rejected=msgs("assistant", "dogs"),
+        index=3,
+        source="pairs.jsonl:4",
+    )
+    with pytest.raises(
+        DataError,
+        match=r"pairs.jsonl:4: field 'prompt\[1\].role' is 'tool', but the chat template "
+        r"renders it as 'assistant'",
+    ):
         pt.encode(ex)
     # the roles it renders as themselves pass
     system = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
 import pytest
-
 
 
 @pytest.mark.slow
@@ -20,8 +18,9 @@ def test_demo_quick_preset_runs(capsys):
 
 
 def test_console_script_is_the_top_level_entry_and_lists_demo(capsys):
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     from sympo_ext.cli import main
 

@@ -13,8 +13,8 @@ import torch
 pytest.importorskip("sklearn")
 pytest.importorskip("scipy")
 
-from sympo_ext.experiments import digits  # noqa: E402
-from sympo_ext.experiments.digits import DigitsConfig, NoiseSetting  # noqa: E402
+from sympo_ext.experiments import digits
+from sympo_ext.experiments.digits import DigitsConfig, NoiseSetting
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -108,10 +108,23 @@ def test_noise_setting_parse():
 
 
 def test_quick_preset_runs_and_writes_csv(tmp_path):
-    rows = digits.main([
-        "--quick", "--out", str(tmp_path), "--losses", "logistic", "sigmoid", "rdpo",
-        "--noise", "0", "0.1:0.3", "--epochs", "3", "--no-progress",
-    ])
+    rows = digits.main(
+        [
+            "--quick",
+            "--out",
+            str(tmp_path),
+            "--losses",
+            "logistic",
+            "sigmoid",
+            "rdpo",
+            "--noise",
+            "0",
+            "0.1:0.3",
+            "--epochs",
+            "3",
+            "--no-progress",
+        ]
+    )
     assert len(rows) == 6
     with open(tmp_path / "runs.csv", newline="") as f:
         reader = csv.DictReader(f)
@@ -153,9 +166,7 @@ def test_clean_labels_learn_a_rank_preserving_reward():
 def test_common_summaries():
     from sympo_ext.experiments import common
 
-    rows = [
-        {"loss": "logistic", "noise": "0.2", "seed": s, "m": v} for s, v in enumerate([0.5, 0.7])
-    ] + [
+    rows = [{"loss": "logistic", "noise": "0.2", "seed": s, "m": v} for s, v in enumerate([0.5, 0.7])] + [
         {"loss": "sigmoid", "noise": "0.2", "seed": s, "m": v} for s, v in enumerate([0.6, 0.6])
     ]
     summ = common.summarize(rows, ["loss", "noise"], ["m"])

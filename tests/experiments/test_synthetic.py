@@ -9,6 +9,7 @@ import warnings
 
 import pytest
 import torch
+from train.conftest import _one_thread, tok  # noqa: F401  (the trainer tests' fixtures)
 
 from sympo_ext.data import PreferenceDataset, PreferenceTokenizer
 from sympo_ext.experiments.synthetic import (
@@ -16,15 +17,13 @@ from sympo_ext.experiments.synthetic import (
     FILLER_WORDS,
     TOPICS,
     SyntheticTask,
-    dpo_train,
     build_tiny_llama,
     build_tokenizer,
+    dpo_train,
     generate_responses,
     sft_train,
     win_rate_from_rewards,
 )
-
-from train.conftest import _one_thread, tok  # noqa: E402, F401  (the trainer tests' fixtures)
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +43,21 @@ def test_tokenizer(tok):
     ids = tok(text)["input_ids"]
     assert len(ids) == 4 and tok.decode(ids) == text  # no special tokens added, words joined by spaces
     assert tok("wave zebra")["input_ids"][1] == tok.unk_token_id
-    rendered = tok.apply_chat_template([{"role": "user", "content": "write about ocean please"}], tokenize=False,
-                                       add_generation_prompt=True)
+    rendered = tok.apply_chat_template(
+        [{"role": "user", "content": "write about ocean please"}], tokenize=False, add_generation_prompt=True
+    )
     assert tok.convert_ids_to_tokens(tok(rendered)["input_ids"]) == [
-        "<s>", "<|user|>", "write", "about", "ocean", "please", "<|assistant|>"]
-    full = tok.apply_chat_template([{"role": "user", "content": "write"}, {"role": "assistant", "content": "wave"}],
-                                   tokenize=False)
+        "<s>",
+        "<|user|>",
+        "write",
+        "about",
+        "ocean",
+        "please",
+        "<|assistant|>",
+    ]
+    full = tok.apply_chat_template(
+        [{"role": "user", "content": "write"}, {"role": "assistant", "content": "wave"}], tokenize=False
+    )
     assert tok.convert_ids_to_tokens(tok(full)["input_ids"])[-3:] == ["<|assistant|>", "wave", "</s>"]
     assert build_tokenizer().get_vocab() == tok.get_vocab()  # deterministic
 
@@ -93,10 +101,18 @@ def test_true_reward_ids_matches_text(tok, task):
     rng = random.Random(0)
     vocab = list(tok.get_vocab())
     prompts = [rng.choice(task.prompts) for _ in range(200)]
-    prompt_ids = [tok(tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                              add_generation_prompt=True))["input_ids"] for p in prompts]
-    responses = [[tok.convert_tokens_to_ids(rng.choice(vocab)) for _ in range(rng.randint(0, 10))] + [tok.eos_token_id]
-                 + [tok.convert_tokens_to_ids(rng.choice(vocab)) for _ in range(2)] for _ in prompts]
+    prompt_ids = [
+        tok(tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True))[
+            "input_ids"
+        ]
+        for p in prompts
+    ]
+    responses = [
+        [tok.convert_tokens_to_ids(rng.choice(vocab)) for _ in range(rng.randint(0, 10))]
+        + [tok.eos_token_id]
+        + [tok.convert_tokens_to_ids(rng.choice(vocab)) for _ in range(2)]
+        for _ in prompts
+    ]
     R = max(len(r) for r in responses)
     resp = torch.full((len(prompts), R), tok.pad_token_id)
     for i, r in enumerate(responses):

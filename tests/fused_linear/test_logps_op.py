@@ -31,8 +31,9 @@ from .helpers import (
 @pytest.mark.parametrize("chunk_size", [None, 1, 4, 5, 64])
 def test_values_and_grads_fp32(device, packed, average, chunk_size):
     hidden, weight, bias, labels, cu = _make(device, packed=packed)
-    out = fused_linear_sequence_logps(hidden, weight, labels, bias=bias, average=average, cu_seqlens=cu,
-                                      chunk_size=chunk_size)
+    out = fused_linear_sequence_logps(
+        hidden, weight, labels, bias=bias, average=average, cu_seqlens=cu, chunk_size=chunk_size
+    )
     ref, ref_leaves = _unfused64(hidden, weight, bias, labels, cu, average=average)
     assert out.dtype == torch.float32 and out.shape == ref.shape
     torch.testing.assert_close(out.double(), ref, atol=2e-5, rtol=1e-5)
@@ -52,8 +53,7 @@ def test_gradcheck_float64(packed, average):
     hidden, weight, bias, labels, cu = _make(dtype=torch.float64, packed=packed, n=2, t=5, h=4, v=6)
     if packed:
         cu = torch.tensor([0, 3, 3, 10])
-    fn = lambda h, w, b: fused_linear_sequence_logps(h, w, labels, bias=b, average=average, cu_seqlens=cu,  # noqa: E731
-                                                     chunk_size=3)
+    fn = lambda h, w, b: fused_linear_sequence_logps(h, w, labels, bias=b, average=average, cu_seqlens=cu, chunk_size=3)
     assert torch.autograd.gradcheck(fn, (hidden, weight, bias))
 
 
@@ -160,8 +160,21 @@ def test_opcheck(packed):
     args = (hidden, weight, bias, labels, cu, -100, True, 5)
     torch.library.opcheck(torch.ops.sympo_ext.fused_linear_logps.default, args)
     _, lse = torch.ops.sympo_ext.fused_linear_logps(*args)
-    bargs = (torch.randn(3), hidden.detach(), weight.detach(), bias.detach(), labels, cu, lse, -100, True, 5,
-             True, True, True)
+    bargs = (
+        torch.randn(3),
+        hidden.detach(),
+        weight.detach(),
+        bias.detach(),
+        labels,
+        cu,
+        lse,
+        -100,
+        True,
+        5,
+        True,
+        True,
+        True,
+    )
     torch.library.opcheck(torch.ops.sympo_ext.fused_linear_logps_backward.default, bargs)
 
 

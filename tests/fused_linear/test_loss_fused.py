@@ -38,9 +38,14 @@ def test_module_matches_unfused(device, loss_type, params, with_ref, fuse_backwa
     logps, leaves = _unfused64(hidden, weight, bias, labels, None, average=True)
     kw.pop("average")
     ref_loss, chosen, rejected, margins = reference.sym_loss_with_rewards(
-        logps[:b_pairs], logps[b_pairs:], None if ref_c is None else ref_c.double(),
-        None if ref_r is None else ref_r.double(), loss_type=loss_type, labels=pair_labels,
-        weights=weights.double(), **kw,
+        logps[:b_pairs],
+        logps[b_pairs:],
+        None if ref_c is None else ref_c.double(),
+        None if ref_r is None else ref_r.double(),
+        loss_type=loss_type,
+        labels=pair_labels,
+        weights=weights.double(),
+        **kw,
     )
     torch.testing.assert_close(loss.double(), ref_loss, atol=1e-5, rtol=1e-5)
     got = _grads(loss, (hidden, weight, bias), None)
@@ -48,16 +53,32 @@ def test_module_matches_unfused(device, loss_type, params, with_ref, fuse_backwa
     for g, w in zip(got, want):
         torch.testing.assert_close(g.double(), w, atol=1e-5, rtol=1e-4)
 
-    assert set(metrics) == {"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
-                            "logps/chosen", "logps/rejected"}
+    assert set(metrics) == {
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/margins",
+        "rewards/accuracies",
+        "logps/chosen",
+        "logps/rejected",
+    }
     assert not any(m.requires_grad for m in metrics.values())
     correct = torch.where(pair_labels.cpu() == 0, margins.cpu() < 0, margins.cpu() > 0).double().mean()
-    expected = {"rewards/chosen": chosen.mean(), "rewards/rejected": rejected.mean(),
-                "rewards/margins": margins.mean(), "rewards/accuracies": correct,
-                "logps/chosen": logps[:b_pairs].mean(), "logps/rejected": logps[b_pairs:].mean()}
+    expected = {
+        "rewards/chosen": chosen.mean(),
+        "rewards/rejected": rejected.mean(),
+        "rewards/margins": margins.mean(),
+        "rewards/accuracies": correct,
+        "logps/chosen": logps[:b_pairs].mean(),
+        "logps/rejected": logps[b_pairs:].mean(),
+    }
     for key, value in expected.items():
-        torch.testing.assert_close(metrics[key].double().cpu(), value.detach().double().cpu(), atol=1e-5, rtol=1e-5,
-                                   msg=lambda m: f"{key}: {m}")
+        torch.testing.assert_close(
+            metrics[key].double().cpu(),
+            value.detach().double().cpu(),
+            atol=1e-5,
+            rtol=1e-5,
+            msg=lambda m: f"{key}: {m}",
+        )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

@@ -11,18 +11,33 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from sympo_ext import reference as _oracle  # noqa: E402  (the pure-PyTorch oracle)
-from sympo_ext.data import EncodedPair, PackedCollator, PaddedCollator  # noqa: E402
-from sympo_ext.hf.logps import (LOGPS_PATHS, SequenceLogps, batch_logps, check_logps_path, forward_kwargs,  # noqa: E402
-                                model_logits, policy_logps)
+from sympo_ext import reference as _oracle
+from sympo_ext.data import EncodedPair, PackedCollator, PaddedCollator
+from sympo_ext.hf.logps import (
+    LOGPS_PATHS,
+    SequenceLogps,
+    batch_logps,
+    check_logps_path,
+    forward_kwargs,
+    model_logits,
+    policy_logps,
+)
 
 V = 53
 
 
 def _llama(seed=0):
-    config = transformers.LlamaConfig(vocab_size=V, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
-                                      initializer_range=0.2, pad_token_id=0)
+    config = transformers.LlamaConfig(
+        vocab_size=V,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        initializer_range=0.2,
+        pad_token_id=0,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = transformers.LlamaForCausalLM(config).double().eval()
@@ -35,8 +50,10 @@ def _pairs():
     def ids(n):
         return (torch.randint(1, V, (n,), generator=g)).tolist()
 
-    return [EncodedPair(prompt_ids=ids(3), chosen_ids=ids(4), rejected_ids=ids(2)),
-            EncodedPair(prompt_ids=ids(2), chosen_ids=ids(2), rejected_ids=ids(5))]
+    return [
+        EncodedPair(prompt_ids=ids(3), chosen_ids=ids(4), rejected_ids=ids(2)),
+        EncodedPair(prompt_ids=ids(2), chosen_ids=ids(2), rejected_ids=ids(5)),
+    ]
 
 
 def _want(model, batch):
@@ -73,8 +90,9 @@ def test_right_aligned_positions_select_the_completion_like_trl(path):
     T = 4  # TRL keeps the completion part: the last T targets
     targets = targets_full[:, -T:]
     with torch.no_grad():
-        got = policy_logps(model, path, {"input_ids": input_ids, "attention_mask": mask}, targets,
-                           positions=slice(-T - 1, -1))
+        got = policy_logps(
+            model, path, {"input_ids": input_ids, "attention_mask": mask}, targets, positions=slice(-T - 1, -1)
+        )
         logits = model_logits(model, input_ids, mask)[:, :-1]
     want = _oracle.sequence_logps(logits, targets_full)
     torch.testing.assert_close(got.double(), want, rtol=1e-10, atol=1e-10)
@@ -102,5 +120,9 @@ def test_path_names_are_checked_once():
     with pytest.raises(ValueError, match="SequenceLogps: path must be one of auto, fused_linear, logits"):
         SequenceLogps(_llama(), path="fast")
     with pytest.raises(ValueError, match="does not expose a decoder"):
-        policy_logps(torch.nn.Linear(2, 2), "fused_linear", {"input_ids": torch.zeros(1, 2, dtype=torch.long)},
-                     torch.zeros(1, 2, dtype=torch.long))
+        policy_logps(
+            torch.nn.Linear(2, 2),
+            "fused_linear",
+            {"input_ids": torch.zeros(1, 2, dtype=torch.long)},
+            torch.zeros(1, 2, dtype=torch.long),
+        )

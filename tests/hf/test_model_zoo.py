@@ -17,61 +17,131 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from sympo_ext import ops  # noqa: E402
-from sympo_ext.data import EncodedPair, PackedCollator, PaddedCollator  # noqa: E402
-from sympo_ext.hf import probe as logps_probe  # noqa: E402
-from sympo_ext.hf.probe import LogpsPathError, plan_logps  # noqa: E402
-from sympo_ext.hf.heads import split_decoder_head  # noqa: E402
-from sympo_ext.hf.logps import SequenceLogps, batch_logps, model_logits  # noqa: E402
+from sympo_ext import ops
+from sympo_ext.data import EncodedPair, PackedCollator, PaddedCollator
+from sympo_ext.hf import probe as logps_probe
+from sympo_ext.hf.heads import split_decoder_head
+from sympo_ext.hf.logps import SequenceLogps, batch_logps, model_logits
+from sympo_ext.hf.probe import LogpsPathError, plan_logps
 
 V = 97
 PAD = 0
 
 
 def _decoder_kw(**kw):
-    base = dict(vocab_size=V, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                num_key_value_heads=2, max_position_embeddings=64, initializer_range=0.2, pad_token_id=PAD,
-                bos_token_id=1, eos_token_id=2)
+    base = dict(
+        vocab_size=V,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        initializer_range=0.2,
+        pad_token_id=PAD,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     base.update(kw)
     return base
 
 
-_BERT_KW = dict(vocab_size=V, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                max_position_embeddings=64, initializer_range=0.2, is_decoder=True, pad_token_id=PAD)
+_BERT_KW = dict(
+    vocab_size=V,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    max_position_embeddings=64,
+    initializer_range=0.2,
+    is_decoder=True,
+    pad_token_id=PAD,
+)
 
 # name: (config class, model class, config kwargs, path the probe must pick, whether a packed row
 # equals the same sequences padded). The last two are what the float64 checks below also measure.
 ZOO = {
     "llama": ("LlamaConfig", "LlamaForCausalLM", _decoder_kw(tie_word_embeddings=False), "fused_linear", True),
-    "gpt2_tied": ("GPT2Config", "GPT2LMHeadModel", dict(vocab_size=V, n_embd=32, n_layer=2, n_head=2, n_positions=64,
-                  initializer_range=0.2, pad_token_id=PAD), "fused_linear", True),
-    "gemma2_softcap_1": ("Gemma2Config", "Gemma2ForCausalLM", _decoder_kw(head_dim=16, final_logit_softcapping=1.0),
-                         "logits", True),
-    "gemma2_softcap_30": ("Gemma2Config", "Gemma2ForCausalLM", _decoder_kw(head_dim=16, final_logit_softcapping=30.0),
-                          "logits", True),
+    "gpt2_tied": (
+        "GPT2Config",
+        "GPT2LMHeadModel",
+        dict(vocab_size=V, n_embd=32, n_layer=2, n_head=2, n_positions=64, initializer_range=0.2, pad_token_id=PAD),
+        "fused_linear",
+        True,
+    ),
+    "gemma2_softcap_1": (
+        "Gemma2Config",
+        "Gemma2ForCausalLM",
+        _decoder_kw(head_dim=16, final_logit_softcapping=1.0),
+        "logits",
+        True,
+    ),
+    "gemma2_softcap_30": (
+        "Gemma2Config",
+        "Gemma2ForCausalLM",
+        _decoder_kw(head_dim=16, final_logit_softcapping=30.0),
+        "logits",
+        True,
+    ),
     "cohere_logit_scale": ("CohereConfig", "CohereForCausalLM", _decoder_kw(logit_scale=0.5), "logits", True),
     "granite_logits_scaling": ("GraniteConfig", "GraniteForCausalLM", _decoder_kw(logits_scaling=4.0), "logits", True),
     "roberta_lm_head": ("RobertaConfig", "RobertaForCausalLM", dict(_BERT_KW), "fused_linear", False),
     "bert_lm_head": ("BertConfig", "BertLMHeadModel", dict(_BERT_KW), "fused_linear", False),
-    "opt": ("OPTConfig", "OPTForCausalLM", dict(vocab_size=V, hidden_size=32, ffn_dim=64, num_hidden_layers=2,
-            num_attention_heads=2, max_position_embeddings=64, word_embed_proj_dim=32, init_std=0.2,
-            pad_token_id=PAD), "fused_linear", False),
-    "mamba": ("MambaConfig", "MambaForCausalLM", dict(vocab_size=V, hidden_size=32, state_size=8, num_hidden_layers=2,
-              initializer_range=0.2, pad_token_id=PAD), "fused_linear", False),
-    "mixtral": ("MixtralConfig", "MixtralForCausalLM",  # eager experts: grouped_mm has no float64
-                _decoder_kw(num_local_experts=4, num_experts_per_tok=2, experts_implementation="eager"),
-                "fused_linear", True),
+    "opt": (
+        "OPTConfig",
+        "OPTForCausalLM",
+        dict(
+            vocab_size=V,
+            hidden_size=32,
+            ffn_dim=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            max_position_embeddings=64,
+            word_embed_proj_dim=32,
+            init_std=0.2,
+            pad_token_id=PAD,
+        ),
+        "fused_linear",
+        False,
+    ),
+    "mamba": (
+        "MambaConfig",
+        "MambaForCausalLM",
+        dict(vocab_size=V, hidden_size=32, state_size=8, num_hidden_layers=2, initializer_range=0.2, pad_token_id=PAD),
+        "fused_linear",
+        False,
+    ),
+    "mixtral": (
+        "MixtralConfig",
+        "MixtralForCausalLM",  # eager experts: grouped_mm has no float64
+        _decoder_kw(num_local_experts=4, num_experts_per_tok=2, experts_implementation="eager"),
+        "fused_linear",
+        True,
+    ),
     "phi_biased_head": ("PhiConfig", "PhiForCausalLM", _decoder_kw(), "fused_linear", True),
-    "recurrentgemma_soft_cap": ("RecurrentGemmaConfig", "RecurrentGemmaForCausalLM", dict(
-        vocab_size=V, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=1, lru_width=32, attention_window_size=16, logits_soft_cap=30.0, pad_token_id=PAD,
-        block_types=["recurrent", "attention"]), "logits", False),
+    "recurrentgemma_soft_cap": (
+        "RecurrentGemmaConfig",
+        "RecurrentGemmaForCausalLM",
+        dict(
+            vocab_size=V,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            lru_width=32,
+            attention_window_size=16,
+            logits_soft_cap=30.0,
+            pad_token_id=PAD,
+            block_types=["recurrent", "attention"],
+        ),
+        "logits",
+        False,
+    ),
 }
 # Architectures whose logits are post-processed: the probe alone (fast rules off) must see it.
 POST_PROCESSED = [n for n, spec in ZOO.items() if spec[3] == "logits"]
 WITH_HEAD_TRANSFORM = ["roberta_lm_head", "bert_lm_head"]
-
-
 
 
 _CACHE: dict[str, torch.nn.Module] = {}
@@ -99,8 +169,11 @@ def _pairs():
     def ids(n):
         return (torch.randint(1, V, (n,), generator=g)).tolist()  # no pad id (0)
 
-    return [EncodedPair(ids(3), ids(6), ids(4)), EncodedPair(ids(1), ids(8), ids(5)),
-            EncodedPair(ids(4), ids(2), ids(7))]
+    return [
+        EncodedPair(ids(3), ids(6), ids(4)),
+        EncodedPair(ids(1), ids(8), ids(5)),
+        EncodedPair(ids(4), ids(2), ids(7)),
+    ]
 
 
 def _float64_reference(model):
@@ -112,8 +185,9 @@ def _float64_reference(model):
         logits = model_logits(model64, padded["input_ids"], padded["attention_mask"])
         ref = ops.sequence_logps(logits, padded["target_ids"])
         logits = model_logits(model64, packed["input_ids"], position_ids=packed["position_ids"])
-        packed_ref = ops.sequence_logps(logits.reshape(-1, logits.shape[-1]), packed["target_ids"],
-                                        cu_seqlens=packed["cu_seqlens"])
+        packed_ref = ops.sequence_logps(
+            logits.reshape(-1, logits.shape[-1]), packed["target_ids"], cu_seqlens=packed["cu_seqlens"]
+        )
     return ref.double(), packed_ref.double()  # (Mamba returns float32 logits even in float64)
 
 
@@ -183,8 +257,11 @@ def test_fused_gradients_match_logits_path(name):
     parts = split_decoder_head(model)
     if name in WITH_HEAD_TRANSFORM:
         assert parts.transform is not None
-        head_params = [k for k, p in model.named_parameters()
-                       if any(p is q for q in parts.transform.parameters()) and p is not parts.projection.weight]
+        head_params = [
+            k
+            for k, p in model.named_parameters()
+            if any(p is q for q in parts.transform.parameters()) and p is not parts.projection.weight
+        ]
         assert head_params and all(grads["fused_linear"][k].abs().sum() > 0 for k in head_params), head_params
     else:
         assert parts.transform is None

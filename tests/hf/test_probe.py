@@ -14,26 +14,35 @@ from torch import nn
 transformers = pytest.importorskip("transformers")
 synthetic = pytest.importorskip("sympo_ext.experiments.synthetic")
 
-from sympo_ext.hf import probe as logps_probe  # noqa: E402
-from sympo_ext.train.cli import build_parser, config_from_args  # noqa: E402
-from sympo_ext.train.cli import main as cli_main  # noqa: E402
-from sympo_ext.hf.probe import packed_mode  # noqa: E402
-from sympo_ext.train.config import ConfigError, TrainConfig  # noqa: E402
-from sympo_ext.hf.probe import LogpsPathError, plan_logps, probe_tolerance  # noqa: E402
-from sympo_ext.data import EncodedPair, PaddedCollator  # noqa: E402
-from sympo_ext.hf.heads import HeadTransform, post_processing_reason, split_decoder_head  # noqa: E402
-from sympo_ext.hf.logps import SequenceLogps, batch_logps  # noqa: E402
-
-
-
-
+from sympo_ext.data import EncodedPair, PaddedCollator
+from sympo_ext.hf import probe as logps_probe
+from sympo_ext.hf.heads import HeadTransform, post_processing_reason, split_decoder_head
+from sympo_ext.hf.logps import SequenceLogps, batch_logps
+from sympo_ext.hf.probe import (
+    LogpsPathError,
+    packed_mode,
+    plan_logps,
+    probe_tolerance,
+)
+from sympo_ext.train.cli import build_parser, config_from_args
+from sympo_ext.train.cli import main as cli_main
+from sympo_ext.train.config import ConfigError, TrainConfig
 
 
 def gemma2(vocab, softcap=1.0, seed=0):
-    config = transformers.Gemma2Config(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                       num_attention_heads=2, num_key_value_heads=2, head_dim=16,
-                                       max_position_embeddings=128, initializer_range=0.2, pad_token_id=0,
-                                       final_logit_softcapping=softcap)
+    config = transformers.Gemma2Config(
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=128,
+        initializer_range=0.2,
+        pad_token_id=0,
+        final_logit_softcapping=softcap,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return transformers.Gemma2ForCausalLM(config)
@@ -48,12 +57,20 @@ def llama(tok):
 # --------------------------------------------------------------------------- #
 
 
-@pytest.mark.parametrize("attr, value, off", [
-    ("final_logit_softcapping", 1.0, False),  # a cap of 1.0 squashes logits into (-1, 1): not off
-    ("final_logit_softcapping", 30.0, False), ("final_logit_softcapping", None, True),
-    ("final_logit_softcapping", 0, True), ("logits_soft_cap", 30.0, False),
-    ("logit_scale", 1.0, True), ("logit_scale", 0.0625, False), ("logits_scaling", 1, True),
-    ("logits_scaling", 8.0, False)])
+@pytest.mark.parametrize(
+    "attr, value, off",
+    [
+        ("final_logit_softcapping", 1.0, False),  # a cap of 1.0 squashes logits into (-1, 1): not off
+        ("final_logit_softcapping", 30.0, False),
+        ("final_logit_softcapping", None, True),
+        ("final_logit_softcapping", 0, True),
+        ("logits_soft_cap", 30.0, False),
+        ("logit_scale", 1.0, True),
+        ("logit_scale", 0.0625, False),
+        ("logits_scaling", 1, True),
+        ("logits_scaling", 8.0, False),
+    ],
+)
 def test_fast_rules(attr, value, off):
     model = SimpleNamespace(config=SimpleNamespace(**{attr: value}))
     assert (post_processing_reason(model) is None) == off
@@ -157,8 +174,9 @@ def test_head_that_skips_its_projection_falls_back_to_logits():
 
 def test_peft_wrapped_model_keeps_the_fused_path(tok):
     peft = pytest.importorskip("peft")
-    model = peft.get_peft_model(llama(tok), peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
-                                                             init_lora_weights=False))
+    model = peft.get_peft_model(
+        llama(tok), peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     parts = split_decoder_head(model)  # the wrapper holds decoder and head: the head is still found
     assert parts is not None and parts.transform is None
     assert plan_logps(model, pad_token_id=tok.pad_token_id).path == "fused_linear"
@@ -188,8 +206,9 @@ def test_packed_auto_needs_an_attention_that_skips_blocks(tok):
 
 def test_bf16_model_probes_in_its_own_dtype(tok):
     with pytest.warns(UserWarning, match="dense"):
-        plan = plan_logps(llama(tok).to(torch.bfloat16), logps_path="auto", packed="true",
-                          pad_token_id=tok.pad_token_id)
+        plan = plan_logps(
+            llama(tok).to(torch.bfloat16), logps_path="auto", packed="true", pad_token_id=tok.pad_token_id
+        )
     assert (plan.path, plan.packed, plan.probed["dtype"]) == ("fused_linear", True, "bfloat16")
     plan = plan_logps(gemma2(len(tok)).to(torch.bfloat16), packed="false")
     assert plan.path == "logits"
@@ -206,8 +225,9 @@ def test_forced_paths_are_refused_with_a_config_error(tok):
     assert plan_logps(plain, logps_path="auto", packed="false").path == "logits"
 
 
-@pytest.mark.parametrize("kw, match", [(dict(packed="sometimes"), "packed='sometimes'"),
-                                       (dict(logps_path="fast"), "logps_path='fast'")])
+@pytest.mark.parametrize(
+    "kw, match", [(dict(packed="sometimes"), "packed='sometimes'"), (dict(logps_path="fast"), "logps_path='fast'")]
+)
 def test_bad_arguments(tok, kw, match):
     with pytest.raises(ConfigError, match=match):
         plan_logps(llama(tok), **kw)
@@ -251,8 +271,10 @@ def test_tolerance_formula():
 # --------------------------------------------------------------------------- #
 
 
-@pytest.mark.parametrize("value, want", [(True, "true"), (False, "false"), ("auto", "auto"), ("TRUE", "true"),
-                                         ("0", "false"), ("sometimes", "sometimes")])
+@pytest.mark.parametrize(
+    "value, want",
+    [(True, "true"), (False, "false"), ("auto", "auto"), ("TRUE", "true"), ("0", "false"), ("sometimes", "sometimes")],
+)
 def test_packed_mode_accepts_old_bools(value, want):
     assert packed_mode(value) == want
 
@@ -301,16 +323,38 @@ def _snapshot(path):
     the last process that took the directory, refused or not; sympo_ext.train.rundir)."""
     from sympo_ext.train.rundir import LOCK_NAME
 
-    return {os.path.join(d, f): os.stat(os.path.join(d, f)).st_mtime_ns
-            for d, _, files in os.walk(path) for f in files if f != LOCK_NAME}
+    return {
+        os.path.join(d, f): os.stat(os.path.join(d, f)).st_mtime_ns
+        for d, _, files in os.walk(path)
+        for f in files
+        if f != LOCK_NAME
+    }
 
 
-def test_cli_refused_forced_path_exits_2_and_leaves_the_run_untouched(gemma_dir, pairs_file, tmp_path, capsys,
-                                                                      monkeypatch):
+def test_cli_refused_forced_path_exits_2_and_leaves_the_run_untouched(
+    gemma_dir, pairs_file, tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "run"
-    base = ["--model", gemma_dir, "--train_data", pairs_file, "--output_dir", out, "--batch_size", "4",
-            "--max_steps", "1", "--max_length", "24", "--progress", "false", "--tensorboard", "off",
-            "--save_final_model", "false"]
+    base = [
+        "--model",
+        gemma_dir,
+        "--train_data",
+        pairs_file,
+        "--output_dir",
+        out,
+        "--batch_size",
+        "4",
+        "--max_steps",
+        "1",
+        "--max_length",
+        "24",
+        "--progress",
+        "false",
+        "--tensorboard",
+        "off",
+        "--save_final_model",
+        "false",
+    ]
     code, err = _run(base + ["--logps_path", "fused_linear"], capsys)
     assert code == 2 and "--logps_path fused_linear" in err and "softcapping" in err and not out.exists()
     # an existing run: auto picks logits, says why, records the plan

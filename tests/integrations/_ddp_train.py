@@ -29,9 +29,22 @@ def main(which: str, out: str, steps: int = 4) -> None:
         return " ".join(rng.choice(words) for _ in range(rng.randint(lo, hi)))
 
     rows = [{"prompt": sentence(3, 8), "chosen": sentence(2, 7), "rejected": sentence(2, 7)} for _ in range(32)]
-    common = dict(output_dir=str(Path(out) / which), report_to="none", max_steps=steps, per_device_train_batch_size=2,
-                  learning_rate=1e-2, logging_steps=1, save_strategy="no", seed=0, max_length=32, beta=0.1,
-                  bf16=False, use_cpu=True, dataloader_num_workers=0, disable_tqdm=True)
+    common = dict(
+        output_dir=str(Path(out) / which),
+        report_to="none",
+        max_steps=steps,
+        per_device_train_batch_size=2,
+        learning_rate=1e-2,
+        logging_steps=1,
+        save_strategy="no",
+        seed=0,
+        max_length=32,
+        beta=0.1,
+        bf16=False,
+        use_cpu=True,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
     if which == "trl":
         cls, args = trl.DPOTrainer, trl.DPOConfig(loss_type=["sigmoid"], **common)
     else:
@@ -39,8 +52,13 @@ def main(which: str, out: str, steps: int = 4) -> None:
 
         cls, args = SymPOTrainer, SymPOConfig(sympo_loss_type="logistic", **common)
     model = build_tiny_llama(tokenizer, seed=0)
-    trainer = cls(model=model, ref_model=copy.deepcopy(model), args=args,
-                  train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer)
+    trainer = cls(
+        model=model,
+        ref_model=copy.deepcopy(model),
+        args=args,
+        train_dataset=datasets.Dataset.from_list(rows),
+        processing_class=tokenizer,
+    )
     losses = []
     compute_loss = trainer.compute_loss
 
@@ -53,8 +71,12 @@ def main(which: str, out: str, steps: int = 4) -> None:
     trainer.train()
     rank = trainer.accelerator.process_index
     world = trainer.accelerator.num_processes
-    info = {"losses": losses, "world_size": world,
-            "logps_path": getattr(trainer, "logps_path", None), "ref_logps_path": getattr(trainer, "ref_logps_path", None)}
+    info = {
+        "losses": losses,
+        "world_size": world,
+        "logps_path": getattr(trainer, "logps_path", None),
+        "ref_logps_path": getattr(trainer, "ref_logps_path", None),
+    }
     Path(out, f"{which}_rank{rank}.json").write_text(json.dumps(info))
 
 

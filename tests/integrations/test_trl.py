@@ -16,7 +16,7 @@ trl = pytest.importorskip("trl")
 pytest.importorskip("peft")
 datasets = pytest.importorskip("datasets")
 
-from sympo_ext.experiments.synthetic import build_tiny_llama, build_tokenizer  # noqa: E402
+from sympo_ext.experiments.synthetic import build_tiny_llama, build_tokenizer
 
 sympo_trl = importlib.import_module("sympo_ext.integrations.trl")
 
@@ -39,9 +39,22 @@ def _rows(tokenizer, n=24, seed=0):
 
 
 def _config(cls, tmp_path, **overrides):
-    kwargs = dict(output_dir=str(tmp_path / "out"), report_to="none", max_steps=STEPS, per_device_train_batch_size=4,
-                  learning_rate=1e-2, logging_steps=1, save_strategy="no", seed=0, max_length=32, beta=0.1,
-                  bf16=False, use_cpu=True, dataloader_num_workers=0, disable_tqdm=True)
+    kwargs = dict(
+        output_dir=str(tmp_path / "out"),
+        report_to="none",
+        max_steps=STEPS,
+        per_device_train_batch_size=4,
+        learning_rate=1e-2,
+        logging_steps=1,
+        save_strategy="no",
+        seed=0,
+        max_length=32,
+        beta=0.1,
+        bf16=False,
+        use_cpu=True,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
     kwargs.update(overrides)
     return cls(**kwargs)
 
@@ -50,9 +63,15 @@ def _train(trainer_cls, args, tokenizer, rows, *, ref_model=True, peft_config=No
     """Train; return (per-step losses as computed, the trainer, the policy)."""
     model = build_tiny_llama(tokenizer, seed=0)
     ref = copy.deepcopy(model) if ref_model else None
-    trainer = trainer_cls(model=model, ref_model=ref, args=args, train_dataset=datasets.Dataset.from_list(rows),
-                          eval_dataset=None if eval_rows is None else datasets.Dataset.from_list(eval_rows),
-                          processing_class=tokenizer, peft_config=peft_config)
+    trainer = trainer_cls(
+        model=model,
+        ref_model=ref,
+        args=args,
+        train_dataset=datasets.Dataset.from_list(rows),
+        eval_dataset=None if eval_rows is None else datasets.Dataset.from_list(eval_rows),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
     losses = []
     compute_loss = trainer.compute_loss
 
@@ -72,9 +91,16 @@ def test_logistic_matches_trl_dpo_trajectory(tokenizer, tmp_path):
     for path, checkpointing in (("auto", False), ("logits", False), ("auto", True)):
         got, trainer, model = _train(
             sympo_trl.SymPOTrainer,
-            _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="logistic", sympo_logps_path=path,
-                    gradient_checkpointing=checkpointing),
-            tokenizer, rows)
+            _config(
+                sympo_trl.SymPOConfig,
+                tmp_path,
+                sympo_loss_type="logistic",
+                sympo_logps_path=path,
+                gradient_checkpointing=checkpointing,
+            ),
+            tokenizer,
+            rows,
+        )
         assert trainer.logps_path == ("fused_linear" if path == "auto" else "logits")
         assert model.is_gradient_checkpointing == checkpointing
         assert len(got) == len(want) == STEPS
@@ -85,8 +111,13 @@ def test_logistic_matches_trl_dpo_trajectory(tokenizer, tmp_path):
 
 def test_sigmoid_starts_at_half_and_trains_with_trl_metrics(tokenizer, tmp_path):
     rows = _rows(tokenizer)
-    losses, trainer, model = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path), tokenizer,
-                                    rows, eval_rows=_rows(tokenizer, n=8, seed=1))
+    losses, trainer, model = _train(
+        sympo_trl.SymPOTrainer,
+        _config(sympo_trl.SymPOConfig, tmp_path),
+        tokenizer,
+        rows,
+        eval_rows=_rows(tokenizer, n=8, seed=1),
+    )
     assert trainer.args.sympo_loss_type == "sigmoid"
     evaluated = trainer.evaluate()
     assert 0.0 < evaluated["eval_loss"] < 1.0  # the sigmoid loss is bounded in (0, 1)
@@ -95,8 +126,15 @@ def test_sigmoid_starts_at_half_and_trains_with_trl_metrics(tokenizer, tmp_path)
     assert max(abs(x - 0.5) for x in losses[1:]) > 1e-3
     logged = [h for h in trainer.state.log_history if "loss" in h]
     assert len(logged) == STEPS
-    for key in ("rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen",
-                "logps/rejected", "num_tokens"):
+    for key in (
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/accuracies",
+        "rewards/margins",
+        "logps/chosen",
+        "logps/rejected",
+        "num_tokens",
+    ):
         assert key in logged[-1], key
     assert logged[0]["rewards/margins"] == pytest.approx(0.0, abs=1e-5)
     assert logged[-1]["rewards/margins"] != pytest.approx(0.0, abs=1e-5)
@@ -108,9 +146,14 @@ def test_lora_via_peft_config_uses_disabled_adapters_as_reference(tokenizer, tmp
     rows = _rows(tokenizer)
     base = build_tiny_llama(tokenizer, seed=0)
     lora = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
-    losses, trainer, model = _train(sympo_trl.SymPOTrainer,
-                                    _config(sympo_trl.SymPOConfig, tmp_path, learning_rate=5e-2), tokenizer, rows,
-                                    ref_model=False, peft_config=lora)
+    losses, trainer, model = _train(
+        sympo_trl.SymPOTrainer,
+        _config(sympo_trl.SymPOConfig, tmp_path, learning_rate=5e-2),
+        tokenizer,
+        rows,
+        ref_model=False,
+        peft_config=lora,
+    )
     assert trainer.ref_model is None  # the reference is the policy with its adapter disabled
     assert trainer.logps_path == "fused_linear"
     assert losses[0] == pytest.approx(0.5, abs=1e-6)
@@ -121,7 +164,8 @@ def test_lora_via_peft_config_uses_disabled_adapters_as_reference(tokenizer, tmp
     # base weights untouched, adapters moved
     for name, param in base.named_parameters():
         peft_name = "base_model.model." + name.replace(".q_proj.", ".q_proj.base_layer.").replace(
-            ".v_proj.", ".v_proj.base_layer.")
+            ".v_proj.", ".v_proj.base_layer."
+        )
         torch.testing.assert_close(trained[peft_name].detach(), param.detach(), rtol=0, atol=0)
     assert any(trained[n].detach().abs().sum() > 0 for n in lora_params if "lora_B" in n)
 
@@ -133,8 +177,9 @@ def test_label_column_flips_pairs(tokenizer, tmp_path):
     cfg = dict(sympo_loss_type="logistic", max_steps=3)
     want, _, _ = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, **cfg), tokenizer, rows)
     got, _, _ = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, **cfg), tokenizer, labelled)
-    unlabelled, _, _ = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, **cfg), tokenizer,
-                              swapped)
+    unlabelled, _, _ = _train(
+        sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, **cfg), tokenizer, swapped
+    )
     torch.testing.assert_close(torch.tensor(got), torch.tensor(want), rtol=0, atol=1e-5)
     assert max(abs(a - b) for a, b in zip(unlabelled, want)) > 1e-4  # the label is what made them equal
 
@@ -149,9 +194,13 @@ def test_precomputed_reference_log_probs(tokenizer, tmp_path):
     rows = _rows(tokenizer)
     cfg = dict(sympo_loss_type="logistic", max_steps=2)
     want, _, _ = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, **cfg), tokenizer, rows)
-    got, trainer, _ = _train(sympo_trl.SymPOTrainer,
-                             _config(sympo_trl.SymPOConfig, tmp_path, precompute_ref_log_probs=True, **cfg),
-                             tokenizer, rows, ref_model=False)
+    got, trainer, _ = _train(
+        sympo_trl.SymPOTrainer,
+        _config(sympo_trl.SymPOConfig, tmp_path, precompute_ref_log_probs=True, **cfg),
+        tokenizer,
+        rows,
+        ref_model=False,
+    )
     assert trainer.ref_model is None
     torch.testing.assert_close(torch.tensor(got), torch.tensor(want), rtol=0, atol=1e-5)
 
@@ -170,12 +219,14 @@ def test_loss_kwargs_follow_the_registry(tmp_path):
     assert cfg.sympo_loss_kwargs()["temperature"] == 2.0
     for name in [*sympo_trl._losses.LOSSES, *sympo_trl._losses.ALIASES]:  # every registered loss and alias
         _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type=name)
-    cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type=["sigmoid", "bco_pair"],
-                  sympo_loss_weights=[1.0, 0.5])  # TRL's weighted combination (MPO-style)
-    assert cfg.sympo_loss_kwargs() == {"loss_type": ("sigmoid", "bco_pair"), "loss_weights": [1.0, 0.5],
-                                       "clip": None}
-    assert _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="ropo",
-                   sympo_alpha=3.0).sympo_loss_kwargs()["alpha"] == 3.0
+    cfg = _config(
+        sympo_trl.SymPOConfig, tmp_path, sympo_loss_type=["sigmoid", "bco_pair"], sympo_loss_weights=[1.0, 0.5]
+    )  # TRL's weighted combination (MPO-style)
+    assert cfg.sympo_loss_kwargs() == {"loss_type": ("sigmoid", "bco_pair"), "loss_weights": [1.0, 0.5], "clip": None}
+    assert (
+        _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="ropo", sympo_alpha=3.0).sympo_loss_kwargs()["alpha"]
+        == 3.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -190,8 +241,10 @@ def test_loss_kwargs_follow_the_registry(tmp_path):
         ({"f_alpha_divergence_coef": 0.3}, r"f_alpha_divergence_coef=0.3 is not supported.*alpha_divergence"),
         ({"use_weighting": True}, r"use_weighting=True is not supported.*WPO"),
         ({"discopop_tau": 0.1}, r"discopop_tau=0.1 has no effect with sympo_loss_type='sigmoid'.*discopop"),
-        ({"sympo_loss_type": "discopop", "discopop_tau": 0.1, "sympo_tau": 0.2},
-         r"discopop_tau=0.1 and sympo_tau=0.2 disagree"),
+        (
+            {"sympo_loss_type": "discopop", "discopop_tau": 0.1, "sympo_tau": 0.2},
+            r"discopop_tau=0.1 and sympo_tau=0.2 disagree",
+        ),
         ({"sympo_nll_weight": -1.0}, r"sympo_nll_weight must be a finite number >= 0"),
         ({"label_smoothing": 0.1}, r"label_smoothing=0.1 has no effect with sympo_loss_type='sigmoid'.*rdpo"),
         ({"sympo_loss_type": "logistic", "sympo_temperature": 2.0}, r"temperature=2.0 has no effect"),
@@ -207,8 +260,17 @@ def test_bad_config_is_refused(tmp_path, overrides, match):
 
 # Every DPOConfig field of TRL 1.16 that selects or parameterises a loss: how SymPOConfig treats a
 # non-default value (refusals are in test_bad_config_is_refused; the mapped ones here).
-TRL_LOSS_FIELDS = ["beta", "label_smoothing", "loss_type", "loss_weights", "ld_alpha", "f_divergence_type",
-                   "f_alpha_divergence_coef", "use_weighting", "discopop_tau"]
+TRL_LOSS_FIELDS = [
+    "beta",
+    "label_smoothing",
+    "loss_type",
+    "loss_weights",
+    "ld_alpha",
+    "f_divergence_type",
+    "f_alpha_divergence_coef",
+    "use_weighting",
+    "discopop_tau",
+]
 
 
 def test_every_trl_loss_field_is_covered():
@@ -217,19 +279,29 @@ def test_every_trl_loss_field_is_covered():
     import transformers
 
     names = {f.name for f in dataclasses.fields(trl.DPOConfig)} - {
-        f.name for f in dataclasses.fields(transformers.TrainingArguments)}  # DPOConfig's own fields
+        f.name for f in dataclasses.fields(transformers.TrainingArguments)
+    }  # DPOConfig's own fields
     assert set(TRL_LOSS_FIELDS) <= names
     # a new loss field of a later TRL (by TRL's naming) must be added to the table
-    lossy = {n for n in names if any(w in n for w in ("loss", "alpha", "beta", "tau", "gamma", "smoothing",
-                                                     "divergence", "weighting", "reference_free"))}
+    lossy = {
+        n
+        for n in names
+        if any(
+            w in n
+            for w in ("loss", "alpha", "beta", "tau", "gamma", "smoothing", "divergence", "weighting", "reference_free")
+        )
+    }
     assert lossy - {"router_aux_loss_coef", "ref_model_mixup_alpha"} <= set(TRL_LOSS_FIELDS), lossy
 
 
-@pytest.mark.parametrize("field, value, loss, want", [
-    ("beta", 0.3, "sigmoid", None),
-    ("label_smoothing", 0.2, "rdpo", {"epsilon": 0.2}),
-    ("discopop_tau", 0.1, "discopop", {"tau": 0.1}),
-])
+@pytest.mark.parametrize(
+    "field, value, loss, want",
+    [
+        ("beta", 0.3, "sigmoid", None),
+        ("label_smoothing", 0.2, "rdpo", {"epsilon": 0.2}),
+        ("discopop_tau", 0.1, "discopop", {"tau": 0.1}),
+    ],
+)
 def test_trl_loss_fields_are_mapped(tmp_path, field, value, loss, want):
     cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type=loss, **{field: value})
     kwargs = cfg.sympo_loss_kwargs()
@@ -244,8 +316,9 @@ def test_nll_weight_adds_the_per_pair_nll(tokenizer, tmp_path):
     rows = _rows(tokenizer, n=8)
     cfg = dict(sympo_loss_type="logistic", max_steps=1, learning_rate=0.0)
     base, _, _ = _train(sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, **cfg), tokenizer, rows)
-    got, trainer, _ = _train(sympo_trl.SymPOTrainer,
-                             _config(sympo_trl.SymPOConfig, tmp_path, sympo_nll_weight=0.5, **cfg), tokenizer, rows)
+    got, trainer, _ = _train(
+        sympo_trl.SymPOTrainer, _config(sympo_trl.SymPOConfig, tmp_path, sympo_nll_weight=0.5, **cfg), tokenizer, rows
+    )
     nll = [h["nll_loss"] for h in trainer.state.log_history if "nll_loss" in h]
     assert nll and nll[0] > 1.0  # a random model: about log(V) per token
     assert got[0] == pytest.approx(base[0] + 0.5 * nll[0], abs=1e-5)
@@ -253,9 +326,12 @@ def test_nll_weight_adds_the_per_pair_nll(tokenizer, tmp_path):
 
 def test_trainer_needs_a_sympo_config(tokenizer, tmp_path):
     with pytest.raises(TypeError, match="args must be a SymPOConfig"):
-        sympo_trl.SymPOTrainer(model=build_tiny_llama(tokenizer), args=_config(trl.DPOConfig, tmp_path),
-                               train_dataset=datasets.Dataset.from_list(_rows(tokenizer, n=4)),
-                               processing_class=tokenizer)
+        sympo_trl.SymPOTrainer(
+            model=build_tiny_llama(tokenizer),
+            args=_config(trl.DPOConfig, tmp_path),
+            train_dataset=datasets.Dataset.from_list(_rows(tokenizer, n=4)),
+            processing_class=tokenizer,
+        )
 
 
 def test_logps_path_choice(tokenizer, tmp_path):
@@ -264,9 +340,12 @@ def test_logps_path_choice(tokenizer, tmp_path):
     model.config.logit_scale = 2.0  # logits post-processed: the LM head alone is not the logits
     assert sympo_trl.choose_logps_path(model) == "logits"
     trainer = sympo_trl.SymPOTrainer(
-        model=model, ref_model=copy.deepcopy(model),
+        model=model,
+        ref_model=copy.deepcopy(model),
         args=_config(sympo_trl.SymPOConfig, tmp_path, sympo_logps_path="fused_linear", max_steps=1),
-        train_dataset=datasets.Dataset.from_list(_rows(tokenizer, n=4)), processing_class=tokenizer)
+        train_dataset=datasets.Dataset.from_list(_rows(tokenizer, n=4)),
+        processing_class=tokenizer,
+    )
     with pytest.raises(ValueError, match="sympo_logps_path='fused_linear' is not possible here: .*logit_scale"):
         trainer.train()
 
@@ -297,14 +376,35 @@ def test_two_process_logistic_matches_trl_under_accelerate_launch(tmp_path):
     from pathlib import Path
 
     script = Path(__file__).with_name("_ddp_train.py")
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "TQDM_DISABLE": "1",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "ACCELERATE_USE_CPU": "true",
+        "OMP_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "TQDM_DISABLE": "1",
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]),
+    }
     runs = {}
     for which in ("trl", "sympo"):
         # torch.distributed.run with accelerate's CPU environment (what `accelerate launch --cpu` sets)
-        proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                               "--master_port", "0", str(script), which, str(tmp_path)],
-                              capture_output=True, text=True, env=env, timeout=600)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nproc_per_node",
+                "2",
+                "--master_port",
+                "0",
+                str(script),
+                which,
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         runs[which] = [json.loads((tmp_path / f"{which}_rank{r}.json").read_text()) for r in range(2)]
     for rank in range(2):

@@ -97,7 +97,9 @@ def test_gradcheck_float64():
     cu = torch.tensor([0, 2, 2, 7])
     for average in (False, True):
         assert torch.autograd.gradcheck(
-            lambda x: sympo_ext.sequence_logps(x, plabels, cu_seqlens=cu, average=average), (packed,), eps=1e-6,
+            lambda x: sympo_ext.sequence_logps(x, plabels, cu_seqlens=cu, average=average),
+            (packed,),
+            eps=1e-6,
             atol=1e-7,
         )
     # The differentiable row op, through both outputs.
@@ -220,7 +222,7 @@ def test_non_contiguous_logits(device, dtype):
         "last-dim-strided": full.transpose(1, 2).contiguous().transpose(1, 2)[:, :-1, :vocab],
     }
     assert views["last-dim-strided"].stride(-1) != 1
-    for name, view in views.items():
+    for _name, view in views.items():
         assert not view.is_contiguous()
         out, grad = fused_logps_and_grad(view, labels, g)
         ref, ref_grad = ref_logps_and_grad(view, labels, g)

@@ -47,8 +47,9 @@ def test_row_kernels(device, dtype):
     assert torch.equal(full[:, :2], before[:, :2]) and torch.equal(full[:, vocab + 2 :], before[:, vocab + 2 :])
     # A view whose vocabulary dimension is not contiguous is written back too.
     t = randn(vocab, rows, dtype=dtype, device=device).t()
-    expected = reference.token_logps_grad(t.double(), labels, reference.token_logps_and_lse(t.double(), labels)[1],
-                                          row_grad.double())
+    expected = reference.token_logps_grad(
+        t.double(), labels, reference.token_logps_and_lse(t.double(), labels)[1], row_grad.double()
+    )
     _, lse_t = token_logps_and_lse(t, labels)
     token_logps_backward_(t, labels, lse_t, row_grad)
     assert_close(t, expected, GRAD_TOLERANCES[dtype])
@@ -86,9 +87,7 @@ def test_opcheck(device):
         torch.library.opcheck(op, args)
     _, lse, counts = ops.sequence_logps_forward(padded.detach(), labels, None, IGNORE, True)
     grad = randn(2, device=device, dtype=torch.float32)
-    torch.library.opcheck(
-        ops.sequence_logps_backward, (grad, padded.detach(), labels, lse, counts, None, IGNORE, True)
-    )
+    torch.library.opcheck(ops.sequence_logps_backward, (grad, padded.detach(), labels, lse, counts, None, IGNORE, True))
     rows = randn(6, 13, device=device, dtype=torch.float32)
     _, row_lse = ops.token_logps_forward(rows, plabels, IGNORE)
     torch.library.opcheck(
@@ -108,7 +107,9 @@ def test_torch_compile_fullgraph(backend, inplace):
         logits = hidden @ weight.t()  # not a leaf: in-place backward allowed
         padded = sympo_ext.sequence_logps(logits, labels, average=True)
         packed = sympo_ext.sequence_logps(
-            (hidden @ weight.t()).reshape(-1, logits.shape[-1]), labels.reshape(-1), cu_seqlens=cu,
+            (hidden @ weight.t()).reshape(-1, logits.shape[-1]),
+            labels.reshape(-1),
+            cu_seqlens=cu,
             inplace_backward=inplace,
         )
         return (padded * padded).sum() + packed.sum()
@@ -189,6 +190,7 @@ def test_cuda_int64_offsets():
     tail = logits.detach()[-3:].double()
     ref = reference.sequence_logps(tail, labels[-3:], cu_seqlens=torch.tensor([0, 3]))
     torch.testing.assert_close(out[1:].double(), ref, rtol=1e-5, atol=1e-3)
-    ref_grad = reference.token_logps_grad(tail, labels[-3:], torch.logsumexp(tail, -1), torch.ones(3, device="cuda",
-                                          dtype=torch.float64))
+    ref_grad = reference.token_logps_grad(
+        tail, labels[-3:], torch.logsumexp(tail, -1), torch.ones(3, device="cuda", dtype=torch.float64)
+    )
     torch.testing.assert_close(logits.grad[-3:].double(), ref_grad, **GRAD_TOLERANCES[torch.bfloat16])

@@ -23,12 +23,14 @@ def _one_thread():
 def tok():
     return synthetic.build_tokenizer()
 
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, tok):
     path = tmp_path_factory.mktemp("tiny_llama")
     tiny_model(tok).save_pretrained(path)
     tok.save_pretrained(path)
     return str(path)
+
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):

@@ -1,25 +1,19 @@
 """Shared helpers of the fault and CLI-error tests: argument lists, a trained run (fixture), damage functions."""
 
 from __future__ import annotations
-import errno
-import json
+
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+
 import pytest
 import torch
-from sympo_ext.train import checkpoint as ckpt
-from sympo_ext.train import checkpoint_files
-from sympo_ext.train.checkpoint import list_checkpoints, verify_checkpoint
-from sympo_ext.train.cli import main as cli_main
-from sympo_ext.train.metrics_log import read_metrics
-from sympo_ext.train.rundir import LOCK_NAME
-from .helpers import ENV, ROOT, clean_records, cli_base, run_cli
 
+from sympo_ext.train.cli import main as cli_main
+
+from .helpers import ENV, ROOT, cli_base
 
 TRAINED = ["--max_steps", "4", "--save_steps", "2", "--save_total_limit", "0", "--eval_fraction", "0.25"]
 
@@ -27,7 +21,7 @@ TRAINED = ["--max_steps", "4", "--save_steps", "2", "--save_total_limit", "0", "
 def args_for(model_dir, data_file, out, extra=()):
     args = cli_base(model_dir, data_file, str(out))
     i = args.index("--max_steps")
-    del args[i:i + 2]
+    del args[i : i + 2]
     return args + list(extra)
 
 
@@ -47,7 +41,7 @@ def one_clear_line(err):
 
 
 @pytest.fixture(scope="module")
-def trained(model_dir, data_file, tmp_path_factory):  # noqa: F811
+def trained(model_dir, data_file, tmp_path_factory):
     """A finished 4-step run (checkpoints at steps 2 and 4, an evaluation at the end)."""
     out = tmp_path_factory.mktemp("trained") / "run"
     torch.set_num_threads(1)
@@ -61,10 +55,23 @@ def copy_run(trained, tmp_path):
     return dst
 
 
-BAD_OPTIONS = [("--weight_decay", "nan"), ("--max_grad_norm", "nan"), ("--beta", "inf"), ("--beta", "1e300"),
-               ("--learning_rate", "nan"), ("--adam_beta1", "1"), ("--adam_beta2", "-0.1"), ("--adam_eps", "0"),
-               ("--warmup_ratio", "nan"), ("--min_lr_ratio", "2"), ("--clip", "nan"), ("--temperature", "inf"),
-               ("--eval_fraction", "nan"), ("--label_noise", "-inf"), ("--num_epochs", "nan")]
+BAD_OPTIONS = [
+    ("--weight_decay", "nan"),
+    ("--max_grad_norm", "nan"),
+    ("--beta", "inf"),
+    ("--beta", "1e300"),
+    ("--learning_rate", "nan"),
+    ("--adam_beta1", "1"),
+    ("--adam_beta2", "-0.1"),
+    ("--adam_eps", "0"),
+    ("--warmup_ratio", "nan"),
+    ("--min_lr_ratio", "2"),
+    ("--clip", "nan"),
+    ("--temperature", "inf"),
+    ("--eval_fraction", "nan"),
+    ("--label_noise", "-inf"),
+    ("--num_epochs", "nan"),
+]
 
 
 def _truncate(p):
@@ -91,7 +98,13 @@ def _wait_for_rows(out, proc, rows=3, timeout=120):
     raise AssertionError(f"the run did not log {rows - 1} steps: {proc.poll()}")
 
 
-def _start_long_run(model_dir, data_file, out):  # noqa: F811
+def _start_long_run(model_dir, data_file, out):
     args = args_for(model_dir, data_file, out, ["--max_steps", "100000"])
-    return subprocess.Popen([sys.executable, "-m", "sympo_ext.train.cli", *args], cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sympo_ext.train.cli", *args],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

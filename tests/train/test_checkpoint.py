@@ -8,25 +8,32 @@ import errno
 import io
 import json
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
 from sympo_ext.train import checkpoint as ckpt
 from sympo_ext.train import checkpoint_files
-from sympo_ext.train.checkpoint import (CheckpointError, CheckpointWriteError, latest_checkpoint, list_checkpoints,
-                                        load_checkpoint, load_resumable, remove_stale_tmp, save_checkpoint,
-                                        verify_checkpoint)
-import shutil
-import signal
-import subprocess
-import sys
-import time
+from sympo_ext.train.checkpoint import (
+    CheckpointError,
+    CheckpointWriteError,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    load_resumable,
+    remove_stale_tmp,
+    save_checkpoint,
+    verify_checkpoint,
+)
 from sympo_ext.train.metrics_log import read_metrics
-from sympo_ext.train.trainer import NonFiniteLossError
-from sympo_ext.train.trainer import Trainer
-from .helpers import ROOT, ENV, tiny_model, clean_records, examples, cfg, params, run_cli, cli_base
+from sympo_ext.train.trainer import NonFiniteLossError, Trainer
 
+from .helpers import ENV, ROOT, cfg, clean_records, cli_base, examples, params, run_cli, tiny_model
 
 
 def _state(step):
@@ -38,9 +45,15 @@ def _state(step):
 
 def _save(ck, step, keep=0):
     model, optim = _state(step)
-    return save_checkpoint(str(ck), step, model_state=model, optim_state=optim, keep=keep,
-                           trainer_state={"scheduler": {"last_epoch": step}, "world_size": 1},
-                           rng_states=[ckpt.capture_rng()])
+    return save_checkpoint(
+        str(ck),
+        step,
+        model_state=model,
+        optim_state=optim,
+        keep=keep,
+        trainer_state={"scheduler": {"last_epoch": step}, "world_size": 1},
+        rng_states=[ckpt.capture_rng()],
+    )
 
 
 def test_round_trip_with_manifest(tmp_path):
@@ -178,8 +191,10 @@ def test_disk_full_keeps_the_previous_checkpoint_and_says_so(tmp_path, monkeypat
 
 def test_torch_save_failure_message_is_clear(tmp_path, monkeypatch):
     def failing(obj, f, *a, **kw):
-        raise RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 320 vs 245\n"
-                           "PytorchStreamWriter failed writing file data/0: file write failed")
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc:626] . unexpected pos 320 vs 245\n"
+            "PytorchStreamWriter failed writing file data/0: file write failed"
+        )
 
     monkeypatch.setattr(ckpt.torch, "save", failing)
     with pytest.raises(CheckpointWriteError) as e:
@@ -236,21 +251,35 @@ def test_incomplete_checkpoints_are_never_resumed_from(tmp_path):
 
 
 def test_nonfinite_entries():
-    state = {"a": torch.ones(2), "b": torch.tensor([1.0, float("nan")]), "c": torch.tensor([float("inf")]),
-             "n": torch.tensor([1, 2]), "e": torch.empty(0)}
+    state = {
+        "a": torch.ones(2),
+        "b": torch.tensor([1.0, float("nan")]),
+        "c": torch.tensor([float("inf")]),
+        "n": torch.tensor([1, 2]),
+        "e": torch.empty(0),
+    }
     assert ckpt.nonfinite_entries(state) == ["b", "c"]
     assert ckpt.nonfinite_entries({"a": torch.ones(2)}) == []
 
 
 def test_resume_equals_uninterrupted(tok, tmp_path):
     train, evals = examples(clean_records(40, seed=6)), examples(clean_records(8, seed=7))
-    conf = dict(max_steps=6, grad_accum=2, save_steps=3, save_total_limit=0, eval_steps=2, weight_decay=0.01,
-                warmup_steps=2, num_epochs=1.0)
+    conf = dict(
+        max_steps=6,
+        grad_accum=2,
+        save_steps=3,
+        save_total_limit=0,
+        eval_steps=2,
+        weight_decay=0.01,
+        warmup_steps=2,
+        num_epochs=1.0,
+    )
 
     full = tmp_path / "full"
     model_a = tiny_model(tok)
-    Trainer(cfg(output_dir=str(full), **conf), model=model_a, tokenizer=tok, train_examples=train,
-            eval_examples=evals).train()
+    Trainer(
+        cfg(output_dir=str(full), **conf), model=model_a, tokenizer=tok, train_examples=train, eval_examples=evals
+    ).train()
     assert [s for s, _ in list_checkpoints(str(full / "checkpoints"))] == [3, 6]
     # batch_size 8 over 40 pairs: 5 steps per epoch, so step 6 crosses an epoch boundary.
 
@@ -262,8 +291,14 @@ def test_resume_equals_uninterrupted(tok, tmp_path):
     # The policy starts from another init: its state must come from the checkpoint. The frozen reference
     # is the initial policy (as loaded again from --model by the CLI).
     model_b = tiny_model(tok, seed=123)
-    res = Trainer(cfg(output_dir=str(part), resume=True, **conf), model=model_b, tokenizer=tok,
-                  ref_model=tiny_model(tok), train_examples=train, eval_examples=evals).train()
+    res = Trainer(
+        cfg(output_dir=str(part), resume=True, **conf),
+        model=model_b,
+        tokenizer=tok,
+        ref_model=tiny_model(tok),
+        train_examples=train,
+        eval_examples=evals,
+    ).train()
     assert res.global_step == 6
     a, b = params(model_a), params(model_b)
     for k in a:
@@ -272,6 +307,7 @@ def test_resume_equals_uninterrupted(tok, tmp_path):
     assert [r["step"] for r in rows if r["split"] == "train"] == [1, 2, 3, 4, 5, 6]  # no duplicated rows
     full_rows = read_metrics(str(full))
     assert [r["loss"] for r in rows] == [r["loss"] for r in full_rows]
+
 
 class NaNAfter(torch.nn.Module):
     """A causal LM (plain nn.Module interface) whose logits turn NaN after ``n`` forward calls."""
@@ -295,6 +331,7 @@ def test_nonfinite_loss_stops_and_keeps_last_checkpoint(tok, tmp_path):
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert not [n for n in os.listdir(tmp_path / "run" / "checkpoints") if n.startswith(".tmp")]
 
+
 def test_cli_resume_needs_only_the_output_dir(model_dir, data_file, tmp_path, capsys):
     from safetensors.torch import load_file
 
@@ -312,14 +349,21 @@ def test_cli_resume_needs_only_the_output_dir(model_dir, data_file, tmp_path, ca
     resumed = load_file(str(out / "final" / "model.safetensors"))
     assert all(torch.equal(full[k], resumed[k]) for k in full)
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_saves_checkpoint_and_exits_cleanly(model_dir, data_file, tmp_path, sig):
     out = tmp_path / "run"
     args = cli_base(model_dir, data_file, str(out))
     args[args.index("--max_steps") + 1] = "100000"
-    proc = subprocess.Popen([sys.executable, "-m", "sympo_ext.train.cli", *args], cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sympo_ext.train.cli", *args],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         if (out / "metrics.csv").exists() and len((out / "metrics.csv").read_text().splitlines()) >= 3:

@@ -2,8 +2,8 @@
 checkpoints skipped on --resume, disk full, non-finite parameters, runs killed at any moment, leftovers."""
 
 from __future__ import annotations
+
 import errno
-import json
 import os
 import shutil
 import signal
@@ -11,16 +11,31 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
 import pytest
 import torch
-from sympo_ext.train import checkpoint as ckpt
+
 from sympo_ext.train import checkpoint_files
 from sympo_ext.train.checkpoint import list_checkpoints, verify_checkpoint
-from sympo_ext.train.cli import main as cli_main
 from sympo_ext.train.metrics_log import read_metrics
 from sympo_ext.train.rundir import LOCK_NAME
-from .helpers import ENV, ROOT, clean_records, cli_base, run_cli
-from .faults_helpers import TRAINED, args_for, final_state, same_state, one_clear_line, trained, copy_run, BAD_OPTIONS, _truncate, _zero, _flip, _wait_for_rows, _start_long_run  # noqa: F401
+
+from .faults_helpers import (  # noqa: F401
+    BAD_OPTIONS,
+    TRAINED,
+    _flip,
+    _start_long_run,
+    _truncate,
+    _wait_for_rows,
+    _zero,
+    args_for,
+    copy_run,
+    final_state,
+    one_clear_line,
+    same_state,
+    trained,
+)
+from .helpers import ENV, ROOT, run_cli
 
 
 @pytest.mark.parametrize("damage", [_truncate, _zero, _flip], ids=["truncated", "zero_length", "bit_flip"])
@@ -45,7 +60,7 @@ def test_resume_with_no_intact_checkpoint_names_the_files(trained, tmp_path, cap
     assert "step-000004/trainer_state.pt" in err and "step-000002/optimizer.pt" in err
 
 
-def test_disk_full_while_checkpointing_stops_cleanly(model_dir, data_file, trained, tmp_path, capsys, monkeypatch):  # noqa: F811
+def test_disk_full_while_checkpointing_stops_cleanly(model_dir, data_file, trained, tmp_path, capsys, monkeypatch):
     from .test_checkpoint import _FullDisk
 
     real_open = open
@@ -92,7 +107,7 @@ def test_disk_full_while_writing_the_final_model(trained, tmp_path, capsys, monk
     assert same_state(final_state(str(out)), trained[1])
 
 
-def test_nonfinite_parameters_are_never_checkpointed(model_dir, data_file, tmp_path, capsys, monkeypatch):  # noqa: F811
+def test_nonfinite_parameters_are_never_checkpointed(model_dir, data_file, tmp_path, capsys, monkeypatch):
     # The last optimizer step turns a weight NaN (what --weight_decay nan did, before it was refused):
     # the step-4 checkpoint is refused and the last good one reported is step 2. (A NaN weight at an
     # earlier step is caught by the next step's non-finite loss, before any save.)
@@ -128,7 +143,7 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_afresh(traine
     assert [r["loss"] for r in rows] == [r["loss"] for r in read_metrics(trained[0])]
 
 
-def test_a_corrupted_reference_cache_is_recomputed_on_resume(model_dir, data_file, tmp_path, capsys):  # noqa: F811
+def test_a_corrupted_reference_cache_is_recomputed_on_resume(model_dir, data_file, tmp_path, capsys):
     out = tmp_path / "run"
     extra = [*TRAINED, "--reference", "precomputed"]
     assert run_cli(args_for(model_dir, data_file, out, extra), capsys)[0] == 0
@@ -169,7 +184,7 @@ def test_leftovers_of_killed_runs_are_cleaned_on_resume(trained, tmp_path, capsy
 
 
 @pytest.mark.slow
-def test_kill_9_before_the_first_checkpoint_then_resume(model_dir, data_file, tmp_path):  # noqa: F811
+def test_kill_9_before_the_first_checkpoint_then_resume(model_dir, data_file, tmp_path):
     out = tmp_path / "run"
     proc = _start_long_run(model_dir, data_file, out)
     _wait_for_rows(out, proc)
@@ -177,8 +192,14 @@ def test_kill_9_before_the_first_checkpoint_then_resume(model_dir, data_file, tm
     proc.communicate(timeout=60)
     assert not (out / "checkpoints").exists()
     # --resume starts it afresh with the stored options (100000 steps); SIGTERM then saves a checkpoint.
-    resumed = subprocess.Popen([sys.executable, "-m", "sympo_ext.train.cli", "--output_dir", str(out), "--resume"],
-                               cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    resumed = subprocess.Popen(
+        [sys.executable, "-m", "sympo_ext.train.cli", "--output_dir", str(out), "--resume"],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120  # the resumed run holds the lock (its signal handlers are set by then)
     while (out / LOCK_NAME).read_text().strip() != str(resumed.pid) and time.time() < deadline:
         assert resumed.poll() is None
@@ -202,11 +223,20 @@ def test_metrics_rows_cut_by_a_kill_and_relogged_rows_are_not_duplicated(tmp_pat
     with open(tmp_path / "metrics.csv", "a") as fh:
         fh.write("\n3,train,,")  # a cut row whose step would be kept
     log = MetricsLogger(str(tmp_path), tensorboard="off", resume_step=3)
-    assert [(r["step"], r["split"]) for r in read_metrics(str(tmp_path))] == [(1, "train"), (2, "train"),
-                                                                              (3, "train"), (3, "eval")]
+    assert [(r["step"], r["split"]) for r in read_metrics(str(tmp_path))] == [
+        (1, "train"),
+        (2, "train"),
+        (3, "train"),
+        (3, "eval"),
+    ]
     log.log(3, "eval", {"loss": 7.0})  # the final evaluation, logged again after a kill
     log.log(4, "train", {"loss": 1.0})
     rows = read_metrics(str(tmp_path))
-    assert [(r["step"], r["split"]) for r in rows] == [(1, "train"), (2, "train"), (3, "train"), (3, "eval"),
-                                                       (4, "train")]
+    assert [(r["step"], r["split"]) for r in rows] == [
+        (1, "train"),
+        (2, "train"),
+        (3, "train"),
+        (3, "eval"),
+        (4, "train"),
+    ]
     assert rows[3]["loss"] == 7.0

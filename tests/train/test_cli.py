@@ -9,12 +9,15 @@ import pytest
 
 from sympo_ext.train.metrics_log import read_metrics
 
-from .helpers import clean_records, run_cli, cli_base, cli_main
+from .helpers import clean_records, cli_base, cli_main, run_cli
 
 
 def test_cli_trains_jsonl_and_conversational_json_with_config(model_dir, data_file, tmp_path, capsys):
-    code, out, err = run_cli(cli_base(model_dir, data_file, tmp_path / "a") + ["--eval_fraction", "0.25",
-                             "--label_noise", "0.4", "--noise_seed", "3"], capsys)
+    code, out, err = run_cli(
+        cli_base(model_dir, data_file, tmp_path / "a")
+        + ["--eval_fraction", "0.25", "--label_noise", "0.4", "--noise_seed", "3"],
+        capsys,
+    )
     assert code == 0, err
     rows = read_metrics(str(tmp_path / "a"))
     assert {"train", "eval"} <= {r["split"] for r in rows}
@@ -25,8 +28,10 @@ def test_cli_trains_jsonl_and_conversational_json_with_config(model_dir, data_fi
     conv = tmp_path / "conv.json"
     conv.write_text(json.dumps(clean_records(24, seed=8, conversational=True)))
     yaml_cfg = tmp_path / "c.yaml"
-    yaml_cfg.write_text(f"model: {model_dir}\ntrain_data: {conv}\nloss_type: symmetric_ramp\nslope: 0.25\n"
-                        f"batch_size: 8\nmax_steps: 1\nmax_length: 32\nprogress: false\npacked: true\n")
+    yaml_cfg.write_text(
+        f"model: {model_dir}\ntrain_data: {conv}\nloss_type: symmetric_ramp\nslope: 0.25\n"
+        f"batch_size: 8\nmax_steps: 1\nmax_length: 32\nprogress: false\npacked: true\n"
+    )
     code, out, err = run_cli(["--config", yaml_cfg, "--output_dir", tmp_path / "b", "--max_steps", "2"], capsys)
     assert code == 0, err
     stored = json.loads((tmp_path / "b" / "run.json").read_text())["config"]
@@ -38,8 +43,11 @@ def test_cli_trains_jsonl_and_conversational_json_with_config(model_dir, data_fi
 
 
 def test_cli_describes_trl_clashing_names(model_dir, data_file, tmp_path, capsys):
-    code, out, err = run_cli(cli_base(model_dir, data_file, tmp_path / "d") + ["--loss_types", "sigmoid,dpo",
-                             "--loss_weights", "1,0.5", "--progress", "true"], capsys)
+    code, out, err = run_cli(
+        cli_base(model_dir, data_file, tmp_path / "d")
+        + ["--loss_types", "sigmoid,dpo", "--loss_weights", "1,0.5", "--progress", "true"],
+        capsys,
+    )
     assert code == 0, err
     described = json.loads((tmp_path / "d" / "run.json").read_text())["loss"]
     assert "[sympo-train] " + described in err  # printed at start
@@ -48,6 +56,7 @@ def test_cli_describes_trl_clashing_names(model_dir, data_file, tmp_path, capsys
     assert "NOT TRL's `sigmoid` (that is `logistic`)" in lines[1]
     assert lines[2].startswith("  0.5 x logistic: l = log(1 + exp(-s))") and "not symmetric" in lines[2]
     assert "TRL's `sigmoid`" in lines[2]
+
 
 def test_cli_bad_inputs_are_clear_and_write_nothing(model_dir, data_file, tmp_path, capsys):
     out = tmp_path / "run"
@@ -59,8 +68,9 @@ def test_cli_bad_inputs_are_clear_and_write_nothing(model_dir, data_file, tmp_pa
         cli_main(cli_base(model_dir, data_file, str(out)) + ["--loss_type", "dpo_v2"])  # "dpo" is an alias
     assert e.value.code == 2 and "invalid choice: 'dpo_v2'" in capsys.readouterr().err
     # an option the loss would ignore
-    code, _, err = run_cli(cli_base(model_dir, data_file, out) + ["--loss_type", "logistic", "--epsilon", "0.1"],
-                           capsys)
+    code, _, err = run_cli(
+        cli_base(model_dir, data_file, out) + ["--loss_type", "logistic", "--epsilon", "0.1"], capsys
+    )
     assert code == 2 and "epsilon=0.1 has no effect" in err and not out.exists()
     # unknown key in a config file
     bad_cfg = tmp_path / "bad.json"
@@ -73,8 +83,9 @@ def test_cli_bad_inputs_are_clear_and_write_nothing(model_dir, data_file, tmp_pa
     code, _, err = run_cli(cli_base(model_dir, str(broken), out), capsys)
     assert code == 2 and "broken.jsonl:2" in err and "rejected" in err and not out.exists()
     # a prompt longer than max_length, refused by policy
-    code, _, err = run_cli(cli_base(model_dir, data_file, out) + ["--max_length", "4", "--too_long_policy", "error"],
-                           capsys)
+    code, _, err = run_cli(
+        cli_base(model_dir, data_file, out) + ["--max_length", "4", "--too_long_policy", "error"], capsys
+    )
     assert code == 2 and "max_length" in err and not out.exists()
     # resume with nothing to resume
     code, _, err = run_cli(cli_base(model_dir, data_file, out) + ["--resume"], capsys)
@@ -97,16 +108,24 @@ def test_cli_bad_inputs_are_clear_and_write_nothing(model_dir, data_file, tmp_pa
     assert code == 0, err
     assert json.loads((out / "run.json").read_text())["config"]["max_steps"] == 1
 
+
 def test_cli_trains_a_saved_hf_dataset(model_dir, tmp_path, capsys):
     datasets = pytest.importorskip("datasets")
     datasets.Dataset.from_list(clean_records(16, seed=10)).save_to_disk(str(tmp_path / "ds"))
     code, _, err = run_cli(cli_base(model_dir, str(tmp_path / "ds"), tmp_path / "run"), capsys)
     assert code == 0, err
 
+
 def test_help_is_grouped_with_defaults_and_examples(capsys):
     with pytest.raises(SystemExit):
         cli_main(["--help"])
     text = capsys.readouterr().out
-    for needle in ("Start here", "Loss (any sympo_ext.sym_loss", "Optimisation", "sympo-train --demo",
-                   "(default: sigmoid)", "torchrun"):
+    for needle in (
+        "Start here",
+        "Loss (any sympo_ext.sym_loss",
+        "Optimisation",
+        "sympo-train --demo",
+        "(default: sigmoid)",
+        "torchrun",
+    ):
         assert needle in text

@@ -2,28 +2,36 @@
 for bad options, tokenizer-less models, uncreatable output directories, unknown chat roles, a live run."""
 
 from __future__ import annotations
-import errno
+
 import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
+
 import pytest
 import torch
-from sympo_ext.train import checkpoint as ckpt
-from sympo_ext.train import checkpoint_files
-from sympo_ext.train.checkpoint import list_checkpoints, verify_checkpoint
-from sympo_ext.train.cli import main as cli_main
-from sympo_ext.train.metrics_log import read_metrics
+
 from sympo_ext.train.rundir import LOCK_NAME
-from .helpers import ENV, ROOT, clean_records, cli_base, run_cli
-from .faults_helpers import TRAINED, args_for, final_state, same_state, one_clear_line, trained, copy_run, BAD_OPTIONS, _truncate, _zero, _flip, _wait_for_rows, _start_long_run  # noqa: F401
+
+from .faults_helpers import (  # noqa: F401
+    BAD_OPTIONS,
+    TRAINED,
+    _flip,
+    _start_long_run,
+    _truncate,
+    _wait_for_rows,
+    _zero,
+    args_for,
+    copy_run,
+    final_state,
+    one_clear_line,
+    same_state,
+    trained,
+)
+from .helpers import clean_records, run_cli
 
 
-def test_bad_numeric_options_are_refused_before_anything_is_written(model_dir, data_file, tmp_path, capsys):  # noqa: F811
+def test_bad_numeric_options_are_refused_before_anything_is_written(model_dir, data_file, tmp_path, capsys):
     out = tmp_path / "run"
     for flag, value in BAD_OPTIONS:
         code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "2", f"{flag}={value}"]), capsys)
@@ -34,7 +42,7 @@ def test_bad_numeric_options_are_refused_before_anything_is_written(model_dir, d
     assert code == 0, err
 
 
-def test_model_directory_without_tokenizer(model_dir, data_file, tmp_path, capsys):  # noqa: F811
+def test_model_directory_without_tokenizer(model_dir, data_file, tmp_path, capsys):
     bare = tmp_path / "bare"
     bare.mkdir()
     for name in os.listdir(model_dir):
@@ -44,12 +52,13 @@ def test_model_directory_without_tokenizer(model_dir, data_file, tmp_path, capsy
     assert code == 2 and "holds no tokenizer" in err and "--tokenizer" in err and one_clear_line(err)
     assert not (tmp_path / "run").exists()
     # the tokenizer from another directory makes it work
-    code, _, err = run_cli(args_for(str(bare), data_file, tmp_path / "run", ["--max_steps", "2", "--tokenizer",
-                                                                             model_dir]), capsys)
+    code, _, err = run_cli(
+        args_for(str(bare), data_file, tmp_path / "run", ["--max_steps", "2", "--tokenizer", model_dir]), capsys
+    )
     assert code == 0, err
 
 
-def test_output_directory_that_cannot_be_created(model_dir, data_file, tmp_path, capsys, monkeypatch):  # noqa: F811
+def test_output_directory_that_cannot_be_created(model_dir, data_file, tmp_path, capsys, monkeypatch):
     (tmp_path / "afile").write_text("x")
     for out, needle in ((tmp_path / "afile" / "run", "is a file"), (tmp_path / "afile", "is a file, not a directory")):
         code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "2"]), capsys)
@@ -65,13 +74,14 @@ def test_output_directory_that_cannot_be_created(model_dir, data_file, tmp_path,
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
-def test_device_cuda_without_gpu(model_dir, data_file, tmp_path, capsys):  # noqa: F811
-    code, _, err = run_cli(args_for(model_dir, data_file, tmp_path / "run", ["--max_steps", "2", "--device", "cuda"]),
-                           capsys)
+def test_device_cuda_without_gpu(model_dir, data_file, tmp_path, capsys):
+    code, _, err = run_cli(
+        args_for(model_dir, data_file, tmp_path / "run", ["--max_steps", "2", "--device", "cuda"]), capsys
+    )
     assert code == 2 and "--device cuda" in err and one_clear_line(err) and not (tmp_path / "run").exists()
 
 
-def test_chat_roles_outside_the_template_are_refused_with_file_and_line(model_dir, tmp_path, capsys):  # noqa: F811
+def test_chat_roles_outside_the_template_are_refused_with_file_and_line(model_dir, tmp_path, capsys):
     recs = clean_records(16, seed=8, conversational=True)
     recs[5]["prompt"][0]["role"] = "human"
     path = tmp_path / "conv.jsonl"
@@ -90,9 +100,11 @@ def test_chat_roles_outside_the_template_are_refused_with_file_and_line(model_di
 def test_template_roles_reads_the_roles_a_template_tests():
     from sympo_ext.data import STANDARD_ROLES, template_roles
 
-    tpl = ("{% for m in messages %}{% if m['role'] == 'ipython' %}x{% elif message.role != \"developer\" %}y"
-           "{% elif 'function' == m[\"role\"] %}{% endif %}{% if m['role'] not in ['critic', 'judge'] %}{% endif %}"
-           "{% endfor %}")
+    tpl = (
+        "{% for m in messages %}{% if m['role'] == 'ipython' %}x{% elif message.role != \"developer\" %}y"
+        "{% elif 'function' == m[\"role\"] %}{% endif %}{% if m['role'] not in ['critic', 'judge'] %}{% endif %}"
+        "{% endfor %}"
+    )
     assert template_roles(tpl) == frozenset(STANDARD_ROLES) | {"ipython", "developer", "function", "critic", "judge"}
     # a template that prints any role (ChatML-like): only the standard roles are taken as known
     assert template_roles("{% for m in messages %}<|im_start|>{{ m['role'] }}{% endfor %}") == frozenset(STANDARD_ROLES)
@@ -100,7 +112,7 @@ def test_template_roles_reads_the_roles_a_template_tests():
 
 
 @pytest.mark.slow
-def test_a_second_run_on_a_live_directory_is_refused_with_the_pid(model_dir, data_file, tmp_path, capsys):  # noqa: F811
+def test_a_second_run_on_a_live_directory_is_refused_with_the_pid(model_dir, data_file, tmp_path, capsys):
     out = tmp_path / "run"
     proc = _start_long_run(model_dir, data_file, out)
     try:

@@ -15,8 +15,17 @@ NAN, INF = float("nan"), float("inf")
 
 
 def cfg(**kw):
-    base = dict(batch_size=8, max_steps=4, learning_rate=5e-3, max_length=32, progress=False, warmup_ratio=0.0,
-                tensorboard="off", output_dir=None, save_final_model=False)
+    base = dict(
+        batch_size=8,
+        max_steps=4,
+        learning_rate=5e-3,
+        max_length=32,
+        progress=False,
+        warmup_ratio=0.0,
+        tensorboard="off",
+        output_dir=None,
+        save_final_model=False,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -35,19 +44,43 @@ def test_config_validation_messages():
         cfg(resume=True, overwrite=True).validate(need_model=False, need_data=False)
 
 
-FLOAT_FIELDS = [f.name for f in dataclasses.fields(TrainConfig)
-                if float in (typing.get_args(typing.get_type_hints(TrainConfig)[f.name]) or
-                             (typing.get_type_hints(TrainConfig)[f.name],))]
+FLOAT_FIELDS = [
+    f.name
+    for f in dataclasses.fields(TrainConfig)
+    if float
+    in (typing.get_args(typing.get_type_hints(TrainConfig)[f.name]) or (typing.get_type_hints(TrainConfig)[f.name],))
+]
 # Options that only apply with another option; given so the value itself is what gets checked.
-CONTEXT = {"temperature": {"loss_type": "sigmoid"}, "slope": {"loss_type": "symmetric_ramp"},
-           "epsilon": {"loss_type": "rdpo"}, "noise_eps_pos": {"noise_kind": "asymmetric"},
-           "noise_eps_neg": {"noise_kind": "asymmetric"}}
+CONTEXT = {
+    "temperature": {"loss_type": "sigmoid"},
+    "slope": {"loss_type": "symmetric_ramp"},
+    "epsilon": {"loss_type": "rdpo"},
+    "noise_eps_pos": {"noise_kind": "asymmetric"},
+    "noise_eps_neg": {"noise_kind": "asymmetric"},
+}
 
 
 def test_every_float_option_is_listed():
-    assert {"beta", "clip", "temperature", "slope", "epsilon", "learning_rate", "weight_decay", "adam_beta1",
-            "adam_beta2", "adam_eps", "num_epochs", "warmup_ratio", "min_lr_ratio", "max_grad_norm",
-            "eval_fraction", "label_noise", "noise_eps_pos", "noise_eps_neg"} <= set(FLOAT_FIELDS)
+    assert {
+        "beta",
+        "clip",
+        "temperature",
+        "slope",
+        "epsilon",
+        "learning_rate",
+        "weight_decay",
+        "adam_beta1",
+        "adam_beta2",
+        "adam_eps",
+        "num_epochs",
+        "warmup_ratio",
+        "min_lr_ratio",
+        "max_grad_norm",
+        "eval_fraction",
+        "label_noise",
+        "noise_eps_pos",
+        "noise_eps_neg",
+    } <= set(FLOAT_FIELDS)
 
 
 @pytest.mark.parametrize("value", [NAN, INF, -INF], ids=["nan", "inf", "-inf"])
@@ -58,13 +91,40 @@ def test_non_finite_float_options_are_refused_by_name(name, value):
 
 
 OUT_OF_RANGE = [
-    ("beta", 0.0), ("beta", -0.1), ("beta", 1e300), ("clip", 0.0), ("clip", -1.0), ("temperature", 0.0),
-    ("temperature", -1.0), ("slope", 0.0), ("epsilon", 0.5), ("epsilon", -0.1), ("learning_rate", -1e-3),
-    ("weight_decay", -0.01), ("adam_beta1", 1.0), ("adam_beta1", -0.1), ("adam_beta2", 1.5), ("adam_eps", 0.0),
-    ("adam_eps", -1e-8), ("max_grad_norm", -1.0), ("warmup_ratio", 1.5), ("min_lr_ratio", -0.1),
-    ("min_lr_ratio", 2.0), ("num_epochs", -1.0), ("eval_fraction", 1.0), ("eval_fraction", -0.5),
-    ("label_noise", 1.5), ("noise_eps_pos", 1.2), ("noise_eps_neg", -0.2), ("seed", -1), ("noise_seed", 2**64),
-    ("max_length", 1), ("batch_size", 0), ("grad_accum", 0), ("save_steps", -1), ("chunk_size", 0),
+    ("beta", 0.0),
+    ("beta", -0.1),
+    ("beta", 1e300),
+    ("clip", 0.0),
+    ("clip", -1.0),
+    ("temperature", 0.0),
+    ("temperature", -1.0),
+    ("slope", 0.0),
+    ("epsilon", 0.5),
+    ("epsilon", -0.1),
+    ("learning_rate", -1e-3),
+    ("weight_decay", -0.01),
+    ("adam_beta1", 1.0),
+    ("adam_beta1", -0.1),
+    ("adam_beta2", 1.5),
+    ("adam_eps", 0.0),
+    ("adam_eps", -1e-8),
+    ("max_grad_norm", -1.0),
+    ("warmup_ratio", 1.5),
+    ("min_lr_ratio", -0.1),
+    ("min_lr_ratio", 2.0),
+    ("num_epochs", -1.0),
+    ("eval_fraction", 1.0),
+    ("eval_fraction", -0.5),
+    ("label_noise", 1.5),
+    ("noise_eps_pos", 1.2),
+    ("noise_eps_neg", -0.2),
+    ("seed", -1),
+    ("noise_seed", 2**64),
+    ("max_length", 1),
+    ("batch_size", 0),
+    ("grad_accum", 0),
+    ("save_steps", -1),
+    ("chunk_size", 0),
 ]
 
 
@@ -75,17 +135,34 @@ def test_out_of_range_options_are_refused_by_name(name, value):
 
 
 def test_in_range_edges_are_accepted():
-    check(adam_beta1=0.0, adam_beta2=0.0, weight_decay=0.0, max_grad_norm=0.0, learning_rate=0.0,
-          warmup_ratio=1.0, min_lr_ratio=1.0, label_noise=1.0, eval_fraction=0.0)
+    check(
+        adam_beta1=0.0,
+        adam_beta2=0.0,
+        weight_decay=0.0,
+        max_grad_norm=0.0,
+        learning_rate=0.0,
+        warmup_ratio=1.0,
+        min_lr_ratio=1.0,
+        label_noise=1.0,
+        eval_fraction=0.0,
+    )
     check(loss_type="rdpo", epsilon=0.49)
     check(loss_type="sigmoid", temperature=3.0, beta=1e6, clip=5.0)
 
 
-@pytest.mark.parametrize("name,value,expected", [
-    ("beta", "abc", "a number"), ("beta", None, "must be set"), ("batch_size", 8.5, "an integer"),
-    ("batch_size", True, "an integer"), ("overwrite", "yes", "true or false"), ("beta", [0.1], "a number"),
-    ("loss_type", 3, "a string"), ("learning_rate", True, "a number"),
-])
+@pytest.mark.parametrize(
+    "name,value,expected",
+    [
+        ("beta", "abc", "a number"),
+        ("beta", None, "must be set"),
+        ("batch_size", 8.5, "an integer"),
+        ("batch_size", True, "an integer"),
+        ("overwrite", "yes", "true or false"),
+        ("beta", [0.1], "a number"),
+        ("loss_type", 3, "a string"),
+        ("learning_rate", True, "a number"),
+    ],
+)
 def test_wrong_types_are_refused_by_name(name, value, expected):
     with pytest.raises(ConfigError, match=f"--{name} expects {expected}|--{name} {expected}"):
         check(**{name: value})

@@ -50,8 +50,7 @@ def test_lora_trains_only_adapters_with_the_base_as_reference(tok, path):
     train = examples(clean_records(24, seed=22))
     model = tiny_model(tok)
     base_before = params(model)
-    trainer, res = _train(tok, model, train, max_steps=3, logps_path=path, lora_r=4, lora_alpha=8.0,
-                          learning_rate=2e-2)
+    trainer, res = _train(tok, model, train, max_steps=3, logps_path=path, lora_r=4, lora_alpha=8.0, learning_rate=2e-2)
     policy = trainer.policy
     assert type(policy).__name__.startswith("PeftModel")
     assert trainer.ref_module.model is policy  # no second copy: the reference is the policy, adapters off
@@ -60,7 +59,9 @@ def test_lora_trains_only_adapters_with_the_base_as_reference(tok, path):
     assert losses[0] == pytest.approx(0.5, abs=1e-6)  # LoRA's B starts at 0: policy == reference at step 0
     assert losses[-1] < losses[0]
     # base weights unchanged, adapters trained
-    merged_names = {n.replace("base_model.model.", "").replace(".base_layer", ""): p for n, p in policy.named_parameters()}
+    merged_names = {
+        n.replace("base_model.model.", "").replace(".base_layer", ""): p for n, p in policy.named_parameters()
+    }
     for k, v in base_before.items():
         torch.testing.assert_close(merged_names[k].detach(), v, msg=k)
     trained = [p for n, p in policy.named_parameters() if "lora_B" in n]
@@ -70,10 +71,14 @@ def test_lora_trains_only_adapters_with_the_base_as_reference(tok, path):
 def test_lora_paths_agree_and_gradient_checkpointing_composes(tok):
     train = examples(clean_records(24, seed=23))
     out = {}
-    for name, kw in {"fused": dict(logps_path="fused_linear"), "logits": dict(logps_path="logits"),
-                     "fused+gc": dict(logps_path="fused_linear", gradient_checkpointing=True)}.items():
-        _, res = _train(tok, tiny_model(tok), train, max_steps=3, lora_r=4, lora_alpha=8.0, learning_rate=2e-2,
-                        adam_eps=1e-3, **kw)
+    for name, kw in {
+        "fused": dict(logps_path="fused_linear"),
+        "logits": dict(logps_path="logits"),
+        "fused+gc": dict(logps_path="fused_linear", gradient_checkpointing=True),
+    }.items():
+        _, res = _train(
+            tok, tiny_model(tok), train, max_steps=3, lora_r=4, lora_alpha=8.0, learning_rate=2e-2, adam_eps=1e-3, **kw
+        )
         out[name] = _losses(res)
     assert out["logits"] == pytest.approx(out["fused"], abs=1e-5)
     assert out["fused+gc"] == pytest.approx(out["fused"], abs=1e-6)
@@ -81,8 +86,16 @@ def test_lora_paths_agree_and_gradient_checkpointing_composes(tok):
 
 def test_lora_checkpoints_hold_the_adapter_resume_exactly_and_merge(tok, tmp_path):
     train = examples(clean_records(32, seed=24))
-    conf = dict(max_steps=4, save_steps=2, save_total_limit=0, lora_r=4, lora_alpha=8.0, learning_rate=2e-2,
-                merge_lora=True, save_final_model=True)
+    conf = dict(
+        max_steps=4,
+        save_steps=2,
+        save_total_limit=0,
+        lora_r=4,
+        lora_alpha=8.0,
+        learning_rate=2e-2,
+        merge_lora=True,
+        save_final_model=True,
+    )
     full = tmp_path / "full"
     t_full, _ = _train(tok, tiny_model(tok), train, output_dir=str(full), **conf)
     state = torch.load(full / "checkpoints" / "step-000002" / "model.pt", weights_only=True)
@@ -112,8 +125,9 @@ def test_lora_checkpoints_hold_the_adapter_resume_exactly_and_merge(tok, tmp_pat
 
 def test_bad_model_options_are_clear_and_write_nothing(tok, model_dir, data_file, tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
-    code, _, err = run_cli(cli_base(model_dir, data_file, str(out)) + ["--lora_r", "4", "--lora_target_modules",
-                                                                        "no_such_proj"], capsys)
+    code, _, err = run_cli(
+        cli_base(model_dir, data_file, str(out)) + ["--lora_r", "4", "--lora_target_modules", "no_such_proj"], capsys
+    )
     assert code == 2 and "--lora_target_modules 'no_such_proj'" in err and "not found" in err
     assert not out.exists()
     with pytest.raises(SystemExit) as exit_info:  # argparse's choices
@@ -122,8 +136,9 @@ def test_bad_model_options_are_clear_and_write_nothing(tok, model_dir, data_file
     code, _, err = run_cli(cli_base(model_dir, data_file, str(out)) + ["--merge_lora"], capsys)
     assert code == 2 and "--merge_lora needs --lora_r" in err and not out.exists()
     # flash-attention is not installed here (and needs a GPU): refused before anything is written
-    code, _, err = run_cli(cli_base(model_dir, data_file, str(out)) + ["--attn_implementation", "flash_attention_2"],
-                           capsys)
+    code, _, err = run_cli(
+        cli_base(model_dir, data_file, str(out)) + ["--attn_implementation", "flash_attention_2"], capsys
+    )
     assert code == 2 and "flash_attention_2" in err and not out.exists()
     # peft missing
     import builtins
@@ -146,8 +161,9 @@ def test_gradient_checkpointing_refused_for_a_model_without_it(tok):
     type(model)  # LlamaForCausalLM supports it; a model that does not:
     model.supports_gradient_checkpointing = False
     with pytest.raises(ConfigError, match="does not support gradient checkpointing"):
-        Trainer(cfg(gradient_checkpointing=True), model=model, tokenizer=tok,
-                train_examples=examples(clean_records(8))).train()
+        Trainer(
+            cfg(gradient_checkpointing=True), model=model, tokenizer=tok, train_examples=examples(clean_records(8))
+        ).train()
 
 
 def _fake_hub_cache(cache, repo_id, model_dir):
@@ -160,8 +176,9 @@ def _fake_hub_cache(cache, repo_id, model_dir):
     (root / "refs" / "main").write_text(rev)
 
 
-def test_model_as_hub_id_offline_from_the_cache_and_missing_id(tok, model_dir, data_file, tmp_path, capsys,
-                                                                 monkeypatch):
+def test_model_as_hub_id_offline_from_the_cache_and_missing_id(
+    tok, model_dir, data_file, tmp_path, capsys, monkeypatch
+):
     cache = tmp_path / "hub"
     _fake_hub_cache(cache, "sympo-test/tiny-llama", model_dir)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
@@ -171,14 +188,16 @@ def test_model_as_hub_id_offline_from_the_cache_and_missing_id(tok, model_dir, d
     monkeypatch.setattr(hc, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(hc, "HF_HUB_OFFLINE", True)
     out = tmp_path / "run"
-    code, _, err = run_cli(cli_base("sympo-test/tiny-llama", data_file, str(out)) + ["--tokenizer", model_dir,
-                                                                                       "--torch_dtype", "float32"],
-                           capsys)
+    code, _, err = run_cli(
+        cli_base("sympo-test/tiny-llama", data_file, str(out)) + ["--tokenizer", model_dir, "--torch_dtype", "float32"],
+        capsys,
+    )
     assert code == 0, err
     assert json.loads((out / "run.json").read_text())["config"]["model"] == "sympo-test/tiny-llama"
     missing = tmp_path / "missing"
-    code, _, err = run_cli(cli_base("sympo-test/not-there", data_file, str(missing)) + ["--tokenizer", model_dir],
-                           capsys)
+    code, _, err = run_cli(
+        cli_base("sympo-test/not-there", data_file, str(missing)) + ["--tokenizer", model_dir], capsys
+    )
     assert code == 2 and "--model 'sympo-test/not-there'" in err and len(err.strip().splitlines()) == 1
     assert not missing.exists()
     code, _, err = run_cli(cli_base(str(tmp_path / "no" / "such" / "dir"), data_file, str(missing)), capsys)

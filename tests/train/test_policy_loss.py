@@ -9,19 +9,27 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from sympo_ext import reference as oracle  # noqa: E402  (the pure-PyTorch oracle)
-from sympo_ext.data import EncodedPair, PackedCollator, PaddedCollator  # noqa: E402
-from sympo_ext.hf.logps import model_inputs, model_logits  # noqa: E402
-from sympo_ext.train.policy_loss import PolicyLoss  # noqa: E402
+from sympo_ext import reference as oracle
+from sympo_ext.data import EncodedPair, PackedCollator, PaddedCollator
+from sympo_ext.hf.logps import model_inputs, model_logits
+from sympo_ext.train.policy_loss import PolicyLoss
 
 V = 41
 OPTIONS = dict(loss_type="sigmoid", beta=0.5, reduction="sum")
 
 
 def _llama():
-    config = transformers.LlamaConfig(vocab_size=V, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
-                                      initializer_range=0.2, pad_token_id=0)
+    config = transformers.LlamaConfig(
+        vocab_size=V,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        initializer_range=0.2,
+        pad_token_id=0,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(1)
         return transformers.LlamaForCausalLM(config).double()
@@ -33,14 +41,17 @@ def _pairs():
     def ids(n):
         return torch.randint(1, V, (n,), generator=g).tolist()
 
-    return [EncodedPair(prompt_ids=ids(2), chosen_ids=ids(4), rejected_ids=ids(3), label=1),
-            EncodedPair(prompt_ids=ids(3), chosen_ids=ids(2), rejected_ids=ids(5), label=0),
-            EncodedPair(prompt_ids=ids(1), chosen_ids=ids(3), rejected_ids=ids(3), label=1)]
+    return [
+        EncodedPair(prompt_ids=ids(2), chosen_ids=ids(4), rejected_ids=ids(3), label=1),
+        EncodedPair(prompt_ids=ids(3), chosen_ids=ids(2), rejected_ids=ids(5), label=0),
+        EncodedPair(prompt_ids=ids(1), chosen_ids=ids(3), rejected_ids=ids(3), label=1),
+    ]
 
 
 def _plain(model, padded, ref_c, ref_r, labels):
-    logps = oracle.sequence_logps(model_logits(model, padded["input_ids"], padded["attention_mask"]),
-                                  padded["target_ids"])
+    logps = oracle.sequence_logps(
+        model_logits(model, padded["input_ids"], padded["attention_mask"]), padded["target_ids"]
+    )
     b = logps.shape[0] // 2
     return oracle.sym_loss(logps[:b], logps[b:], ref_c, ref_r, labels=labels, **OPTIONS)
 
@@ -58,9 +69,9 @@ def test_policy_loss_equals_the_plain_pytorch_loss(path, packed):
 
     want = _plain(model, padded, ref_c, ref_r, labels)
     want_grads = torch.autograd.grad(want, list(model.parameters()))
-    out = PolicyLoss(model, path=path, loss_options=OPTIONS)(**model_inputs(batch, torch.device("cpu")),
-                                                             ref_chosen_logps=ref_c, ref_rejected_logps=ref_r,
-                                                             pair_labels=labels)
+    out = PolicyLoss(model, path=path, loss_options=OPTIONS)(
+        **model_inputs(batch, torch.device("cpu")), ref_chosen_logps=ref_c, ref_rejected_logps=ref_r, pair_labels=labels
+    )
     torch.testing.assert_close(out.loss.double(), want, rtol=1e-9, atol=1e-12)
     got_grads = torch.autograd.grad(out.loss, list(model.parameters()))
     for got, exp in zip(got_grads, want_grads):

@@ -17,6 +17,7 @@ from sympo_ext.train.cli import main as cli_main
 from sympo_ext.train.fingerprints import changed_inputs, path_fingerprint
 from sympo_ext.train.sampling import epoch_order
 from sympo_ext.train.trainer import Trainer
+
 from .helpers import cfg, clean_records, cli_base, examples, run_cli, synthetic
 
 CONSTANT_LR = ["--warmup_ratio", "0", "--min_lr_ratio", "1", "--learning_rate", "5e-3"]
@@ -102,8 +103,10 @@ def test_overwrite_refuses_an_input_inside_the_output_directory(model_dir, data_
     assert cli_main([str(a) for a in _args(model_dir, data_file, out, 2)]) == 0
     inner_data = out / "pairs.jsonl"
     shutil.copy(data_file, inner_data)
-    for args in (_args(out / "final", data_file, out, 2, ["--overwrite"]),
-                 _args(model_dir, inner_data, out, 2, ["--overwrite"])):
+    for args in (
+        _args(out / "final", data_file, out, 2, ["--overwrite"]),
+        _args(model_dir, inner_data, out, 2, ["--overwrite"]),
+    ):
         code, _, err = run_cli(args, capsys)
         assert code == 2 and "--overwrite would delete" in err and "Traceback" not in err, err
     assert (out / "final" / "config.json").is_file() and inner_data.is_file()
@@ -111,12 +114,17 @@ def test_overwrite_refuses_an_input_inside_the_output_directory(model_dir, data_
 
 def test_a_damaged_checkpoint_is_rewritten_when_its_step_comes_again(model_dir, data_file, tmp_path, capsys):
     out = tmp_path / "run"
-    assert cli_main([str(a) for a in _args(model_dir, data_file, out, 4, ["--save_steps", "2",
-                                                                           "--save_total_limit", "0"])]) == 0
+    assert (
+        cli_main(
+            [str(a) for a in _args(model_dir, data_file, out, 4, ["--save_steps", "2", "--save_total_limit", "0"])]
+        )
+        == 0
+    )
     model_pt = out / "checkpoints" / "step-000004" / "model.pt"
     model_pt.write_bytes(model_pt.read_bytes()[:100])
-    code, _, err = run_cli(_args(model_dir, data_file, out, 4, ["--resume", "--save_steps", "2",
-                                                                 "--save_total_limit", "0"]), capsys)
+    code, _, err = run_cli(
+        _args(model_dir, data_file, out, 4, ["--resume", "--save_steps", "2", "--save_total_limit", "0"]), capsys
+    )
     assert code == 0 and "skipped" in err, err
     verify_checkpoint(str(out / "checkpoints" / "step-000004"))  # rewritten, intact
     assert (out / "checkpoints" / "latest").read_text().strip() == "step-000004"
@@ -150,7 +158,8 @@ def test_fingerprints_see_content_not_names(tmp_path):
     (d / "a.bin").write_bytes(b"y" * 10)  # same size, same name, other content
     assert path_fingerprint(str(d)) != first and path_fingerprint("org/name") == "hub:org/name"
     assert changed_inputs({"model": "a", "tokenizer": "t"}, {"model": "b", "tokenizer": "t"}) == [
-        "the model (--model: re-exported or replaced?)"]
+        "the model (--model: re-exported or replaced?)"
+    ]
     assert changed_inputs(None, {"model": "b"}) == []  # a run that predates fingerprints
 
 
@@ -190,13 +199,16 @@ def test_every_name_of_a_list_option_must_match(tok):
     from sympo_ext.hf.loading import apply_lora
 
     model = synthetic.build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2)
-    with pytest.raises(ConfigError, match=r"--lora_target_modules 'q_proj,k_prj': 'k_prj' not found: it matches no module .*q_proj"):
+    with pytest.raises(
+        ConfigError, match=r"--lora_target_modules 'q_proj,k_prj': 'k_prj' not found: it matches no module .*q_proj"
+    ):
         apply_lora(model, r=2, alpha=4, dropout=0.0, target_modules="q_proj,k_prj")
     apply_lora(model, r=2, alpha=4, dropout=0.0, target_modules="q_proj, v_proj")  # all match
 
 
-def test_a_reference_with_a_smaller_vocabulary_is_refused_before_anything_is_written(tok, model_dir, data_file,
-                                                                                      tmp_path, capsys):
+def test_a_reference_with_a_smaller_vocabulary_is_refused_before_anything_is_written(
+    tok, model_dir, data_file, tmp_path, capsys
+):
     ref = tmp_path / "ref"
     small = synthetic.build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2)
     small.resize_token_embeddings(8)

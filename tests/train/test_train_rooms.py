@@ -5,7 +5,6 @@ cache and the checkpoint manager."""
 from __future__ import annotations
 
 import json
-
 import math
 import os
 
@@ -16,8 +15,8 @@ from torch import nn
 from sympo_ext.data import EncodedPair
 from sympo_ext.train import checkpoint as ckpt
 from sympo_ext.train.dist import DistInfo
-from sympo_ext.train.optim import make_optimizer, make_scheduler, warmup_cosine
 from sympo_ext.train.fingerprints import pairs_fingerprint
+from sympo_ext.train.optim import make_optimizer, make_scheduler, warmup_cosine
 from sympo_ext.train.reward_model import train_reward_model
 from sympo_ext.train.rundir import REFERENCE_CACHE, RunDirError
 from sympo_ext.train.sampling import StepSampler, epoch_order, sharded_batches
@@ -44,7 +43,7 @@ def test_step_sampler_splits_each_step_over_micro_steps_and_ranks():
         assert all(len(mbs) == acc and all(len(mb) == 2 for mb in mbs) for mbs in per_rank)
         # micro-step m holds the m-th quarter of the step's slice, rank 0's half first
         seen = [i for m in range(acc) for r in range(ws) for i in per_rank[r][m]]
-        assert seen == order[step * G:(step + 1) * G]
+        assert seen == order[step * G : (step + 1) * G]
     with pytest.raises(ValueError, match="divisible"):
         StepSampler(n, 6, seed=0, grad_accum=2, world_size=2)
 
@@ -138,15 +137,13 @@ def test_a_reordered_training_file_does_not_reuse_the_reference_cache(tok, tmp_p
     # Reordered: refused before anything is read from the cache, by the run's input fingerprints
     # (sympo_ext.train.fingerprints) -- and the cache's own key, the same fingerprint, refuses it too.
     with pytest.raises(RunDirError, match=r"the training pairs .* changed since the run"):
-        Trainer(cfg(**conf, resume=True), model=tiny_model(tok), tokenizer=tok,
-                train_examples=train[::-1]).train()
+        Trainer(cfg(**conf, resume=True), model=tiny_model(tok), tokenizer=tok, train_examples=train[::-1]).train()
     run_json = tmp_path / "run" / "run.json"
     run = json.loads(run_json.read_text())
     run.pop("inputs")  # a run that predates the input fingerprints: the cache key still refuses
     run_json.write_text(json.dumps(run))
     with pytest.raises(RunDirError, match="do not match the data"):
-        Trainer(cfg(**conf, resume=True), model=tiny_model(tok), tokenizer=tok,
-                train_examples=train[::-1]).train()
+        Trainer(cfg(**conf, resume=True), model=tiny_model(tok), tokenizer=tok, train_examples=train[::-1]).train()
 
 
 # ---------------------------------------------------------------- checkpoint manager
@@ -166,8 +163,17 @@ def _manager(out, messages=None):
     opt = make_optimizer(model, lr=0.1)
     sched = make_scheduler(opt, 10, warmup_steps=2)
     dist = DistInfo(world_size=1)
-    m = ckpt.CheckpointManager(_Cfg(out), policy=model, optimizer=opt, scheduler=sched, dist=dist, fsdp=False,
-                               steps_per_epoch=5, total_steps=10, report=(messages if messages is not None else []).append)
+    m = ckpt.CheckpointManager(
+        _Cfg(out),
+        policy=model,
+        optimizer=opt,
+        scheduler=sched,
+        dist=dist,
+        fsdp=False,
+        steps_per_epoch=5,
+        total_steps=10,
+        report=(messages if messages is not None else []).append,
+    )
     return m, model, opt, sched
 
 
@@ -201,5 +207,17 @@ def test_checkpoint_manager_refusals_and_a_run_without_checkpoints(tmp_path):
     with pytest.raises(NonFiniteLossError, match="after step 3 .*bias.*none written yet"):
         m.save(3)
     assert not os.path.isdir(ckpt.checkpoint_dir(str(tmp_path)))
-    assert ckpt.CheckpointManager(_Cfg(None), policy=model, optimizer=None, scheduler=None, dist=DistInfo(),
-                                  fsdp=False, steps_per_epoch=1, total_steps=1, report=print).save(1) is None
+    assert (
+        ckpt.CheckpointManager(
+            _Cfg(None),
+            policy=model,
+            optimizer=None,
+            scheduler=None,
+            dist=DistInfo(),
+            fsdp=False,
+            steps_per_epoch=1,
+            total_steps=1,
+            report=print,
+        ).save(1)
+        is None
+    )

@@ -86,4 +86,3 @@ __all__ = [
     "sft_train",
     "win_rate_from_rewards",
 ]
-

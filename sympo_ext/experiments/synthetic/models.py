@@ -13,13 +13,43 @@ from ...data import EncodedPair, PaddedCollator
 TOPICS: dict[str, tuple[str, ...]] = {
     "ocean": ("wave", "tide", "coral", "shell", "reef", "whale", "salt", "shore", "boat", "fish", "sand", "gull"),
     "forest": ("tree", "leaf", "moss", "pine", "oak", "fern", "bark", "owl", "trail", "root", "deer", "acorn"),
-    "space": ("star", "orbit", "comet", "planet", "moon", "rocket", "galaxy", "nebula", "alien", "meteor", "probe",
-              "crater"),
+    "space": (
+        "star",
+        "orbit",
+        "comet",
+        "planet",
+        "moon",
+        "rocket",
+        "galaxy",
+        "nebula",
+        "alien",
+        "meteor",
+        "probe",
+        "crater",
+    ),
     "food": ("bread", "soup", "apple", "cheese", "rice", "honey", "spice", "pie", "salad", "noodle", "plum", "butter"),
 }
 FILLER_WORDS = (
-    "the", "a", "and", "of", "with", "very", "some", "many", "big", "small", "old", "new",
-    "bright", "quiet", "soft", "warm", "green", "blue", "near", "far",
+    "the",
+    "a",
+    "and",
+    "of",
+    "with",
+    "very",
+    "some",
+    "many",
+    "big",
+    "small",
+    "old",
+    "new",
+    "bright",
+    "quiet",
+    "soft",
+    "warm",
+    "green",
+    "blue",
+    "near",
+    "far",
 )
 BAD_WORDS = ("hate", "ugly", "stupid", "boring", "awful", "trash", "gross", "nasty", "lame", "dumb", "bad", "worst")
 PROMPT_VERBS = ("write", "tell", "talk", "describe")
@@ -74,9 +104,17 @@ def build_tokenizer():
     return fast
 
 
-def build_tiny_llama(tokenizer, *, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 4, seed: int = 0,
-                     intermediate_size: int | None = None, max_position_embeddings: int = 128,
-                     attn_implementation: str = "sdpa"):
+def build_tiny_llama(
+    tokenizer,
+    *,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    seed: int = 0,
+    intermediate_size: int | None = None,
+    max_position_embeddings: int = 128,
+    attn_implementation: str = "sdpa",
+):
     """A randomly initialised ``LlamaForCausalLM`` sized for the tokenizer (seeded; the global RNG
     is left untouched)."""
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -119,16 +157,26 @@ def _seeded(seed: int):
 def _prompt_ids(tokenizer, prompts: Sequence[str]) -> list[list[int]]:
     out = []
     for p in prompts:
-        text = tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                             add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+        )
         out.append(list(tokenizer(text, add_special_tokens=False)["input_ids"]))
     return out
 
 
 @torch.no_grad()
-def generate_responses(model, tokenizer, prompts: Sequence[str], *, seed: int = 0, max_new_tokens: int = 12,
-                       temperature: float = 1.0, batch_size: int = 512,
-                       suppress_ids: Sequence[int] | None = None, min_new_tokens: int = 1) -> list[list[int]]:
+def generate_responses(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    *,
+    seed: int = 0,
+    max_new_tokens: int = 12,
+    temperature: float = 1.0,
+    batch_size: int = 512,
+    suppress_ids: Sequence[int] | None = None,
+    min_new_tokens: int = 1,
+) -> list[list[int]]:
     """Sample one response per prompt (pure sampling, seeded; the global RNG is left untouched).
     ``suppress_ids``: token ids never sampled (default: every special token but eos);
     ``min_new_tokens``: eos is not sampled before that many tokens (default 1: no empty response).
@@ -144,18 +192,24 @@ def generate_responses(model, tokenizer, prompts: Sequence[str], *, seed: int = 
     try:
         with _seeded(seed):
             for start in range(0, len(ids), batch_size):
-                chunk = ids[start:start + batch_size]
+                chunk = ids[start : start + batch_size]
                 P = max(len(x) for x in chunk)
                 input_ids = torch.full((len(chunk), P), tokenizer.pad_token_id, dtype=torch.long)
                 mask = torch.zeros((len(chunk), P), dtype=torch.long)
                 for r, x in enumerate(chunk):  # left padding
-                    input_ids[r, P - len(x):] = torch.tensor(x)
-                    mask[r, P - len(x):] = 1
+                    input_ids[r, P - len(x) :] = torch.tensor(x)
+                    mask[r, P - len(x) :] = 1
                 gen = model.generate(
-                    input_ids=input_ids.to(device), attention_mask=mask.to(device), do_sample=True,
-                    max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, temperature=temperature,
-                    top_k=0, top_p=1.0,
-                    pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                    input_ids=input_ids.to(device),
+                    attention_mask=mask.to(device),
+                    do_sample=True,
+                    max_new_tokens=max_new_tokens,
+                    min_new_tokens=min_new_tokens,
+                    temperature=temperature,
+                    top_k=0,
+                    top_p=1.0,
+                    pad_token_id=tokenizer.pad_token_id,
+                    eos_token_id=tokenizer.eos_token_id,
                     suppress_tokens=suppress,
                 )[:, P:].tolist()
                 for row in gen:
@@ -176,6 +230,7 @@ def encode_sft(tokenizer, examples: Sequence[dict], *, max_length: int = 64) -> 
     """Encode prompt/completion examples (conversational, as from :meth:`SyntheticTask.sft_examples`)
     as ``EncodedPair`` s whose ``chosen_ids`` is the completion (``rejected_ids`` is empty), so the
     padded collator's chosen rows carry prompt-masked targets."""
+
     def ids(text: str) -> list[int]:  # the chat template writes the special tokens
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -184,7 +239,7 @@ def encode_sft(tokenizer, examples: Sequence[dict], *, max_length: int = 64) -> 
         prompt_text = tokenizer.apply_chat_template(ex["prompt"], tokenize=False, add_generation_prompt=True)
         full = tokenizer.apply_chat_template(list(ex["prompt"]) + list(ex["completion"]), tokenize=False)
         prompt = ids(prompt_text)
-        completion = ids(full[len(prompt_text):])[: max(1, max_length - len(prompt))]
+        completion = ids(full[len(prompt_text) :])[: max(1, max_length - len(prompt))]
         out.append(EncodedPair(prompt_ids=prompt, chosen_ids=completion, rejected_ids=[], index=i))
     return out
 
@@ -201,8 +256,17 @@ def _shuffled_batches(n: int, batch_size: int, steps: int, rng: random.Random):
         yield idx
 
 
-def sft_train(model, tokenizer, examples: Sequence[dict], *, steps: int = 100, batch_size: int = 32,
-              lr: float = 3e-3, seed: int = 0, weight_decay: float = 0.0) -> list[float]:
+def sft_train(
+    model,
+    tokenizer,
+    examples: Sequence[dict],
+    *,
+    steps: int = 100,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+    weight_decay: float = 0.0,
+) -> list[float]:
     """Briefly fine-tune ``model`` in place on prompt/completion examples (token-mean cross-entropy
     on the completion tokens only; AdamW, constant lr). Returns the loss per step."""
     pairs = encode_sft(tokenizer, examples)
@@ -215,8 +279,11 @@ def sft_train(model, tokenizer, examples: Sequence[dict], *, steps: int = 100, b
     for idx in _shuffled_batches(len(pairs), batch_size, steps, rng):
         batch = collate([pairs[i] for i in idx])
         B = len(idx)  # only the chosen rows (the rejected rows are prompt-only)
-        logits = model(input_ids=batch["input_ids"][:B].to(device),
-                       attention_mask=batch["attention_mask"][:B].to(device), use_cache=False).logits
+        logits = model(
+            input_ids=batch["input_ids"][:B].to(device),
+            attention_mask=batch["attention_mask"][:B].to(device),
+            use_cache=False,
+        ).logits
         targets = batch["target_ids"][:B].to(device)
         loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
         opt.zero_grad(set_to_none=True)

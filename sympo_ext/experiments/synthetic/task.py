@@ -38,9 +38,17 @@ class SyntheticTask:
     """The synthetic preference task (see the module docstring). ``seed`` seeds the prompt/SFT draws;
     every method also takes its own seed where it samples."""
 
-    def __init__(self, seed: int = 0, *, bt_scale: float | None = 10.0, max_new_tokens: int = 12,
-                 p_on: tuple[float, float] = (0.2, 0.7), p_bad: tuple[float, float] = (0.0, 0.4),
-                 n_topics: int = len(TOPICS), constrained: bool = True) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        bt_scale: float | None = 10.0,
+        max_new_tokens: int = 12,
+        p_on: tuple[float, float] = (0.2, 0.7),
+        p_bad: tuple[float, float] = (0.0, 0.4),
+        n_topics: int = len(TOPICS),
+        constrained: bool = True,
+    ) -> None:
         self.seed = seed
         self.constrained = constrained
         self.p_on = p_on
@@ -147,8 +155,12 @@ class SyntheticTask:
         for _ in range(n):
             prompt = rng.choice(self.prompts)
             response = self.sample_response(self.topic_of(prompt), rng)
-            out.append({"prompt": [{"role": "user", "content": prompt}],
-                        "completion": [{"role": "assistant", "content": response}]})
+            out.append(
+                {
+                    "prompt": [{"role": "user", "content": prompt}],
+                    "completion": [{"role": "assistant", "content": response}],
+                }
+            )
         return out
 
     # -- pairs and evaluation ---------------------------------------------- #
@@ -163,14 +175,21 @@ class SyntheticTask:
         return sorted(i for w, i in vocab.items() if w not in allowed and i != tokenizer.eos_token_id)
 
     def _sample(self, policy, tokenizer, prompts, seed, max_new_tokens):
-        ids = generate_responses(policy, tokenizer, prompts, seed=seed, suppress_ids=self.suppressed_ids(tokenizer),
-                                 max_new_tokens=max_new_tokens or self.max_new_tokens)
+        ids = generate_responses(
+            policy,
+            tokenizer,
+            prompts,
+            seed=seed,
+            suppress_ids=self.suppressed_ids(tokenizer),
+            max_new_tokens=max_new_tokens or self.max_new_tokens,
+        )
         texts = tokenizer.batch_decode(ids, skip_special_tokens=True)
         texts = [" ".join(t.split()) for t in texts]
         return texts, [self.true_reward(p, t) for p, t in zip(prompts, texts)]
 
-    def preference_pairs(self, policy, tokenizer, n: int, *, seed: int = 0,
-                         max_new_tokens: int | None = None) -> list[PreferenceExample]:
+    def preference_pairs(
+        self, policy, tokenizer, n: int, *, seed: int = 0, max_new_tokens: int | None = None
+    ) -> list[PreferenceExample]:
         """``n`` conversational pairs: two responses per prompt sampled from ``policy``, ordered by a
         Bradley-Terry draw on the true rewards (``chosen`` = the winner, ``label = true_label = 1``;
         ``meta`` holds ``chosen_reward``, ``rejected_reward``, ``topic``)."""
@@ -186,35 +205,57 @@ class SyntheticTask:
                 a_wins = rng.random() < 1.0 / (1.0 + math.exp(-self.bt_scale * (ra - rb)))
             if not a_wins:
                 (a, ra), (b, rb) = (b, rb), (a, ra)
-            out.append(PreferenceExample(
-                prompt=[{"role": "user", "content": p}],
-                chosen=[{"role": "assistant", "content": a}],
-                rejected=[{"role": "assistant", "content": b}],
-                label=1, true_label=1, index=i,
-                meta={"chosen_reward": ra, "rejected_reward": rb, "topic": self.topic_of(p)},
-            ))
+            out.append(
+                PreferenceExample(
+                    prompt=[{"role": "user", "content": p}],
+                    chosen=[{"role": "assistant", "content": a}],
+                    rejected=[{"role": "assistant", "content": b}],
+                    label=1,
+                    true_label=1,
+                    index=i,
+                    meta={"chosen_reward": ra, "rejected_reward": rb, "topic": self.topic_of(p)},
+                )
+            )
         return out
 
-    def evaluate(self, policy, tokenizer, n_prompts: int = 256, *, seed: int = 12345,
-                 max_new_tokens: int | None = None, prompts: Sequence[str] | None = None) -> dict[str, Any]:
+    def evaluate(
+        self,
+        policy,
+        tokenizer,
+        n_prompts: int = 256,
+        *,
+        seed: int = 12345,
+        max_new_tokens: int | None = None,
+        prompts: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
         """Mean true reward of one sampled response per prompt (``prompts``, or ``n_prompts`` drawn
         with ``seed`` by :meth:`sample_prompts`; responses sampled with ``seed``)."""
         if prompts is None:
             prompts = self.sample_prompts(n_prompts, seed=seed)
         prompts = list(prompts)
         texts, rewards = self._sample(policy, tokenizer, prompts, seed, max_new_tokens)
-        return {"true_reward": sum(rewards) / len(rewards), "rewards": rewards, "responses": texts,
-                "prompts": prompts}
+        return {"true_reward": sum(rewards) / len(rewards), "rewards": rewards, "responses": texts, "prompts": prompts}
 
-    def win_rate(self, policy, reference, tokenizer, n_prompts: int = 256, *, seed: int = 12345,
-                 max_new_tokens: int | None = None) -> dict[str, float]:
+    def win_rate(
+        self,
+        policy,
+        reference,
+        tokenizer,
+        n_prompts: int = 256,
+        *,
+        seed: int = 12345,
+        max_new_tokens: int | None = None,
+    ) -> dict[str, float]:
         """Win rate of ``policy`` against ``reference`` on the same prompts (one sample each), judged
         by the true reward; ties count half. The two samples use different seeds (``seed``, ``seed + 1``)."""
         prompts = self.sample_prompts(n_prompts, seed=seed)
         pol = self.evaluate(policy, tokenizer, seed=seed, max_new_tokens=max_new_tokens, prompts=prompts)
         ref = self.evaluate(reference, tokenizer, seed=seed + 1, max_new_tokens=max_new_tokens, prompts=prompts)
-        return {"win_rate": win_rate_from_rewards(pol["rewards"], ref["rewards"]),
-                "policy_reward": pol["true_reward"], "reference_reward": ref["true_reward"]}
+        return {
+            "win_rate": win_rate_from_rewards(pol["rewards"], ref["rewards"]),
+            "policy_reward": pol["true_reward"],
+            "reference_reward": ref["true_reward"],
+        }
 
 
 # --------------------------------------------------------------------------- #
@@ -222,8 +263,19 @@ class SyntheticTask:
 # --------------------------------------------------------------------------- #
 
 
-def dpo_train(policy, reference, tokenizer, examples, *, steps: int, batch_size: int, lr: float, beta: float,
-              loss_type: str = "logistic", seed: int = 0) -> list[float]:
+def dpo_train(
+    policy,
+    reference,
+    tokenizer,
+    examples,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    beta: float,
+    loss_type: str = "logistic",
+    seed: int = 0,
+) -> list[float]:
     """Plain DPO (or any ``loss_type``) for the self-check and the tests: the project's
     :class:`~sympo_ext.train.trainer.Trainer` with a frozen ``reference``, padded batches, the
     logits path, AdamW at a constant learning rate, no clipping. Trains ``policy`` in place and
@@ -231,18 +283,43 @@ def dpo_train(policy, reference, tokenizer, examples, *, steps: int, batch_size:
     from ...train.config import TrainConfig
     from ...train.trainer import Trainer
 
-    config = TrainConfig(loss_type=loss_type, beta=beta, learning_rate=lr, batch_size=batch_size, max_steps=steps,
-                         warmup_ratio=0.0, min_lr_ratio=1.0, max_grad_norm=0.0, max_length=64, reference="model",
-                         logps_path="logits", seed=seed, output_dir=None, progress=False, logging_steps=1,
-                         tensorboard="off", save_final_model=False)
+    config = TrainConfig(
+        loss_type=loss_type,
+        beta=beta,
+        learning_rate=lr,
+        batch_size=batch_size,
+        max_steps=steps,
+        warmup_ratio=0.0,
+        min_lr_ratio=1.0,
+        max_grad_norm=0.0,
+        max_length=64,
+        reference="model",
+        logps_path="logits",
+        seed=seed,
+        output_dir=None,
+        progress=False,
+        logging_steps=1,
+        tensorboard="off",
+        save_final_model=False,
+    )
     result = Trainer(config, model=policy, tokenizer=tokenizer, ref_model=reference, train_examples=examples).train()
     policy.eval()
     return [row["loss"] for row in result.history if row["split"] == "train"]
 
 
-def self_check(*, seed: int = 0, sft_steps: int = 100, dpo_steps: int = 120, n_pairs: int = 512,
-               batch_size: int = 32, beta: float = 0.1, lr: float = 1e-3, n_eval: int = 512,
-               verbose: bool = True, task_kwargs: dict | None = None) -> dict[str, float]:
+def self_check(
+    *,
+    seed: int = 0,
+    sft_steps: int = 100,
+    dpo_steps: int = 120,
+    n_pairs: int = 512,
+    batch_size: int = 32,
+    beta: float = 0.1,
+    lr: float = 1e-3,
+    n_eval: int = 512,
+    verbose: bool = True,
+    task_kwargs: dict | None = None,
+) -> dict[str, float]:
     """SFT a reference, sample clean pairs, train a policy with DPO, report the true reward."""
     import copy
 
@@ -257,17 +334,23 @@ def self_check(*, seed: int = 0, sft_steps: int = 100, dpo_steps: int = 120, n_p
     pairs = task.preference_pairs(ref, tok, n_pairs, seed=seed + 1)
     t_pairs = time.perf_counter()
     policy = copy.deepcopy(ref)
-    dpo_losses = dpo_train(policy, ref, tok, pairs, steps=dpo_steps, batch_size=batch_size, lr=lr, beta=beta,
-                            seed=seed)
+    dpo_losses = dpo_train(policy, ref, tok, pairs, steps=dpo_steps, batch_size=batch_size, lr=lr, beta=beta, seed=seed)
     t_dpo = time.perf_counter()
     r_pol = task.evaluate(policy, tok, n_eval)["true_reward"]
     wr = task.win_rate(policy, ref, tok, n_eval)["win_rate"]
     out = {
-        "reward_random_init": r_init, "reward_reference": r_ref, "reward_policy": r_pol, "win_rate": wr,
-        "sft_loss_first": sft_losses[0], "sft_loss_last": sum(sft_losses[-10:]) / 10,
-        "dpo_loss_first": sum(dpo_losses[:10]) / 10, "dpo_loss_last": sum(dpo_losses[-10:]) / 10,
+        "reward_random_init": r_init,
+        "reward_reference": r_ref,
+        "reward_policy": r_pol,
+        "win_rate": wr,
+        "sft_loss_first": sft_losses[0],
+        "sft_loss_last": sum(sft_losses[-10:]) / 10,
+        "dpo_loss_first": sum(dpo_losses[:10]) / 10,
+        "dpo_loss_last": sum(dpo_losses[-10:]) / 10,
         "pair_reward_gap": sum(p.meta["chosen_reward"] - p.meta["rejected_reward"] for p in pairs) / len(pairs),
-        "time_sft_s": t_sft - t0, "time_pairs_s": t_pairs - t_sft, "time_dpo_s": t_dpo - t_pairs,
+        "time_sft_s": t_sft - t0,
+        "time_pairs_s": t_pairs - t_sft,
+        "time_dpo_s": t_dpo - t_pairs,
         "time_total_s": time.perf_counter() - t0,
     }
     if verbose:
@@ -285,13 +368,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pairs", type=int, default=512)
     parser.add_argument("--beta", type=float, default=0.1)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: fastest for this tiny model, above all on a busy machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: fastest for this tiny model, above all on a busy machine)",
+    )
     args = parser.parse_args(argv)
     if args.self_check:
         torch.set_num_threads(args.threads)
-        out = self_check(seed=args.seed, sft_steps=args.sft_steps, dpo_steps=args.dpo_steps, n_pairs=args.pairs,
-                         beta=args.beta, lr=args.lr)
+        out = self_check(
+            seed=args.seed,
+            sft_steps=args.sft_steps,
+            dpo_steps=args.dpo_steps,
+            n_pairs=args.pairs,
+            beta=args.beta,
+            lr=args.lr,
+        )
         gain = out["reward_policy"] - out["reward_reference"]
         print(f"{'OK' if gain > 0.1 else 'FAILED'}: DPO on clean pairs changed the true reward by {gain:+.3f}")
         if gain <= 0.1:
