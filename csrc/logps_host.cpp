@@ -81,8 +81,8 @@ LabelsIn labels_in(const at::Tensor& flat) {
 at::Tensor normalise_vector(const at::Tensor& t, int64_t n, const at::Tensor& logits,
                             const char* op, const char* name) {
   TORCH_CHECK(t.defined(), op, ": ", name, " is undefined");
-  TORCH_CHECK(t.dim() == 1 && t.size(0) == n, op, ": ", name, " must have shape [", n,
-              "], got ", t.sizes());
+  TORCH_CHECK(t.dim() == 1 && t.size(0) == n, op, ": ", name, " must have shape [", n, "], got ",
+              t.sizes());
   TORCH_CHECK(at::isFloatingType(t.scalar_type()), op, ": ", name, " must be floating, got ",
               t.scalar_type());
   TORCH_CHECK(t.device() == logits.device(), op, ": ", name, " is on ", t.device(),
@@ -95,14 +95,16 @@ at::Tensor normalise_vector(const at::Tensor& t, int64_t n, const at::Tensor& lo
 at::Tensor normalise_cu_seqlens(const at::Tensor& cu, const at::Tensor& logits, int64_t rows,
                                 const char* op) {
   TORCH_CHECK(cu.defined(), op, ": cu_seqlens is undefined");
-  TORCH_CHECK(cu.dim() == 1 && cu.size(0) >= 1, op,
-              ": cu_seqlens must be 1-D [N + 1] offsets (0, len_0, len_0 + len_1, ..., L), got shape ",
-              cu.sizes());
+  TORCH_CHECK(
+      cu.dim() == 1 && cu.size(0) >= 1, op,
+      ": cu_seqlens must be 1-D [N + 1] offsets (0, len_0, len_0 + len_1, ..., L), got shape ",
+      cu.sizes());
   TORCH_CHECK(cu.scalar_type() == at::kLong || cu.scalar_type() == at::kInt, op,
               ": cu_seqlens must be int64 or int32, got ", cu.scalar_type());
   TORCH_CHECK(cu.device().is_cpu() || cu.device() == logits.device(), op,
               ": cu_seqlens must be on the CPU (recommended: checked, then copied) or on the "
-              "logits' device ", logits.device(), ", got ", cu.device());
+              "logits' device ",
+              logits.device(), ", got ", cu.device());
   at::Tensor c = cu.contiguous();
   if (c.device().is_cpu()) {
     check_cu_seqlens_values(c, rows, op);
@@ -157,8 +159,9 @@ void check_cu_seqlens_values(const at::Tensor& cu, int64_t rows, const char* op)
     TORCH_CHECK(s.cu(i) >= s.cu(i - 1), op, ": cu_seqlens must be non-decreasing, got ",
                 s.cu(i - 1), " then ", s.cu(i), " at index ", i);
   }
-  TORCH_CHECK(s.cu(n - 1) == rows, op, ": cu_seqlens must end at the number of packed tokens L = ",
-              rows, " (logits.size(0)), got ", s.cu(n - 1));
+  TORCH_CHECK(s.cu(n - 1) == rows, op,
+              ": cu_seqlens must end at the number of packed tokens L = ", rows,
+              " (logits.size(0)), got ", s.cu(n - 1));
 }
 
 RowForwardPlan plan_row_forward(const at::Tensor& logits, const at::Tensor& labels,
@@ -232,7 +235,8 @@ SeqInputs seq_inputs(const at::Tensor& logits, const at::Tensor& labels,
   if (logits.dim() == 3) {
     TORCH_CHECK(!cu_seqlens.has_value(), op,
                 ": cu_seqlens is only for the packed form (logits [L, V], labels [L]); got padded "
-                "logits of shape ", logits.sizes());
+                "logits of shape ",
+                logits.sizes());
     in.nseq = logits.size(0);
     in.seq_len = logits.size(1);
     in.labels = normalise_labels(labels, logits, {logits.size(0), logits.size(1)}, op);
@@ -271,7 +275,8 @@ SeqForwardPlan plan_seq_forward(const at::Tensor& logits, const at::Tensor& labe
                                 bool average) {
   const char* op = "sequence_logps";
   SeqInputs in = seq_inputs(logits, labels, cu_seqlens, op);
-  if (in.labels.device().is_cpu()) check_labels_in_range(in.labels, in.view.vocab, ignore_index, op);
+  if (in.labels.device().is_cpu())
+    check_labels_in_range(in.labels, in.view.vocab, ignore_index, op);
   SeqForwardPlan plan;
   const auto opts = logits.options().dtype(acc_dtype(logits));
   plan.logps = at::empty({in.nseq}, opts);

@@ -44,7 +44,7 @@ SeqForwardPlan plan_seq_forward(const at::Tensor& logits, const at::Tensor& labe
                                 bool average);
 
 struct SeqBackwardPlan {
-  at::Tensor grad_logits;                       // the result (fresh, or the logits for in-place)
+  at::Tensor grad_logits;  // the result (fresh, or the logits for in-place)
   at::Tensor grad, counts, lse, labels, cu_seqlens, row_grad;  // normalised inputs / scratch
   SeqExpandArgs expand;
   RowBackwardArgs row;

@@ -44,7 +44,8 @@ inline LossType parse_loss_type(const std::string& name) {
   for (size_t i = 0; i < kLossInfo.size(); ++i) {
     if (kLossInfo[i].name == name) return static_cast<LossType>(i);
   }
-  TORCH_CHECK_VALUE(false, "sym_loss: unknown loss_type '", name, "'; valid: ", joined_loss_names());
+  TORCH_CHECK_VALUE(false, "sym_loss: unknown loss_type '", name,
+                    "'; valid: ", joined_loss_names());
 }
 
 inline Reduction parse_reduction(const std::string& name) {
@@ -57,7 +58,8 @@ inline Reduction parse_reduction(const std::string& name) {
 inline std::string range_text(const ParamSpec& s) {
   auto bound = [](double v) {
     std::ostringstream o;
-    if (std::isinf(v)) o << (v > 0 ? "inf" : "-inf"); else o << v;
+    if (std::isinf(v)) o << (v > 0 ? "inf" : "-inf");
+    else o << v;
     return o.str();
   };
   return std::string(s.lo_closed ? "[" : "(") + bound(s.lo) + ", " + bound(s.hi) +

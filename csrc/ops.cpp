@@ -28,18 +28,16 @@ TORCH_LIBRARY(sympo_ext, m) {
   // saved for backward (grad_coef [2, B], [3, B] with weights: the third row is
   // d loss / d weight) and the detached rewards for logging (rewards [3, B]:
   // chosen, rejected, margin).
-  m.def(
-      "sym_loss_forward(Tensor policy_chosen_logps, Tensor policy_rejected_logps, "
-      "Tensor? ref_chosen_logps, Tensor? ref_rejected_logps, Tensor? labels, Tensor? weights, "
-      "str[] loss_types, float[] loss_weights, float[] loss_params, float beta, float? clip, "
-      "str reduction) -> (Tensor loss, Tensor grad_coef, Tensor rewards)");
+  m.def("sym_loss_forward(Tensor policy_chosen_logps, Tensor policy_rejected_logps, "
+        "Tensor? ref_chosen_logps, Tensor? ref_rejected_logps, Tensor? labels, Tensor? weights, "
+        "str[] loss_types, float[] loss_weights, float[] loss_params, float beta, float? clip, "
+        "str reduction) -> (Tensor loss, Tensor grad_coef, Tensor rewards)");
   // One elementwise pass: gradients for the inputs whose dtype is given
   // (a missing dtype means "not needed"; an empty tensor is returned for it).
-  m.def(
-      "sym_loss_backward(Tensor grad_loss, Tensor grad_coef, ScalarType? policy_chosen_dtype, "
-      "ScalarType? policy_rejected_dtype, ScalarType? ref_chosen_dtype, "
-      "ScalarType? ref_rejected_dtype, ScalarType? weights_dtype) -> "
-      "(Tensor, Tensor, Tensor, Tensor, Tensor)");
+  m.def("sym_loss_backward(Tensor grad_loss, Tensor grad_coef, ScalarType? policy_chosen_dtype, "
+        "ScalarType? policy_rejected_dtype, ScalarType? ref_chosen_dtype, "
+        "ScalarType? ref_rejected_dtype, ScalarType? weights_dtype) -> "
+        "(Tensor, Tensor, Tensor, Tensor, Tensor)");
   // The kernels' loss table (csrc/include/sympo/loss_list.h), one line per loss:
   // "name kind param range"; for the registry consistency test and tools.
   m.def("loss_table() -> str[]", [] { return sympo::loss_table_lines(); });

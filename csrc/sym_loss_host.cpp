@@ -42,9 +42,7 @@ StridedOut strided_out(at::Tensor& t) {
   return out;
 }
 
-const at::Tensor* ptr(const std::optional<at::Tensor>& t) {
-  return t.has_value() ? &*t : nullptr;
-}
+const at::Tensor* ptr(const std::optional<at::Tensor>& t) { return t.has_value() ? &*t : nullptr; }
 
 }  // namespace
 
@@ -61,7 +59,8 @@ SymLossForwardPlan plan_sym_loss_forward(
   const at::Device device = policy_chosen_logps.device();
   auto same_pairs = [&](const at::Tensor& t, const char* name) {
     TORCH_CHECK(t.size(0) == n, "sym_loss: ", name, " has ", t.size(0),
-                " entries but policy_chosen_logps has ", n, "; every per-pair tensor needs one "
+                " entries but policy_chosen_logps has ", n,
+                "; every per-pair tensor needs one "
                 "entry per preference pair");
     TORCH_CHECK(t.device() == device, "sym_loss: ", name, " is on ", t.device(),
                 " but policy_chosen_logps is on ", device, "; all tensors must be on one device");
@@ -113,8 +112,8 @@ SymLossForwardPlan plan_sym_loss_forward(
                 " math, got ", *clip);
   }
   const size_t k = loss_types.size();
-  TORCH_CHECK_VALUE(k >= 1 && k <= static_cast<size_t>(kMaxTerms), "sym_loss: loss_types must name 1 to ",
-                    kMaxTerms, " losses, got ", k);
+  TORCH_CHECK_VALUE(k >= 1 && k <= static_cast<size_t>(kMaxTerms),
+                    "sym_loss: loss_types must name 1 to ", kMaxTerms, " losses, got ", k);
   TORCH_CHECK_VALUE(loss_weights.size() == k && loss_params.size() == k,
                     "sym_loss: loss_weights and loss_params need one entry per loss type (", k,
                     "), got ", loss_weights.size(), " and ", loss_params.size());
@@ -135,8 +134,8 @@ SymLossForwardPlan plan_sym_loss_forward(
                         loss_types[i], "' has no parameter, got ", loss_params[i]);
     } else {
       TORCH_CHECK(in_range(spec, loss_params[i], a.use_double), "sym_loss: ", spec.name,
-                  " must be a finite number in ", range_text(spec), " for loss_type '", loss_types[i],
-                  "' (checked in the ", math, " math), got ", loss_params[i]);
+                  " must be a finite number in ", range_text(spec), " for loss_type '",
+                  loss_types[i], "' (checked in the ", math, " math), got ", loss_params[i]);
     }
     t.weight = loss_weights[i];
     t.param = loss_params[i];
@@ -169,7 +168,7 @@ void check_label_and_weight_values(const std::optional<at::Tensor>& labels,
   if (labels.has_value() && labels->scalar_type() != at::kBool && labels->numel() > 0) {
     const bool ok = labels->eq(0).logical_or_(labels->eq(1)).all().item<bool>();
     TORCH_CHECK(ok, "sym_loss: labels must be 0 or 1 for every pair (1: the first response is "
-                "preferred, 0: the second); found other values");
+                    "preferred, 0: the second); found other values");
   }
   if (weights.has_value() && weights->numel() > 0) {
     // NaN weights pass this check on purpose: NaN inputs give NaN losses.
@@ -196,9 +195,8 @@ SymLossBackwardPlan plan_sym_loss_backward(const at::Tensor& grad_loss, const at
   TORCH_CHECK(grad_loss.dim() == 0 || (grad_loss.dim() == 1 && grad_loss.size(0) == n),
               "sym_loss_backward: grad_loss must be a scalar (mean/sum) or have ", n,
               " entries (reduction='none'), got shape ", grad_loss.sizes());
-  TORCH_CHECK(grad_loss.device() == grad_coef.device(),
-              "sym_loss_backward: grad_loss is on ", grad_loss.device(), " but grad_coef on ",
-              grad_coef.device());
+  TORCH_CHECK(grad_loss.device() == grad_coef.device(), "sym_loss_backward: grad_loss is on ",
+              grad_loss.device(), " but grad_coef on ", grad_coef.device());
   TORCH_CHECK(at::isFloatingType(grad_loss.scalar_type()),
               "sym_loss_backward: grad_loss must be floating, got ", grad_loss.scalar_type());
 

@@ -32,7 +32,8 @@ void check_label_and_weight_values(const std::optional<at::Tensor>& labels,
                                    const std::optional<at::Tensor>& weights);
 
 struct SymLossBackwardPlan {
-  at::Tensor grad_policy_chosen, grad_policy_rejected, grad_ref_chosen, grad_ref_rejected, grad_weights;
+  at::Tensor grad_policy_chosen, grad_policy_rejected, grad_ref_chosen, grad_ref_rejected,
+      grad_weights;
   SymLossBackwardArgs args;
 };
 
@@ -44,7 +45,8 @@ SymLossBackwardPlan plan_sym_loss_backward(const at::Tensor& grad_loss, const at
                                            std::optional<at::ScalarType> weights_dtype);
 
 using SymLossForwardResult = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
-using SymLossBackwardResult = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+using SymLossBackwardResult =
+    std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
 inline SymLossBackwardResult backward_result(const SymLossBackwardPlan& p) {
   return {p.grad_policy_chosen, p.grad_policy_rejected, p.grad_ref_chosen, p.grad_ref_rejected,

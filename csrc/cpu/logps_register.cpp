@@ -57,7 +57,8 @@ void seq_reduce(const SeqReduceArgs& a) {
         count += label_counted(s.labels[r], s.ignore_index) ? 1 : 0;
       }
       counts[n] = static_cast<Acc>(count);
-      logps[n] = static_cast<Acc>(sequence_result<double>(s.average, sum, static_cast<double>(count)));
+      logps[n] =
+          static_cast<Acc>(sequence_result<double>(s.average, sum, static_cast<double>(count)));
     }
   });
 }

@@ -48,7 +48,8 @@ struct LaneOps<at::vec::Vectorized<S>> {
     else return x.exp();
   }
   static V log1p_unit(const V& x) {
-    if constexpr (kPoly) return log1p_unit_poly(x);  // Sleef's general log1pf costs several times more
+    if constexpr (kPoly)
+      return log1p_unit_poly(x);  // Sleef's general log1pf costs several times more
     else return x.log1p();
   }
   static V round(const V& x) { return x.round(); }  // to nearest even
@@ -153,8 +154,10 @@ int gather_tile(const StridedIn& in, int64_t i0, int64_t len, T* dst) {
   switch (in.kind) {
     case ElemKind::F32: return convert<C>(static_cast<const float*>(in.data) + o, s, len, dst);
     case ElemKind::F64: return convert<C>(static_cast<const double*>(in.data) + o, s, len, dst);
-    case ElemKind::BF16: return convert_reduced<C>(static_cast<const c10::BFloat16*>(in.data) + o, s, len, dst);
-    case ElemKind::F16: return convert_reduced<C>(static_cast<const c10::Half*>(in.data) + o, s, len, dst);
+    case ElemKind::BF16:
+      return convert_reduced<C>(static_cast<const c10::BFloat16*>(in.data) + o, s, len, dst);
+    case ElemKind::F16:
+      return convert_reduced<C>(static_cast<const c10::Half*>(in.data) + o, s, len, dst);
     case ElemKind::U8: return convert<C>(static_cast<const uint8_t*>(in.data) + o, s, len, dst);
     case ElemKind::I8: return convert<C>(static_cast<const int8_t*>(in.data) + o, s, len, dst);
     case ElemKind::I16: return convert<C>(static_cast<const int16_t*>(in.data) + o, s, len, dst);
@@ -219,8 +222,8 @@ BlockResult forward_block(const SymLossForwardArgs& a, const LossParams<T>& p,
   T* loss = static_cast<T*>(a.loss);
   T* coef = static_cast<T*>(a.grad_coef);
   T* rewards = static_cast<T*>(a.rewards);
-  TileInput<T> pc_in(a.policy_chosen, T(0)), rc_in(a.ref_chosen, T(0)), pr_in(a.policy_rejected, T(0)),
-      rr_in(a.ref_rejected, T(0));
+  TileInput<T> pc_in(a.policy_chosen, T(0)), rc_in(a.ref_chosen, T(0)),
+      pr_in(a.policy_rejected, T(0)), rr_in(a.ref_rejected, T(0));
   TileInput<T, ValueCheck::Label> lab_in(a.labels, T(1));
   TileInput<T, ValueCheck::Weight> w_in(a.weights, T(1));
   // The reduction: one double accumulator per lane (the lanes' order is fixed),
@@ -280,7 +283,8 @@ BlockResult forward_block(const SymLossForwardArgs& a, const LossParams<T>& p,
 }
 
 template <typename T, int kLoss>
-void forward_blocks(const SymLossForwardArgs& a, const LossParams<T>& p, std::vector<BlockResult>& blocks) {
+void forward_blocks(const SymLossForwardArgs& a, const LossParams<T>& p,
+                    std::vector<BlockResult>& blocks) {
   const int64_t n = a.n;
   const int64_t num_blocks = static_cast<int64_t>(blocks.size());
   const LossParams<Vectorized<T>> pv = broadcast(p);
@@ -299,9 +303,8 @@ void forward(const SymLossForwardArgs& a) {
   const int64_t num_blocks = (n + kBlock - 1) / kBlock;
   std::vector<BlockResult> blocks(static_cast<size_t>(num_blocks));
   if (a.num_terms == 1) {  // the common case: the loss compiled in, branch-free
-    with_loss_type(a.terms[0].type, [&]<LossType L>() {
-      forward_blocks<T, static_cast<int>(L)>(a, p, blocks);
-    });
+    with_loss_type(a.terms[0].type,
+                   [&]<LossType L>() { forward_blocks<T, static_cast<int>(L)>(a, p, blocks); });
   } else {
     forward_blocks<T, -1>(a, p, blocks);
   }
@@ -312,7 +315,8 @@ void forward(const SymLossForwardArgs& a) {
     bad_labels |= b.bad_labels;
     bad_weights |= b.bad_weights;
   }
-  TORCH_CHECK(!bad_labels, "sym_loss: labels must be 0 or 1 for every pair (1: the first response is "
+  TORCH_CHECK(!bad_labels,
+              "sym_loss: labels must be 0 or 1 for every pair (1: the first response is "
               "preferred, 0: the second); found other values");
   TORCH_CHECK(!bad_weights, "sym_loss: weights must be >= 0 for every pair; found negative values");
   if (a.reduction != Reduction::None) {
@@ -335,14 +339,16 @@ void scatter_tile(const StridedOut& out, int64_t i0, int64_t len, const T* src, 
     }
     return;
   }
-  alignas(64) float f[kTile];  // through float: bf16 / fp16 (vector conversions), or float from double
+  alignas(
+      64) float f[kTile];  // through float: bf16 / fp16 (vector conversions), or float from double
   for (int64_t j = 0; j < len; ++j) f[j] = static_cast<float>(sign * src[j]);
   auto narrow = [&](auto* dst) {
     using H = std::remove_pointer_t<decltype(dst)>;
     using VF = Vectorized<float>;
     int64_t j = 0;
     for (; j + Vectorized<H>::size() <= len; j += Vectorized<H>::size()) {
-      at::vec::convert_from_float<H>(VF::loadu(f + j), VF::loadu(f + j + VF::size())).store(dst + j);
+      at::vec::convert_from_float<H>(VF::loadu(f + j), VF::loadu(f + j + VF::size()))
+          .store(dst + j);
     }
     for (; j < len; ++j) dst[j] = static_cast<H>(f[j]);
   };
@@ -363,7 +369,8 @@ void backward(const SymLossBackwardArgs& a) {
   const T* coef = static_cast<const T*>(a.grad_coef);
   const int64_t n = a.n;
   const bool scalar_grad = a.grad_loss.stride == 0;  // mean / sum
-  const T g0 = scalar_grad && n > 0 ? load<T>(a.grad_loss, 0, T(0)) : T(0);  // (an empty one has no data)
+  const T g0 =
+      scalar_grad && n > 0 ? load<T>(a.grad_loss, 0, T(0)) : T(0);  // (an empty one has no data)
   const bool weight_grad = a.grad_weights.kind != ElemKind::Absent;
   at::parallel_for(0, n, kBlock * kBlocksPerTask, [&](int64_t i0, int64_t i1) {
     TileInput<T> g_in(a.grad_loss, T(0));

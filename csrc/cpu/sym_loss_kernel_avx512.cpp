@@ -4,5 +4,7 @@
 
 namespace sympo {
 void sym_loss_forward_avx512(const SymLossForwardArgs& a) { CPU_CAPABILITY::sym_loss_forward(a); }
-void sym_loss_backward_avx512(const SymLossBackwardArgs& a) { CPU_CAPABILITY::sym_loss_backward(a); }
+void sym_loss_backward_avx512(const SymLossBackwardArgs& a) {
+  CPU_CAPABILITY::sym_loss_backward(a);
+}
 }  // namespace sympo

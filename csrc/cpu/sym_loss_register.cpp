@@ -22,15 +22,12 @@ void sym_loss_backward_avx512(const SymLossBackwardArgs& a);
 
 namespace {
 
-SymLossForwardResult forward_cpu(const at::Tensor& pc, const at::Tensor& pr,
-                                 const std::optional<at::Tensor>& rc,
-                                 const std::optional<at::Tensor>& rr,
-                                 const std::optional<at::Tensor>& labels,
-                                 const std::optional<at::Tensor>& weights,
-const std::vector<std::string>& loss_types,
-                                 const std::vector<double>& loss_weights,
-                                 const std::vector<double>& loss_params, double beta,
-                                 std::optional<double> clip, const std::string& reduction) {
+SymLossForwardResult forward_cpu(
+    const at::Tensor& pc, const at::Tensor& pr, const std::optional<at::Tensor>& rc,
+    const std::optional<at::Tensor>& rr, const std::optional<at::Tensor>& labels,
+    const std::optional<at::Tensor>& weights, const std::vector<std::string>& loss_types,
+    const std::vector<double>& loss_weights, const std::vector<double>& loss_params, double beta,
+    std::optional<double> clip, const std::string& reduction) {
   SymLossForwardPlan plan = plan_sym_loss_forward(pc, pr, rc, rr, labels, weights, loss_types,
                                                   loss_weights, loss_params, beta, clip, reduction);
   // labels in {0, 1} and weights >= 0 are checked by the kernel as it reads them.

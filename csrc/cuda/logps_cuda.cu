@@ -29,9 +29,9 @@
 namespace sympo {
 namespace {
 
-constexpr int kThreads = 256;        // row kernels
-constexpr int kSeqThreads = 128;     // per-sequence reduction
-constexpr int kUnroll = 4;           // 16-byte packs in flight per thread
+constexpr int kThreads = 256;     // row kernels
+constexpr int kSeqThreads = 128;  // per-sequence reduction
+constexpr int kUnroll = 4;        // 16-byte packs in flight per thread
 constexpr int64_t kMaxGrid = int64_t(1) << 20;
 
 void check_cuda(cudaError_t err, const char* what) {
@@ -72,7 +72,8 @@ __device__ __forceinline__ int64_t head_elems(const void* p, int64_t vocab) {
 
 template <typename Acc>
 __device__ __forceinline__ MaxSum<Acc> shfl_xor(MaxSum<Acc> a, int lane_mask) {
-  return {__shfl_xor_sync(0xffffffffu, a.m, lane_mask), __shfl_xor_sync(0xffffffffu, a.s, lane_mask)};
+  return {__shfl_xor_sync(0xffffffffu, a.m, lane_mask),
+          __shfl_xor_sync(0xffffffffu, a.s, lane_mask)};
 }
 
 // Merge of every thread's pair; valid in all threads on return.
@@ -105,7 +106,8 @@ __global__ void __launch_bounds__(kThreads) row_forward_kernel(const RowForwardA
     const int64_t head = head_elems<T>(x, vocab);
     const int64_t npack = (vocab - head) / kN;
     MaxSum<Acc> ms = max_sum_empty<Acc>();
-    for (int64_t j = threadIdx.x; j < head; j += kThreads) ms = max_sum_add(ms, to_acc<T, Acc>(x[j]));
+    for (int64_t j = threadIdx.x; j < head; j += kThreads)
+      ms = max_sum_add(ms, to_acc<T, Acc>(x[j]));
 
     // Packs: running max m and sum s; a pack larger than m rescales s once.
     Acc m = -kInf, s = Acc(0);
@@ -306,12 +308,14 @@ __global__ void seq_expand_kernel(const SeqExpandArgs a) {
       int64_t lo = 0, hi = s.nseq + 1;
       while (lo < hi) {
         const int64_t mid = lo + (hi - lo) / 2;
-        if (s.cu(mid) <= r) lo = mid + 1; else hi = mid;
+        if (s.cu(mid) <= r) lo = mid + 1;
+        else hi = mid;
       }
       n = lo - 1;
       if (n >= s.nseq || (n >= 0 && !(r < s.cu(n + 1)))) n = -1;
     }
-    row_grad[r] = (n >= 0 && n < s.nseq) ? grad[n] * sequence_scale<Acc>(s.average, counts[n]) : Acc(0);
+    row_grad[r] =
+        (n >= 0 && n < s.nseq) ? grad[n] * sequence_scale<Acc>(s.average, counts[n]) : Acc(0);
   }
 }
 

@@ -70,10 +70,10 @@ __global__ void __launch_bounds__(kThreads)
   double sum = 0.0;
   for (int64_t i = blockIdx.x * int64_t(kThreads) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * kThreads) {
-    const PairResult<T> r = compute_pair<T>(
-        load<T>(a.policy_chosen, i, T(0)), load<T>(a.ref_chosen, i, T(0)),
-        load<T>(a.policy_rejected, i, T(0)), load<T>(a.ref_rejected, i, T(0)),
-        load<T>(a.labels, i, T(1)), load<T>(a.weights, i, T(1)), p);
+    const PairResult<T> r =
+        compute_pair<T>(load<T>(a.policy_chosen, i, T(0)), load<T>(a.ref_chosen, i, T(0)),
+                        load<T>(a.policy_rejected, i, T(0)), load<T>(a.ref_rejected, i, T(0)),
+                        load<T>(a.labels, i, T(1)), load<T>(a.weights, i, T(1)), p);
     coef[i] = r.dloss_dchosen * scale;
     coef[n + i] = r.dloss_drejected * scale;
     if (weight_grad) coef[2 * n + i] = r.unweighted_loss * scale;
@@ -137,14 +137,17 @@ void sym_loss_forward_cuda(const SymLossForwardArgs& a, void* workspace, int dev
   const auto s = static_cast<cudaStream_t>(stream);
   const int64_t grid = grid_for(a.n, device);
   auto* partials = static_cast<double*>(workspace);
-  auto* ticket = reinterpret_cast<unsigned int*>(static_cast<char*>(workspace) + ticket_offset(grid));
+  auto* ticket =
+      reinterpret_cast<unsigned int*>(static_cast<char*>(workspace) + ticket_offset(grid));
   if (a.reduction != Reduction::None) {
     check_cuda(cudaMemsetAsync(ticket, 0, sizeof(unsigned int), s), "cudaMemsetAsync");
   }
   if (a.use_double) {
-    sym_loss_forward_kernel<double><<<grid, kThreads, 0, s>>>(a, a.params<double>(), partials, ticket);
+    sym_loss_forward_kernel<double>
+        <<<grid, kThreads, 0, s>>>(a, a.params<double>(), partials, ticket);
   } else {
-    sym_loss_forward_kernel<float><<<grid, kThreads, 0, s>>>(a, a.params<float>(), partials, ticket);
+    sym_loss_forward_kernel<float>
+        <<<grid, kThreads, 0, s>>>(a, a.params<float>(), partials, ticket);
   }
   check_cuda(cudaGetLastError(), "sym_loss_forward_kernel launch");
 }

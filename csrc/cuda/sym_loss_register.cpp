@@ -14,15 +14,12 @@
 namespace sympo {
 namespace {
 
-SymLossForwardResult forward_cuda(const at::Tensor& pc, const at::Tensor& pr,
-                                  const std::optional<at::Tensor>& rc,
-                                  const std::optional<at::Tensor>& rr,
-                                  const std::optional<at::Tensor>& labels,
-                                  const std::optional<at::Tensor>& weights,
- const std::vector<std::string>& loss_types,
-                                 const std::vector<double>& loss_weights,
-                                 const std::vector<double>& loss_params, double beta,
-                                 std::optional<double> clip, const std::string& reduction) {
+SymLossForwardResult forward_cuda(
+    const at::Tensor& pc, const at::Tensor& pr, const std::optional<at::Tensor>& rc,
+    const std::optional<at::Tensor>& rr, const std::optional<at::Tensor>& labels,
+    const std::optional<at::Tensor>& weights, const std::vector<std::string>& loss_types,
+    const std::vector<double>& loss_weights, const std::vector<double>& loss_params, double beta,
+    std::optional<double> clip, const std::string& reduction) {
   const c10::cuda::CUDAGuard guard(pc.device());
   SymLossForwardPlan plan = plan_sym_loss_forward(pc, pr, rc, rr, labels, weights, loss_types,
                                                   loss_weights, loss_params, beta, clip, reduction);
@@ -46,11 +43,12 @@ SymLossBackwardResult backward_cuda(const at::Tensor& grad_loss, const at::Tenso
                                     std::optional<at::ScalarType> pr_dtype,
                                     std::optional<at::ScalarType> rc_dtype,
                                     std::optional<at::ScalarType> rr_dtype,
-                                   std::optional<at::ScalarType> w_dtype) {
+                                    std::optional<at::ScalarType> w_dtype) {
   const c10::cuda::CUDAGuard guard(grad_coef.device());
   SymLossBackwardPlan plan =
       plan_sym_loss_backward(grad_loss, grad_coef, pc_dtype, pr_dtype, rc_dtype, rr_dtype, w_dtype);
-  sym_loss_backward_cuda(plan.args, c10::cuda::getCurrentCUDAStream(grad_coef.get_device()).stream());
+  sym_loss_backward_cuda(plan.args,
+                         c10::cuda::getCurrentCUDAStream(grad_coef.get_device()).stream());
   return backward_result(plan);
 }
 

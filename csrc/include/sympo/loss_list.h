@@ -12,26 +12,26 @@
 //   param: the loss's own parameter (ParamSpec below), or kNoParam.
 #pragma once
 
-#define SYMPO_LOSS_LIST(X)                                \
-  X(Sigmoid, "sigmoid", Margin, kTemperature)             \
-  X(SymmetricRamp, "symmetric_ramp", Margin, kSlope)      \
-  X(Unhinged, "unhinged", Margin, kNoParam)               \
-  X(Logistic, "logistic", Margin, kNoParam)               \
-  X(Hinge, "hinge", Margin, kNoParam)                     \
-  X(Square, "square", Margin, kNoParam)                   \
-  X(Exp, "exp", Margin, kNoParam)                         \
-  X(Ramp, "ramp", Margin, kNoParam)                       \
-  X(CDPO, "cdpo", Margin, kEpsilonUnit)                   \
-  X(RDPO, "rdpo", Margin, kEpsilonBelowHalf)              \
-  X(IPO, "ipo", Margin, kNoParam)                         \
-  X(ROPO, "ropo", Margin, kAlpha)                         \
-  X(SimPO, "simpo", Margin, kGamma)                       \
-  X(ExoPair, "exo_pair", Margin, kEpsilonOpenUnit)        \
-  X(DiscoPOP, "discopop", Margin, kTau)                   \
-  X(NCAPair, "nca_pair", Pair, kNoParam)                  \
-  X(BCOPair, "bco_pair", Pair, kNoParam)                  \
-  X(SPPOHard, "sppo_hard", Pair, kNoParam)                \
-  X(APOZero, "apo_zero", Pair, kNoParam)                  \
+#define SYMPO_LOSS_LIST(X)                           \
+  X(Sigmoid, "sigmoid", Margin, kTemperature)        \
+  X(SymmetricRamp, "symmetric_ramp", Margin, kSlope) \
+  X(Unhinged, "unhinged", Margin, kNoParam)          \
+  X(Logistic, "logistic", Margin, kNoParam)          \
+  X(Hinge, "hinge", Margin, kNoParam)                \
+  X(Square, "square", Margin, kNoParam)              \
+  X(Exp, "exp", Margin, kNoParam)                    \
+  X(Ramp, "ramp", Margin, kNoParam)                  \
+  X(CDPO, "cdpo", Margin, kEpsilonUnit)              \
+  X(RDPO, "rdpo", Margin, kEpsilonBelowHalf)         \
+  X(IPO, "ipo", Margin, kNoParam)                    \
+  X(ROPO, "ropo", Margin, kAlpha)                    \
+  X(SimPO, "simpo", Margin, kGamma)                  \
+  X(ExoPair, "exo_pair", Margin, kEpsilonOpenUnit)   \
+  X(DiscoPOP, "discopop", Margin, kTau)              \
+  X(NCAPair, "nca_pair", Pair, kNoParam)             \
+  X(BCOPair, "bco_pair", Pair, kNoParam)             \
+  X(SPPOHard, "sppo_hard", Pair, kNoParam)           \
+  X(APOZero, "apo_zero", Pair, kNoParam)             \
   X(APODown, "apo_down", Pair, kNoParam)
 
 namespace sympo {

@@ -254,7 +254,8 @@ SYMPO_HD LossAndSlope<T> margin_loss(T s, const P& p) {
   } else if constexpr (L == LossType::Hinge) {
     const T v = T(1) - s;
     // The kink (v = 0) gets the midpoint -1/2; v = +inf (s = -inf) the limit -1.
-    return {select<T>(v < T(0), T(0), v), select<T>(v > T(0), T(-1), select<T>(v == T(0), T(-0.5), T(0)))};
+    return {select<T>(v < T(0), T(0), v),
+            select<T>(v > T(0), T(-1), select<T>(v == T(0), T(-0.5), T(0)))};
   } else if constexpr (L == LossType::Square) {
     const T v = T(1) - s;
     return {v * v, T(-2) * v};
@@ -278,7 +279,8 @@ SYMPO_HD LossAndSlope<T> margin_loss(T s, const P& p) {
     return {v * v, T(2) * v / p.beta};
   } else if constexpr (L == LossType::ROPO) {  // k0 softplus(-s) + k1 sigmoid(-s)
     const Logistic<T> g = logistic_parts(s);
-    return {mul0(p.k0, g.sp_neg) + p.k1 * g.sig_neg, -(p.k0 * g.sig_neg) - p.k1 * g.sig_neg * g.sig_pos};
+    return {mul0(p.k0, g.sp_neg) + p.k1 * g.sig_neg,
+            -(p.k0 * g.sig_neg) - p.k1 * g.sig_neg * g.sig_pos};
   } else if constexpr (L == LossType::SimPO) {  // softplus(-(s - gamma))
     const Logistic<T> g = logistic_parts(s - p.param);
     return {g.sp_neg, -g.sig_neg};
@@ -295,7 +297,8 @@ SYMPO_HD LossAndSlope<T> margin_loss(T s, const P& p) {
     const Logistic<T> g = logistic_parts(s), gm = logistic_parts(s * p.k0);
     const T m = gm.sig_pos, om = gm.sig_neg, sp = g.sp_neg;
     const T e = select<T>(s == T(-INFINITY), p.k1, LaneOps<T>::exp(-s - gm.sp_neg));
-    return {mul0(om, sp) + e, -(g.sig_neg * om) + mul0(e, p.k0 * om - T(1)) - mul0(m * om * p.k0, sp)};
+    return {mul0(om, sp) + e,
+            -(g.sig_neg * om) + mul0(e, p.k0 * om - T(1)) - mul0(m * om * p.k0, sp)};
   }
 }
 
@@ -319,7 +322,8 @@ SYMPO_HD PairLoss<T> pair_loss(T c, T r, const P& p) {
   } else if constexpr (L == LossType::BCOPair) {  // softplus(-c) + softplus(r)
     const Logistic<T> gc = logistic_parts(c), gr = logistic_parts(r);
     return {gc.sp_neg + gr.sp_pos, -gc.sig_neg, gr.sig_pos};
-  } else if constexpr (L == LossType::SPPOHard) {  // (c/beta - 1/(2 beta))^2 + (r/beta + 1/(2 beta))^2
+  } else if constexpr (L ==
+                       LossType::SPPOHard) {  // (c/beta - 1/(2 beta))^2 + (r/beta + 1/(2 beta))^2
     const T a = c / p.beta - T(0.5) / p.beta, b = r / p.beta + T(0.5) / p.beta;
     return {a * a + b * b, T(2) * a / p.beta, T(2) * b / p.beta};
   } else if constexpr (L == LossType::APOZero) {  // sigmoid(-c) + sigmoid(r)
@@ -369,7 +373,7 @@ struct PairResult {
   T dloss_drejected;  // d loss / d policy_rejected_logps (= -d loss / d ref_rejected)
   T chosen_reward;    // after clipping
   T rejected_reward;
-  T margin;           // chosen_reward - rejected_reward (before the label flip)
+  T margin;  // chosen_reward - rejected_reward (before the label flip)
 };
 
 // Reward of one response and the derivative of the (clipped) reward w.r.t. the

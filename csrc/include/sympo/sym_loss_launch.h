@@ -31,11 +31,11 @@ struct SymLossForwardArgs {
   // vectors; set from the SYMPO_CPU_LANES=scalar environment variable for tests.
   bool scalar_lanes = false;
   // Outputs, all contiguous, in the math dtype.
-  void* loss = nullptr;       // [n] for Reduction::None, a scalar otherwise
+  void* loss = nullptr;  // [n] for Reduction::None, a scalar otherwise
   // [2, n] (+1 row with weights): d loss / d policy_chosen, d loss / d policy_rejected
   // (and d loss / d weight: the pair's unweighted loss times the reduction's scale)
   void* grad_coef = nullptr;
-  void* rewards = nullptr;    // [3, n]: chosen reward, rejected reward, margin
+  void* rewards = nullptr;  // [3, n]: chosen reward, rejected reward, margin
 
   template <typename T>
   LossParams<T> params() const {
@@ -70,7 +70,8 @@ void sym_loss_backward_cpu(const SymLossBackwardArgs& args);
 // `workspace` holds one double per block plus a 4-byte ticket (see the .cu);
 // its size comes from sym_loss_cuda_workspace_bytes.
 int64_t sym_loss_cuda_workspace_bytes(int64_t n, int device);
-void sym_loss_forward_cuda(const SymLossForwardArgs& args, void* workspace, int device, void* stream);
+void sym_loss_forward_cuda(const SymLossForwardArgs& args, void* workspace, int device,
+                           void* stream);
 void sym_loss_backward_cuda(const SymLossBackwardArgs& args, void* stream);
 #endif
 

@@ -36,8 +36,10 @@ SYMPO_HD T load(const StridedIn& in, int64_t i, T fallback) {
   switch (in.kind) {
     case ElemKind::F32: return static_cast<T>(static_cast<const float*>(in.data)[o]);
     case ElemKind::F64: return static_cast<T>(static_cast<const double*>(in.data)[o]);
-    case ElemKind::BF16: return static_cast<T>(static_cast<float>(static_cast<const c10::BFloat16*>(in.data)[o]));
-    case ElemKind::F16: return static_cast<T>(static_cast<float>(static_cast<const c10::Half*>(in.data)[o]));
+    case ElemKind::BF16:
+      return static_cast<T>(static_cast<float>(static_cast<const c10::BFloat16*>(in.data)[o]));
+    case ElemKind::F16:
+      return static_cast<T>(static_cast<float>(static_cast<const c10::Half*>(in.data)[o]));
     case ElemKind::U8: return static_cast<T>(static_cast<const uint8_t*>(in.data)[o]);
     case ElemKind::I8: return static_cast<T>(static_cast<const int8_t*>(in.data)[o]);
     case ElemKind::I16: return static_cast<T>(static_cast<const int16_t*>(in.data)[o]);
@@ -53,8 +55,12 @@ SYMPO_HD void store(const StridedOut& out, int64_t i, T v) {
   switch (out.kind) {
     case ElemKind::F32: static_cast<float*>(out.data)[i] = static_cast<float>(v); return;
     case ElemKind::F64: static_cast<double*>(out.data)[i] = static_cast<double>(v); return;
-    case ElemKind::BF16: static_cast<c10::BFloat16*>(out.data)[i] = c10::BFloat16(static_cast<float>(v)); return;
-    case ElemKind::F16: static_cast<c10::Half*>(out.data)[i] = c10::Half(static_cast<float>(v)); return;
+    case ElemKind::BF16:
+      static_cast<c10::BFloat16*>(out.data)[i] = c10::BFloat16(static_cast<float>(v));
+      return;
+    case ElemKind::F16:
+      static_cast<c10::Half*>(out.data)[i] = c10::Half(static_cast<float>(v));
+      return;
     default: return;  // integer outputs never happen; Absent means "not wanted"
   }
 }
