@@ -99,8 +99,7 @@ def test_gradcheck(loss_type):
     # Random inputs sit far from the kinks of hinge/ramp (probability ~0).
     for reduction in ("mean", "none"):
         torch.autograd.gradcheck(
-            lambda *t: sympo_ext.sym_loss(*t, **options(loss_type, reduction=reduction), **extras),
-            (pc, pr, rc, rr),
+            lambda *t: sympo_ext.sym_loss(*t, **options(loss_type, reduction=reduction), **extras), (pc, pr, rc, rr)
         )
 
 

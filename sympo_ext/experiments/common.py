@@ -186,10 +186,7 @@ def pivot_markdown(
     for c in cols:
         means = [cells[(r, c)][0] for r in rows if (r, c) in cells and math.isfinite(cells[(r, c)][0])]
         best[c] = max(means) if means else None
-    lines = [
-        "| " + " | ".join([row_key, *(col_label(c) for c in cols)]) + " |",
-        "|---" * (len(cols) + 1) + "|",
-    ]
+    lines = ["| " + " | ".join([row_key, *(col_label(c) for c in cols)]) + " |", "|---" * (len(cols) + 1) + "|"]
     for r in rows:
         parts = [row_label(r)]
         for c in cols:

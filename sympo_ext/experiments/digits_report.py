@@ -26,7 +26,7 @@ def summary_markdown(rows: list[dict], losses, noises) -> str:
     parts = [
         f"Mean ± std over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); columns: label noise "
         "(`eps` symmetric, `eps_pos:eps_neg` asymmetric); bold: best mean per column. "
-        f"Oracle (digit order) test accuracy vs the true BT label: {common.fmt_mean_std(oracle[0], oracle[1])}.",
+        f"Oracle (digit order) test accuracy vs the true BT label: {common.fmt_mean_std(oracle[0], oracle[1])}."
     ]
     for metric in METRICS:
         parts.append(f"\n### {METRIC_LABELS[metric]} (`{metric}`)\n")

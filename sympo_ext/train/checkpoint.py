@@ -26,12 +26,7 @@ import shutil
 
 import torch  # noqa: F401 - tests patch torch.save through this module (ckpt.torch)
 
-from ..hf.loading import (
-    adapter_state_dict,
-    is_peft_model,
-    load_adapter_state_dict,
-    save_pretrained_final,
-)
+from ..hf.loading import adapter_state_dict, is_peft_model, load_adapter_state_dict, save_pretrained_final
 from . import dist as D
 from .checkpoint_files import (
     CHECKPOINT_RE,

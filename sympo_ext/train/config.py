@@ -18,10 +18,10 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
-from ..hf.loading import is_hub_id
 from ..hf.logps import LOGPS_PATHS
 from ..hf.probe import PACKED_MODES, packed_mode
 from ..losses import ALIASES, LOSSES, PARAMS, LossSpec, help_text, param_help, with_param_fields
+from .option_checks import FLOAT32_MAX, SEED_LIMIT, TOKENIZER_FILES, check_paths, check_ranges  # noqa: F401
 
 __all__ = ["TrainConfig", "ConfigError", "load_config_file", "GROUPS"]
 
@@ -36,20 +36,6 @@ GROUPS = {
     "log": "Evaluation, logging and checkpoints",
     "run": "Run control (output directory, resume, devices, distributed)",
 }
-
-
-# Files of which at least one marks a directory as holding a Hugging Face tokenizer.
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "tokenizer.model",
-    "vocab.json",
-    "vocab.txt",
-    "spiece.model",
-    "sentencepiece.bpe.model",
-)
-FLOAT32_MAX = 3.4028234663852886e38
-SEED_LIMIT = 2**63
 
 
 def _f(default, group: str, help: str, **kw):
@@ -405,102 +391,8 @@ class TrainConfig:
             bad(f"--beta must be > 0 (and within float32 range), got {self.beta}")
         if self.clip is not None and not 0 < self.clip <= FLOAT32_MAX:
             bad(f"--clip must be > 0 (or unset), got {self.clip}")
-        if need_model and not self.model:
-            bad("--model is required (a local directory with a Hugging Face causal LM), or use --demo")
-        if need_model and self.model:
-            if not os.path.isdir(self.model) and not is_hub_id(self.model):
-                bad(f"--model {self.model!r}: no such directory, and not a Hugging Face Hub id (org/name)")
-            if os.path.isdir(self.model) and not os.path.isfile(os.path.join(self.model, "config.json")):
-                bad(f"--model {self.model!r}: not a Hugging Face model directory (no config.json)")
-        for name in ("tokenizer", "ref_model"):
-            path = getattr(self, name)
-            if path and not os.path.isdir(path):
-                bad(f"--{name} {path!r}: no such directory")
-        tok_dir = self.tokenizer or (self.model if need_model else None)
-        if (
-            tok_dir
-            and os.path.isdir(tok_dir)
-            and not any(os.path.isfile(os.path.join(tok_dir, n)) for n in TOKENIZER_FILES)
-        ):
-            which = "--tokenizer" if self.tokenizer else "--model"
-            bad(
-                f"{which} {tok_dir!r} holds no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}, ...)"
-                + ("; pass --tokenizer DIR" if not self.tokenizer else "")
-            )
-        if self.ref_model and not os.path.isfile(os.path.join(self.ref_model, "config.json")):
-            bad(f"--ref_model {self.ref_model!r}: not a Hugging Face model directory (no config.json)")
-        if self.ref_model and self.reference == "none":
-            bad("--ref_model was given but --reference none makes training reference-free")
-        if need_data and not self.train_data:
-            bad("--train_data is required (a .jsonl/.json file or a dataset directory)")
-        for name in ("train_data", "eval_data"):
-            path = getattr(self, name)
-            if need_data and path and not os.path.exists(path):
-                bad(f"--{name} {path!r}: no such file or directory")
-        if need_data and not self.output_dir:
-            bad("--output_dir is required")
-        if self.max_length < 2:
-            bad(f"--max_length must be >= 2, got {self.max_length}")
-        if self.max_prompt_length is not None and not 1 <= self.max_prompt_length < self.max_length:
-            bad(f"--max_prompt_length must be in [1, max_length), got {self.max_prompt_length}")
-        if not 0.0 <= self.eval_fraction < 1.0:
-            bad(f"--eval_fraction must be in [0, 1), got {self.eval_fraction}")
-        if not 0.0 <= self.label_noise <= 1.0:
-            bad(f"--label_noise must be in [0, 1], got {self.label_noise}")
-        for name in ("noise_eps_pos", "noise_eps_neg"):
-            value = getattr(self, name)
-            if value is not None and not 0.0 <= value <= 1.0:
-                bad(f"--{name} must be in [0, 1], got {value}")
-        if self.noise_kind == "symmetric" and (self.noise_eps_pos is not None or self.noise_eps_neg is not None):
-            bad("--noise_eps_pos / --noise_eps_neg are for --noise_kind asymmetric")
-        for name in ("batch_size", "grad_accum", "logging_steps"):
-            if getattr(self, name) < 1:
-                bad(f"--{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_steps", "warmup_steps", "eval_steps", "save_steps", "save_total_limit"):
-            if getattr(self, name) < 0:
-                bad(f"--{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("seed", "noise_seed"):
-            if not 0 <= getattr(self, name) < SEED_LIMIT:
-                bad(f"--{name} must be in [0, 2**63), got {getattr(self, name)}")
-        if self.eval_batch_size is not None and self.eval_batch_size < 1:
-            bad(f"--eval_batch_size must be >= 1, got {self.eval_batch_size}")
-        if self.max_steps == 0 and self.num_epochs <= 0:
-            bad("--num_epochs must be > 0 when --max_steps is 0")
-        if self.num_epochs < 0:
-            bad(f"--num_epochs must be >= 0, got {self.num_epochs}")
-        for name in ("learning_rate", "weight_decay", "max_grad_norm"):
-            if getattr(self, name) < 0:
-                bad(f"--{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("adam_beta1", "adam_beta2"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                bad(f"--{name} must be in [0, 1), got {getattr(self, name)}")
-        if not self.adam_eps > 0:
-            bad(f"--adam_eps must be > 0, got {self.adam_eps}")
-        for name in ("warmup_ratio", "min_lr_ratio"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                bad(f"--{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.resume and self.overwrite:
-            bad("--resume and --overwrite exclude each other")
-        if self.lora_r < 0:
-            bad(f"--lora_r must be >= 0 (0 = no LoRA), got {self.lora_r}")
-        if self.lora_r and not (self.lora_alpha > 0 and math.isfinite(self.lora_alpha)):
-            bad(f"--lora_alpha must be a finite number > 0, got {self.lora_alpha}")
-        if not 0.0 <= self.lora_dropout < 1.0:
-            bad(f"--lora_dropout must be in [0, 1), got {self.lora_dropout}")
-        if self.merge_lora and not self.lora_r:
-            bad("--merge_lora needs --lora_r > 0")
-        if self.chunk_size is not None and self.chunk_size < 1:
-            bad(f"--chunk_size must be >= 1, got {self.chunk_size}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            bad("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
-        on_cpu = self.device == "cpu" or (self.device == "auto" and not torch.cuda.is_available())
-        if self.torch_dtype == "float16" and on_cpu:
-            bad(
-                "--torch_dtype float16 cannot train on the CPU: float16 weights updated in float16 on the CPU "
-                "turn into NaN within a step (no fp16 loss scaling there); use --torch_dtype bfloat16 or float32"
-            )
-        if self.nll_weight < 0:
-            bad(f"--nll_weight must be >= 0 (0 = no NLL term), got {self.nll_weight}")
+        check_paths(self, bad, need_model=need_model, need_data=need_data)
+        check_ranges(self, bad)
 
 
 def _field_kinds() -> dict[str, type]:

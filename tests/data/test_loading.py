@@ -7,10 +7,7 @@ import json
 import pytest
 import torch
 
-from sympo_ext.data import (
-    DataError,
-    load_preference_data,
-)
+from sympo_ext.data import DataError, load_preference_data
 
 from .helpers import conv, msgs, write_jsonl
 

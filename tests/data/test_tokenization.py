@@ -6,13 +6,7 @@ import warnings
 
 import pytest
 
-from sympo_ext.data import (
-    DataError,
-    PreferenceDataset,
-    PreferenceExample,
-    PreferenceTokenizer,
-    load_preference_data,
-)
+from sympo_ext.data import DataError, PreferenceDataset, PreferenceExample, PreferenceTokenizer, load_preference_data
 
 from .helpers import conv, ids, msgs
 
@@ -86,11 +80,7 @@ def test_prompt_longer_than_max_length(tok):
 
 @pytest.mark.parametrize(
     "chosen, rejected, kind",
-    [
-        ("", "ugly", "skipped_empty"),
-        ("wave", "   ", "skipped_empty"),
-        ("wave tide", "wave tide", "skipped_identical"),
-    ],
+    [("", "ugly", "skipped_empty"), ("wave", "   ", "skipped_empty"), ("wave tide", "wave tide", "skipped_identical")],
 )
 def test_empty_and_identical(tok, chosen, rejected, kind):
     ex = PreferenceExample("write", chosen, rejected, index=5)

@@ -12,12 +12,7 @@ from sympo_ext import fused_linear as fl
 from sympo_ext import fused_linear_sequence_logps, reference
 from sympo_ext.fused_linear.logps_op import SLICE_PAD
 
-from .helpers import (
-    V,
-    _grads,
-    _make,
-    _unfused64,
-)
+from .helpers import V, _grads, _make, _unfused64
 
 
 @pytest.mark.parametrize("chunk_size", [4, 64])

@@ -11,18 +11,7 @@ from conftest import DEVICES
 
 from sympo_ext import fused_linear_sequence_logps, reference
 
-from .helpers import (
-    H,
-    N,
-    T,
-    V,
-    _bad_cases,
-    _compile_check,
-    _grads,
-    _make,
-    _plain_in_dtype,
-    _unfused64,
-)
+from .helpers import H, N, T, V, _bad_cases, _compile_check, _grads, _make, _plain_in_dtype, _unfused64
 
 
 @pytest.mark.parametrize("device", DEVICES)

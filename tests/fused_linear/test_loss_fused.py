@@ -10,13 +10,7 @@ from conftest import DEVICES
 import sympo_ext
 from sympo_ext import FusedLinearSymPOLoss, reference
 
-from .helpers import (
-    LOSS_CASES,
-    V,
-    _grads,
-    _make,
-    _unfused64,
-)
+from .helpers import LOSS_CASES, V, _grads, _make, _unfused64
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -18,12 +18,7 @@ from sympo_ext.data import EncodedPair, PaddedCollator
 from sympo_ext.hf import probe as logps_probe
 from sympo_ext.hf.heads import HeadTransform, post_processing_reason, split_decoder_head
 from sympo_ext.hf.logps import SequenceLogps, batch_logps
-from sympo_ext.hf.probe import (
-    LogpsPathError,
-    packed_mode,
-    plan_logps,
-    probe_tolerance,
-)
+from sympo_ext.hf.probe import LogpsPathError, packed_mode, plan_logps, probe_tolerance
 from sympo_ext.train.cli import build_parser, config_from_args
 from sympo_ext.train.cli import main as cli_main
 from sympo_ext.train.config import ConfigError, TrainConfig

@@ -12,15 +12,7 @@ import sympo_ext
 from sympo_ext import reference
 from sympo_ext.ops import token_logps_and_lse, token_logps_backward_
 
-from .logps_helpers import (
-    DTYPES,
-    IGNORE,
-    assert_close,
-    fused_logps_and_grad,
-    make_labels,
-    ops,
-    ref_logps_and_grad,
-)
+from .logps_helpers import DTYPES, IGNORE, assert_close, fused_logps_and_grad, make_labels, ops, ref_logps_and_grad
 
 pytestmark = pytest.mark.skipif(not sympo_ext.KERNELS_AVAILABLE, reason="compiled kernels not built")
 
