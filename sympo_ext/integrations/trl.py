@@ -28,8 +28,8 @@ import torch
 from .. import losses as _losses
 from ..hf.logps import check_logps_path, logps_from_inputs, logps_inputs
 from ..hf.probe import LogpsPathError, plan_logps
+from ..loss_modules import nll_per_pair
 from ..metrics import pair_accuracy
-from ..modules import nll_per_pair
 from ..ops import sym_loss
 
 SUPPORTED_TRL = ">=1.16,<2"  # the DPOTrainer API this module builds on (tested: 1.16.0)
@@ -398,7 +398,7 @@ class SymPOTrainer(DPOTrainer):
         )
         loss = out.loss
         metrics = self._metrics[mode]
-        if self.args.sympo_nll_weight:  # per pair, from the same log-prob pass (sympo_ext.modules.nll_per_pair)
+        if self.args.sympo_nll_weight:  # per pair, from the same log-prob pass (sympo_ext.loss_modules.nll_per_pair)
             chosen_counts = completion_mask[:, 1:].chunk(2, dim=0)[0].sum(-1)
             nll = nll_per_pair(chosen_logps, chosen_counts, average=False)
             loss = loss + self.args.sympo_nll_weight * nll.mean().to(loss.dtype)

@@ -6,7 +6,7 @@
 * :mod:`.spec`: ``LossSpec``, the one validated options object.
 
 The kernels implement the same list in ``csrc/include/sympo/loss_list.h`` (formulas in
-``csrc/include/sympo/losses.h``); ``tests/test_losses_registry.py`` fails if the two layers,
+``csrc/include/sympo/losses.h``); ``tests/losses/test_registry.py`` fails if the two layers,
 the formulas or README's table disagree.
 
 Kinds (notation: c = beta (pi_c - ref_c), r = beta (pi_r - ref_r) after the optional clip,

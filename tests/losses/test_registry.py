@@ -13,7 +13,7 @@ import sympo_ext
 from sympo_ext import losses, oracle
 from sympo_ext.losses import LOSSES, LossSpec, formulas
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PER_PAIR = [n for n, i in LOSSES.items() if i.kind != "batch"]
 
 
