@@ -35,7 +35,7 @@ def sym_loss_differentiable_grads(options, grad_loss, inputs, needs_input_grad):
         weights=tuple(term_weights),
         beta=beta,
         clip=clip,
-        **{LOSSES[t].param.name: p for t, p in zip(types, params) if LOSSES[t].param},
+        params=tuple(sorted({LOSSES[t].param.name: p for t, p in zip(types, params) if LOSSES[t].param}.items())),
     )
     wanted = [
         t if t is not None and need and i != 4 else None  # labels (4): never differentiable
