@@ -6,16 +6,8 @@ import json
 import random
 
 import pytest
-import torch
+from train.conftest import _one_thread  # noqa: F401  (the trainer tests' one-thread fixture)
 from train.helpers import clean_records, synthetic, tiny_model
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="package")
