@@ -17,7 +17,7 @@ import warnings
 import torch
 from torch import nn
 
-from ..hf.loading import adapters_off, is_peft_model, load_policy
+from ..hf.loading import adapters_off, is_peft_model
 from ..hf.logps import SequenceLogps, model_inputs
 from . import dist as D
 from .checkpoint_files import atomic_torch_save
@@ -31,49 +31,28 @@ __all__ = ["ReferencePolicy", "pairs_fingerprint"]
 class ReferencePolicy:
     """Reference log-probs of a batch: :meth:`logps` (None, None for ``reference="none"``).
 
-    Args: ``cfg`` (reference, ref_model, output_dir, resume, torch_dtype, attn_implementation,
-    chunk_size, average_logps), the ``policy``, an in-memory ``ref_model`` (or None), the log-prob
-    ``path``, ``dist``, whether the policy is sharded by FSDP, the ``autocast`` context factory,
-    the ``collate`` function and the precomputation's ``batch_size``; ``train_pairs`` /
-    ``eval_pairs`` for ``precomputed``."""
+    Args: ``cfg`` (reference, output_dir, resume, chunk_size, average_logps), the run's ``parts``
+    (:class:`~sympo_ext.train.run_setup.RunParts`: the policy, the loaded reference model or None,
+    the log-prob path, the collate function, the pairs for ``precomputed``), ``dist``, whether the
+    policy is sharded by FSDP, the ``autocast`` context factory and the precomputation's
+    ``batch_size``."""
 
-    def __init__(
-        self,
-        cfg,
-        *,
-        policy: nn.Module,
-        ref_model: nn.Module | None,
-        path: str,
-        dist,
-        fsdp: bool,
-        autocast,
-        collate,
-        batch_size: int,
-        train_pairs,
-        eval_pairs,
-    ):
-        self.cfg, self.policy, self.path, self.dist, self.fsdp = cfg, policy, path, dist, fsdp
+    def __init__(self, cfg, parts, *, dist, fsdp: bool, autocast, batch_size: int):
+        policy, ref = parts.policy, parts.ref_model
+        self.cfg, self.policy, self.path, self.dist, self.fsdp = cfg, policy, parts.logps_plan.path, dist, fsdp
         self.device = dist.device
-        self.autocast, self.collate, self.batch_size = autocast, collate, batch_size
+        self.autocast, self.collate, self.batch_size = autocast, parts.collate, batch_size
         self.module: SequenceLogps | None = None  # reference="model"
         self.cache: dict | None = None  # reference="precomputed"
         if cfg.reference == "none":
             return
-        ref = ref_model
-        if ref is None and cfg.ref_model:
-            ref = load_policy(
-                cfg.ref_model,
-                torch_dtype=cfg.torch_dtype,
-                attn_implementation=cfg.attn_implementation,
-                what="--ref_model",
-            )
         if cfg.reference == "model":
             if ref is None and is_peft_model(policy):
                 self.module = self._sequence_logps(policy)  # run with the adapters off
             else:
                 self.module = self._frozen(copy.deepcopy(policy) if ref is None else ref)
         else:
-            self.cache = self._precompute(ref, train_pairs, eval_pairs)
+            self.cache = self._precompute(ref, parts.train_pairs, parts.eval_pairs)
 
     def _context(self):
         """Reference log-probs are computed with a LoRA policy's adapters off (harmless when the

@@ -1,6 +1,7 @@
 """The SymPO trainer: DPO-style preference optimisation with any ``sym_loss`` loss.
 
-It composes its rooms: the data order (:mod:`.sampling`), the reference policy
+It composes its rooms: the run's parts, loaded and checked before anything is written
+(:mod:`.run_setup`), the data order (:mod:`.sampling`), the reference policy
 (:mod:`.reference_policy`), the optimiser and schedule (:mod:`.optim`), the end of a step
 (:mod:`.step`), checkpoints (:mod:`.checkpoint`), the distributed details (:mod:`.dist`), the
 metrics log (:mod:`.metrics_log`) and what the user is told (:mod:`.reporting`).
@@ -32,28 +33,18 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..hf.loading import (
-    apply_lora,
-    check_vocabulary,
-    disable_dropout,
-    enable_gradient_checkpointing,
-    load_policy,
-    load_tokenizer,
-    set_attn_implementation,
-)
 from ..hf.logps import model_inputs
 from ..metrics import STAT_KEYS, metrics_from_stats, preference_stats
 from . import dist as D
 from . import rundir
 from .checkpoint import CheckpointManager
 from .config import ConfigError, TrainConfig
-from .datasets import prepare_datasets
-from .fingerprints import max_token_id, run_inputs
 from .metrics_log import MetricsLogger
 from .optim import optimizer_from_config
 from .policy_loss import PolicyLoss
 from .reference_policy import ReferencePolicy
 from .reporting import Reporter, StepProgress, StopSignals
+from .run_setup import load_run_parts
 from .rundir import RunDirError, run_state  # re-exported (their home is rundir.py)
 from .sampling import StepSampler, set_seed, sharded_batches
 from .step import NonFiniteLossError, optimizer_step
@@ -104,11 +95,14 @@ class Trainer:
     ):
         self.config = config
         self._config_file = config_file  # the --config file the options came from (fingerprinted)
-        self._model_arg = model
-        self._tokenizer_arg = tokenizer
-        self._ref_arg = ref_model
-        self._train_examples = train_examples
-        self._eval_examples = eval_examples
+        # What the Python API hands in memory (None: loaded from the config).
+        self._given = dict(
+            model=model,
+            tokenizer=tokenizer,
+            ref_model=ref_model,
+            train_examples=train_examples,
+            eval_examples=eval_examples,
+        )
         self.dist = None
         self.report = Reporter(lambda: self.dist is None or self.dist.is_main)
         # Graceful stop needs somewhere to save: without an output directory, Ctrl-C raises
@@ -119,92 +113,32 @@ class Trainer:
     # ------------------------------------------------------------------ setup
     def _setup(self):
         cfg, config_file = self.config, self._config_file
-        cfg.validate(need_model=self._model_arg is None, need_data=self._train_examples is None)
-        if self._train_examples is None and not cfg.output_dir:
+        need_data = self._given["train_examples"] is None
+        cfg.validate(need_model=self._given["model"] is None, need_data=need_data)
+        if need_data and not cfg.output_dir:
             raise ConfigError("--output_dir is required")
         self.dist = D.init_distributed(cfg.device)
+        ws = self.dist.world_size
         # The main process takes the run's lock here when the directory exists (see rundir.py).
         self._lock = rundir.RunLock(cfg.output_dir) if cfg.output_dir and self.dist.is_main else None
         rundir.check_output_dir(cfg, self._lock, config_file)
         D.barrier(self.dist)  # every process has checked before any writes
-        # Load everything that can fail before writing anything.
-        tok = self._tokenizer_arg
-        if tok is None:
-            tok = load_tokenizer(cfg.tokenizer or cfg.model)
-        self.tokenizer = tok
-        self.policy = self._prepare_policy()
-        self.train_pairs, self.eval_pairs, self.data_stats = prepare_datasets(
-            cfg, tok, self._train_examples, self._eval_examples
-        )
-        n, ws = len(self.train_pairs), self.dist.world_size
-        check_vocabulary(self.policy, max_id := max_token_id(self.train_pairs + self.eval_pairs))
-        inputs = run_inputs(
-            cfg,
-            train_pairs=self.train_pairs,
-            eval_pairs=self.eval_pairs,
-            model=self._model_arg,
-            ref_model=self._ref_arg,
-            tokenizer=self._tokenizer_arg,
-            config_file=config_file,
-        )
-        if cfg.resume and cfg.output_dir:
-            rundir.check_inputs_unchanged(cfg.output_dir, inputs)
-        if self._ref_arg is None and cfg.ref_model and cfg.reference != "none":  # loaded (and checked) now
-            self._ref_arg = load_policy(
-                cfg.ref_model,
-                torch_dtype=cfg.torch_dtype,
-                attn_implementation=cfg.attn_implementation,
-                what="--ref_model",
-            )
-            check_vocabulary(self._ref_arg, max_id, what="--ref_model")
-        self.sampler = StepSampler.from_config(cfg, n, world_size=ws, rank=self.dist.rank)
+        self.parts = parts = load_run_parts(cfg, self.dist, self.report, config_file=config_file, **self._given)
+        self.tokenizer, self.policy = parts.tokenizer, parts.policy
+        self.train_pairs, self.eval_pairs = parts.train_pairs, parts.eval_pairs
+        self.collate = parts.collate
+        self.sampler = StepSampler.from_config(cfg, len(self.train_pairs), world_size=ws, rank=self.dist.rank)
         self.steps_per_epoch = self.sampler.steps_per_epoch
         self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.num_epochs * self.steps_per_epoch))
         self.eval_bs = cfg.eval_batch_size or self.sampler.micro
-        if cfg.progress and (trunc := {k: v for k, v in (self.data_stats or {}).items() if v and "encoded" not in k}):
-            self.report(f"data: {trunc}")  # what the encoding truncated or dropped
-
-        from ..data import PackedCollator, PaddedCollator
-        from ..hf.probe import plan_logps
-
-        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        # The log-prob path and packing, measured on the model before anything is written.
-        self.policy.to(self.dist.device)
-        self.logps_plan = plan_logps(
-            self.policy,
-            logps_path=cfg.logps_path,
-            packed=cfg.packed,
-            probe=cfg.probe_logps_paths,
-            pad_token_id=pad,
-            vocab_size=len(tok),
-        )
-        self.logps_plan = D.broadcast_object(self.logps_plan, self.dist)  # one decision for every process
-        for note in self.logps_plan.notes:
-            self.report(note)
         # What is optimised, in words (one line per term; TRL-clashing names noted): recorded, and told
         # with --progress (like the other start-up lines; an error exit then stays one clear line).
         self.loss_description = cfg.loss_spec().describe()
         if cfg.progress:
             self.report(self.loss_description)
-        self.collate = PackedCollator() if self.logps_plan.packed else PaddedCollator(pad)
-
         # The run directory (only now: everything above could still fail).
         if cfg.output_dir and self.dist.is_main:
-            rundir.prepare_output_dir(
-                cfg,
-                self._lock,
-                {
-                    "torch": torch.__version__,
-                    "world_size": ws,
-                    "data_stats": self.data_stats,
-                    "train_pairs": n,
-                    "eval_pairs": len(self.eval_pairs),
-                    "logps_plan": self.logps_plan.to_dict(),
-                    "inputs": inputs,
-                    "loss": self.loss_description,
-                },
-                config_file,
-            )
+            rundir.prepare_output_dir(cfg, self._lock, parts.record(ws, self.loss_description), config_file)
         D.barrier(self.dist)
 
         set_seed(cfg.seed)
@@ -218,7 +152,7 @@ class Trainer:
             self.policy.config.use_cache = False
         self.policy_loss = PolicyLoss(
             self.policy,
-            path=self.logps_plan.path,
+            path=parts.logps_plan.path,
             loss_options=cfg.loss_options(reduction="sum"),
             average=cfg.average_logps,
             chunk_size=cfg.chunk_size,
@@ -226,17 +160,7 @@ class Trainer:
         )
         fsdp = self.dist.enabled and cfg.distributed == "fsdp"  # state dicts are gathered / scattered whole
         self.reference = ReferencePolicy(
-            cfg,
-            policy=self.policy,
-            ref_model=self._ref_arg,
-            path=self.logps_plan.path,
-            dist=self.dist,
-            fsdp=fsdp,
-            autocast=self._autocast,
-            collate=self.collate,
-            batch_size=self.eval_bs,
-            train_pairs=self.train_pairs,
-            eval_pairs=self.eval_pairs,
+            cfg, parts, dist=self.dist, fsdp=fsdp, autocast=self._autocast, batch_size=self.eval_bs
         )
         self.ref_module = self.reference.module
         self.module = D.wrap_model(self.policy_loss, self.policy, self.dist, cfg.distributed)
@@ -252,31 +176,6 @@ class Trainer:
             total_steps=self.total_steps,
             report=self.report,
         )
-
-    def _prepare_policy(self) -> nn.Module:
-        """Load (or take) the policy, then gradient checkpointing, dropout off, LoRA: every step that
-        can refuse the model runs here, before the run directory is touched."""
-        cfg = self.config
-        if self._model_arg is not None:
-            policy = self._model_arg
-            if cfg.attn_implementation:
-                set_attn_implementation(policy, cfg.attn_implementation)
-        else:
-            policy = load_policy(cfg.model, torch_dtype=cfg.torch_dtype, attn_implementation=cfg.attn_implementation)
-        if cfg.gradient_checkpointing:
-            enable_gradient_checkpointing(policy)
-        disable_dropout(policy)
-        if cfg.lora_r:
-            with torch.random.fork_rng(devices=[]):  # the adapters' initialisation is a function of --seed
-                torch.manual_seed(cfg.seed)
-                policy = apply_lora(
-                    policy,
-                    r=cfg.lora_r,
-                    alpha=cfg.lora_alpha,
-                    dropout=cfg.lora_dropout,
-                    target_modules=cfg.lora_target_modules,
-                )
-        return policy
 
     def _autocast(self):
         if self.use_bf16:
@@ -320,11 +219,8 @@ class Trainer:
                 (loss_sum * scale).backward()
             sums += s
         loss_at = STAT_KEYS.index("loss")
-        extra = torch.tensor(
-            [float(tokens), 0.0 if torch.isfinite(sums[loss_at]) else 1.0, float(self.signals.received is not None)],
-            dtype=torch.float64,
-            device=self.device,
-        )
+        flags = [float(tokens), float(not torch.isfinite(sums[loss_at])), float(self.signals.received is not None)]
+        extra = torch.tensor(flags, dtype=torch.float64, device=self.device)  # summed over processes
         D.all_reduce_sum(sums, self.dist)
         D.all_reduce_sum(extra, self.dist)
         mean_loss = sums[loss_at].item() / max(sums[STAT_KEYS.index("pairs")].item(), 1)
@@ -343,15 +239,9 @@ class Trainer:
         self._stop_now = bool(extra[2] > 0)
         elapsed = time.perf_counter() - t0
         m = self._finish(sums.cpu())
-        m.update(
-            {
-                "learning_rate": lr,
-                "num_tokens": int(extra[0].item()),
-                "tokens_per_second": extra[0].item() / max(elapsed, 1e-9),
-                "epoch": (step + 1) / self.steps_per_epoch,
-            }
-        )
-        m["grad_norm"] = grad_norm
+        tokens = extra[0].item()
+        m.update(learning_rate=lr, num_tokens=int(tokens), tokens_per_second=tokens / max(elapsed, 1e-9))
+        m.update(epoch=(step + 1) / self.steps_per_epoch, grad_norm=grad_norm)
         return m
 
     @torch.no_grad()
@@ -413,7 +303,7 @@ class Trainer:
             desc=f"sympo-train {cfg.loss_type}",
             enabled=cfg.progress and self.dist.is_main,
         )
-        result = TrainResult(global_step=start, output_dir=cfg.output_dir, data_stats=self.data_stats)
+        result = TrainResult(global_step=start, output_dir=cfg.output_dir, data_stats=self.parts.data_stats)
         t_start = time.perf_counter()
         step = start
         last = {}
