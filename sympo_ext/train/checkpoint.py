@@ -1,7 +1,7 @@
 """Atomic, verifiable checkpoints of a run: :class:`CheckpointManager` orchestrates the saves and
 resumes (RNG states of every process, failure agreement across processes, the trainer state, the
 final model); the file layer (atomic writes, manifest, verification, pruning) is
-:mod:`sympo_ext.train.checkpoint_files`, whose names are re-exported here.
+:mod:`sympo_ext.train.checkpoint_files`.
 
 Layout of a run directory::
 
@@ -29,59 +29,23 @@ import torch  # noqa: F401 - tests patch torch.save through this module (ckpt.to
 from ..hf.loading import adapter_state_dict, is_peft_model, load_adapter_state_dict, save_pretrained_final
 from . import dist as D
 from .checkpoint_files import (
-    CHECKPOINT_RE,
-    CHECKPOINTS_DIR,
-    MANIFEST,
-    CheckpointError,
     CheckpointWriteError,
-    atomic_torch_save,
-    atomic_write_text,
     capture_rng,
     checkpoint_dir,
     full_model_state,
     full_optim_state,
     latest_checkpoint,
-    list_checkpoints,
-    load_checkpoint,
     load_full_state,
     load_resumable,
     nonfinite_entries,
-    prune_checkpoints,
-    remove_stale_tmp,
     restore_rng,
     save_checkpoint,
-    verify_checkpoint,
     write_failure,
 )
 from .rundir import RunDirError, record_extension
 from .step import NonFiniteLossError
 
-__all__ = [
-    "CheckpointManager",
-    "capture_rng",
-    "restore_rng",
-    "latest_checkpoint",
-    "atomic_write_text",
-    "atomic_torch_save",
-    "list_checkpoints",
-    "save_checkpoint",
-    "load_checkpoint",
-    "load_resumable",
-    "verify_checkpoint",
-    "nonfinite_entries",
-    "prune_checkpoints",
-    "write_failure",
-    "full_model_state",
-    "full_optim_state",
-    "load_full_state",
-    "remove_stale_tmp",
-    "checkpoint_dir",
-    "CheckpointError",
-    "CheckpointWriteError",
-    "CHECKPOINT_RE",
-    "CHECKPOINTS_DIR",
-    "MANIFEST",
-]
+__all__ = ["CheckpointManager"]
 
 
 class CheckpointManager:

@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None, *, run_demo=None) -> int:
     the ``sympo-train`` console script (:mod:`sympo_ext.cli`), which sits above both the trainer and the
     experiments the demo lives in (the trainer never imports the experiments)."""
     from ..data import DataError
-    from .checkpoint import CheckpointError, CheckpointWriteError
+    from .checkpoint_files import CheckpointError, CheckpointWriteError
     from .rundir import RunDirError
 
     parser = build_parser()

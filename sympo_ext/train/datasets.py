@@ -9,6 +9,9 @@ from ..noise import inject_label_noise
 
 __all__ = ["prepare_datasets"]
 
+# The options of TrainConfig that PreferenceTokenizer takes, under the same names.
+ENCODING_OPTIONS = ("max_length", "max_prompt_length", "truncation_mode", "empty_policy", "too_long_policy")
+
 
 def prepare_datasets(config, tokenizer, train_examples=None, eval_examples=None):
     """Load, noise, split and tokenise the pairs of a run; returns (train_pairs, eval_pairs, stats).
@@ -36,14 +39,7 @@ def prepare_datasets(config, tokenizer, train_examples=None, eval_examples=None)
         n_eval = max(1, int(round(config.eval_fraction * len(train_examples))))
         eval_examples = [train_examples[i] for i in sorted(order[:n_eval])]
         train_examples = [train_examples[i] for i in sorted(order[n_eval:])]
-    ptok = PreferenceTokenizer(
-        tokenizer,
-        max_length=config.max_length,
-        max_prompt_length=config.max_prompt_length,
-        truncation_mode=config.truncation_mode,
-        empty_policy=config.empty_policy,
-        too_long_policy=config.too_long_policy,
-    )
+    ptok = PreferenceTokenizer(tokenizer, **{name: getattr(config, name) for name in ENCODING_OPTIONS})
     train = PreferenceDataset.from_examples(train_examples, ptok)
     stats = {"train/" + k: v for k, v in train.stats.items()}
     evals = None

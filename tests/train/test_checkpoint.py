@@ -19,7 +19,8 @@ import torch
 
 from sympo_ext.train import checkpoint as ckpt
 from sympo_ext.train import checkpoint_files
-from sympo_ext.train.checkpoint import (
+from sympo_ext.train import checkpoint_files as files
+from sympo_ext.train.checkpoint_files import (
     CheckpointError,
     CheckpointWriteError,
     latest_checkpoint,
@@ -52,7 +53,7 @@ def _save(ck, step, keep=0):
         optim_state=optim,
         keep=keep,
         trainer_state={"scheduler": {"last_epoch": step}, "world_size": 1},
-        rng_states=[ckpt.capture_rng()],
+        rng_states=[files.capture_rng()],
     )
 
 
@@ -205,10 +206,10 @@ def test_torch_save_failure_message_is_clear(tmp_path, monkeypatch):
 
 def test_atomic_torch_save_failure_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "ref_logps.pt"
-    ckpt.atomic_torch_save({"x": torch.ones(3)}, str(path))
+    files.atomic_torch_save({"x": torch.ones(3)}, str(path))
     full_disk(monkeypatch, budget=10)
     with pytest.raises(CheckpointWriteError, match="no space left"):
-        ckpt.atomic_torch_save({"x": torch.zeros(1000)}, str(path))
+        files.atomic_torch_save({"x": torch.zeros(1000)}, str(path))
     monkeypatch.undo()
     assert torch.equal(torch.load(path, weights_only=True)["x"], torch.ones(3))
     assert os.listdir(tmp_path) == ["ref_logps.pt"]  # the temporary file is gone
@@ -258,8 +259,8 @@ def test_nonfinite_entries():
         "n": torch.tensor([1, 2]),
         "e": torch.empty(0),
     }
-    assert ckpt.nonfinite_entries(state) == ["b", "c"]
-    assert ckpt.nonfinite_entries({"a": torch.ones(2)}) == []
+    assert files.nonfinite_entries(state) == ["b", "c"]
+    assert files.nonfinite_entries({"a": torch.ones(2)}) == []
 
 
 def test_resume_equals_uninterrupted(tok, tmp_path):

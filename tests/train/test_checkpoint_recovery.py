@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from sympo_ext.train import checkpoint_files
-from sympo_ext.train.checkpoint import list_checkpoints, verify_checkpoint
+from sympo_ext.train.checkpoint_files import list_checkpoints, verify_checkpoint
 from sympo_ext.train.metrics_log import read_metrics
 from sympo_ext.train.rundir import LOCK_NAME
 

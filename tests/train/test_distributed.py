@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from sympo_ext.train.checkpoint import list_checkpoints
+from sympo_ext.train.checkpoint_files import list_checkpoints
 from sympo_ext.train.metrics_log import read_metrics
 
 from .helpers import ENV, ROOT, cli_base, run_cli

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from sympo_ext.errors import ConfigError
-from sympo_ext.train.checkpoint import verify_checkpoint
+from sympo_ext.train.checkpoint_files import verify_checkpoint
 from sympo_ext.train.cli import main as cli_main
 from sympo_ext.train.fingerprints import changed_inputs, path_fingerprint
 from sympo_ext.train.sampling import epoch_order

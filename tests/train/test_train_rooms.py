@@ -14,6 +14,7 @@ from torch import nn
 
 from sympo_ext.data import EncodedPair
 from sympo_ext.train import checkpoint as ckpt
+from sympo_ext.train import checkpoint_files as files
 from sympo_ext.train.dist import DistInfo
 from sympo_ext.train.fingerprints import pairs_fingerprint
 from sympo_ext.train.optim import make_optimizer, make_scheduler, warmup_cosine
@@ -184,7 +185,7 @@ def test_checkpoint_manager_saves_and_resumes_exactly(tmp_path):
     opt.step()
     sched.step()
     path = m.save(7)
-    assert path == os.path.join(ckpt.checkpoint_dir(out), "step-000007") and m.last == path
+    assert path == os.path.join(files.checkpoint_dir(out), "step-000007") and m.last == path
     state = torch.load(os.path.join(path, "trainer_state.pt"), weights_only=False)
     assert state["data_position"] == {"epoch": 1, "batch_in_epoch": 2, "pairs_seen": 28}
     expect_rand = torch.rand(3)
@@ -206,7 +207,7 @@ def test_checkpoint_manager_refusals_and_a_run_without_checkpoints(tmp_path):
         model.bias[0] = math.nan
     with pytest.raises(NonFiniteLossError, match="after step 3 .*bias.*none written yet"):
         m.save(3)
-    assert not os.path.isdir(ckpt.checkpoint_dir(str(tmp_path)))
+    assert not os.path.isdir(files.checkpoint_dir(str(tmp_path)))
     assert (
         ckpt.CheckpointManager(
             _Cfg(None),
