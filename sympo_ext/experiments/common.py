@@ -75,6 +75,19 @@ def run_tasks(
     return results
 
 
+# The TrainConfig options of a training that stays in this process (self-checks, tests, benchmarks):
+# no output directory, saved model, progress bar or TensorBoard; a log row every step.
+IN_MEMORY_RUN = dict(output_dir=None, save_final_model=False, progress=False, tensorboard="off", logging_steps=1)
+
+
+def in_memory_config(**options):
+    """A :class:`~sympo_ext.train.config.TrainConfig` of :data:`IN_MEMORY_RUN` and ``options``
+    (which take precedence)."""
+    from ..train.config import TrainConfig
+
+    return TrainConfig(**{**IN_MEMORY_RUN, **options})
+
+
 def machine_info() -> str:
     """One line describing the CPU / GPU / torch this ran on (for results documents; the
     thread count is this process's, workers set their own)."""
