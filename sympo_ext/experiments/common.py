@@ -257,15 +257,13 @@ def paired_markdown(
 def metric_tables(summary, metrics, labels: dict, losses, noises, *, row_label, col_label=str, bold_best) -> list[str]:
     """Markdown parts: per metric, a heading (``labels[metric]``) and its :func:`pivot_markdown`
     table, one row per loss and one column per noise setting (``bold_best(metric)``: bold the best?)."""
+    axes = dict(row_key="loss", col_key="noise", row_order=losses, col_order=noises)
     parts = []
     for metric in metrics:
-        parts.append(f"\n### {labels[metric]} (`{metric}`)\n")
-        pivot = dict(row_order=losses, col_order=noises, row_label=row_label, col_label=col_label)
-        parts.append(
-            pivot_markdown(
-                summary, row_key="loss", col_key="noise", metric=metric, bold_best=bold_best(metric), **pivot
-            )
+        table = pivot_markdown(
+            summary, metric=metric, row_label=row_label, col_label=col_label, bold_best=bold_best(metric), **axes
         )
+        parts += [f"\n### {labels[metric]} (`{metric}`)\n", table]
     return parts
 
 
@@ -274,12 +272,10 @@ def paired_tables(rows, metrics, losses, noises, heading: str, explanation: str,
     of each loss against logistic (DPO's loss), one column per noise setting."""
     parts = []
     for metric in metrics:
-        parts += [f"\n### {heading}: `{metric}`\n", explanation]
-        parts.append(
-            paired_markdown(
-                rows, baseline="logistic", metric=metric, lines=losses, col_order=noises, row_label=row_label
-            )
+        table = paired_markdown(
+            rows, baseline="logistic", metric=metric, lines=losses, col_order=noises, row_label=row_label
         )
+        parts += [f"\n### {heading}: `{metric}`\n", explanation, table]
     return parts
 
 
