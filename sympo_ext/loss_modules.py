@@ -239,7 +239,7 @@ class SymPOLoss(PairLossModule):
         pair_labels: torch.Tensor | None = None,
         weights: torch.Tensor | None = None,
     ) -> PairOutputs:
-        """The loss and the per-pair rewards / log-probs (same arguments as ``forward``)."""
+        """The loss and the per-pair rewards / log-probs (``forward``'s arguments, see the class docstring)."""
         logps = sequence_logps(
             logits,
             labels,
@@ -334,7 +334,7 @@ class FusedLinearSymPOLoss(PairLossModule):
         pair_labels: torch.Tensor | None = None,
         weights: torch.Tensor | None = None,
     ) -> PairOutputs:
-        """The loss and the per-pair rewards / log-probs (same arguments as ``forward``)."""
+        """The loss and the per-pair rewards / log-probs (``forward``'s arguments, see the class docstring)."""
         if (ref_chosen_logps is None) != (ref_rejected_logps is None):
             raise ValueError(
                 "FusedLinearSymPOLoss: give both ref_chosen_logps and ref_rejected_logps, or neither (reference-free)"
