@@ -19,7 +19,7 @@ from .fused_linear.logps_op import fused_linear_sequence_logps
 from .fused_linear.loss_fused import LossFusedOptions, PairInputs, loss_fused
 from .losses import DEFAULT_BETA, LOSSES, REDUCTIONS, LossSpec, params_doc
 from .metrics import preference_metrics
-from .ops import sequence_logps, sym_loss
+from .ops import sequence_logps
 from .sequences import inverse_counts, per_sequence_sum, sequence_ids
 
 __all__ = ["PairLossModule", "SymPOLoss", "FusedLinearSymPOLoss", "SymPOLossOutput", "PairOutputs"]
@@ -138,6 +138,33 @@ class PairLossModule(nn.Module):
         nll = nll_per_pair(chosen_logps, chosen_counts, self.average)
         return out.loss + self.nll_weight * _reduce(nll, self.reduction).to(out.loss.dtype), nll.detach()
 
+    def forward(self, *inputs, **options) -> SymPOLossOutput:
+        """``(loss, metrics)``: :meth:`pair_outputs` (same arguments) reduced to TRL's batch metrics."""
+        out = self.pair_outputs(*inputs, **options)
+        return SymPOLossOutput(out.loss, out.metrics(options.get("pair_labels")))
+
+    def _sym_loss_outputs(self, logps, labels, cu_seqlens, ref_chosen_logps, ref_rejected_logps, pair_labels, weights):
+        """:class:`PairOutputs` of the sequence log-probs ``logps`` [2B] ([chosen; rejected]): the pair
+        loss and the rewards from one :func:`sympo_ext.sym_loss` launch, plus the NLL term."""
+        pairs = logps.shape[0] // 2
+        chosen, rejected = logps[:pairs], logps[pairs:]
+        # sym_loss checks the reference tensors (both or neither, one entry per pair).
+        out = _ops.sym_loss(
+            chosen,
+            rejected,
+            ref_chosen_logps,
+            ref_rejected_logps,
+            labels=pair_labels,
+            weights=weights,
+            return_rewards=True,
+            **self.sym_loss_kwargs(),
+        )
+        counts = self._counts(labels, logps.shape[0], cu_seqlens)[:pairs] if self.nll_weight else None
+        loss, nll = self._with_nll(out, chosen, counts)
+        return PairOutputs(
+            loss, out.chosen_rewards, out.rejected_rewards, out.margins, chosen.detach(), rejected.detach(), nll
+        )
+
     def _counts(self, labels: torch.Tensor, num_seqs: int, cu_seqlens) -> torch.Tensor:
         """Counted tokens per sequence, from the labels (no second pass over the logits)."""
         seq = None if cu_seqlens is None else sequence_ids(cu_seqlens, labels.numel(), labels.device)
@@ -201,28 +228,6 @@ class SymPOLoss(PairLossModule):
         super().__init__(loss_type, beta, **options)
         self.inplace_backward = inplace_backward
 
-    def forward(
-        self,
-        logits: torch.Tensor,
-        labels: torch.Tensor,
-        ref_chosen_logps: torch.Tensor | None = None,
-        ref_rejected_logps: torch.Tensor | None = None,
-        *,
-        cu_seqlens: torch.Tensor | None = None,
-        pair_labels: torch.Tensor | None = None,
-        weights: torch.Tensor | None = None,
-    ) -> SymPOLossOutput:
-        out = self.pair_outputs(
-            logits,
-            labels,
-            ref_chosen_logps,
-            ref_rejected_logps,
-            cu_seqlens=cu_seqlens,
-            pair_labels=pair_labels,
-            weights=weights,
-        )
-        return SymPOLossOutput(out.loss, out.metrics(pair_labels))
-
     def pair_outputs(
         self,
         logits: torch.Tensor,
@@ -234,7 +239,7 @@ class SymPOLoss(PairLossModule):
         pair_labels: torch.Tensor | None = None,
         weights: torch.Tensor | None = None,
     ) -> PairOutputs:
-        """The loss and the per-pair rewards / log-probs (same arguments as ``forward``)."""
+        """The loss and the per-pair rewards / log-probs (``forward``'s arguments, see the class docstring)."""
         logps = sequence_logps(
             logits,
             labels,
@@ -249,24 +254,8 @@ class SymPOLoss(PairLossModule):
                 f"SymPOLoss: expected the concatenated batch [chosen; rejected] (an even number of "
                 f"sequences), got {num_seqs}"
             )
-        half = num_seqs // 2
-        chosen, rejected = logps[:half], logps[half:]
-        # sym_loss checks the reference tensors (both or neither, one entry per pair).
-        out = sym_loss(
-            chosen,
-            rejected,
-            None if ref_chosen_logps is None else ref_chosen_logps.detach(),
-            None if ref_rejected_logps is None else ref_rejected_logps.detach(),
-            labels=pair_labels,
-            weights=weights,
-            **self.sym_loss_kwargs(),
-            return_rewards=True,
-        )
-        counts = self._counts(labels, num_seqs, cu_seqlens)[:half] if self.nll_weight else None
-        loss, nll = self._with_nll(out, chosen, counts)
-        return PairOutputs(
-            loss, out.chosen_rewards, out.rejected_rewards, out.margins, chosen.detach(), rejected.detach(), nll
-        )
+        refs = (None if ref is None else ref.detach() for ref in (ref_chosen_logps, ref_rejected_logps))
+        return self._sym_loss_outputs(logps, labels, cu_seqlens, *refs, pair_labels, weights)
 
 
 class FusedLinearSymPOLoss(PairLossModule):
@@ -332,32 +321,6 @@ class FusedLinearSymPOLoss(PairLossModule):
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, chunk_size={self.chunk_size}, fuse_backward={self.fuse_backward}"
 
-    def forward(
-        self,
-        hidden: torch.Tensor,
-        weight: torch.Tensor,
-        labels: torch.Tensor,
-        ref_chosen_logps: torch.Tensor | None = None,
-        ref_rejected_logps: torch.Tensor | None = None,
-        *,
-        bias: torch.Tensor | None = None,
-        cu_seqlens: torch.Tensor | None = None,
-        pair_labels: torch.Tensor | None = None,
-        weights: torch.Tensor | None = None,
-    ) -> SymPOLossOutput:
-        out = self.pair_outputs(
-            hidden,
-            weight,
-            labels,
-            ref_chosen_logps,
-            ref_rejected_logps,
-            bias=bias,
-            cu_seqlens=cu_seqlens,
-            pair_labels=pair_labels,
-            weights=weights,
-        )
-        return SymPOLossOutput(out.loss, out.metrics(pair_labels))
-
     def pair_outputs(
         self,
         hidden: torch.Tensor,
@@ -371,7 +334,7 @@ class FusedLinearSymPOLoss(PairLossModule):
         pair_labels: torch.Tensor | None = None,
         weights: torch.Tensor | None = None,
     ) -> PairOutputs:
-        """The loss and the per-pair rewards / log-probs (same arguments as ``forward``)."""
+        """The loss and the per-pair rewards / log-probs (``forward``'s arguments, see the class docstring)."""
         if (ref_chosen_logps is None) != (ref_rejected_logps is None):
             raise ValueError(
                 "FusedLinearSymPOLoss: give both ref_chosen_logps and ref_rejected_logps, or neither (reference-free)"
@@ -393,22 +356,9 @@ class FusedLinearSymPOLoss(PairLossModule):
             if value is not None and (not isinstance(value, torch.Tensor) or tuple(value.shape) != (pairs,)):
                 shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
                 raise ValueError(f"FusedLinearSymPOLoss: {name} must be a tensor of shape [B={pairs}], got {shape}")
-        loss_kw = self.sym_loss_kwargs()
         needs = (hidden.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad)
         pair = PairInputs(ref_chosen_logps, ref_rejected_logps, pair_labels, weights)
-        counts = self._counts(labels, num_seqs, cu_seqlens)[:pairs] if self.nll_weight else None
-        if self._use_loss_fused(needs, pair):
-            opts = LossFusedOptions(
-                int(self.ignore_index),
-                bool(self.average),
-                int(self.chunk_size or 0),
-                loss_kw,
-                needs,
-                float(self.nll_weight),
-            )
-            loss, rewards, logps = loss_fused(hidden, weight, bias, labels, cu_seqlens, pair, opts)
-            nll = nll_per_pair(logps[:pairs], counts, self.average) if self.nll_weight else None
-        else:
+        if not self._use_loss_fused(needs, pair):
             logps = fused_linear_sequence_logps(
                 hidden,
                 weight,
@@ -419,26 +369,22 @@ class FusedLinearSymPOLoss(PairLossModule):
                 cu_seqlens=cu_seqlens,
                 chunk_size=self.chunk_size,
             )
-            out = _ops.sym_loss(
-                logps[:pairs],
-                logps[pairs:],
-                ref_chosen_logps,
-                ref_rejected_logps,
-                labels=pair_labels,
-                weights=weights,
-                return_rewards=True,
-                **loss_kw,
-            )
-            loss, nll = self._with_nll(out, logps[:pairs], counts)
-            rewards = torch.stack([out.chosen_rewards, out.rejected_rewards, out.margins])
+            return self._sym_loss_outputs(logps, labels, cu_seqlens, *pair)
+        opts = LossFusedOptions(
+            int(self.ignore_index),
+            bool(self.average),
+            int(self.chunk_size or 0),
+            self.sym_loss_kwargs(),
+            needs,
+            float(self.nll_weight),
+        )
+        loss, rewards, logps = loss_fused(hidden, weight, bias, labels, cu_seqlens, pair, opts)
+        nll = None
+        if self.nll_weight:
+            counts = self._counts(labels, num_seqs, cu_seqlens)[:pairs]
+            nll = nll_per_pair(logps[:pairs], counts, self.average).detach()
         return PairOutputs(
-            loss,
-            rewards[0],
-            rewards[1],
-            rewards[2],
-            logps[:pairs].detach(),
-            logps[pairs:].detach(),
-            None if nll is None else nll.detach(),
+            loss, rewards[0], rewards[1], rewards[2], logps[:pairs].detach(), logps[pairs:].detach(), nll
         )
 
     def _use_loss_fused(self, needs: tuple[bool, bool, bool], pair: PairInputs) -> bool:

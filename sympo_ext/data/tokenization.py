@@ -91,13 +91,9 @@ class PreferenceTokenizer:
             if value not in ("skip", "error"):
                 raise ValueError(f"{name} must be 'skip' or 'error', got {value!r}")
         self.tokenizer = tokenizer
-        self.max_length = max_length
-        self.max_prompt_length = max_prompt_length
-        self.truncation_mode = truncation_mode
-        self.empty_policy = empty_policy
-        self.too_long_policy = too_long_policy
-        self.add_bos = add_bos
-        self.add_eos = add_eos
+        self.max_length, self.max_prompt_length, self.truncation_mode = max_length, max_prompt_length, truncation_mode
+        self.empty_policy, self.too_long_policy = empty_policy, too_long_policy
+        self.add_bos, self.add_eos = add_bos, add_eos
         self.stats: dict[str, int] = {k: 0 for k in DATA_STAT_KEYS}
         self._warned: set[str] = set()
         self._roles: tuple | None = None  # (chat template, the roles it knows)

@@ -7,6 +7,7 @@ over seeds and plot them.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import math
 import multiprocessing as mp
@@ -15,11 +16,11 @@ import platform
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
-from ..losses import LOSSES
+from ..losses import LOSSES, canonical_name
 
 # --------------------------------------------------------------------------- #
 # running
@@ -73,6 +74,19 @@ def run_tasks(
     finally:
         bar.close()
     return results
+
+
+# The TrainConfig options of a training that stays in this process (self-checks, tests, benchmarks):
+# no output directory, saved model, progress bar or TensorBoard; a log row every step.
+IN_MEMORY_RUN = dict(output_dir=None, save_final_model=False, progress=False, tensorboard="off", logging_steps=1)
+
+
+def in_memory_config(**options):
+    """A :class:`~sympo_ext.train.config.TrainConfig` of :data:`IN_MEMORY_RUN` and ``options``
+    (which take precedence)."""
+    from ..train.config import TrainConfig
+
+    return TrainConfig(**{**IN_MEMORY_RUN, **options})
 
 
 def machine_info() -> str:
@@ -240,6 +254,31 @@ def paired_markdown(
     return "\n".join(out)
 
 
+def metric_tables(summary, metrics, labels: dict, losses, noises, *, row_label, col_label=str, bold_best) -> list[str]:
+    """Markdown parts: per metric, a heading (``labels[metric]``) and its :func:`pivot_markdown`
+    table, one row per loss and one column per noise setting (``bold_best(metric)``: bold the best?)."""
+    axes = dict(row_key="loss", col_key="noise", row_order=losses, col_order=noises)
+    parts = []
+    for metric in metrics:
+        table = pivot_markdown(
+            summary, metric=metric, row_label=row_label, col_label=col_label, bold_best=bold_best(metric), **axes
+        )
+        parts += [f"\n### {labels[metric]} (`{metric}`)\n", table]
+    return parts
+
+
+def paired_tables(rows, metrics, losses, noises, heading: str, explanation: str, *, row_label) -> list[str]:
+    """Markdown parts: per metric, a heading, ``explanation`` and the :func:`paired_markdown` table
+    of each loss against logistic (DPO's loss), one column per noise setting."""
+    parts = []
+    for metric in metrics:
+        table = paired_markdown(
+            rows, baseline="logistic", metric=metric, lines=losses, col_order=noises, row_label=row_label
+        )
+        parts += [f"\n### {heading}: `{metric}`\n", explanation, table]
+    return parts
+
+
 # --------------------------------------------------------------------------- #
 # plots
 # --------------------------------------------------------------------------- #
@@ -335,3 +374,88 @@ def plot_lines(
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+# --------------------------------------------------------------------------- #
+# the command line of a grid experiment (losses x noise x seeds)
+# --------------------------------------------------------------------------- #
+
+
+def grid_parser(
+    prog: str, description: str, *, out: str, quick_help: str, seeds_help: str, losses_help: str, noise_type, noise_help
+) -> argparse.ArgumentParser:
+    """The flags every grid experiment has first: ``--quick``, ``--out``, ``--seeds``, ``--losses``
+    (any loss name or alias) and ``--noise`` (values of ``noise_type``)."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--out", default=out, help="output directory (CSV, summary, plots)")
+    p.add_argument("--seeds", type=int, nargs="+", help=seeds_help)
+    p.add_argument("--losses", nargs="+", type=canonical_name, metavar="LOSS", help=losses_help)
+    p.add_argument("--noise", nargs="+", type=noise_type, help=noise_help)
+    return p
+
+
+def add_run_flags(p: argparse.ArgumentParser, *, threads_help: str, report_help: str) -> argparse.ArgumentParser:
+    """The flags every grid experiment has last: ``--workers``, ``--threads``, ``--report-only``,
+    ``--no-plots``, ``--no-progress``."""
+    p.add_argument("--workers", type=int, default=1, help="worker processes (each 1 torch thread by default)")
+    p.add_argument("--threads", type=int, default=1, help=threads_help)
+    p.add_argument("--report-only", action="store_true", help=report_help)
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def run_options(args) -> dict:
+    """:func:`run_tasks`' options from the flags of :func:`add_run_flags`."""
+    return dict(workers=args.workers, threads=args.threads, progress=not args.no_progress)
+
+
+def given(**flags) -> dict:
+    """The flags that were given (not None): a preset's overrides."""
+    return {k: v for k, v in flags.items() if v is not None}
+
+
+def grid_axes(args, *, losses: tuple, noises: tuple, seeds: tuple) -> tuple[tuple, tuple, tuple]:
+    """(losses, noises, seeds) of the command line: each flag's values, else the (quick, full)
+    default pair's quick or full one."""
+    pick = 0 if args.quick else 1
+    return tuple(
+        tuple(value if value is not None else default[pick])
+        for value, default in ((args.losses, losses), (args.noise, noises), (args.seeds, seeds))
+    )
+
+
+def stored_axes(args, rows, losses, noises, noises_of_rows) -> tuple[tuple, tuple]:
+    """(losses, noises) of a --report-only run: those of the stored ``rows`` (the losses in their
+    order, the noise settings by ``noises_of_rows(rows)``) where the flags named none."""
+    if args.losses is None:
+        losses = tuple(dict.fromkeys(r["loss"] for r in rows))
+    return losses, noises_of_rows(rows) if args.noise is None else noises
+
+
+def print_plan(args, setting: str, losses, noise_names, seeds, note: str = "") -> None:
+    """What a grid experiment is about to run (or re-render), on stdout."""
+    print(f"machine: {machine_info()}")
+    print(setting)
+    print(f"losses: {', '.join(losses)}\nnoise: {', '.join(noise_names)}\nseeds: {seeds}")
+    print(f"workers: {args.workers} x {args.threads} torch thread(s){note}", flush=True)
+
+
+class GridReport(NamedTuple):
+    """How a grid experiment reports its rows: the metrics it summarises over seeds, the summary's
+    markdown ``markdown(rows, losses, noises)`` and its plots ``plots(rows, losses, noises, out)``."""
+
+    metrics: Sequence[str]
+    markdown: Callable[..., str]
+    plots: Callable[..., list[Path]]
+
+    def write(self, rows, losses, noises, stem: Path, header: str, *, plots: bool = True) -> None:
+        """``<stem>.csv`` (the summary) and ``<stem>.md`` (``header`` + the markdown); prints the
+        markdown, and the paths of the plots (made in stem's folder)."""
+        write_csv(summarize(rows, ["loss", "noise"], self.metrics), stem.with_name(stem.name + ".csv"))
+        text = self.markdown(rows, losses, noises)
+        stem.with_name(stem.name + ".md").write_text(header + text)
+        print(text)
+        for path in self.plots(rows, list(losses), noises, stem.parent) if plots else ():
+            print(f"plot: {path}")

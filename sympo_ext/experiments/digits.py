@@ -63,7 +63,7 @@ from .digits_data import (  # noqa: F401 (bt_preferences, build_data, make_pairs
     noisy_labels,
     split_by_image,
 )
-from .digits_report import METRIC_LABELS, load_runs, make_plots, summary_markdown  # noqa: F401
+from .digits_report import METRIC_LABELS, REPORT, load_runs, make_plots, summary_markdown  # noqa: F401
 
 # --------------------------------------------------------------------------- #
 # model, training, metrics
@@ -196,19 +196,7 @@ def run_one(task: tuple) -> dict:
         "n_train_pairs": len(data.train_pairs),
         "n_test_pairs": len(data.test_pairs),
         "flip_rate": flipped.float().mean().item(),
-        **{
-            k: metrics[k]
-            for k in (
-                "train_acc_noisy",
-                "train_acc_true",
-                "test_acc_true",
-                "test_acc_order",
-                "test_spearman",
-                "oracle_acc_true",
-                "reward_min",
-                "reward_max",
-            )
-        },
+        **metrics,  # evaluate()'s: the accuracies, the Spearman, the oracle, the reward range
         "final_train_loss": final_loss,
         "seconds": time.perf_counter() - t0,
     }
@@ -278,46 +266,35 @@ def tune(seed: int = 100, *, grid=TUNE_GRID, workers: int = 1, progress: bool = 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m sympo_ext.experiments.digits",
-        description="Digits-preference reward learning under label noise (SymPO Section 5.1 on sklearn digits).",
-    )
-    p.add_argument("--quick", action="store_true", help="CI preset: 4 losses x 3 noise levels x 1 seed, 20 epochs")
-    p.add_argument("--out", default="runs/digits", help="output directory (CSV, summary, plots)")
-    p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: 0..4, quick: 0)")
-    p.add_argument(
-        "--losses",
-        nargs="+",
-        type=canonical_name,
-        metavar="LOSS",
-        help="losses: any sympo_ext loss name or alias (default: the 11 of ALL_LOSSES)",
-    )
-    p.add_argument(
-        "--noise",
-        nargs="+",
-        type=NoiseSetting.parse,
-        help="noise settings: EPS (symmetric) or EPS_POS:EPS_NEG (asymmetric); "
+    p = common.grid_parser(
+        "python -m sympo_ext.experiments.digits",
+        "Digits-preference reward learning under label noise (SymPO Section 5.1 on sklearn digits).",
+        out="runs/digits",
+        quick_help="CI preset: 4 losses x 3 noise levels x 1 seed, 20 epochs",
+        seeds_help="seeds (default: 0..4, quick: 0)",
+        losses_help="losses: any sympo_ext loss name or alias (default: the 11 of ALL_LOSSES)",
+        noise_type=NoiseSetting.parse,
+        noise_help="noise settings: EPS (symmetric) or EPS_POS:EPS_NEG (asymmetric); "
         "default 0 0.1 0.2 0.3 0.4 0.1:0.3 0.3:0.1 0.2:0.4",
     )
     p.add_argument("--epochs", type=int, help="override the preset's epochs")
     p.add_argument("--lr", type=float, help="override the learning rate")
     p.add_argument("--weight-decay", type=float, help="override the AdamW weight decay")
     p.add_argument("--clamp", type=float, help="override the reward clamp c (output in [-c, c])")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (each 1 torch thread by default)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     p.add_argument(
         "--tune",
         action="store_true",
         help="score the hyper-parameter grid on a validation split of the training images and exit",
     )
-    p.add_argument(
-        "--report-only",
-        action="store_true",
-        help="re-render summary.md/summary.csv/plots from OUT/runs.csv without training",
+    return common.add_run_flags(
+        p,
+        threads_help="torch threads per worker",
+        report_help="re-render summary.md/summary.csv/plots from OUT/runs.csv without training",
     )
-    p.add_argument("--no-plots", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
-    return p
+
+
+def _noises_of_rows(rows) -> tuple:
+    return tuple(NoiseSetting.parse(n) for n in dict.fromkeys(r["noise"] for r in rows))
 
 
 def main(argv=None) -> list[dict]:
@@ -332,34 +309,23 @@ def main(argv=None) -> list[dict]:
         print(f"tuning: {len(TUNE_GRID) * len(TUNE_LOSSES) * len(TUNE_NOISE)} runs in {time.perf_counter() - t0:.0f} s")
         return results
     cfg = QUICK_CONFIG if args.quick else DigitsConfig()
-    overrides = {
-        k: v
-        for k, v in (
-            ("epochs", args.epochs),
-            ("lr", args.lr),
-            ("weight_decay", args.weight_decay),
-            ("clamp", args.clamp),
-        )
-        if v is not None
-    }
-    cfg = replace(cfg, **overrides)
-    losses = tuple(args.losses or (QUICK_LOSSES if args.quick else ALL_LOSSES))
-    noises = tuple(args.noise or (QUICK_NOISE if args.quick else SYMMETRIC_NOISE + ASYMMETRIC_NOISE))
-    seeds = tuple(args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else FULL_SEEDS))
+    cfg = replace(cfg, **common.given(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, clamp=args.clamp))
+    losses, noises, seeds = common.grid_axes(
+        args,
+        losses=(QUICK_LOSSES, ALL_LOSSES),
+        noises=(QUICK_NOISE, SYMMETRIC_NOISE + ASYMMETRIC_NOISE),
+        seeds=(QUICK_SEEDS, FULL_SEEDS),
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-
-    print(f"machine: {common.machine_info()}")
-    print(f"config: {asdict(cfg)}")
-    print(f"losses: {', '.join(losses)}\nnoise: {', '.join(n.name for n in noises)}\nseeds: {seeds}")
-    print(f"workers: {args.workers} x {args.threads} torch thread(s); label noise: sympo_ext.noise.flip_labels")
+    noise_names = [n.name for n in noises]
+    common.print_plan(
+        args, f"config: {asdict(cfg)}", losses, noise_names, seeds, "; label noise: sympo_ext.noise.flip_labels"
+    )
     t0 = time.perf_counter()
     if args.report_only:
         rows = load_runs(out / "runs.csv")
-        if args.losses is None:
-            losses = tuple(dict.fromkeys(r["loss"] for r in rows))
-        if args.noise is None:
-            noises = tuple(NoiseSetting.parse(n) for n in dict.fromkeys(r["noise"] for r in rows))
+        losses, noises = common.stored_axes(args, rows, losses, noises, _noises_of_rows)
         wall = float("nan")
         first = rows[0]
         cfg = replace(
@@ -371,21 +337,12 @@ def main(argv=None) -> list[dict]:
             batch_size=int(first["batch_size"]),
         )
     else:
-        rows = run_grid(
-            losses, noises, seeds, cfg, workers=args.workers, threads=args.threads, progress=not args.no_progress
-        )
+        rows = run_grid(losses, noises, seeds, cfg, **common.run_options(args))
         wall = time.perf_counter() - t0
         common.write_csv(rows, out / "runs.csv", CSV_COLUMNS)
-    summ = common.summarize(rows, ["loss", "noise"], METRICS)
-    common.write_csv(summ, out / "summary.csv")
-    md = summary_markdown(rows, losses, noises)
     timing = "re-rendered from runs.csv" if args.report_only else f"in {wall:.0f} s wall ({args.workers} worker(s))"
     header = f"# Digits preference: summary\n\n{len(rows)} runs {timing}; config: `{asdict(cfg)}`\n\n"
-    (out / "summary.md").write_text(header + md)
-    print(md)
-    if not args.no_plots:
-        for path in make_plots(rows, list(losses), noises, out):
-            print(f"plot: {path}")
+    REPORT.write(rows, losses, noises, out / "summary", header, plots=not args.no_plots)
     print(f"{len(rows)} runs in {wall:.1f} s wall; CSV: {out / 'runs.csv'}; summary: {out / 'summary.md'}")
     return rows
 

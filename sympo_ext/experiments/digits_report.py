@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from ..losses import LOSSES
@@ -16,6 +17,14 @@ METRIC_LABELS = {
     "train_acc_true": "train accuracy vs true label",
 }
 
+# The paired comparison with logistic: its metrics, and the heading and explanation of its tables.
+PAIRED_METRICS = ("test_spearman", "test_acc_true")
+PAIRED_TEXT = (
+    "Paired difference to logistic (DPO's loss)",
+    "Per seed, the same data, labels and initial weights; cell: mean ± std of the "
+    "difference over seeds (seeds where it is > 0 / seeds).\n",
+)
+
 
 def summary_markdown(rows: list[dict], losses, noises) -> str:
     summ = common.summarize(rows, ["loss", "noise"], METRICS)
@@ -28,37 +37,13 @@ def summary_markdown(rows: list[dict], losses, noises) -> str:
         "(`eps` symmetric, `eps_pos:eps_neg` asymmetric); bold: best mean per column. "
         f"Oracle (digit order) test accuracy vs the true BT label: {common.fmt_mean_std(oracle[0], oracle[1])}."
     ]
-    for metric in METRICS:
-        parts.append(f"\n### {METRIC_LABELS[metric]} (`{metric}`)\n")
-        parts.append(
-            common.pivot_markdown(
-                summ,
-                row_key="loss",
-                col_key="noise",
-                metric=metric,
-                row_order=losses,
-                col_order=noise_names,
-                row_label=lambda l: f"{l} (sym)" if LOSSES[l].symmetric else l,
-                bold_best=not metric.startswith("train"),
-            )
-        )
+    label = lambda l: f"{l} (sym)" if LOSSES[l].symmetric else l
+    bold_best = lambda metric: not metric.startswith("train")
+    parts += common.metric_tables(
+        summ, METRICS, METRIC_LABELS, losses, noise_names, row_label=label, bold_best=bold_best
+    )
     if "logistic" in losses and len(losses) > 1:
-        for metric in ("test_spearman", "test_acc_true"):
-            parts.append(f"\n### Paired difference to logistic (DPO's loss): `{metric}`\n")
-            parts.append(
-                "Per seed, the same data, labels and initial weights; cell: mean ± std of the "
-                "difference over seeds (seeds where it is > 0 / seeds).\n"
-            )
-            parts.append(
-                common.paired_markdown(
-                    rows,
-                    baseline="logistic",
-                    metric=metric,
-                    lines=losses,
-                    col_order=noise_names,
-                    row_label=lambda l: f"{l} (sym)" if LOSSES[l].symmetric else l,
-                )
-            )
+        parts += common.paired_tables(rows, PAIRED_METRICS, losses, noise_names, *PAIRED_TEXT, row_label=label)
     return "\n".join(parts) + "\n"
 
 
@@ -73,66 +58,54 @@ def load_runs(path) -> list[dict]:
 
 def make_plots(rows: list[dict], losses, noises, out: Path) -> list[Path]:
     summ = common.summarize(rows, ["loss", "noise"], METRICS)
-    oracle = common.mean_std(r["oracle_acc_true"] for r in rows if r["loss"] == losses[0])[0]
+    oracle = {"test_acc_true": common.mean_std(r["oracle_acc_true"] for r in rows if r["loss"] == losses[0])[0]}
     for s in summ:  # numeric x for the symmetric settings
         s["eps"] = NoiseSetting.parse(str(s["noise"])).eps_pos
     sym = [n for n in noises if n.symmetric]
     asym = [n for n in noises if not n.symmetric]
+    accuracy = ("test_acc_true", "accuracy vs true (BT) label")
+    spearman = ("test_spearman", "Spearman(reward, digit)")
+    plot = partial(common.plot_lines, line_key="loss", lines=losses)
     paths = []
     if sym:
-        ss = [s for s in summ if NoiseSetting.parse(str(s["noise"])).symmetric]
-        paths.append(
-            common.plot_lines(
-                ss,
-                x_key="eps",
-                line_key="loss",
-                lines=losses,
-                x_values=[n.eps_pos for n in sym],
-                metrics=[
-                    ("test_acc_true", "accuracy vs true (BT) label"),
-                    ("test_acc_order", "accuracy vs digit order"),
-                ],
-                x_label="symmetric flip rate eps",
-                title="Digits preference: test pair accuracy (mean ± std over seeds)",
-                path=out / "digits_accuracy.png",
-                hline={"test_acc_true": oracle},
-            )
+        sym_plot = partial(
+            plot,
+            [s for s in summ if NoiseSetting.parse(str(s["noise"])).symmetric],
+            x_key="eps",
+            x_values=[n.eps_pos for n in sym],
+            x_label="symmetric flip rate eps",
         )
-        paths.append(
-            common.plot_lines(
-                ss,
-                x_key="eps",
-                line_key="loss",
-                lines=losses,
-                x_values=[n.eps_pos for n in sym],
-                metrics=[
-                    ("test_spearman", "Spearman(reward, digit)"),
-                    ("train_acc_noisy", "train fit to noisy labels"),
-                ],
-                x_label="symmetric flip rate eps",
-                title="Digits preference: rank preservation and memorisation",
-                path=out / "digits_spearman.png",
-            )
-        )
+        for name, title, metrics, hline in (
+            (
+                "digits_accuracy.png",
+                "Digits preference: test pair accuracy (mean ± std over seeds)",
+                [accuracy, ("test_acc_order", "accuracy vs digit order")],
+                oracle,
+            ),
+            (
+                "digits_spearman.png",
+                "Digits preference: rank preservation and memorisation",
+                [spearman, ("train_acc_noisy", "train fit to noisy labels")],
+                None,
+            ),
+        ):
+            paths.append(sym_plot(metrics=metrics, title=title, path=out / name, hline=hline))
     if asym:
         names = [n.name for n in asym]
-        sa = [s for s in summ if s["noise"] in names]
         paths.append(
-            common.plot_lines(
-                sa,
+            plot(
+                [s for s in summ if s["noise"] in names],
                 x_key="noise",
-                line_key="loss",
-                lines=losses,
                 x_values=names,
                 x_labels=[f"{n.eps_pos:g}/{n.eps_neg:g}" for n in asym],
-                metrics=[
-                    ("test_acc_true", "accuracy vs true (BT) label"),
-                    ("test_spearman", "Spearman(reward, digit)"),
-                ],
+                metrics=[accuracy, spearman],
                 x_label="asymmetric noise eps_pos/eps_neg",
                 title="Digits preference: asymmetric label noise",
                 path=out / "digits_asymmetric.png",
-                hline={"test_acc_true": oracle},
+                hline=oracle,
             )
         )
     return paths
+
+
+REPORT = common.GridReport(METRICS, summary_markdown, make_plots)

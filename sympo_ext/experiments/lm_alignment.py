@@ -49,6 +49,7 @@ from .lm_alignment_report import (  # noqa: F401 - LOSS_NAMES / METRICS / METRIC
     LOSS_NAMES,
     METRIC_LABELS,
     METRICS,
+    REPORT,
     _noise_name,
     load_runs,
     make_plots,
@@ -302,80 +303,56 @@ def run_grid(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m sympo_ext.experiments.lm_alignment",
-        description="LM alignment under label noise (SymPO Section 5.2 on a tiny Llama and a synthetic task "
+    p = common.grid_parser(
+        "python -m sympo_ext.experiments.lm_alignment",
+        "LM alignment under label noise (SymPO Section 5.2 on a tiny Llama and a synthetic task "
         "with a computable true reward).",
+        out="runs/lm_alignment",
+        quick_help="CI preset: DPO and SymPO-sigmoid at noise 0.2, 1 seed, the demo's quick sizes",
+        seeds_help="seeds (default: 0 1 2; quick: 0)",
+        losses_help="losses: any sympo_ext loss name or alias (default: " + " ".join(ALL_LOSSES) + ")",
+        noise_type=float,
+        noise_help="symmetric flip rates (default: 0 0.2 0.4)",
     )
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="CI preset: DPO and SymPO-sigmoid at noise 0.2, 1 seed, the demo's quick sizes",
-    )
-    p.add_argument("--out", default="runs/lm_alignment", help="output directory (CSV, summary, plots)")
-    p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: 0 1 2; quick: 0)")
-    p.add_argument(
-        "--losses",
-        nargs="+",
-        type=canonical_name,
-        metavar="LOSS",
-        help="losses: any sympo_ext loss name or alias (default: " + " ".join(ALL_LOSSES) + ")",
-    )
-    p.add_argument("--noise", nargs="+", type=float, help="symmetric flip rates (default: 0 0.2 0.4)")
     p.add_argument("--steps", type=int, help="override the preset's optimizer steps (ablations; every loss alike)")
     p.add_argument("--beta", type=float, help="override the preset's beta (ablations; every loss alike)")
     p.add_argument("--learning-rate", type=float, help="override the preset's learning rate (every loss alike)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (each 1 torch thread by default)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per worker (1 is fastest for this model)")
-    p.add_argument(
-        "--report-only",
-        action="store_true",
-        help="re-render the summary and plots from OUT/lm_runs.csv without training",
+    return common.add_run_flags(
+        p,
+        threads_help="torch threads per worker (1 is fastest for this model)",
+        report_help="re-render the summary and plots from OUT/lm_runs.csv without training",
     )
-    p.add_argument("--no-plots", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
-    return p
 
 
 def preset_from_args(args) -> DemoPreset:
     """The quick or full preset with the command line's overrides (the same for every loss)."""
     preset = QUICK_PRESET if args.quick else FULL_PRESET
-    overrides = {
-        k: v
-        for k, v in (("max_steps", args.steps), ("beta", args.beta), ("learning_rate", args.learning_rate))
-        if v is not None
-    }
-    return preset.with_train(**overrides)
+    return preset.with_train(**common.given(max_steps=args.steps, beta=args.beta, learning_rate=args.learning_rate))
+
+
+def _noises_of_rows(rows) -> tuple:
+    return tuple(sorted({r["noise"] for r in rows}))
 
 
 def main(argv=None) -> list[dict]:
     args = build_parser().parse_args(argv)
     preset = preset_from_args(args)
-    losses = tuple(args.losses or (QUICK_LOSSES if args.quick else ALL_LOSSES))
-    noises = tuple(float(n) for n in (args.noise or (QUICK_NOISE if args.quick else FULL_NOISE)))
-    seeds = tuple(args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else FULL_SEEDS))
+    losses, noises, seeds = common.grid_axes(
+        args, losses=(QUICK_LOSSES, ALL_LOSSES), noises=(QUICK_NOISE, FULL_NOISE), seeds=(QUICK_SEEDS, FULL_SEEDS)
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     preset_dict = {k: v for k, v in asdict(preset).items() if k != "label_noise"}  # the demo's own noise is unused
-
-    print(f"machine: {common.machine_info()}")
-    print(
-        f"preset ({'quick' if args.quick else 'full'}{', overridden' if preset != (QUICK_PRESET if args.quick else FULL_PRESET) else ''}): {preset_dict}"
-    )
-    print(f"losses: {', '.join(losses)}\nnoise: {', '.join(map(_noise_name, noises))}\nseeds: {seeds}")
-    print(f"workers: {args.workers} x {args.threads} torch thread(s)", flush=True)
+    overridden = ", overridden" if preset != (QUICK_PRESET if args.quick else FULL_PRESET) else ""
+    setting = f"preset ({'quick' if args.quick else 'full'}{overridden}): {preset_dict}"
+    common.print_plan(args, setting, losses, map(_noise_name, noises), seeds)
     t0 = time.perf_counter()
     if args.report_only:
         rows = load_runs(out / "lm_runs.csv")
-        if args.losses is None:
-            losses = tuple(dict.fromkeys(r["loss"] for r in rows))
-        if args.noise is None:
-            noises = tuple(sorted({r["noise"] for r in rows}))
+        losses, noises = common.stored_axes(args, rows, losses, noises, _noises_of_rows)
         timing = "re-rendered from lm_runs.csv"
     else:
-        rows, info = run_grid(
-            losses, noises, seeds, preset, workers=args.workers, threads=args.threads, progress=not args.no_progress
-        )
+        rows, info = run_grid(losses, noises, seeds, preset, **common.run_options(args))
         wall = time.perf_counter() - t0
         common.write_csv(rows, out / "lm_runs.csv", CSV_COLUMNS)
         timing = (
@@ -383,18 +360,11 @@ def main(argv=None) -> list[dict]:
             + ", ".join(f"seed {i['seed']} {i['seconds']:.0f} s" for i in info)
             + f"; mean {common.mean_std(r['seconds'] for r in rows)[0]:.0f} s per training + evaluation)"
         )
-    summ = common.summarize(rows, ["loss", "noise"], METRICS)
-    common.write_csv(summ, out / "lm_summary.csv")
-    md = summary_markdown(rows, losses, noises)
     header = (
         f"# LM alignment under label noise: summary\n\n{len(rows)} runs {timing}.\n\n"
         f"Preset: `{preset_dict}`\n\nMachine: {common.machine_info()}\n\n"
     )
-    (out / "lm_summary.md").write_text(header + md)
-    print(md)
-    if not args.no_plots:
-        for path in make_plots(rows, list(losses), noises, out):
-            print(f"plot: {path}")
+    REPORT.write(rows, losses, noises, out / "lm_summary", header, plots=not args.no_plots)
     print(f"{len(rows)} runs {timing}; CSV: {out / 'lm_runs.csv'}; summary: {out / 'lm_summary.md'}")
     return rows
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from ..losses import LOSSES
@@ -28,6 +29,14 @@ METRIC_LABELS = {
     "acc_noisy": "held-out implicit-reward accuracy vs NOISY labels",
     "reference_true_reward": "reference policy's mean true reward",
 }
+
+# The paired comparison with DPO: its metrics, and the heading and explanation of its tables.
+PAIRED_METRICS = ("true_reward", "win_rate", "acc_true")
+PAIRED_TEXT = (
+    "Paired difference to DPO (logistic)",
+    "Per seed the same reference, pairs, labels and evaluation prompts/sampling seeds; cell: mean ± std of "
+    "the difference over seeds (seeds where it is > 0 / seeds).\n",
+)
 
 
 def _label(loss: str) -> str:
@@ -56,40 +65,11 @@ def summary_markdown(rows: list[dict], losses, noises) -> str:
         )
         + " (the same reference per seed at every noise level)."
     )
-    for metric in METRICS[:-1]:
-        parts.append(f"\n### {METRIC_LABELS[metric]} (`{metric}`)\n")
-        parts.append(
-            common.pivot_markdown(
-                summ,
-                row_key="loss",
-                col_key="noise",
-                metric=metric,
-                row_order=losses,
-                col_order=cols,
-                row_label=_label,
-                col_label=_noise_name,
-                bold_best=metric != "acc_noisy",
-            )
-        )
+    bold_best = lambda metric: metric != "acc_noisy"
+    tables = dict(row_label=_label, col_label=_noise_name, bold_best=bold_best)
+    parts += common.metric_tables(summ, METRICS[:-1], METRIC_LABELS, losses, cols, **tables)
     if "logistic" in losses and len(losses) > 1:
-        for metric in ("true_reward", "win_rate", "acc_true"):
-            parts.append(f"\n### Paired difference to DPO (logistic): `{metric}`\n")
-            parts.append(
-                "Per seed the same reference, pairs, labels and evaluation prompts/sampling seeds; cell: mean ± std of "
-                "the difference over seeds (seeds where it is > 0 / seeds).\n"
-            )
-            parts.append(
-                common.paired_markdown(
-                    rows,
-                    baseline="logistic",
-                    metric=metric,
-                    line_key="loss",
-                    col_key="noise",
-                    lines=losses,
-                    col_order=cols,
-                    row_label=_label,
-                )
-            )
+        parts += common.paired_tables(rows, PAIRED_METRICS, losses, cols, *PAIRED_TEXT, row_label=_label)
     return "\n".join(parts) + "\n"
 
 
@@ -110,32 +90,27 @@ def make_plots(rows: list[dict], losses, noises, out: Path) -> list[Path]:
                 "win_rate_std": 0.0,
             }
         )
+    plot = partial(
+        common.plot_lines, summ, x_key="noise", line_key="loss", x_values=xs, x_label="symmetric label flip rate"
+    )
+    reward_panels = [
+        ("true_reward", "mean true reward of samples"),
+        ("win_rate", "win rate vs reference (true reward)"),
+    ]
+    accuracy_panels = [
+        ("acc_true", "held-out accuracy vs TRUE labels"),
+        ("acc_noisy", "held-out accuracy vs NOISY labels"),
+    ]
     paths = [
-        common.plot_lines(
-            summ,
-            x_key="noise",
-            line_key="loss",
+        plot(
             lines=[*losses, ref_name],
-            x_values=xs,
-            metrics=[
-                ("true_reward", "mean true reward of samples"),
-                ("win_rate", "win rate vs reference (true reward)"),
-            ],
-            x_label="symmetric label flip rate",
+            metrics=reward_panels,
             path=out / "lm_reward_winrate.png",
             title="LM alignment under label noise (tiny Llama, synthetic task; mean ± std over seeds)",
         ),
-        common.plot_lines(
-            summ,
-            x_key="noise",
-            line_key="loss",
+        plot(
             lines=losses,
-            x_values=xs,
-            metrics=[
-                ("acc_true", "held-out accuracy vs TRUE labels"),
-                ("acc_noisy", "held-out accuracy vs NOISY labels"),
-            ],
-            x_label="symmetric label flip rate",
+            metrics=accuracy_panels,
             path=out / "lm_accuracy.png",
             title="Implicit reward accuracy on held-out pairs (mean ± std over seeds)",
         ),
@@ -149,6 +124,9 @@ def load_runs(path) -> list[dict]:
         r["seed"] = int(r["seed"])
         r["noise"] = float(r["noise"])
     return rows
+
+
+REPORT = common.GridReport(METRICS, summary_markdown, make_plots)
 
 
 # --------------------------------------------------------------------------- #

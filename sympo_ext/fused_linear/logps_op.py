@@ -33,11 +33,22 @@ __all__ = ["fused_linear_sequence_logps", "check_inputs", "SLICE_PAD"]
 
 
 # --------------------------------------------------------------------------- #
-# forward and backward (eager; run inside the custom ops)
+# the custom ops: forward and backward (eager)
 # --------------------------------------------------------------------------- #
 
 
-def _forward_impl(hidden, weight, bias, labels, cu_seqlens, ignore_index, average, chunk_size):
+@torch.library.custom_op("sympo_ext::fused_linear_logps", mutates_args=())
+def _fused_linear_logps(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: Optional[torch.Tensor],
+    labels: torch.Tensor,
+    cu_seqlens: Optional[torch.Tensor],
+    ignore_index: int,
+    average: bool,
+    chunk_size: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (per-sequence log-probs [N], per-token log-sum-exp [L] saved for backward)."""
     h2, lab, n, t = geometry(hidden, labels, cu_seqlens)
     out_dtype = math_dtype(hidden)
     num_rows = lab.shape[0]
@@ -58,21 +69,23 @@ def _forward_impl(hidden, weight, bias, labels, cu_seqlens, ignore_index, averag
     return total, lse
 
 
-def _backward_impl(
-    grad_out,
-    hidden,
-    weight,
-    bias,
-    labels,
-    cu_seqlens,
-    lse,
-    ignore_index,
-    average,
-    chunk_size,
-    need_hidden,
-    need_weight,
-    need_bias,
-):
+@torch.library.custom_op("sympo_ext::fused_linear_logps_backward", mutates_args=())
+def _fused_linear_logps_backward(
+    grad_out: torch.Tensor,
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: Optional[torch.Tensor],
+    labels: torch.Tensor,
+    cu_seqlens: Optional[torch.Tensor],
+    lse: torch.Tensor,
+    ignore_index: int,
+    average: bool,
+    chunk_size: int,
+    need_hidden: bool,
+    need_weight: bool,
+    need_bias: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Returns (grad_hidden, grad_weight, grad_bias); an empty tensor for each one not needed."""
     h2, lab, n, t = geometry(hidden, labels, cu_seqlens)
     num_rows, vocab = lab.shape[0], weight.shape[0]
     mask, n_valid, idx = scan_counted(lab, cu_seqlens, ignore_index, vocab)
@@ -212,23 +225,8 @@ def _vocab_sliced_backward(
 
 
 # --------------------------------------------------------------------------- #
-# custom ops, fake kernels, autograd
+# fake kernels, autograd
 # --------------------------------------------------------------------------- #
-
-
-@torch.library.custom_op("sympo_ext::fused_linear_logps", mutates_args=())
-def _fused_linear_logps(
-    hidden: torch.Tensor,
-    weight: torch.Tensor,
-    bias: Optional[torch.Tensor],
-    labels: torch.Tensor,
-    cu_seqlens: Optional[torch.Tensor],
-    ignore_index: int,
-    average: bool,
-    chunk_size: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns (per-sequence log-probs [N], per-token log-sum-exp [L] saved for backward)."""
-    return _forward_impl(hidden, weight, bias, labels, cu_seqlens, ignore_index, average, chunk_size)
 
 
 @_fused_linear_logps.register_fake
@@ -236,40 +234,6 @@ def _(hidden, weight, bias, labels, cu_seqlens, ignore_index, average, chunk_siz
     out_dtype = math_dtype(hidden)
     n = labels.shape[0] if cu_seqlens is None else cu_seqlens.shape[0] - 1
     return hidden.new_empty((n,), dtype=out_dtype), hidden.new_empty((labels.numel(),), dtype=out_dtype)
-
-
-@torch.library.custom_op("sympo_ext::fused_linear_logps_backward", mutates_args=())
-def _fused_linear_logps_backward(
-    grad_out: torch.Tensor,
-    hidden: torch.Tensor,
-    weight: torch.Tensor,
-    bias: Optional[torch.Tensor],
-    labels: torch.Tensor,
-    cu_seqlens: Optional[torch.Tensor],
-    lse: torch.Tensor,
-    ignore_index: int,
-    average: bool,
-    chunk_size: int,
-    need_hidden: bool,
-    need_weight: bool,
-    need_bias: bool,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Returns (grad_hidden, grad_weight, grad_bias); an empty tensor for each one not needed."""
-    return _backward_impl(
-        grad_out,
-        hidden,
-        weight,
-        bias,
-        labels,
-        cu_seqlens,
-        lse,
-        ignore_index,
-        average,
-        chunk_size,
-        need_hidden,
-        need_weight,
-        need_bias,
-    )
 
 
 @_fused_linear_logps_backward.register_fake

@@ -18,16 +18,22 @@ from torch import nn
 
 __all__ = ["HeadParts", "HeadTransform", "post_processing_reason", "projection_inputs", "split_decoder_head"]
 
-# Known config attributes that post-process the logits after the LM head. A cap is off only
-# when unset/0 (a cap of 1.0 squashes the logits into (-1, 1)); a scale is off when unset or 1.
-_LOGIT_CAPS = (
-    "final_logit_softcapping",
-    "logits_soft_cap",
-    "output_logit_soft_cap",
-    "logit_softcapping",
-    "final_logit_soft_cap",
-)
-_LOGIT_SCALES = ("logit_scale", "logits_scaling", "output_multiplier_scale", "logit_multiplier", "lm_head_multiplier")
+# Known config attributes that post-process the logits after the LM head: what a set one does, and
+# the value that means "off" besides unset. A cap is off only when 0 (a cap of 1.0 squashes the
+# logits into (-1, 1)); a scale is off when 1.
+_SOFT_CAP, _SCALE = ("soft-caps", 0), ("scales", 1)
+_LOGIT_POST_PROCESSING = {
+    "final_logit_softcapping": _SOFT_CAP,
+    "logits_soft_cap": _SOFT_CAP,
+    "output_logit_soft_cap": _SOFT_CAP,
+    "logit_softcapping": _SOFT_CAP,
+    "final_logit_soft_cap": _SOFT_CAP,
+    "logit_scale": _SCALE,
+    "logits_scaling": _SCALE,
+    "output_multiplier_scale": _SCALE,
+    "logit_multiplier": _SCALE,
+    "lm_head_multiplier": _SCALE,
+}
 
 
 def post_processing_reason(model: nn.Module) -> str | None:
@@ -38,14 +44,10 @@ def post_processing_reason(model: nn.Module) -> str | None:
     config = getattr(model, "config", None)
     if config is None:
         return None
-    for attr in _LOGIT_CAPS:
+    for attr, (effect, off) in _LOGIT_POST_PROCESSING.items():
         value = getattr(config, attr, None)
-        if value is not None and value is not False and value != 0:
-            return f"config.{attr}={value} soft-caps the logits"
-    for attr in _LOGIT_SCALES:
-        value = getattr(config, attr, None)
-        if value is not None and value is not False and value != 1:
-            return f"config.{attr}={value} scales the logits"
+        if value is not None and value is not False and value != off:
+            return f"config.{attr}={value} {effect} the logits"
     return None
 
 

@@ -175,6 +175,14 @@ def _measure(model: nn.Module, path: str, batch: dict, device, want: torch.Tenso
     return _compare(got, want, tol), got
 
 
+def _refuse_or_note(why: str, *, forced: bool, refusal: str, note: str, notes: list[str]) -> None:
+    """A probed candidate failed (``why``): a :class:`LogpsPathError` when the user forced it, else a
+    note; ``refusal`` and ``note`` are templates of the message with ``{why}`` in them."""
+    if forced:
+        raise LogpsPathError(refusal.format(why=why))
+    notes.append(note.format(why=why))
+
+
 class _ProbeContext:
     """Eval mode, no grad, forked RNG; restores every module's mode and the RNG afterwards."""
 
@@ -330,17 +338,16 @@ def plan_logps(
                 path = "fused_linear"
                 padded_by_path["fused_linear"] = fused
             else:
-                why = result.get("error") or (
-                    f"its log-probs differ from the model's logits by up to "
-                    f"{result['max_rel_diff']:.2g} (relative; tolerance "
-                    f"{probed['tolerance_max']:.2g} absolute)"
+                _refuse_or_note(
+                    result.get("error")
+                    or f"its log-probs differ from the model's logits by up to {result['max_rel_diff']:.2g} "
+                    f"(relative; tolerance {probed['tolerance_max']:.2g} absolute)",
+                    forced=logps_path == "fused_linear",
+                    refusal="--logps_path fused_linear is refused for this model: the fused-linear path was probed "
+                    "and {why}; use --logps_path logits or auto",
+                    note="logits path: the fused-linear path was probed and {why}",
+                    notes=notes,
                 )
-                if logps_path == "fused_linear":
-                    raise LogpsPathError(
-                        f"--logps_path fused_linear is refused for this model: the fused-linear "
-                        f"path was probed and {why}; use --logps_path logits or auto"
-                    )
-                notes.append(f"logits path: the fused-linear path was probed and {why}")
 
         use_packed = False
         if try_packed:
@@ -349,14 +356,13 @@ def plan_logps(
             if result["ok"]:
                 use_packed = True
             else:
-                why = result.get("error") or (
-                    f"a packed row differs from the same sequences padded by up to "
-                    f"{result['max_rel_diff']:.2g} (relative): the model does not "
-                    f"treat position_ids restarts as sequence boundaries"
+                _refuse_or_note(
+                    result.get("error")
+                    or f"a packed row differs from the same sequences padded by up to {result['max_rel_diff']:.2g} "
+                    "(relative): the model does not treat position_ids restarts as sequence boundaries",
+                    forced=packed == "true",
+                    refusal="--packed true is refused for this model: {why}; use --packed false (or auto)",
+                    note="padded batches: {why}",
+                    notes=notes,
                 )
-                if packed == "true":
-                    raise LogpsPathError(
-                        f"--packed true is refused for this model: {why}; use --packed false (or auto)"
-                    )
-                notes.append(f"padded batches: {why}")
     return LogpsPlan(path, use_packed, notes, probed)

@@ -254,29 +254,32 @@ def apo_down(c, r, p, beta):
     return torch.sigmoid(c) + 1.0 - torch.sigmoid(c - r)
 
 
+# The AOT losses: cDPO on the difference of two log-ratios, each sorted across the batch.
+_AOT = dict(kind="batch", param=EPS_UNIT, fused_as="cdpo")
+
+
+def _sorted_cdpo(x, y, epsilon, beta):
+    """cDPO of beta (sort(x) - sort(y)): the two log-ratios sorted across the batch."""
+    return cdpo(beta * (torch.sort(x).values - torch.sort(y).values), epsilon, beta)
+
+
 @loss(
     "aot",
     formula="cdpo(beta (sort(pi_c - pi_r) - sort(ref_c - ref_r)))",
-    kind="batch",
-    param=EPS_UNIT,
-    fused_as="cdpo",
     note="TRL's `aot`; sorts across the batch",
+    **_AOT,
 )
 def aot(pc, pr, rc, rr, epsilon, beta):
     """AOT (paired): sort the policy and the reference log-ratio across the batch, then cDPO."""
-    delta = torch.sort(pc - pr).values - torch.sort(rc - rr).values
-    return cdpo(beta * delta, epsilon, beta)
+    return _sorted_cdpo(pc - pr, rc - rr, epsilon, beta)
 
 
 @loss(
     "aot_unpaired",
     formula="cdpo(beta (sort(pi_c - ref_c) - sort(pi_r - ref_r)))",
-    kind="batch",
-    param=EPS_UNIT,
-    fused_as="cdpo",
     note="TRL's `aot_pair` (unpaired data); sorts across the batch",
+    **_AOT,
 )
 def aot_unpaired(pc, pr, rc, rr, epsilon, beta):
     """AOT (unpaired): sort the chosen and the rejected log-ratio across the batch, then cDPO."""
-    delta = torch.sort(pc - rc).values - torch.sort(pr - rr).values
-    return cdpo(beta * delta, epsilon, beta)
+    return _sorted_cdpo(pc - rc, pr - rr, epsilon, beta)

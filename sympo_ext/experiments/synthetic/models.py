@@ -147,6 +147,10 @@ def build_tiny_llama(
 # --------------------------------------------------------------------------- #
 
 
+# Sampling from the model's whole distribution: no top-k or nucleus truncation.
+PURE_SAMPLING = dict(do_sample=True, top_k=0, top_p=1.0)
+
+
 @contextlib.contextmanager
 def _seeded(seed: int):
     with torch.random.fork_rng(devices=[]):
@@ -202,15 +206,13 @@ def generate_responses(
                 gen = model.generate(
                     input_ids=input_ids.to(device),
                     attention_mask=mask.to(device),
-                    do_sample=True,
                     max_new_tokens=max_new_tokens,
                     min_new_tokens=min_new_tokens,
                     temperature=temperature,
-                    top_k=0,
-                    top_p=1.0,
                     pad_token_id=tokenizer.pad_token_id,
                     eos_token_id=tokenizer.eos_token_id,
                     suppress_tokens=suppress,
+                    **PURE_SAMPLING,
                 )[:, P:].tolist()
                 for row in gen:
                     if tokenizer.eos_token_id in row:

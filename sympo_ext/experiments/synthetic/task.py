@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from ...data import PreferenceExample
+from ..common import in_memory_config
 from .models import (
     BAD_WORDS,
     ECHO_WORDS,
@@ -49,12 +50,9 @@ class SyntheticTask:
         n_topics: int = len(TOPICS),
         constrained: bool = True,
     ) -> None:
-        self.seed = seed
-        self.constrained = constrained
-        self.p_on = p_on
-        self.p_bad = p_bad
-        self.bt_scale = bt_scale
-        self.max_new_tokens = max_new_tokens
+        self.seed, self.constrained = seed, constrained
+        self.p_on, self.p_bad = p_on, p_bad
+        self.bt_scale, self.max_new_tokens = bt_scale, max_new_tokens
         self.topics = list(TOPICS)[:n_topics]
         self.prompts = [f"{v} about {t} {tail}" for t in self.topics for v in PROMPT_VERBS for tail in PROMPT_TAILS]
         self._good = {t: set(ws) | {t} for t, ws in TOPICS.items()}
@@ -263,6 +261,12 @@ class SyntheticTask:
 # --------------------------------------------------------------------------- #
 
 
+# What dpo_train fixes: the frozen reference model, the logits path, a constant learning rate, no clipping.
+_PLAIN_DPO = dict(
+    reference="model", logps_path="logits", warmup_ratio=0.0, min_lr_ratio=1.0, max_grad_norm=0.0, max_length=64
+)
+
+
 def dpo_train(
     policy,
     reference,
@@ -280,27 +284,16 @@ def dpo_train(
     :class:`~sympo_ext.train.trainer.Trainer` with a frozen ``reference``, padded batches, the
     logits path, AdamW at a constant learning rate, no clipping. Trains ``policy`` in place and
     returns the loss per step."""
-    from ...train.config import TrainConfig
     from ...train.trainer import Trainer
 
-    config = TrainConfig(
+    config = in_memory_config(
         loss_type=loss_type,
         beta=beta,
         learning_rate=lr,
         batch_size=batch_size,
         max_steps=steps,
-        warmup_ratio=0.0,
-        min_lr_ratio=1.0,
-        max_grad_norm=0.0,
-        max_length=64,
-        reference="model",
-        logps_path="logits",
         seed=seed,
-        output_dir=None,
-        progress=False,
-        logging_steps=1,
-        tensorboard="off",
-        save_final_model=False,
+        **_PLAIN_DPO,
     )
     result = Trainer(config, model=policy, tokenizer=tokenizer, ref_model=reference, train_examples=examples).train()
     policy.eval()
@@ -377,14 +370,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.self_check:
         torch.set_num_threads(args.threads)
-        out = self_check(
-            seed=args.seed,
-            sft_steps=args.sft_steps,
-            dpo_steps=args.dpo_steps,
-            n_pairs=args.pairs,
-            beta=args.beta,
-            lr=args.lr,
-        )
+        same_names = {k: getattr(args, k) for k in ("seed", "sft_steps", "dpo_steps", "beta", "lr")}
+        out = self_check(n_pairs=args.pairs, **same_names)
         gain = out["reward_policy"] - out["reward_reference"]
         print(f"{'OK' if gain > 0.1 else 'FAILED'}: DPO on clean pairs changed the true reward by {gain:+.3f}")
         if gain <= 0.1:
