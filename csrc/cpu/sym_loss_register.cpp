@@ -12,10 +12,10 @@
 namespace sympo {
 
 // The kernel builds of cpu/sym_loss_kernel_<isa>.cpp.
-using ForwardFn = void(const SymLossForwardArgs&);
-using BackwardFn = void(const SymLossBackwardArgs&);
-ForwardFn sym_loss_forward_default, sym_loss_forward_avx2, sym_loss_forward_avx512;
-BackwardFn sym_loss_backward_default, sym_loss_backward_avx2, sym_loss_backward_avx512;
+using SymLossForwardFn = void(const SymLossForwardArgs&);
+using SymLossBackwardFn = void(const SymLossBackwardArgs&);
+SymLossForwardFn sym_loss_forward_default, sym_loss_forward_avx2, sym_loss_forward_avx512;
+SymLossBackwardFn sym_loss_backward_default, sym_loss_backward_avx2, sym_loss_backward_avx512;
 
 void sym_loss_forward_cpu(const SymLossForwardArgs& a) {
   for_this_cpu(sym_loss_forward_default, sym_loss_forward_avx2, sym_loss_forward_avx512)(a);
