@@ -133,6 +133,48 @@ at::Tensor empty_gradient(const at::Tensor& logits) {
   return at::empty(logits.sizes(), logits.options());
 }
 
+// The rows of the logits seen as `v`, with contiguous labels [R].
+RowArgs row_args(const LogitsView& v, const at::Tensor& logits, const at::Tensor& labels,
+                 int64_t ignore_index) {
+  RowArgs a;
+  a.rows = v.rows;
+  a.vocab = v.vocab;
+  a.kind = v.kind;
+  a.logits = logits.const_data_ptr();
+  a.layout = v.layout;
+  a.labels = labels_in(labels);
+  a.ignore_index = ignore_index;
+  return a;
+}
+
+// The row backward into `grad` (shaped like the logits), from lse and row_grad
+// [R] (contiguous, accumulation type).
+RowBackwardArgs row_backward_args(const RowArgs& rows, at::Tensor& grad, const at::Tensor& lse,
+                                  const at::Tensor& row_grad, const char* op) {
+  return {rows, grad.mutable_data_ptr(), view_logits(grad, op).layout, lse.const_data_ptr(),
+          row_grad.const_data_ptr()};
+}
+
+// Logits [R, V] and labels [R] of the row ops, checked (label values too, on
+// the CPU), labels made contiguous.
+struct RowInputs {
+  LogitsView view;
+  at::Tensor labels;
+};
+
+RowInputs row_inputs(const at::Tensor& logits, const at::Tensor& labels, int64_t ignore_index,
+                     const char* op) {
+  TORCH_CHECK(logits.defined() && logits.dim() == 2, op, ": logits must be 2-D [R, V], got shape ",
+              logits.sizes());
+  RowInputs in;
+  in.view = view_logits(logits, op);
+  in.labels = normalise_labels(labels, logits, {in.view.rows}, op);
+  if (in.labels.device().is_cpu()) {
+    check_labels_in_range(in.labels, in.view.vocab, ignore_index, op);
+  }
+  return in;
+}
+
 }  // namespace
 
 void check_labels_in_range(const at::Tensor& labels, int64_t vocab, int64_t ignore_index,
@@ -167,55 +209,30 @@ void check_cu_seqlens_values(const at::Tensor& cu, int64_t rows, const char* op)
 RowForwardPlan plan_row_forward(const at::Tensor& logits, const at::Tensor& labels,
                                 int64_t ignore_index) {
   const char* op = "token_logps_forward";
-  TORCH_CHECK(logits.defined() && logits.dim() == 2, op, ": logits must be 2-D [R, V], got shape ",
-              logits.sizes());
-  const LogitsView v = view_logits(logits, op);
+  const RowInputs in = row_inputs(logits, labels, ignore_index, op);
   RowForwardPlan plan;
-  at::Tensor flat = normalise_labels(labels, logits, {v.rows}, op);
-  if (flat.device().is_cpu()) check_labels_in_range(flat, v.vocab, ignore_index, op);
   const auto opts = logits.options().dtype(acc_dtype(logits));
-  plan.token_logps = at::empty({v.rows}, opts);
-  plan.lse = at::empty({v.rows}, opts);
-  RowForwardArgs& a = plan.args;
-  a.rows = v.rows;
-  a.vocab = v.vocab;
-  a.kind = v.kind;
-  a.logits = logits.const_data_ptr();
-  a.layout = v.layout;
-  a.labels = labels_in(flat);
-  a.ignore_index = ignore_index;
-  a.token_logps = plan.token_logps.mutable_data_ptr();
-  a.lse = plan.lse.mutable_data_ptr();
-  plan.labels = flat;
+  plan.token_logps = at::empty({in.view.rows}, opts);
+  plan.lse = at::empty({in.view.rows}, opts);
+  plan.labels = in.labels;
+  plan.args = {row_args(in.view, logits, in.labels, ignore_index),
+               plan.token_logps.mutable_data_ptr(), plan.lse.mutable_data_ptr()};
   return plan;
 }
 
 RowBackwardPlan plan_row_backward(const at::Tensor& logits, const at::Tensor& labels,
                                   const at::Tensor& lse, const at::Tensor& row_grad,
                                   int64_t ignore_index, at::Tensor& grad, const char* op) {
-  TORCH_CHECK(logits.defined() && logits.dim() == 2, op, ": logits must be 2-D [R, V], got shape ",
-              logits.sizes());
-  const LogitsView v = view_logits(logits, op);
+  const RowInputs in = row_inputs(logits, labels, ignore_index, op);
   RowBackwardPlan plan;
-  plan.labels = normalise_labels(labels, logits, {v.rows}, op);
-  if (plan.labels.device().is_cpu()) check_labels_in_range(plan.labels, v.vocab, ignore_index, op);
-  plan.lse = normalise_vector(lse, v.rows, logits, op, "lse");
-  plan.row_grad = normalise_vector(row_grad, v.rows, logits, op, "row_grad");
+  plan.labels = in.labels;
+  plan.lse = normalise_vector(lse, in.view.rows, logits, op, "lse");
+  plan.row_grad = normalise_vector(row_grad, in.view.rows, logits, op, "row_grad");
   TORCH_CHECK(grad.sizes() == logits.sizes() && grad.scalar_type() == logits.scalar_type() &&
-                  (grad.stride(-1) == 1 || v.vocab == 1),
+                  (grad.stride(-1) == 1 || in.view.vocab == 1),
               op, ": internal: gradient buffer does not match the logits");
-  RowBackwardArgs& a = plan.args;
-  a.rows = v.rows;
-  a.vocab = v.vocab;
-  a.kind = v.kind;
-  a.logits = logits.const_data_ptr();
-  a.in_layout = v.layout;
-  a.grad = grad.mutable_data_ptr();
-  a.out_layout = view_logits(grad, op).layout;
-  a.labels = labels_in(plan.labels);
-  a.ignore_index = ignore_index;
-  a.lse = plan.lse.const_data_ptr();
-  a.row_grad = plan.row_grad.const_data_ptr();
+  plan.args = row_backward_args(row_args(in.view, logits, in.labels, ignore_index), grad, plan.lse,
+                                plan.row_grad, op);
   return plan;
 }
 
@@ -286,16 +303,8 @@ SeqForwardPlan plan_seq_forward(const at::Tensor& logits, const at::Tensor& labe
   plan.labels = in.labels;
   plan.cu_seqlens = in.cu_seqlens;
 
-  RowForwardArgs& r = plan.row;
-  r.rows = in.view.rows;
-  r.vocab = in.view.vocab;
-  r.kind = in.view.kind;
-  r.logits = logits.const_data_ptr();
-  r.layout = in.view.layout;
-  r.labels = labels_in(in.labels);
-  r.ignore_index = ignore_index;
-  r.token_logps = plan.token_logps.mutable_data_ptr();
-  r.lse = plan.lse.mutable_data_ptr();
+  plan.row = {row_args(in.view, logits, in.labels, ignore_index),
+              plan.token_logps.mutable_data_ptr(), plan.lse.mutable_data_ptr()};
 
   SeqReduceArgs& s = plan.reduce;
   s.seq = seq_args(in, logits, ignore_index, average);
@@ -327,18 +336,8 @@ SeqBackwardPlan plan_seq_backward(const at::Tensor& grad, const at::Tensor& logi
   e.counts = plan.counts.const_data_ptr();
   e.row_grad = plan.row_grad.mutable_data_ptr();
 
-  RowBackwardArgs& r = plan.row;
-  r.rows = in.view.rows;
-  r.vocab = in.view.vocab;
-  r.kind = in.view.kind;
-  r.logits = logits.const_data_ptr();
-  r.in_layout = in.view.layout;
-  r.grad = plan.grad_logits.mutable_data_ptr();
-  r.out_layout = view_logits(plan.grad_logits, op).layout;
-  r.labels = labels_in(in.labels);
-  r.ignore_index = ignore_index;
-  r.lse = plan.lse.const_data_ptr();
-  r.row_grad = plan.row_grad.const_data_ptr();
+  plan.row = row_backward_args(row_args(in.view, logits, in.labels, ignore_index), plan.grad_logits,
+                               plan.lse, plan.row_grad, op);
   return plan;
 }
 

@@ -46,13 +46,9 @@ const at::Tensor* ptr(const std::optional<at::Tensor>& t) { return t.has_value()
 
 }  // namespace
 
-SymLossForwardPlan plan_sym_loss_forward(
-    const at::Tensor& policy_chosen_logps, const at::Tensor& policy_rejected_logps,
-    const std::optional<at::Tensor>& ref_chosen_logps,
-    const std::optional<at::Tensor>& ref_rejected_logps, const std::optional<at::Tensor>& labels,
-    const std::optional<at::Tensor>& weights, const std::vector<std::string>& loss_types,
-    const std::vector<double>& loss_weights, const std::vector<double>& loss_params, double beta,
-    std::optional<double> clip, const std::string& reduction) {
+SymLossForwardPlan plan_sym_loss_forward(const SymLossForwardInputs& in) {
+  const auto& [policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps,
+               labels, weights, loss_types, loss_weights, loss_params, beta, clip, reduction] = in;
   // --- tensors ---------------------------------------------------------------
   check_logps_vector(policy_chosen_logps, "policy_chosen_logps");
   const int64_t n = policy_chosen_logps.size(0);
@@ -163,32 +159,15 @@ SymLossForwardPlan plan_sym_loss_forward(
   return plan;
 }
 
-void check_label_and_weight_values(const std::optional<at::Tensor>& labels,
-                                   const std::optional<at::Tensor>& weights) {
-  if (labels.has_value() && labels->scalar_type() != at::kBool && labels->numel() > 0) {
-    const bool ok = labels->eq(0).logical_or_(labels->eq(1)).all().item<bool>();
-    TORCH_CHECK(ok, "sym_loss: labels must be 0 or 1 for every pair (1: the first response is "
-                    "preferred, 0: the second); found other values");
-  }
-  if (weights.has_value() && weights->numel() > 0) {
-    // NaN weights pass this check on purpose: NaN inputs give NaN losses.
-    const bool ok = !weights->lt(0).any().item<bool>();
-    TORCH_CHECK(ok, "sym_loss: weights must be >= 0 for every pair; found negative values");
-  }
-}
-
-SymLossBackwardPlan plan_sym_loss_backward(const at::Tensor& grad_loss, const at::Tensor& grad_coef,
-                                           std::optional<at::ScalarType> policy_chosen_dtype,
-                                           std::optional<at::ScalarType> policy_rejected_dtype,
-                                           std::optional<at::ScalarType> ref_chosen_dtype,
-                                           std::optional<at::ScalarType> ref_rejected_dtype,
-                                           std::optional<at::ScalarType> weights_dtype) {
+SymLossBackwardPlan plan_sym_loss_backward(const SymLossBackwardInputs& in) {
+  const at::Tensor& grad_loss = in.grad_loss;
+  const at::Tensor& grad_coef = in.grad_coef;
   TORCH_CHECK(grad_coef.dim() == 2 && (grad_coef.size(0) == 2 || grad_coef.size(0) == 3) &&
                   grad_coef.is_contiguous() &&
                   (grad_coef.scalar_type() == at::kFloat || grad_coef.scalar_type() == at::kDouble),
               "sym_loss_backward: grad_coef must be the contiguous [2, n] (or [3, n] with weights) "
               "float tensor saved by sym_loss_forward");
-  TORCH_CHECK(!weights_dtype.has_value() || grad_coef.size(0) == 3,
+  TORCH_CHECK(!in.weights_dtype.has_value() || grad_coef.size(0) == 3,
               "sym_loss_backward: a weights gradient needs the [3, n] grad_coef of a forward "
               "called with weights");
   const int64_t n = grad_coef.size(1);
@@ -220,11 +199,12 @@ SymLossBackwardPlan plan_sym_loss_backward(const at::Tensor& grad_loss, const at
     }
     out = strided_out(t);
   };
-  make(policy_chosen_dtype, plan.grad_policy_chosen, a.grad_policy_chosen, "policy_chosen");
-  make(policy_rejected_dtype, plan.grad_policy_rejected, a.grad_policy_rejected, "policy_rejected");
-  make(ref_chosen_dtype, plan.grad_ref_chosen, a.grad_ref_chosen, "ref_chosen");
-  make(ref_rejected_dtype, plan.grad_ref_rejected, a.grad_ref_rejected, "ref_rejected");
-  make(weights_dtype, plan.grad_weights, a.grad_weights, "weights");
+  make(in.policy_chosen_dtype, plan.grad_policy_chosen, a.grad_policy_chosen, "policy_chosen");
+  make(in.policy_rejected_dtype, plan.grad_policy_rejected, a.grad_policy_rejected,
+       "policy_rejected");
+  make(in.ref_chosen_dtype, plan.grad_ref_chosen, a.grad_ref_chosen, "ref_chosen");
+  make(in.ref_rejected_dtype, plan.grad_ref_rejected, a.grad_ref_rejected, "ref_rejected");
+  make(in.weights_dtype, plan.grad_weights, a.grad_weights, "weights");
   return plan;
 }
 

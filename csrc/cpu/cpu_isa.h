@@ -1,6 +1,7 @@
-// The instruction set whose kernel build runs on this CPU. Kernels with heavy
-// inner loops (csrc/cpu/*_kernel.h) are compiled once per instruction set, as
-// ATen does, and dispatched on this at run time.
+// What the CPU registrations (csrc/cpu/*_register.cpp) share: the instruction
+// set whose kernel build runs on this CPU, and the (absent) device guard.
+// Kernels with heavy inner loops (csrc/cpu/*_kernel.h) are compiled once per
+// instruction set, as ATen does, and dispatched at run time (for_this_cpu).
 #pragma once
 
 #include <cstdlib>
@@ -33,5 +34,30 @@ inline Isa cpu_isa() {
   return Isa::Default;
 #endif
 }
+
+// One instruction-set build of an op's forward and backward CPU kernels, as
+// csrc/cpu/<op>_kernel_<isa>.cpp defines it.
+template <typename ForwardArgs, typename BackwardArgs>
+struct CpuKernels {
+  void (*forward)(const ForwardArgs&);
+  void (*backward)(const BackwardArgs&);
+};
+
+// The build for this CPU among an op's builds for each instruction set (kernel
+// tables or single functions): the one ISA dispatch.
+template <typename Build>
+Build* for_this_cpu(Build* default_build, Build* avx2_build, Build* avx512_build) {
+  switch (cpu_isa()) {
+    case Isa::Avx512: return avx512_build;
+    case Isa::Avx2: return avx2_build;
+    default: return default_build;
+  }
+}
+
+// CPU ops need no device guard; the op templates of csrc/<op>_host.h take one.
+struct NoDeviceGuard {
+  template <typename Device>
+  explicit NoDeviceGuard(const Device&) {}
+};
 
 }  // namespace sympo

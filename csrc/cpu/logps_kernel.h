@@ -36,31 +36,26 @@ constexpr int64_t kBlock = 2048;  // elements per block: 8 KiB of fp32 scratch
 template <typename T>
 constexpr bool kNeedsConvert = !std::is_same_v<T, float> && !std::is_same_v<T, double>;
 
-// bf16 / fp16 -> float, n elements.
-template <typename T>
-inline void to_float(const T* src, float* dst, int64_t n) {
+// n elements converted bf16 / fp16 -> float or float -> bf16 / fp16 (round
+// to nearest even): vectors of Src, then a scalar tail.
+template <typename Src, typename Dst>
+inline void convert_n(const Src* src, Dst* dst, int64_t n) {
+  constexpr bool kToFloat = std::is_same_v<Dst, float>;
+  using T = std::conditional_t<kToFloat, Src, Dst>;  // the 16-bit type
   using VT = Vectorized<T>;
   using VF = Vectorized<float>;
   int64_t i = 0;
   for (; i + VT::size() <= n; i += VT::size()) {
-    auto [a, b] = at::vec::convert_to_float<T>(VT::loadu(src + i));
-    a.store(dst + i);
-    b.store(dst + i + VF::size());
+    if constexpr (kToFloat) {
+      auto [a, b] = at::vec::convert_to_float<T>(VT::loadu(src + i));
+      a.store(dst + i);
+      b.store(dst + i + VF::size());
+    } else {
+      at::vec::convert_from_float<T>(VF::loadu(src + i), VF::loadu(src + i + VF::size()))
+          .store(dst + i);
+    }
   }
-  for (; i < n; ++i) dst[i] = static_cast<float>(src[i]);
-}
-
-// float -> bf16 / fp16 (round to nearest even), n elements.
-template <typename T>
-inline void from_float(const float* src, T* dst, int64_t n) {
-  using VT = Vectorized<T>;
-  using VF = Vectorized<float>;
-  int64_t i = 0;
-  for (; i + VT::size() <= n; i += VT::size()) {
-    at::vec::convert_from_float<T>(VF::loadu(src + i), VF::loadu(src + i + VF::size()))
-        .store(dst + i);
-  }
-  for (; i < n; ++i) dst[i] = static_cast<T>(src[i]);
+  for (; i < n; ++i) dst[i] = static_cast<Dst>(src[i]);
 }
 
 template <typename Acc>
@@ -129,81 +124,81 @@ inline double load_acc<double, double>(const double* p) {
   return *p;
 }
 
+// Calls row(r, x, buf) for every row r, x its V logits; the rows are split
+// over threads, buf is each thread's scratch block for 16-bit logits.
+template <typename T, typename RowFn>
+inline void for_each_row(const RowArgs& a, const RowFn& row) {
+  const T* logits = static_cast<const T*>(a.logits);
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / a.vocab);
+  at::parallel_for(0, a.rows, grain, [&](int64_t r0, int64_t r1) {
+    alignas(64) float buf[kNeedsConvert<T> ? kBlock : 1];
+    for (int64_t r = r0; r < r1; ++r) row(r, logits + a.layout.offset(r), buf);
+  });
+}
+
 template <typename T, typename Acc>
 void row_forward_impl(const RowForwardArgs& a) {
-  const T* logits = static_cast<const T*>(a.logits);
   Acc* token_logps = static_cast<Acc*>(a.token_logps);
   Acc* lse_out = static_cast<Acc*>(a.lse);
   const int64_t vocab = a.vocab;
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / vocab);
-  at::parallel_for(0, a.rows, grain, [&](int64_t r0, int64_t r1) {
-    alignas(64) float buf[kNeedsConvert<T> ? kBlock : 1];
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* x = logits + a.layout.offset(r);
-      MaxSum<Acc> ms = max_sum_empty<Acc>();
-      for (int64_t j = 0; j < vocab; j += kBlock) {
-        const int64_t n = std::min(kBlock, vocab - j);
-        const Acc* xb;
-        if constexpr (kNeedsConvert<T>) {
-          to_float(x + j, buf, n);
-          xb = buf;
-        } else {
-          xb = x + j;
-        }
-        ms = max_sum_merge(ms, block_max_sum<Acc>(xb, n));
-      }
-      const Acc lse = max_sum_lse(ms);
-      lse_out[r] = lse;
-      const int64_t y = a.labels[r];
-      if (!label_counted(y, a.ignore_index)) {
-        token_logps[r] = Acc(0);
-      } else if (!label_in_range(y, vocab)) {  // the host checked; never read out of bounds
-        token_logps[r] = std::numeric_limits<Acc>::quiet_NaN();
+  for_each_row<T>(a, [&](int64_t r, const T* x, float* buf) {
+    MaxSum<Acc> ms = max_sum_empty<Acc>();
+    for (int64_t j = 0; j < vocab; j += kBlock) {
+      const int64_t n = std::min(kBlock, vocab - j);
+      const Acc* xb;
+      if constexpr (kNeedsConvert<T>) {
+        convert_n(x + j, buf, n);
+        xb = buf;
       } else {
-        token_logps[r] = target_logp(load_acc<T, Acc>(x + y), lse);
+        xb = x + j;
       }
+      ms = max_sum_merge(ms, block_max_sum<Acc>(xb, n));
+    }
+    const Acc lse = max_sum_lse(ms);
+    lse_out[r] = lse;
+    const int64_t y = a.labels[r];
+    if (!label_counted(y, a.ignore_index)) {
+      token_logps[r] = Acc(0);
+    } else if (!label_in_range(y, vocab)) {  // the host checked; never read out of bounds
+      token_logps[r] = std::numeric_limits<Acc>::quiet_NaN();
+    } else {
+      token_logps[r] = target_logp(load_acc<T, Acc>(x + y), lse);
     }
   });
 }
 
 template <typename T, typename Acc>
 void row_backward_impl(const RowBackwardArgs& a) {
-  const T* logits = static_cast<const T*>(a.logits);
   T* grad = static_cast<T*>(a.grad);
   const Acc* lse_in = static_cast<const Acc*>(a.lse);
   const Acc* row_grad = static_cast<const Acc*>(a.row_grad);
   const int64_t vocab = a.vocab;
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / vocab);
-  at::parallel_for(0, a.rows, grain, [&](int64_t r0, int64_t r1) {
-    alignas(64) float buf[kNeedsConvert<T> ? kBlock : 1];
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* x = logits + a.in_layout.offset(r);
-      T* out = grad + a.out_layout.offset(r);
-      const int64_t y = a.labels[r];
-      if (!label_counted(y, a.ignore_index)) {
-        std::fill(out, out + vocab, T(0));
-        continue;
-      }
-      const Acc g = row_grad[r];
-      const Acc lse = lse_in[r];
-      if (!label_in_range(y, vocab) || lse != lse) {  // invalid label or NaN row: NaN gradient
-        std::fill(out, out + vocab, static_cast<T>(std::numeric_limits<float>::quiet_NaN()));
-        continue;
-      }
-      // Read the target before the row is (possibly) overwritten in place.
-      const Acc g_target = logp_grad<Acc>(g, load_acc<T, Acc>(x + y), lse, true);
-      for (int64_t j = 0; j < vocab; j += kBlock) {
-        const int64_t n = std::min(kBlock, vocab - j);
-        if constexpr (kNeedsConvert<T>) {
-          to_float(x + j, buf, n);
-          block_neg_softmax<float>(buf, buf, n, g, lse);
-          from_float(buf, out + j, n);
-        } else {
-          block_neg_softmax<Acc>(x + j, out + j, n, g, lse);
-        }
-      }
-      out[y] = static_cast<T>(g_target);
+  for_each_row<T>(a, [&](int64_t r, const T* x, float* buf) {
+    T* out = grad + a.out_layout.offset(r);
+    const int64_t y = a.labels[r];
+    if (!label_counted(y, a.ignore_index)) {
+      std::fill(out, out + vocab, T(0));
+      return;
     }
+    const Acc g = row_grad[r];
+    const Acc lse = lse_in[r];
+    if (!label_in_range(y, vocab) || lse != lse) {  // invalid label or NaN row: NaN gradient
+      std::fill(out, out + vocab, static_cast<T>(std::numeric_limits<float>::quiet_NaN()));
+      return;
+    }
+    // Read the target before the row is (possibly) overwritten in place.
+    const Acc g_target = logp_grad<Acc>(g, load_acc<T, Acc>(x + y), lse, true);
+    for (int64_t j = 0; j < vocab; j += kBlock) {
+      const int64_t n = std::min(kBlock, vocab - j);
+      if constexpr (kNeedsConvert<T>) {
+        convert_n(x + j, buf, n);
+        block_neg_softmax<float>(buf, buf, n, g, lse);
+        convert_n(buf, out + j, n);
+      } else {
+        block_neg_softmax<Acc>(x + j, out + j, n, g, lse);
+      }
+    }
+    out[y] = static_cast<T>(g_target);
   });
 }
 

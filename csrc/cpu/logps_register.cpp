@@ -1,49 +1,36 @@
-// CPU registration of the fused log-prob ops: picks the kernel build for the
-// machine's instruction set, runs the small per-sequence loops, and registers
-// the kernels. The heavy row kernels are in logps_kernel.h.
+// CPU registration of the fused log-prob ops: the row kernel build for this
+// machine's instruction set (logps_kernel.h) and the small per-sequence loops,
+// behind the ops of logps_host.h.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <cstdlib>
-#include <cstring>
-#include <string>
+#include <algorithm>
 
 #include "../logps_host.h"
 #include "cpu_isa.h"
 
 namespace sympo {
 
-void logps_row_forward_default(const RowForwardArgs& a);
-void logps_row_backward_default(const RowBackwardArgs& a);
-void logps_row_forward_avx2(const RowForwardArgs& a);
-void logps_row_backward_avx2(const RowBackwardArgs& a);
-void logps_row_forward_avx512(const RowForwardArgs& a);
-void logps_row_backward_avx512(const RowBackwardArgs& a);
+// The kernel builds of cpu/logps_kernel_<isa>.cpp.
+extern const CpuKernels<RowForwardArgs, RowBackwardArgs> logps_cpu_default, logps_cpu_avx2,
+    logps_cpu_avx512;
+
+void logps_row_forward_cpu(const RowForwardArgs& a) {
+  if (a.rows == 0) return;
+  for_this_cpu(&logps_cpu_default, &logps_cpu_avx2, &logps_cpu_avx512)->forward(a);
+}
+
+void logps_row_backward_cpu(const RowBackwardArgs& a) {
+  if (a.rows == 0) return;
+  for_this_cpu(&logps_cpu_default, &logps_cpu_avx2, &logps_cpu_avx512)->backward(a);
+}
 
 namespace {
 
-void row_forward(const RowForwardArgs& a) {
-  if (a.rows == 0) return;
-  switch (cpu_isa()) {
-    case Isa::Avx512: return logps_row_forward_avx512(a);
-    case Isa::Avx2: return logps_row_forward_avx2(a);
-    default: return logps_row_forward_default(a);
-  }
-}
-
-void row_backward(const RowBackwardArgs& a) {
-  if (a.rows == 0) return;
-  switch (cpu_isa()) {
-    case Isa::Avx512: return logps_row_backward_avx512(a);
-    case Isa::Avx2: return logps_row_backward_avx2(a);
-    default: return logps_row_backward_default(a);
-  }
-}
-
 // Per-sequence sums (in Acc, then the sequence result) over R token log-probs.
 template <typename Acc>
-void seq_reduce(const SeqReduceArgs& a) {
+void reduce_sequences(const SeqReduceArgs& a) {
   const SeqArgs& s = a.seq;
   const Acc* tok = static_cast<const Acc*>(a.token_logps);
   Acc* logps = static_cast<Acc*>(a.logps);
@@ -64,7 +51,7 @@ void seq_reduce(const SeqReduceArgs& a) {
 }
 
 template <typename Acc>
-void seq_expand(const SeqExpandArgs& a) {
+void expand_sequences(const SeqExpandArgs& a) {
   const SeqArgs& s = a.seq;
   const Acc* grad = static_cast<const Acc*>(a.grad);
   const Acc* counts = static_cast<const Acc*>(a.counts);
@@ -78,77 +65,20 @@ void seq_expand(const SeqExpandArgs& a) {
   });
 }
 
-RowForwardResult token_logps_forward_cpu(const at::Tensor& logits, const at::Tensor& labels,
-                                         int64_t ignore_index) {
-  RowForwardPlan plan = plan_row_forward(logits, labels, ignore_index);
-  row_forward(plan.args);
-  return {plan.token_logps, plan.lse};
-}
-
-void token_logps_backward_inplace_cpu(const at::Tensor& logits, const at::Tensor& labels,
-                                      const at::Tensor& lse, const at::Tensor& row_grad,
-                                      int64_t ignore_index) {
-  at::Tensor grad = logits;
-  RowBackwardPlan plan =
-      plan_row_backward(logits, labels, lse, row_grad, ignore_index, grad, "token_logps_backward_");
-  row_backward(plan.args);
-}
-
-SeqForwardResult sequence_logps_forward_cpu(const at::Tensor& logits, const at::Tensor& labels,
-                                            const std::optional<at::Tensor>& cu_seqlens,
-                                            int64_t ignore_index, bool average,
-                                            bool /*inplace_backward: autograd only*/) {
-  SeqForwardPlan plan = plan_seq_forward(logits, labels, cu_seqlens, ignore_index, average);
-  row_forward(plan.row);
-  if (plan.reduce.seq.use_double) {
-    seq_reduce<double>(plan.reduce);
-  } else {
-    seq_reduce<float>(plan.reduce);
+struct Cpu {
+  using Guard = NoDeviceGuard;
+  static void row_forward(const RowForwardArgs& a) { logps_row_forward_cpu(a); }
+  static void row_backward(const RowBackwardArgs& a) { logps_row_backward_cpu(a); }
+  static void seq_reduce(const SeqReduceArgs& a) {
+    with_acc_type(a.seq.use_double, [&]<typename Acc>() { reduce_sequences<Acc>(a); });
   }
-  return {plan.logps, plan.lse, plan.counts};
-}
-
-at::Tensor run_seq_backward(SeqBackwardPlan& plan) {
-  if (plan.expand.seq.use_double) {
-    seq_expand<double>(plan.expand);
-  } else {
-    seq_expand<float>(plan.expand);
+  static void seq_expand(const SeqExpandArgs& a) {
+    with_acc_type(a.seq.use_double, [&]<typename Acc>() { expand_sequences<Acc>(a); });
   }
-  row_backward(plan.row);
-  return plan.grad_logits;
-}
-
-at::Tensor sequence_logps_backward_cpu(const at::Tensor& grad, const at::Tensor& logits,
-                                       const at::Tensor& labels, const at::Tensor& lse,
-                                       const at::Tensor& counts,
-                                       const std::optional<at::Tensor>& cu_seqlens,
-                                       int64_t ignore_index, bool average) {
-  SeqBackwardPlan plan = plan_seq_backward(grad, logits, labels, lse, counts, cu_seqlens,
-                                           ignore_index, average, /*inplace=*/false);
-  return run_seq_backward(plan);
-}
-
-void sequence_logps_backward_inplace_cpu(const at::Tensor& grad, const at::Tensor& logits,
-                                         const at::Tensor& labels, const at::Tensor& lse,
-                                         const at::Tensor& counts,
-                                         const std::optional<at::Tensor>& cu_seqlens,
-                                         int64_t ignore_index, bool average) {
-  SeqBackwardPlan plan = plan_seq_backward(grad, logits, labels, lse, counts, cu_seqlens,
-                                           ignore_index, average, /*inplace=*/true);
-  run_seq_backward(plan);
-}
+};
 
 }  // namespace
 
-void logps_row_forward_cpu(const RowForwardArgs& a) { row_forward(a); }
-void logps_row_backward_cpu(const RowBackwardArgs& a) { row_backward(a); }
-
-TORCH_LIBRARY_IMPL(sympo_ext, CPU, m) {
-  m.impl("token_logps_forward", &token_logps_forward_cpu);
-  m.impl("token_logps_backward_", &token_logps_backward_inplace_cpu);
-  m.impl("sequence_logps_forward", &sequence_logps_forward_cpu);
-  m.impl("sequence_logps_backward", &sequence_logps_backward_cpu);
-  m.impl("sequence_logps_backward_", &sequence_logps_backward_inplace_cpu);
-}
+TORCH_LIBRARY_IMPL(sympo_ext, CPU, m) { register_logps_ops<Cpu>(m); }
 
 }  // namespace sympo

@@ -29,9 +29,10 @@
 namespace sympo {
 namespace {
 
-constexpr int kThreads = 256;     // row kernels
-constexpr int kSeqThreads = 128;  // per-sequence reduction
-constexpr int kUnroll = 4;        // 16-byte packs in flight per thread
+constexpr int kThreads = 256;        // row kernels
+constexpr int kSeqThreads = 128;     // per-sequence reduction
+constexpr int kExpandThreads = 256;  // per-row expansion of the sequence gradient
+constexpr int kUnroll = 4;           // 16-byte packs in flight per thread
 constexpr int64_t kMaxGrid = int64_t(1) << 20;
 
 void check_cuda(cudaError_t err, const char* what) {
@@ -45,11 +46,31 @@ unsigned int grid_for(int64_t items) {
   return static_cast<unsigned int>(std::max<int64_t>(1, std::min<int64_t>(items, kMaxGrid)));
 }
 
+// kernel<<<grid, threads>>>(args) on `stream`; a launch error names `what`.
+template <typename Args>
+void launch(void (*kernel)(Args), unsigned int grid, int threads, void* stream, const Args& args,
+            const char* what) {
+  kernel<<<grid, threads, 0, static_cast<cudaStream_t>(stream)>>>(args);
+  check_cuda(cudaGetLastError(), what);
+}
+
 template <typename T>
 struct alignas(16) Pack {
   static constexpr int kN = 16 / sizeof(T);
   T v[kN];
 };
+
+// Loads this thread's next kUnroll packs (those before npack), i0 the first:
+// every load is in flight before any is used.
+template <typename P>
+__device__ __forceinline__ void load_packs(P (&p)[kUnroll], const P* xp, int64_t i0,
+                                           int64_t npack) {
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const int64_t i = i0 + int64_t(u) * kThreads;
+    if (i < npack) p[u] = xp[i];
+  }
+}
 
 template <typename T, typename Acc>
 __device__ __forceinline__ Acc to_acc(T x) {
@@ -115,11 +136,7 @@ __global__ void __launch_bounds__(kThreads) row_forward_kernel(const RowForwardA
     const P* xp = reinterpret_cast<const P*>(x + head);
     for (int64_t i0 = threadIdx.x; i0 < npack; i0 += int64_t(kThreads) * kUnroll) {
       P p[kUnroll];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t i = i0 + int64_t(u) * kThreads;
-        if (i < npack) p[u] = xp[i];
-      }
+      load_packs(p, xp, i0, npack);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         if (i0 + int64_t(u) * kThreads >= npack) break;
@@ -181,7 +198,7 @@ __global__ void __launch_bounds__(kThreads) row_backward_kernel(const RowBackwar
   T* grad = static_cast<T*>(a.grad);
   const int64_t vocab = a.vocab;
   for (int64_t r = blockIdx.x; r < a.rows; r += gridDim.x) {
-    const T* x = logits + a.in_layout.offset(r);
+    const T* x = logits + a.layout.offset(r);
     T* out = grad + a.out_layout.offset(r);
     const int64_t y = a.labels[r];
     const Acc g = static_cast<const Acc*>(a.row_grad)[r];
@@ -217,11 +234,7 @@ __global__ void __launch_bounds__(kThreads) row_backward_kernel(const RowBackwar
       P* op = reinterpret_cast<P*>(out + head);
       for (int64_t i0 = threadIdx.x; i0 < npack; i0 += int64_t(kThreads) * kUnroll) {
         P p[kUnroll];
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) {
-          const int64_t i = i0 + int64_t(u) * kThreads;
-          if (i < npack) p[u] = xp[i];
-        }
+        load_packs(p, xp, i0, npack);
 #pragma unroll
         for (int u = 0; u < kUnroll; ++u) {
           const int64_t i = i0 + int64_t(u) * kThreads;
@@ -323,46 +336,34 @@ __global__ void seq_expand_kernel(const SeqExpandArgs a) {
 
 void logps_row_forward_cuda(const RowForwardArgs& a, void* stream) {
   if (a.rows == 0) return;
-  const auto s = static_cast<cudaStream_t>(stream);
-  const unsigned int grid = grid_for(a.rows);
   with_logits_types(a.kind, [&]<typename T, typename Acc>() {
-    row_forward_kernel<T, Acc><<<grid, kThreads, 0, s>>>(a);
+    launch(row_forward_kernel<T, Acc>, grid_for(a.rows), kThreads, stream, a,
+           "row_forward_kernel launch");
   });
-  check_cuda(cudaGetLastError(), "row_forward_kernel launch");
 }
 
 void logps_row_backward_cuda(const RowBackwardArgs& a, void* stream) {
   if (a.rows == 0) return;
-  const auto s = static_cast<cudaStream_t>(stream);
-  const unsigned int grid = grid_for(a.rows);
   with_logits_types(a.kind, [&]<typename T, typename Acc>() {
-    row_backward_kernel<T, Acc><<<grid, kThreads, 0, s>>>(a);
+    launch(row_backward_kernel<T, Acc>, grid_for(a.rows), kThreads, stream, a,
+           "row_backward_kernel launch");
   });
-  check_cuda(cudaGetLastError(), "row_backward_kernel launch");
 }
 
 void logps_seq_reduce_cuda(const SeqReduceArgs& a, void* stream) {
   if (a.seq.nseq == 0) return;
-  const auto s = static_cast<cudaStream_t>(stream);
-  const unsigned int grid = grid_for(a.seq.nseq);
-  if (a.seq.use_double) {
-    seq_reduce_kernel<double><<<grid, kSeqThreads, 0, s>>>(a);
-  } else {
-    seq_reduce_kernel<float><<<grid, kSeqThreads, 0, s>>>(a);
-  }
-  check_cuda(cudaGetLastError(), "seq_reduce_kernel launch");
+  with_acc_type(a.seq.use_double, [&]<typename Acc>() {
+    launch(seq_reduce_kernel<Acc>, grid_for(a.seq.nseq), kSeqThreads, stream, a,
+           "seq_reduce_kernel launch");
+  });
 }
 
 void logps_seq_expand_cuda(const SeqExpandArgs& a, void* stream) {
   if (a.seq.rows == 0) return;
-  const auto s = static_cast<cudaStream_t>(stream);
-  const unsigned int grid = grid_for((a.seq.rows + 255) / 256);
-  if (a.seq.use_double) {
-    seq_expand_kernel<double><<<grid, 256, 0, s>>>(a);
-  } else {
-    seq_expand_kernel<float><<<grid, 256, 0, s>>>(a);
-  }
-  check_cuda(cudaGetLastError(), "seq_expand_kernel launch");
+  with_acc_type(a.seq.use_double, [&]<typename Acc>() {
+    launch(seq_expand_kernel<Acc>, grid_for((a.seq.rows + kExpandThreads - 1) / kExpandThreads),
+           kExpandThreads, stream, a, "seq_expand_kernel launch");
+  });
 }
 
 }  // namespace sympo

@@ -39,16 +39,20 @@ struct LabelsIn {
   }
 };
 
-// Forward of the row kernel: token_logps[r] = logits[r, label_r] - lse[r]
-// (0 for ignored rows; NaN for labels outside [0, V) on CUDA, where the host
-// cannot check them without a synchronisation), lse[r] = logsumexp(logits[r]).
-struct RowForwardArgs {
+// What every row kernel reads: R rows of V logits and their labels.
+struct RowArgs {
   int64_t rows = 0, vocab = 0;
   ElemKind kind = ElemKind::F32;  // logits dtype: F32, F64, BF16 or F16
   const void* logits = nullptr;
-  RowLayout layout;
+  RowLayout layout;  // of the logits
   LabelsIn labels;
   int64_t ignore_index = -100;
+};
+
+// Forward of the row kernel: token_logps[r] = logits[r, label_r] - lse[r]
+// (0 for ignored rows; NaN for labels outside [0, V) on CUDA, where the host
+// cannot check them without a synchronisation), lse[r] = logsumexp(logits[r]).
+struct RowForwardArgs : RowArgs {
   void* token_logps = nullptr;  // [rows] in the accumulation type (double for F64)
   void* lse = nullptr;          // [rows] in the accumulation type
 };
@@ -57,15 +61,9 @@ struct RowForwardArgs {
 // exp(logits[r, j] - lse[r])), 0 on ignored rows, in the logits' dtype. `grad`
 // may be the logits themselves (same layout): every element is read before it
 // is written, by the same thread.
-struct RowBackwardArgs {
-  int64_t rows = 0, vocab = 0;
-  ElemKind kind = ElemKind::F32;
-  const void* logits = nullptr;
-  RowLayout in_layout;
+struct RowBackwardArgs : RowArgs {
   void* grad = nullptr;
   RowLayout out_layout;
-  LabelsIn labels;
-  int64_t ignore_index = -100;
   const void* lse = nullptr;       // [rows], accumulation type
   const void* row_grad = nullptr;  // [rows], accumulation type
 };
@@ -131,6 +129,15 @@ inline void with_logits_types(ElemKind kind, F&& f) {
     case ElemKind::F16: return f.template operator()<c10::Half, float>();
     default: throw std::invalid_argument("sympo_ext: unsupported logits dtype");
   }
+}
+
+// Calls f.template operator()<Acc>() with the accumulation type of the
+// per-row / per-sequence buffers (SeqArgs::use_double): the same mapping for
+// the sequence kernels (host only).
+template <typename F>
+inline void with_acc_type(bool use_double, F&& f) {
+  if (use_double) return f.template operator()<double>();
+  return f.template operator()<float>();
 }
 
 }  // namespace sympo
