@@ -140,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """defaults < stored run (with --resume) < --config file < flags."""
+    """defaults < stored run (with --resume) < --config file < flags.
+
+    The length of a resumed run follows what is given now (flags or --config): with --num_epochs
+    given and --max_steps not, the stored --max_steps is dropped (set to 0), so that the epochs decide
+    the length as they would in a new run; a --max_steps given now decides it as usual."""
     values: dict = {}
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     file_values = load_config_file(args.config) if args.config else {}
@@ -151,6 +155,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     TrainConfig.from_dict(file_values, source=f"--config {args.config}")  # unknown keys -> error
     values.update(file_values)
     values.update(given)
+    now = {**file_values, **given}
+    if resume and "num_epochs" in now and "max_steps" not in now:
+        values["max_steps"] = 0  # the stored --max_steps would otherwise override the --num_epochs given now
     return TrainConfig.from_dict(values)
 
 

@@ -137,7 +137,7 @@ class Trainer:
             cfg, tok, self._train_examples, self._eval_examples
         )
         n, ws = len(self.train_pairs), self.dist.world_size
-        check_vocabulary(self.policy, max_id := max_token_id(self.train_pairs + self.eval_pairs))
+        check_vocabulary(self.policy, max_id := max_token_id(self.train_pairs + self.eval_pairs), tokenizer=tok)
         inputs = run_inputs(
             cfg,
             train_pairs=self.train_pairs,
@@ -156,7 +156,7 @@ class Trainer:
                 attn_implementation=cfg.attn_implementation,
                 what="--ref_model",
             )
-            check_vocabulary(self._ref_arg, max_id, what="--ref_model")
+            check_vocabulary(self._ref_arg, max_id, what="--ref_model", tokenizer=tok)
         self.sampler = StepSampler.from_config(cfg, n, world_size=ws, rank=self.dist.rank)
         self.steps_per_epoch = self.sampler.steps_per_epoch
         self.total_steps = cfg.max_steps or max(1, math.ceil(cfg.num_epochs * self.steps_per_epoch))

@@ -81,6 +81,35 @@ def test_a_resume_with_a_larger_max_steps_extends_the_run(model_dir, data_file, 
     assert code == 2 and "is at step 4, past the 3 steps" in err
 
 
+def _without_max_steps(args):
+    at = args.index("--max_steps")
+    return args[:at] + args[at + 2 :]
+
+
+def test_a_resume_follows_the_length_option_given_now(model_dir, data_file, tmp_path, capsys):
+    # #8: 48 pairs / batch 8 = 6 steps per epoch. A run stored with --max_steps 2, resumed with
+    # --num_epochs 0.5 alone, runs to 3 steps (the epochs given now decide), not the stored 2.
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert cli_main([str(a) for a in _args(model_dir, data_file, full, 3)]) == 0
+    assert cli_main([str(a) for a in _args(model_dir, data_file, part, 2)]) == 0
+    code, out, err = run_cli(
+        _without_max_steps(_args(model_dir, data_file, part, 0, ["--num_epochs", "0.5", "--resume"])), capsys
+    )
+    assert code == 0, err
+    assert "extending the run from 2 to 3 steps" in err and "done: 3 steps" in out, (out, err)
+    stored = json.loads((part / "run.json").read_text())["config"]
+    assert (stored["max_steps"], stored["num_epochs"]) == (0, 0.5)
+    a, b = _final(full), _final(part)  # constant learning rate: exactly the 3-step run
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # The reverse: stored by epochs (3 steps), resumed with --max_steps 4: four steps.
+    code, out, err = run_cli(_args(model_dir, data_file, part, 4, ["--resume"]), capsys)
+    assert code == 0 and "extending the run from 3 to 4 steps" in err and "done: 4 steps" in out, (out, err)
+    assert json.loads((part / "run.json").read_text())["config"]["max_steps"] == 4
+    # A plain --resume (no length option given now) keeps the stored length.
+    code, out, err = run_cli(_without_max_steps(_args(model_dir, data_file, part, 0, ["--resume"])), capsys)
+    assert code == 0 and "extending" not in err and "done: 4 steps" in out, (out, err)
+
+
 def test_an_extended_schedule_is_recomputed_for_the_new_total(model_dir, data_file, tmp_path, capsys):
     cosine = ["--warmup_ratio", "0", "--min_lr_ratio", "0", "--learning_rate", "1e-3"]
     full, part = tmp_path / "full", tmp_path / "part"
@@ -135,6 +164,27 @@ def test_token_ids_beyond_the_models_vocabulary_are_refused(tok):
     small.resize_token_embeddings(8)
     with pytest.raises(ConfigError, match=r"holds token id \d+ but the model's vocabulary has 8 rows"):
         Trainer(cfg(max_steps=1), model=small, tokenizer=tok, train_examples=examples(clean_records(16))).train()
+
+
+def test_a_tokenizer_larger_than_the_models_embedding_is_refused_before_the_probe(
+    model_dir, data_file, tmp_path, capsys
+):
+    # #29: the data only uses ids the model has rows for, but the tokenizer has 2 ids more: refused
+    # naming --tokenizer, the model and both sizes (before: the log-prob probe's IndexError).
+    big = synthetic.build_tokenizer()
+    rows = len(big)
+    big.add_tokens(["<extra_a>", "<extra_b>"])
+    big.save_pretrained(tmp_path / "bigtok")
+    out = tmp_path / "run"
+    code, _, err = run_cli(_args(model_dir, data_file, out, 1, ["--tokenizer", tmp_path / "bigtok"]), capsys)
+    assert code == 2 and "Traceback" not in err and "probe" not in err, err
+    assert "--tokenizer" in err and f"has {rows + 2} token ids" in err and f"--model has {rows} embedding rows" in err
+    assert not out.exists()  # refused before anything was written
+    policy = tmp_path / "bigmodel"  # the same check for --ref_model: a policy that fits the tokenizer,
+    synthetic.build_tiny_llama(big, hidden_size=32, num_layers=1, num_heads=2).save_pretrained(policy)
+    extra = ["--tokenizer", tmp_path / "bigtok", "--ref_model", model_dir]  # a reference that does not
+    code, _, err = run_cli(_args(policy, data_file, out, 1, extra), capsys)
+    assert code == 2 and f"--ref_model has {rows} embedding rows" in err, err
 
 
 def test_options_that_cannot_train_are_refused_at_parse_time():
