@@ -164,13 +164,18 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None, *, run_demo=None) -> int:
     """Parse, validate and train. ``run_demo``: the demo's runner (``run_demo(quick=, overrides=)``), given by
     the ``sympo-train`` console script (:mod:`sympo_ext.cli`), which sits above both the trainer and the
-    experiments the demo lives in (the trainer never imports the experiments)."""
+    experiments the demo lives in (the trainer never imports the experiments).
+
+    With ``argv`` None (the console script, ``python -m``: the process's entry point), a SIGINT / SIGTERM
+    after the run has ended is reported and ignored until the process exits, so it cannot turn the
+    run's exit status into 130 / 143; with ``argv`` given (a caller's process) no handler outlives the call."""
     from ..data import DataError
     from .checkpoint import CheckpointError, CheckpointWriteError
     from .rundir import RunDirError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    trainer = None
     try:
         if args.demo:
             if run_demo is None:
@@ -190,10 +195,23 @@ def main(argv: list[str] | None = None, *, run_demo=None) -> int:
         if args.print_config:
             print(json.dumps(config.to_dict(), indent=2))
             return 0
+        from .reporting import ignore_late_signals
         from .trainer import Trainer
 
-        result = Trainer(config, config_file=args.config).train()
+        trainer = Trainer(config, config_file=args.config)
+        if argv is None:  # the process's entry point: once train() returns, a late signal cannot change the status
+            ignore_late_signals(trainer.report)
+        result = trainer.train()
     except KeyboardInterrupt:
+        if trainer is not None and trainer.signals.finishing:
+            last = trainer.checkpoints.last if getattr(trainer, "checkpoints", None) else None
+            print(
+                "sympo-train: interrupted while writing the final results (the training steps were done): "
+                f"{os.path.join(config.output_dir or '.', 'final')} may be missing or incomplete; the last "
+                f"checkpoint ({last or 'none'}) is intact: run the same command plus --resume to write them",
+                file=sys.stderr,
+            )
+            return 130
         # A second Ctrl-C / SIGTERM (or one before training started): stopped at once, nothing saved now.
         print(
             "sympo-train: interrupted: stopped without saving; the last checkpoint (if any) is intact, "
