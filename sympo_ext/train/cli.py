@@ -33,8 +33,9 @@ examples:
   # DPO baseline from a config file, overriding one option
   sympo-train --config dpo.yaml --loss_type logistic --output_dir runs/dpo
 
-  # continue an interrupted run exactly (same options), or 2 GPUs / CPU processes
+  # continue an interrupted run exactly (same options), extend a finished one, or 2 GPUs / CPU processes
   sympo-train --config dpo.yaml --output_dir runs/dpo --resume
+  sympo-train --config dpo.yaml --output_dir runs/dpo --resume --num_epochs 3   # the length given now decides
   torchrun --nproc_per_node 2 -m sympo_ext.train.cli --config dpo.yaml --output_dir runs/dpo2
 
 data: JSONL/JSON records (or a saved Hugging Face dataset) with "prompt", "chosen", "rejected"
@@ -48,13 +49,13 @@ One run per OUTPUT_DIR: a second sympo-train on a directory in use is refused wi
 --resume on a run stopped before its first checkpoint starts it afresh with its stored options;
 a corrupted checkpoint (checked against its sha256 manifest) is skipped for the newest intact one.
 
-exit status: 0 done; 2 bad option, data, tokenizer, model or output directory, a changed input on
---resume, or no intact checkpoint
-(one line, nothing written); 3 non-finite loss, gradient or parameters (training stopped before the
-update; the last good checkpoint is kept); 4 a checkpoint, the final model or another run file could
-not be written (disk full, ...; training stopped, the previous checkpoint is intact); 128 + N stopped
-by signal N (the first Ctrl-C / SIGTERM: a checkpoint was saved); 130 a second one (stopped at
-once, nothing saved then).
+exit status: 0 done (a signal once the steps are done lets the final writes finish); 1 an unexpected
+error (a traceback: a bug); 2 bad option, config file, data, tokenizer, model or output directory, a
+changed input on --resume, or no intact checkpoint (one line, nothing written); 3 non-finite loss,
+gradient or parameters (training stopped before the update; the last good checkpoint is kept); 4 a
+checkpoint, the final model or another run file could not be written (disk full, ...; training
+stopped, the previous checkpoint is intact); 128 + N stopped by signal N (130 SIGINT, 143 SIGTERM: a
+checkpoint was saved); 130 also a second signal (stopped at once, nothing saved then).
 """
 
 

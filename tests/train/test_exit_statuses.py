@@ -5,6 +5,8 @@ handlers of the console script's process are what is tested."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 
@@ -17,6 +19,13 @@ CHILD = r"""
 import os, signal, sys, time
 from sympo_ext.train import checkpoint
 mode = sys.argv.pop(1)
+if mode == "bug":  # an unexpected error inside the trainer
+    from sympo_ext.train import trainer
+
+    def broken(self):
+        raise RuntimeError("a bug")
+
+    trainer.Trainer.train = broken
 if mode in ("during", "twice"):
     save_final = checkpoint.CheckpointManager.save_final
 
@@ -65,3 +74,44 @@ def test_a_second_signal_during_the_final_writes_exits_130_naming_the_state(mode
     code, stdout, err = run_cli([*cli_base(model_dir, data_file, str(out)), "--resume"], capsys)
     assert code == 0 and "done: 2 steps" in stdout, err
     assert (out / "final" / "model.safetensors").is_file()
+
+
+# Every exit status sympo-train returns, and a test that sees it (the README's and --help's list).
+STATUSES = {
+    0: "tests/train/test_cli.py and most CLI tests",
+    1: "test_an_unexpected_error_exits_1_with_its_traceback",
+    2: "test_usage_errors_exit_2_and_help_0, tests/train/test_cli_errors.py",
+    3: "tests/train/test_checkpoint_recovery.py (non-finite)",
+    4: "tests/train/test_checkpoint_recovery.py (disk full)",
+    130: "test_a_second_signal_during_the_final_writes_exits_130_naming_the_state, "
+    "test_signal_saves_checkpoint_and_exits_cleanly[SIGINT]",
+    143: "test_signal_saves_checkpoint_and_exits_cleanly[SIGTERM]",
+}
+
+
+def test_every_exit_status_is_documented():
+    cli = open(os.path.join(ROOT, "sympo_ext", "train", "cli.py"), encoding="utf-8").read()
+    returned = {int(n) for n in re.findall(r"return (\d+)\b(?! \+)", cli)} | {128 + 2, 128 + 15}  # 128 + signal
+    assert returned <= set(STATUSES) and returned | {1} == set(STATUSES)  # 1: Python's status for a traceback
+    readme = open(os.path.join(ROOT, "sympo_ext", "train", "README.md"), encoding="utf-8").read()
+    bullet = readme[readme.index("* Exit statuses") :].split("\n* ")[0]
+    epilog = cli[cli.index("exit status:") :].split('"""')[0]
+    for code in STATUSES:
+        assert re.search(rf"\b{code}\b", bullet), f"README.md's exit statuses lack {code}"
+        assert re.search(rf"\b{code}\b", epilog), f"--help's exit statuses lack {code}"
+
+
+def test_an_unexpected_error_exits_1_with_its_traceback(model_dir, data_file, tmp_path):
+    code, _, err = _run("bug", model_dir, data_file, tmp_path / "run")
+    assert code == 1 and "Traceback" in err and "RuntimeError: a bug" in err, err
+
+
+def test_usage_errors_exit_2_and_help_0(capsys):
+    from sympo_ext.train.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--max_steps", "abc"])
+    assert e.value.code == 2 and "invalid int value" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0 and "exit status:" in capsys.readouterr().out
