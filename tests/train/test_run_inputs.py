@@ -159,6 +159,28 @@ def test_a_damaged_checkpoint_is_rewritten_when_its_step_comes_again(model_dir, 
     assert (out / "checkpoints" / "latest").read_text().strip() == "step-000004"
 
 
+def test_a_resume_applies_save_total_limit_before_its_first_save(model_dir, data_file, tmp_path, capsys, monkeypatch):
+    # Found on a real full disk (a tmpfs, hostile case #59/60): the checkpoints a smaller
+    # --save_total_limit would prune hold the space the next save needs, so they go first.
+    from sympo_ext.train import checkpoint
+
+    out = tmp_path / "run"
+    assert cli_main([str(a) for a in _args(model_dir, data_file, out, 3, ["--save_steps", "1"])]) == 0
+    seen = []
+    save = checkpoint.save_checkpoint
+
+    def counting(ckpt_dir, step, **kw):
+        seen.append(sorted(p.name for p in (out / "checkpoints").glob("step-*")))
+        return save(ckpt_dir, step, **kw)
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", counting)
+    extra = ["--save_steps", "1", "--save_total_limit", "1", "--resume"]
+    code, _, err = run_cli(_args(model_dir, data_file, out, 4, extra), capsys)
+    assert code == 0, err
+    assert seen[0] == ["step-000003"], seen  # the one resumed from, alone, before step 4 is written
+    assert sorted(p.name for p in (out / "checkpoints").glob("step-*")) == ["step-000004"]
+
+
 def test_token_ids_beyond_the_models_vocabulary_are_refused(tok):
     small = synthetic.build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2)
     small.resize_token_embeddings(8)
