@@ -12,6 +12,7 @@ import torch
 
 from .dtypes import math_dtype, to_math
 from .losses import LossSpec
+from .losses.formulas import clamp_midpoint
 from .sequences import average_or_zero, per_sequence_sum, sequence_ids
 
 __all__ = [
@@ -63,9 +64,9 @@ def sym_loss_with_rewards(
     rr = ref_rejected_logps.to(dtype) if ref_rejected_logps is not None else torch.zeros_like(pr)
     chosen = beta * (pc - rc)
     rejected = beta * (pr - rr)
-    if clip is not None:
-        chosen = chosen.clamp(-clip, clip)
-        rejected = rejected.clamp(-clip, clip)
+    if clip is not None:  # the midpoint subgradient AT +-clip, as at every loss kink (and in the kernels)
+        chosen = clamp_midpoint(chosen, -clip, clip)
+        rejected = clamp_midpoint(rejected, -clip, clip)
     margin = chosen - rejected
     flip = torch.zeros_like(margin, dtype=torch.bool) if labels is None else labels.to(dtype) == 0
     c, r = torch.where(flip, rejected, chosen), torch.where(flip, chosen, rejected)  # preferred, other

@@ -217,14 +217,43 @@ def load_tokenizer(path: str):
     return tok
 
 
-def check_vocabulary(model: nn.Module, max_id: int, what: str = "--model") -> None:
+def _embedding_rows(model: nn.Module) -> int | None:
+    """Rows of the model's input embedding and output layer (the smaller; None when unknown)."""
+    rows = []
+    inp = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    if isinstance(getattr(inp, "num_embeddings", None), int):
+        rows.append(inp.num_embeddings)
+    try:
+        out = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    except (AttributeError, NotImplementedError):
+        out = None
+    weight = getattr(out, "weight", None)
+    if isinstance(weight, torch.Tensor) and weight.dim() == 2 and weight.shape[0] > 0:
+        rows.append(int(weight.shape[0]))
+    return min(rows) if rows else None
+
+
+def check_vocabulary(model: nn.Module, max_id: int, what: str = "--model", tokenizer=None) -> None:
     """Refuse data holding a token id the model has no embedding row for (it would fail at step 1,
-    or index out of range on a GPU): a ConfigError naming the model and the largest id."""
-    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
-    rows = getattr(embeddings, "num_embeddings", None)
-    if rows is not None and max_id >= rows:
+    or index out of range on a GPU), and a ``tokenizer`` with more ids than the model's embedding
+    (or output) rows: a ConfigError naming the model, the tokenizer and both sizes."""
+    rows = _embedding_rows(model)
+    if rows is None:
+        return
+    if max_id >= rows:
         raise ConfigError(
             f"{what}: the data holds token id {max_id} but the model's vocabulary has {rows} rows; "
             "the tokenizer does not belong to this model (pass the model's own --tokenizer, or "
             "resize the model's embeddings)"
+        )
+    try:
+        size = len(tokenizer) if tokenizer is not None else None
+    except TypeError:
+        size = None
+    if size is not None and size > rows:
+        name = getattr(tokenizer, "name_or_path", None) or "the tokenizer"
+        raise ConfigError(
+            f"--tokenizer {name!r} has {size} token ids but {what} has {rows} embedding rows "
+            f"(ids {rows}..{size - 1} have none): the tokenizer does not belong to this model; pass the "
+            f"model's own --tokenizer, or resize the model's embeddings to at least {size} rows"
         )

@@ -29,12 +29,14 @@ import torch  # noqa: F401 - tests patch torch.save through this module (ckpt.to
 from ..hf.loading import adapter_state_dict, is_peft_model, load_adapter_state_dict, save_pretrained_final
 from . import dist as D
 from .checkpoint_files import (
+    DELETE_PREFIX,
     CheckpointWriteError,
     capture_rng,
     checkpoint_dir,
     full_model_state,
     full_optim_state,
     latest_checkpoint,
+    list_checkpoints,
     load_full_state,
     load_resumable,
     nonfinite_entries,
@@ -173,7 +175,24 @@ class CheckpointManager:
             self._extend(step, state["total_steps"])
         restore_rng(loaded["rng"])
         self.last = found
+        if self.dist.is_main:
+            self._prune_before(step)
         return step
+
+    def _prune_before(self, step: int) -> None:
+        """On resume, apply --save_total_limit to the checkpoints up to the one resumed from (kept) before
+        anything new is written: on a full disk the space they hold is what the next save needs.
+        Newer ones (skipped as damaged) stay until their step comes again and replaces them."""
+        keep = self.cfg.save_total_limit
+        older = [path for s, path in list_checkpoints(self.dir) if s <= step]
+        if keep > 0 and len(older) > keep:
+            for path in older[:-keep]:
+                doomed = os.path.join(self.dir, DELETE_PREFIX + os.path.basename(path))
+                try:  # renamed first, as prune_checkpoints does: a kill never leaves half a checkpoint
+                    os.replace(path, doomed)
+                except OSError:
+                    continue
+                shutil.rmtree(doomed, ignore_errors=True)
 
     def _extend(self, step: int, old_total: int) -> None:
         """A resume with a larger --max_steps / --num_epochs: the run continues to the new total with the

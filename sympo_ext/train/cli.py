@@ -33,8 +33,9 @@ examples:
   # DPO baseline from a config file, overriding one option
   sympo-train --config dpo.yaml --loss_type logistic --output_dir runs/dpo
 
-  # continue an interrupted run exactly (same options), or 2 GPUs / CPU processes
+  # continue an interrupted run exactly (same options), extend a finished one, or 2 GPUs / CPU processes
   sympo-train --config dpo.yaml --output_dir runs/dpo --resume
+  sympo-train --config dpo.yaml --output_dir runs/dpo --resume --num_epochs 3   # the length given now decides
   torchrun --nproc_per_node 2 -m sympo_ext.train.cli --config dpo.yaml --output_dir runs/dpo2
 
 data: JSONL/JSON records (or a saved Hugging Face dataset) with "prompt", "chosen", "rejected"
@@ -48,13 +49,13 @@ One run per OUTPUT_DIR: a second sympo-train on a directory in use is refused wi
 --resume on a run stopped before its first checkpoint starts it afresh with its stored options;
 a corrupted checkpoint (checked against its sha256 manifest) is skipped for the newest intact one.
 
-exit status: 0 done; 2 bad option, data, tokenizer, model or output directory, a changed input on
---resume, or no intact checkpoint
-(one line, nothing written); 3 non-finite loss, gradient or parameters (training stopped before the
-update; the last good checkpoint is kept); 4 a checkpoint, the final model or another run file could
-not be written (disk full, ...; training stopped, the previous checkpoint is intact); 128 + N stopped
-by signal N (the first Ctrl-C / SIGTERM: a checkpoint was saved); 130 a second one (stopped at
-once, nothing saved then).
+exit status: 0 done (a signal once the steps are done lets the final writes finish); 1 an unexpected
+error (a traceback: a bug); 2 bad option, config file, data, tokenizer, model or output directory, a
+changed input on --resume, or no intact checkpoint (one line, nothing written); 3 non-finite loss,
+gradient or parameters (training stopped before the update; the last good checkpoint is kept); 4 a
+checkpoint, the final model or another run file could not be written (disk full, ...; training
+stopped, the previous checkpoint is intact); 128 + N stopped by signal N (130 SIGINT, 143 SIGTERM: a
+checkpoint was saved); 130 also a second signal (stopped at once, nothing saved then).
 """
 
 
@@ -140,7 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """defaults < stored run (with --resume) < --config file < flags."""
+    """defaults < stored run (with --resume) < --config file < flags.
+
+    The length of a resumed run follows what is given now (flags or --config): with --num_epochs
+    given and --max_steps not, the stored --max_steps is dropped (set to 0), so that the epochs decide
+    the length as they would in a new run; a --max_steps given now decides it as usual."""
     values: dict = {}
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     file_values = load_config_file(args.config) if args.config else {}
@@ -151,19 +156,27 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     TrainConfig.from_dict(file_values, source=f"--config {args.config}")  # unknown keys -> error
     values.update(file_values)
     values.update(given)
+    now = {**file_values, **given}
+    if resume and "num_epochs" in now and "max_steps" not in now:
+        values["max_steps"] = 0  # the stored --max_steps would otherwise override the --num_epochs given now
     return TrainConfig.from_dict(values)
 
 
 def main(argv: list[str] | None = None, *, run_demo=None) -> int:
     """Parse, validate and train. ``run_demo``: the demo's runner (``run_demo(quick=, overrides=)``), given by
     the ``sympo-train`` console script (:mod:`sympo_ext.cli`), which sits above both the trainer and the
-    experiments the demo lives in (the trainer never imports the experiments)."""
+    experiments the demo lives in (the trainer never imports the experiments).
+
+    With ``argv`` None (the console script, ``python -m``: the process's entry point), a SIGINT / SIGTERM
+    after the run has ended is reported and ignored until the process exits, so it cannot turn the
+    run's exit status into 130 / 143; with ``argv`` given (a caller's process) no handler outlives the call."""
     from ..data import DataError
     from .checkpoint_files import CheckpointError, CheckpointWriteError
     from .rundir import RunDirError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    trainer = None
     try:
         if args.demo:
             if run_demo is None:
@@ -183,10 +196,23 @@ def main(argv: list[str] | None = None, *, run_demo=None) -> int:
         if args.print_config:
             print(json.dumps(config.to_dict(), indent=2))
             return 0
+        from .reporting import ignore_late_signals
         from .trainer import Trainer
 
-        result = Trainer(config, config_file=args.config).train()
+        trainer = Trainer(config, config_file=args.config)
+        if argv is None:  # the process's entry point: once train() returns, a late signal cannot change the status
+            ignore_late_signals(trainer.report)
+        result = trainer.train()
     except KeyboardInterrupt:
+        if trainer is not None and trainer.signals.finishing:
+            last = trainer.checkpoints.last if getattr(trainer, "checkpoints", None) else None
+            print(
+                "sympo-train: interrupted while writing the final results (the training steps were done): "
+                f"{os.path.join(config.output_dir or '.', 'final')} may be missing or incomplete; the last "
+                f"checkpoint ({last or 'none'}) is intact: run the same command plus --resume to write them",
+                file=sys.stderr,
+            )
+            return 130
         # A second Ctrl-C / SIGTERM (or one before training started): stopped at once, nothing saved now.
         print(
             "sympo-train: interrupted: stopped without saving; the last checkpoint (if any) is intact, "

@@ -454,12 +454,23 @@ def _check_type(name: str, value: Any) -> None:
         raise ConfigError(f"--{name} expects {what}, got {value!r} ({type(value).__name__})")
 
 
+def _yaml_error(path: str, e) -> ConfigError:
+    """One line: ``path:line:column: invalid YAML: what`` (the parser's own message spans lines)."""
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path
+    what = " ".join(str(x) for x in (getattr(e, "problem", None), getattr(e, "context", None)) if x) or str(e)
+    return ConfigError(f"--config {where}: invalid YAML: {' '.join(what.split())}")
+
+
 def load_config_file(path: str) -> dict[str, Any]:
     """Read a YAML (.yaml/.yml) or JSON config file into a dict of option values."""
     if not os.path.isfile(path):
         raise ConfigError(f"--config {path!r}: no such file")
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"--config {path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
     if path.endswith((".yaml", ".yml")):
         try:
             import yaml
@@ -468,12 +479,12 @@ def load_config_file(path: str) -> dict[str, Any]:
         try:
             values = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            raise ConfigError(f"--config {path!r}: invalid YAML: {e}") from e
+            raise _yaml_error(path, e) from None
     else:
         try:
             values = json.loads(text)
         except json.JSONDecodeError as e:
-            raise ConfigError(f"--config {path!r}: invalid JSON at line {e.lineno}: {e.msg}") from e
+            raise ConfigError(f"--config {path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
     if values is None:
         values = {}
     if not isinstance(values, dict):

@@ -5,13 +5,19 @@ Without ``--ref_model`` the reference is the initial policy: a frozen copy (``mo
 itself before its first update (``precomputed``), or, for a LoRA policy, the same model with its
 adapters disabled (no second copy). The precomputed cache is keyed by :func:`pairs_fingerprint`
 of the training and evaluation pairs, so a resume over different or REORDERED data is refused
-instead of pairing old reference log-probs with new pairs.
+instead of pairing old reference log-probs with new pairs. The cache also records a sha256 of
+its own values (:func:`cache_checksum`), checked when it is loaded: a cache whose values were
+edited or damaged since it was written is recomputed (it is a pure function of the initial
+policy and the data, and the reference is set up before a resume restores the trained weights).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
+import sys
 import warnings
 
 import torch
@@ -25,7 +31,22 @@ from .fingerprints import pairs_fingerprint
 from .rundir import REFERENCE_CACHE, RunDirError
 from .sampling import sharded_batches
 
-__all__ = ["ReferencePolicy", "pairs_fingerprint"]
+__all__ = ["ReferencePolicy", "pairs_fingerprint", "cache_checksum"]
+
+
+def cache_checksum(cache: dict) -> str:
+    """sha256 of a reference cache's key and values (shape, dtype and bytes of each split)."""
+    h = hashlib.sha256(json.dumps(cache.get("key"), sort_keys=True).encode())
+    for split in ("train", "eval"):
+        t = cache.get(split)
+        h.update(f"|{split}:".encode())
+        if isinstance(t, torch.Tensor):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{tuple(t.shape)}{t.dtype}:".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        else:
+            h.update(repr(t).encode())
+    return h.hexdigest()
 
 
 class ReferencePolicy:
@@ -97,12 +118,21 @@ class ReferencePolicy:
         }
         if cfg.resume and path and os.path.isfile(path):
             cache = torch.load(path, weights_only=True)
-            if cache.get("key") == key:
+            if cache.get("key") != key:
+                raise RunDirError(
+                    f"{path}: cached reference log-probs do not match the data (its pairs, labels or "
+                    "their order changed); cannot resume exactly"
+                )
+            if cache.get("sha256") == cache_checksum(cache):
                 return cache
-            raise RunDirError(
-                f"{path}: cached reference log-probs do not match the data (its pairs, labels or "
-                "their order changed); cannot resume exactly"
-            )
+            if self.dist.is_main:
+                why = "records no checksum" if "sha256" not in cache else "does not match the checksum recorded"
+                print(
+                    f"[sympo-train] {path}: its reference log-probs {why} when it was written (edited or "
+                    "damaged?); recomputing them from the initial policy",
+                    file=sys.stderr,
+                    flush=True,
+                )
         if ref is None:  # reference = the initial policy: no copy needed
             module = self._sequence_logps(self.policy)
             if self.fsdp:
@@ -120,6 +150,7 @@ class ReferencePolicy:
                 "train": self._compute(module, train_pairs),
                 "eval": self._compute(module, eval_pairs) if eval_pairs else None,
             }
+        cache["sha256"] = cache_checksum(cache)
         torch.set_rng_state(state)
         del module
         if path and self.dist.is_main:

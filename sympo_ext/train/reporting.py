@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-__all__ = ["Reporter", "StopSignals", "StepProgress"]
+__all__ = ["Reporter", "StopSignals", "StepProgress", "ignore_late_signals"]
 
 
 class Reporter:
@@ -50,12 +50,15 @@ class StepProgress:
 class StopSignals:
     """While installed (``with``): the first SIGINT/SIGTERM sets :attr:`received` (the loop finishes
     its step, saves and exits); a second one aborts at once (KeyboardInterrupt). Installed only
-    when ``enabled`` and on the main thread (signal handlers live there)."""
+    when ``enabled`` and on the main thread (signal handlers live there). Once :attr:`finishing`
+    is set (the training steps are over: the final evaluation, checkpoint and model are being
+    written), a first signal lets that finish and the run end normally."""
 
     def __init__(self, report: Reporter, *, enabled: bool = True):
         self.report = report
         self.enabled = enabled
         self.received: int | None = None
+        self.finishing = False
         self._previous: dict = {}
 
     def _on_signal(self, signum, frame):
@@ -63,9 +66,12 @@ class StopSignals:
             signal.signal(signum, signal.SIG_DFL)
             raise KeyboardInterrupt
         self.received = signum
+        if self.finishing:
+            what = "the training steps are done: writing the final results, then exiting normally"
+        else:
+            what = "finishing this step, saving a checkpoint and exiting"
         self.report(
-            f"{signal.Signals(signum).name} received: finishing this step, saving a checkpoint and "
-            "exiting (send it again to abort without saving)",
+            f"{signal.Signals(signum).name} received: {what} (send it again to abort without saving)",
             newline_first=True,
         )
 
@@ -80,3 +86,16 @@ class StopSignals:
             signal.signal(sig, handler)
         self._previous = {}
         return False
+
+
+def ignore_late_signals(report: Reporter) -> None:
+    """For the rest of the process: a SIGINT / SIGTERM is reported and ignored (the CLI installs this
+    before the run: the trainer's own handlers replace it while it runs and restore it when it ends,
+    so that a signal after the run has ended cannot turn its exit status into 130 / 143)."""
+
+    def late(signum, frame):
+        report(f"{signal.Signals(signum).name} received after the run ended: ignored (exiting)", newline_first=True)
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, late)

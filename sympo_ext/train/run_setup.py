@@ -96,7 +96,7 @@ def load_run_parts(
     tok = tokenizer if tokenizer is not None else load_tokenizer(cfg.tokenizer or cfg.model)
     policy = prepare_policy(cfg, model)
     train_pairs, eval_pairs, data_stats = prepare_datasets(cfg, tok, train_examples, eval_examples)
-    check_vocabulary(policy, max_id := max_token_id(train_pairs + eval_pairs))
+    check_vocabulary(policy, max_id := max_token_id(train_pairs + eval_pairs), tokenizer=tok)
     in_memory = {"model": model, "ref_model": ref_model, "tokenizer": tokenizer}
     inputs = run_inputs(cfg, train_pairs=train_pairs, eval_pairs=eval_pairs, config_file=config_file, **in_memory)
     if cfg.resume and cfg.output_dir:
@@ -105,7 +105,7 @@ def load_run_parts(
         ref_model = load_policy(
             cfg.ref_model, torch_dtype=cfg.torch_dtype, attn_implementation=cfg.attn_implementation, what="--ref_model"
         )
-        check_vocabulary(ref_model, max_id, what="--ref_model")
+        check_vocabulary(ref_model, max_id, what="--ref_model", tokenizer=tok)
     if cfg.progress and (trunc := {k: v for k, v in data_stats.items() if v and "encoded" not in k}):
         report(f"data: {trunc}")  # what the encoding truncated or dropped
 

@@ -330,6 +330,7 @@ class Trainer:
                     result.checkpoint = self.save_checkpoint(step)
         finally:
             bar.close()
+        self.signals.finishing = True  # a signal from now on lets the final writes finish (reporting.py)
         result.global_step = step
         result.train_metrics = last
         if result.interrupted is None:

@@ -53,6 +53,43 @@ def test_kink_subgradient_is_the_midpoint_in_kernel_and_reference(loss_type, dty
     torch.testing.assert_close(dl_ds[at_kink], torch.full_like(dl_ds[at_kink], -0.5 * slope), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("lanes", ["scalar", "simd", "simd-default", "simd-avx2"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("loss_type", ["logistic", "sigmoid"])
+def test_clip_bound_subgradient_is_the_midpoint_in_kernel_and_reference(loss_type, dtype, lanes, monkeypatch):
+    """A reward AT +-clip gets half the unclipped gradient (the kink convention), inside the whole of
+    it, outside none: the same in every CPU lane path and the reference."""
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    if lanes == "scalar":
+        monkeypatch.setenv("SYMPO_CPU_LANES", "scalar")
+    elif lanes != "simd":
+        monkeypatch.setenv("ATEN_CPU_CAPABILITY", lanes.split("-")[1])
+    clip = 0.5
+    chosen = [-0.75, -0.5, -0.25, 0.25, 0.5, 0.75] * 3  # rewards (beta = 1, reference 0), exact in binary
+    pc = torch.tensor(chosen, dtype=torch.float64)
+    pr = torch.full_like(pc, 0.125).flip(0) * torch.tensor([1.0, -1.0]).repeat(9)  # inside the bound
+    pr[0], pr[1] = 0.5, -0.5  # rejected rewards at the bound too
+    zeros = torch.zeros_like(pc)
+    slopes = {}
+    for name, c in (("clip", clip), ("none", None)):
+        kw = dict(loss_type=loss_type, beta=1.0, clip=c, reduction="sum")
+        got_in = [t.to(dtype).requires_grad_(True) for t in (pc, pr)]
+        ref_in = [t.clone().requires_grad_(True) for t in (pc, pr)]
+        got = sympo_ext.sym_loss(got_in[0], got_in[1], zeros.to(dtype), zeros.to(dtype), **kw)
+        want = reference.sym_loss(ref_in[0], ref_in[1], zeros, zeros, **kw)
+        g, gw = torch.autograd.grad(got, got_in), torch.autograd.grad(want, ref_in)
+        tol = dict(rtol=1e-14, atol=1e-16) if dtype == torch.float64 else dict(rtol=2e-6, atol=1e-7)
+        for a, b in zip(g, gw):
+            torch.testing.assert_close(a.double(), b, **tol)
+        slopes[name] = gw
+    same_margin = (pc.abs() <= clip) & (pr.abs() <= clip)  # no reward clamped away: the same s either way
+    for x, g_clip, g_none in zip((pc, pr), slopes["clip"], slopes["none"]):
+        factor = torch.where(x.abs() < clip, 1.0, 0.5).double()
+        torch.testing.assert_close(g_clip[same_margin], (factor * g_none)[same_margin], rtol=0, atol=1e-15)
+        assert (g_clip[x.abs() > clip] == 0).all()
+    assert (pc.abs() == clip).any() and (pr.abs() == clip).any()
+
+
 def test_symmetric_ramp_derivative_is_symmetric_at_its_kinks():
     """l'(s) = l'(-s) for symmetric_ramp, kinks included (the midpoint keeps it)."""
     s = torch.tensor([-1.0, 1.0, -0.5, 0.5, -2.0, 2.0], dtype=torch.float64, requires_grad=True)

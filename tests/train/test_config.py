@@ -201,3 +201,24 @@ def test_model_directory_without_a_tokenizer(tmp_path):
         cfg(model=str(tmp_path / "m"), tokenizer=str(tmp_path / "t")).validate(need_data=False)
     (tmp_path / "t" / "tokenizer.json").write_text("{}")
     cfg(model=str(tmp_path / "m"), tokenizer=str(tmp_path / "t")).validate(need_data=False)
+
+
+@pytest.mark.parametrize(
+    "name, text, where, what",
+    [
+        ("c.yaml", "beta: 0.1\n  loss_type: sigmoid\n", ":2:12", "mapping values are not allowed here"),
+        ("c.yaml", "beta: 0.1\nloss_type: [sigmoid\nmax_steps: 3\n", ":3:10", "expected ',' or ']'"),
+        ("c.json", '{"beta": 0.1,\n "max_steps" 3}', ":2:14", "Expecting ':' delimiter"),
+        ("c.yaml", b"beta: 0.1\nloss_type: \xff\n", "", "not UTF-8 text"),
+    ],
+)
+def test_an_invalid_config_file_is_one_line_with_its_position(tmp_path, capsys, name, text, where, what):
+    # #18: the parser's multi-line message becomes one line: FILE:LINE:COLUMN and what is wrong.
+    from sympo_ext.train.cli import main
+
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    assert main(["--config", str(path), "--print_config"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"--config {path}{where}: " in err and what in err, err

@@ -81,6 +81,35 @@ def test_a_resume_with_a_larger_max_steps_extends_the_run(model_dir, data_file, 
     assert code == 2 and "is at step 4, past the 3 steps" in err
 
 
+def _without_max_steps(args):
+    at = args.index("--max_steps")
+    return args[:at] + args[at + 2 :]
+
+
+def test_a_resume_follows_the_length_option_given_now(model_dir, data_file, tmp_path, capsys):
+    # #8: 48 pairs / batch 8 = 6 steps per epoch. A run stored with --max_steps 2, resumed with
+    # --num_epochs 0.5 alone, runs to 3 steps (the epochs given now decide), not the stored 2.
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert cli_main([str(a) for a in _args(model_dir, data_file, full, 3)]) == 0
+    assert cli_main([str(a) for a in _args(model_dir, data_file, part, 2)]) == 0
+    code, out, err = run_cli(
+        _without_max_steps(_args(model_dir, data_file, part, 0, ["--num_epochs", "0.5", "--resume"])), capsys
+    )
+    assert code == 0, err
+    assert "extending the run from 2 to 3 steps" in err and "done: 3 steps" in out, (out, err)
+    stored = json.loads((part / "run.json").read_text())["config"]
+    assert (stored["max_steps"], stored["num_epochs"]) == (0, 0.5)
+    a, b = _final(full), _final(part)  # constant learning rate: exactly the 3-step run
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # The reverse: stored by epochs (3 steps), resumed with --max_steps 4: four steps.
+    code, out, err = run_cli(_args(model_dir, data_file, part, 4, ["--resume"]), capsys)
+    assert code == 0 and "extending the run from 3 to 4 steps" in err and "done: 4 steps" in out, (out, err)
+    assert json.loads((part / "run.json").read_text())["config"]["max_steps"] == 4
+    # A plain --resume (no length option given now) keeps the stored length.
+    code, out, err = run_cli(_without_max_steps(_args(model_dir, data_file, part, 0, ["--resume"])), capsys)
+    assert code == 0 and "extending" not in err and "done: 4 steps" in out, (out, err)
+
+
 def test_an_extended_schedule_is_recomputed_for_the_new_total(model_dir, data_file, tmp_path, capsys):
     cosine = ["--warmup_ratio", "0", "--min_lr_ratio", "0", "--learning_rate", "1e-3"]
     full, part = tmp_path / "full", tmp_path / "part"
@@ -130,11 +159,54 @@ def test_a_damaged_checkpoint_is_rewritten_when_its_step_comes_again(model_dir, 
     assert (out / "checkpoints" / "latest").read_text().strip() == "step-000004"
 
 
+def test_a_resume_applies_save_total_limit_before_its_first_save(model_dir, data_file, tmp_path, capsys, monkeypatch):
+    # Found on a real full disk (a tmpfs, hostile case #59/60): the checkpoints a smaller
+    # --save_total_limit would prune hold the space the next save needs, so they go first.
+    from sympo_ext.train import checkpoint
+
+    out = tmp_path / "run"
+    assert cli_main([str(a) for a in _args(model_dir, data_file, out, 3, ["--save_steps", "1"])]) == 0
+    seen = []
+    save = checkpoint.save_checkpoint
+
+    def counting(ckpt_dir, step, **kw):
+        seen.append(sorted(p.name for p in (out / "checkpoints").glob("step-*")))
+        return save(ckpt_dir, step, **kw)
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", counting)
+    extra = ["--save_steps", "1", "--save_total_limit", "1", "--resume"]
+    code, _, err = run_cli(_args(model_dir, data_file, out, 4, extra), capsys)
+    assert code == 0, err
+    assert seen[0] == ["step-000003"], seen  # the one resumed from, alone, before step 4 is written
+    assert sorted(p.name for p in (out / "checkpoints").glob("step-*")) == ["step-000004"]
+
+
 def test_token_ids_beyond_the_models_vocabulary_are_refused(tok):
     small = synthetic.build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2)
     small.resize_token_embeddings(8)
     with pytest.raises(ConfigError, match=r"holds token id \d+ but the model's vocabulary has 8 rows"):
         Trainer(cfg(max_steps=1), model=small, tokenizer=tok, train_examples=examples(clean_records(16))).train()
+
+
+def test_a_tokenizer_larger_than_the_models_embedding_is_refused_before_the_probe(
+    model_dir, data_file, tmp_path, capsys
+):
+    # #29: the data only uses ids the model has rows for, but the tokenizer has 2 ids more: refused
+    # naming --tokenizer, the model and both sizes (before: the log-prob probe's IndexError).
+    big = synthetic.build_tokenizer()
+    rows = len(big)
+    big.add_tokens(["<extra_a>", "<extra_b>"])
+    big.save_pretrained(tmp_path / "bigtok")
+    out = tmp_path / "run"
+    code, _, err = run_cli(_args(model_dir, data_file, out, 1, ["--tokenizer", tmp_path / "bigtok"]), capsys)
+    assert code == 2 and "Traceback" not in err and "probe" not in err, err
+    assert "--tokenizer" in err and f"has {rows + 2} token ids" in err and f"--model has {rows} embedding rows" in err
+    assert not out.exists()  # refused before anything was written
+    policy = tmp_path / "bigmodel"  # the same check for --ref_model: a policy that fits the tokenizer,
+    synthetic.build_tiny_llama(big, hidden_size=32, num_layers=1, num_heads=2).save_pretrained(policy)
+    extra = ["--tokenizer", tmp_path / "bigtok", "--ref_model", model_dir]  # a reference that does not
+    code, _, err = run_cli(_args(policy, data_file, out, 1, extra), capsys)
+    assert code == 2 and f"--ref_model has {rows} embedding rows" in err, err
 
 
 def test_options_that_cannot_train_are_refused_at_parse_time():

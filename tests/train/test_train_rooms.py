@@ -147,6 +147,34 @@ def test_a_reordered_training_file_does_not_reuse_the_reference_cache(tok, tmp_p
         Trainer(cfg(**conf, resume=True), model=tiny_model(tok), tokenizer=tok, train_examples=train[::-1]).train()
 
 
+def test_an_edited_reference_cache_is_recomputed_not_reused(tok, tmp_path, capsys):
+    # #19: ref_logps.pt records a sha256 of its values; a resume over a hand-edited cache (same key,
+    # other values) recomputes it from the initial policy instead of training against the edited values.
+    train = examples(clean_records(16, seed=4))
+    conf = dict(max_steps=2, batch_size=8, reference="precomputed", output_dir=str(tmp_path / "run"), save_steps=1)
+    Trainer(cfg(**conf), model=tiny_model(tok), tokenizer=tok, train_examples=train).train()
+    path = tmp_path / "run" / REFERENCE_CACHE
+    cache = torch.load(path, weights_only=True)
+    good = cache["train"].clone()
+    assert isinstance(cache.get("sha256"), str) and len(cache["sha256"]) == 64
+    cache["train"][0, 0] += 5.0  # the key (the data fingerprint) still matches
+    torch.save(cache, path)
+    capsys.readouterr()
+    resumed = Trainer(cfg(**conf, resume=True), model=tiny_model(tok), tokenizer=tok, train_examples=train)
+    resumed.train()
+    err = capsys.readouterr().err
+    assert "does not match the checksum recorded" in err and "recomputing" in err, err
+    torch.testing.assert_close(resumed.reference.cache["train"], good, rtol=0, atol=0)
+    torch.testing.assert_close(torch.load(path, weights_only=True)["train"], good, rtol=0, atol=0)
+    # A cache that records no checksum (an older run's) is recomputed too, and says so.
+    cache = torch.load(path, weights_only=True)
+    cache.pop("sha256")
+    torch.save(cache, path)
+    Trainer(cfg(**conf, resume=True), model=tiny_model(tok), tokenizer=tok, train_examples=train).train()
+    assert "records no checksum" in capsys.readouterr().err
+    assert "sha256" in torch.load(path, weights_only=True)
+
+
 # ---------------------------------------------------------------- checkpoint manager
 class _Cfg:
     def __init__(self, out, **kw):

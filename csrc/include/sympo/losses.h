@@ -378,14 +378,19 @@ struct PairResult {
 
 // Reward of one response and the derivative of the (clipped) reward w.r.t. the
 // policy log-prob. "No clipping" is clip = +inf, so there is no branch here
-// (the CPU loop vectorises); a clamped reward has no gradient.
+// (the CPU loop vectorises); a clamped reward has no gradient, and a reward AT
+// +-clip half of it (clamp_slope: the midpoint, as at every loss kink and in the
+// reference's clamp_midpoint). An infinite r has no bound to sit on: beta
+// without clipping, 0 with.
 template <typename T, typename P>
 SYMPO_HD void clipped_reward(T policy, T ref, const P& p, T& reward, T& dreward) {
   const T r = p.beta * (policy - ref);
   reward = clamp_nan(r, -p.clip, p.clip);
+  const T slope = select<T>(r - r == T(0), clamp_slope(r, -p.clip, p.clip),
+                            select<T>(inside(r, -p.clip, p.clip), T(1), T(0)));
   // NaN keeps its NaN derivative (a constant-slope loss such as unhinged would
   // otherwise give a NaN pair a finite gradient).
-  dreward = select<T>(inside(r, -p.clip, p.clip), p.beta, select<T>(r == r, T(0), r));
+  dreward = select<T>(r == r, p.beta * slope, r);
 }
 
 // label: 1 = the first ("chosen") response is preferred, 0 = the second (the
