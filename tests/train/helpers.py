@@ -24,6 +24,13 @@ def tiny_model(tok, seed=0):
     return synthetic.build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2, seed=seed)
 
 
+def save_tiny_model(path, tok):
+    """Save a tiny Llama and its tokenizer to ``path`` (what ``--model`` loads); returns ``str(path)``."""
+    tiny_model(tok).save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
 def clean_records(n, seed=0, conversational=False):
     rng = random.Random(seed)
     topics = list(synthetic.TOPICS)
