@@ -25,6 +25,17 @@ GRAD_TOLERANCES = {
 }
 
 
+# The metrics a loss module returns with its loss (TRL's DPOTrainer names).
+METRIC_KEYS = {
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "logps/chosen",
+    "logps/rejected",
+}
+
+
 def rel_error(x: torch.Tensor, ref: torch.Tensor) -> float:
     """||x - ref|| / ||ref|| in float64 (NaN never passes a comparison with it)."""
     x, ref = x.double(), ref.double()

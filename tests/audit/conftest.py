@@ -6,14 +6,9 @@ import json
 import random
 
 import pytest
-from train.conftest import _one_thread  # noqa: F401  (the trainer tests' one-thread fixture)
+from train.conftest import _one_thread, tok  # noqa: F401  (the trainer tests' fixtures)
 from train.faults_helpers import args_for
-from train.helpers import clean_records, save_tiny_model, synthetic
-
-
-@pytest.fixture(scope="package")
-def tok():
-    return synthetic.build_tokenizer()
+from train.helpers import clean_records, save_tiny_model
 
 
 @pytest.fixture(scope="package")

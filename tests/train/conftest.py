@@ -22,8 +22,9 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def tok():
+    # Package scope: one tokenizer (nothing changes it) also where tests/audit and tests/experiments import it.
     return synthetic.build_tokenizer()
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 
 import pytest
 
 from sympo_ext.data import PreferenceExample
+from sympo_ext.train.checkpoint import list_checkpoints
 from sympo_ext.train.cli import main as cli_main
 from sympo_ext.train.config import TrainConfig
 
@@ -84,6 +86,18 @@ def cfg(**kw):
     )
     base.update(kw)
     return TrainConfig(**base)
+
+
+def stopped_at(full, part, step):
+    """Copy the run directory ``full`` to ``part`` as it was after its checkpoint at ``step`` (a run that
+    stopped there): the later checkpoints removed, ``latest`` naming that one. Returns ``part``."""
+    shutil.copytree(full, part)
+    ckpts = part / "checkpoints"
+    for later, path in list_checkpoints(str(ckpts)):
+        if later > step:
+            shutil.rmtree(path)
+    (ckpts / "latest").write_text(f"step-{step:06d}")
+    return part
 
 
 def params(model):

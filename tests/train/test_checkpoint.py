@@ -32,7 +32,7 @@ from sympo_ext.train.metrics_log import read_metrics
 from sympo_ext.train.trainer import NonFiniteLossError, Trainer
 
 from .faults_helpers import _start_long_run, _wait_for_rows
-from .helpers import cfg, clean_records, cli_base, examples, params, run_cli, tiny_model
+from .helpers import cfg, clean_records, cli_base, examples, params, run_cli, stopped_at, tiny_model
 
 
 def _state(step):
@@ -263,16 +263,9 @@ def test_nonfinite_entries():
 
 def test_resume_equals_uninterrupted(tok, tmp_path):
     train, evals = examples(clean_records(40, seed=6)), examples(clean_records(8, seed=7))
-    conf = dict(
-        max_steps=6,
-        grad_accum=2,
-        save_steps=3,
-        save_total_limit=0,
-        eval_steps=2,
-        weight_decay=0.01,
-        warmup_steps=2,
-        num_epochs=1.0,
-    )
+    # checkpoints at steps 3 and 6 (all kept); evaluations, warm-up and weight decay: state that must resume
+    conf = dict(max_steps=6, grad_accum=2, save_steps=3, save_total_limit=0, eval_steps=2, num_epochs=1.0)
+    conf.update(weight_decay=0.01, warmup_steps=2)
 
     full = tmp_path / "full"
     model_a = tiny_model(tok)
@@ -283,10 +276,7 @@ def test_resume_equals_uninterrupted(tok, tmp_path):
     # batch_size 8 over 40 pairs: 5 steps per epoch, so step 6 crosses an epoch boundary.
 
     # "Stopped at step 3": the run directory as it was after step 3.
-    part = tmp_path / "part"
-    shutil.copytree(full, part)
-    shutil.rmtree(part / "checkpoints" / "step-000006")
-    (part / "checkpoints" / "latest").write_text("step-000003")
+    part = stopped_at(full, tmp_path / "part", 3)
     # The policy starts from another init: its state must come from the checkpoint. The frozen reference
     # is the initial policy (as loaded again from --model by the CLI).
     model_b = tiny_model(tok, seed=123)
