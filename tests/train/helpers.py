@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from sympo_ext.data import PreferenceExample
-from sympo_ext.train.checkpoint import list_checkpoints
+from sympo_ext.train.checkpoint_files import list_checkpoints
 from sympo_ext.train.cli import main as cli_main
 from sympo_ext.train.config import TrainConfig
 
