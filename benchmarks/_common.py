@@ -21,31 +21,40 @@ def machine_name(device: str) -> str:
 
 
 def time_fn(
-    fn: Callable[[], object], device: str, *, warmup: int = 3, reps: int = 20, max_seconds: float = 5.0
+    fn: Callable[[], object],
+    device: str,
+    *,
+    warmup: int = 3,
+    reps: int = 20,
+    max_seconds: float = 5.0,
+    setup: Callable[[], object] | None = None,
 ) -> float:
-    """Median wall time of fn() in milliseconds (CUDA: events around each call)."""
+    """Median wall time of fn() in milliseconds (CUDA: events around each call). ``setup``: run before
+    every call (warm-up ones too), outside the timing: fresh inputs, say. Stops after ``max_seconds``
+    once 3 calls are timed."""
     for _ in range(warmup):
+        if setup is not None:
+            setup()
         fn()
     times: list[float] = []
     budget_end = time.perf_counter() + max_seconds
-    if device == "cuda":
-        torch.cuda.synchronize()
-        for _ in range(reps):
+    for _ in range(reps):
+        if setup is not None:
+            setup()
+        if device == "cuda":
+            torch.cuda.synchronize()
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
             fn()
             end.record()
             end.synchronize()
             times.append(start.elapsed_time(end))
-            if time.perf_counter() > budget_end and len(times) >= 3:
-                break
-    else:
-        for _ in range(reps):
+        else:
             t0 = time.perf_counter()
             fn()
             times.append((time.perf_counter() - t0) * 1e3)
-            if time.perf_counter() > budget_end and len(times) >= 3:
-                break
+        if time.perf_counter() > budget_end and len(times) >= 3:
+            break
     return statistics.median(times)
 
 

@@ -457,20 +457,8 @@ def main() -> None:
                 )
             else:
                 result = _measure_safely(method, case, "cuda", args)
-            row = dict(
-                device=args.device,
-                machine=machine,
-                method=method,
-                n=case.n,
-                t=case.t,
-                h=case.h,
-                v=case.v,
-                tokens=case.tokens,
-                dtype=case.dtype,
-                ignore_frac=args.ignore_frac,
-                load_avg=round(os.getloadavg()[0], 2),
-                **result,
-            )
+            row = dict(device=args.device, machine=machine, method=method, **asdict(case), tokens=case.tokens)
+            row.update(ignore_frac=args.ignore_frac, load_avg=round(os.getloadavg()[0], 2), **result)
             rows.append(row)
             print(
                 f"  {case.label:<30} {method:<10} {row['status']:<10} "

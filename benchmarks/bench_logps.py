@@ -24,17 +24,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import copy_bandwidth_gbs, machine_name, markdown_table, print_table, write_csv
+from _common import copy_bandwidth_gbs, machine_name, markdown_table, print_table, time_fn, write_csv
 
 METHODS = ["fused", "fused_inplace", "eager", "compiled", "chunked"]
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
@@ -150,21 +150,8 @@ def run_case(method: str, n: int, t: int, v: int, dtype_name: str, device: str, 
         _RSS_BEFORE_INPUTS_KB = _rss_kb("VmRSS")
     step, refresh, leaf, labels = make_step(method, n, t, v, dtype, device)
     warmup = 2 if method == "compiled" else 1
-    for _ in range(warmup):
-        refresh()
-        step()
+    ms = time_fn(step, device, warmup=warmup, reps=reps, max_seconds=math.inf, setup=refresh)
     if device == "cuda":
-        torch.cuda.synchronize()
-        times = []
-        for _ in range(reps):
-            refresh()
-            torch.cuda.synchronize()
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            step()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end))
         refresh()
         leaf.grad = None
         torch.cuda.synchronize()
@@ -179,12 +166,6 @@ def run_case(method: str, n: int, t: int, v: int, dtype_name: str, device: str, 
         row["beyond_inputs_grad_mb"] = (peak - base - grad_bytes) / 2**20 + 0.0
         del inputs
     else:
-        times = []
-        for _ in range(reps):
-            refresh()
-            t0 = time.perf_counter()
-            step()
-            times.append((time.perf_counter() - t0) * 1e3)
         # Peak RSS of one more step, from the RSS before the inputs existed: reset the
         # kernel's high-water mark (clear_refs 5), run, read VmHWM.
         refresh()
@@ -195,8 +176,7 @@ def run_case(method: str, n: int, t: int, v: int, dtype_name: str, device: str, 
         peak = _rss_kb("VmHWM")
         row["mem_mb"] = (peak - _RSS_BEFORE_INPUTS_KB) / 1024
         row["beyond_inputs_mb"] = (peak - before_step) / 1024
-    times.sort()
-    row["ms"] = times[len(times) // 2]
+    row["ms"] = ms
     return row
 
 

@@ -63,20 +63,9 @@ def _child(mode: str, steps: int, vocab_pad: int) -> dict:
         bad = " ".join(rng.choice(synthetic.BAD_WORDS) for _ in range(rng.randint(6, 12)))
         examples.append(PreferenceExample(prompt=f"write about {t} please", chosen=good, rejected=bad, index=i))
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    values = dict(
-        loss_type="sigmoid",
-        beta=0.1,
-        learning_rate=1e-4,
-        batch_size=32,
-        max_steps=steps,
-        reference="precomputed",
-        output_dir=None,
-        progress=False,
-        logging_steps=1,
-        seed=0,
-        logps_path="logits" if mode == "logits" else "fused_linear",
-        tensorboard="off",
-    )
+    quiet = dict(output_dir=None, progress=False, tensorboard="off", logging_steps=1, seed=0)
+    values = dict(loss_type="sigmoid", beta=0.1, learning_rate=1e-4, batch_size=32, max_steps=steps, **quiet)
+    values.update(reference="precomputed", logps_path="logits" if mode == "logits" else "fused_linear")
     if mode.startswith("fused_linear") and "fuse_backward" in fields:
         values["fuse_backward"] = mode == "fused_linear"
     elif mode == "fused_linear":  # an earlier trainer: its fused-linear path always recomputes the logits

@@ -24,50 +24,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the log-prob tests' tiny models
 from _common import print_table, write_csv
-
-V = 97
-TINY = dict(
-    vocab_size=V,
-    hidden_size=32,
-    n_embd=32,
-    d_model=32,
-    num_hidden_layers=2,
-    n_layer=2,
-    num_layers=2,
-    num_attention_heads=2,
-    n_head=2,
-    num_heads=2,
-    num_key_value_heads=2,
-    intermediate_size=64,
-    ffn_dim=64,
-    n_inner=64,
-    head_dim=16,
-    initializer_range=0.2,
-    init_std=0.2,
-    max_position_embeddings=64,
-    n_positions=64,
-    pad_token_id=0,
-    bos_token_id=1,
-    eos_token_id=2,
-    num_local_experts=4,
-    num_experts=4,
-    num_experts_per_tok=2,
-    word_embed_proj_dim=32,
-    state_size=8,
-    rotary_dim=8,
-    qk_rope_head_dim=8,
-    qk_nope_head_dim=8,
-    v_head_dim=16,
-    kv_lora_rank=16,
-    q_lora_rank=16,
-    experts_implementation="eager",
-)
-
-
-MAX_PARAMS = 2_000_000
-# Rotary / multi-head-latent-attention sizes that must shrink with head_dim (GPT-J, CodeGen, DeepSeek).
-ATTENTION_DIMS = ("rotary_dim", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "kv_lora_rank", "q_lora_rank")
+from _tiny_models import build_tiny
 
 
 class _Timeout(Exception):
@@ -76,28 +35,6 @@ class _Timeout(Exception):
 
 def _alarm(signum, frame):
     raise _Timeout
-
-
-def build_tiny(model_type: str, class_name: str):
-    import transformers
-    from transformers import CONFIG_MAPPING
-
-    config_cls = CONFIG_MAPPING[model_type]
-    default = config_cls()
-    kwargs = {k: v for k, v in TINY.items() if hasattr(default, k)}
-    kwargs["experts_implementation"] = "eager"  # grouped_mm: no small-shape CPU path
-    try:
-        config = config_cls(**kwargs)
-    except Exception:
-        config = config_cls(**{k: v for k, v in kwargs.items() if k not in ATTENTION_DIMS})
-    model_cls = getattr(transformers, class_name)
-    with torch.device("meta"):  # count first: an override the config ignores can leave it huge
-        size = sum(p.numel() for p in model_cls(config).parameters())
-    if size > MAX_PARAMS:
-        raise ValueError(f"not tiny with these overrides ({size / 1e6:.0f} M parameters)")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return model_cls(config).eval()
 
 
 def scan_one(model_type: str, class_name: str) -> dict:
@@ -117,7 +54,7 @@ def scan_one(model_type: str, class_name: str) -> dict:
         "note": "",
     }
     try:
-        model = build_tiny(model_type, class_name)
+        model = build_tiny(model_type, class_name).eval()
     except _Timeout:
         row["note"] = "build: timeout"
         return row

@@ -5,20 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _helpers import randn
+from _helpers import METRIC_KEYS, randn
 from conftest import DEVICES
 
 import sympo_ext
 from sympo_ext import LOSSES, SymPOLoss, reference
-
-METRIC_KEYS = {
-    "rewards/chosen",
-    "rewards/rejected",
-    "rewards/margins",
-    "rewards/accuracies",
-    "logps/chosen",
-    "logps/rejected",
-}
 
 
 def batch(pairs=3, t=6, vocab=23, device="cpu", dtype=torch.float32):

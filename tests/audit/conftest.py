@@ -6,21 +6,14 @@ import json
 import random
 
 import pytest
-from train.conftest import _one_thread  # noqa: F401  (the trainer tests' one-thread fixture)
-from train.helpers import clean_records, synthetic, tiny_model
-
-
-@pytest.fixture(scope="package")
-def tok():
-    return synthetic.build_tokenizer()
+from train.conftest import _one_thread, tok  # noqa: F401  (the trainer tests' fixtures)
+from train.faults_helpers import args_for
+from train.helpers import clean_records, save_tiny_model
 
 
 @pytest.fixture(scope="package")
 def model_dir(tmp_path_factory, tok):
-    path = tmp_path_factory.mktemp("audit_model")
-    tiny_model(tok).save_pretrained(path)
-    tok.save_pretrained(path)
-    return str(path)
+    return save_tiny_model(tmp_path_factory.mktemp("audit_model"), tok)
 
 
 def noisy_records(n=48, seed=1, rate=0.3):
@@ -50,31 +43,7 @@ def run_dir(tmp_path_factory, model_dir, data_file):
     from sympo_ext.train.cli import main
 
     out = tmp_path_factory.mktemp("audit_run") / "run"
-    code = main(
-        [
-            "--model",
-            model_dir,
-            "--train_data",
-            data_file,
-            "--output_dir",
-            str(out),
-            "--loss_type",
-            "sigmoid",
-            "--batch_size",
-            "8",
-            "--max_steps",
-            "12",
-            "--learning_rate",
-            "5e-3",
-            "--max_length",
-            "32",
-            "--progress",
-            "false",
-            "--tensorboard",
-            "off",
-            "--beta",
-            "0.2",
-        ]
-    )
+    extra = ["--loss_type", "sigmoid", "--max_steps", "12", "--learning_rate", "5e-3", "--beta", "0.2"]
+    code = main(args_for(model_dir, data_file, out, extra))
     assert code == 0
     return str(out)

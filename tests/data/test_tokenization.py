@@ -31,15 +31,7 @@ def test_encode_conversational_uses_chat_template(tok):
     p = pt.encode(ex)
     full = tok.apply_chat_template(ex.prompt + ex.chosen, tokenize=False)
     assert p.prompt_ids + p.chosen_ids == ids(tok, full)
-    assert tok.convert_ids_to_tokens(p.prompt_ids) == [
-        "<s>",
-        "<|user|>",
-        "write",
-        "about",
-        "ocean",
-        "please",
-        "<|assistant|>",
-    ]
+    assert tok.convert_ids_to_tokens(p.prompt_ids) == "<s> <|user|> write about ocean please <|assistant|>".split()
     assert tok.convert_ids_to_tokens(p.chosen_ids) == ["wave", "tide", "</s>"]
     assert pt.stats["encoded"] == 1
 

@@ -46,15 +46,10 @@ def test_tokenizer(tok):
     rendered = tok.apply_chat_template(
         [{"role": "user", "content": "write about ocean please"}], tokenize=False, add_generation_prompt=True
     )
-    assert tok.convert_ids_to_tokens(tok(rendered)["input_ids"]) == [
-        "<s>",
-        "<|user|>",
-        "write",
-        "about",
-        "ocean",
-        "please",
-        "<|assistant|>",
-    ]
+    assert (
+        tok.convert_ids_to_tokens(tok(rendered)["input_ids"])
+        == "<s> <|user|> write about ocean please <|assistant|>".split()
+    )
     full = tok.apply_chat_template(
         [{"role": "user", "content": "write"}, {"role": "assistant", "content": "wave"}], tokenize=False
     )

@@ -57,14 +57,21 @@ def test_ignore_index(ignore_index):
     assert (g[labels == ignore_index] == 0).all()
 
 
-def test_no_bias_frozen_weight_and_hidden_only():
-    hidden, weight, _, labels, _ = _make(bias=False)
-    weight.requires_grad_(False)
-    out = fused_linear_sequence_logps(hidden, weight, labels, chunk_size=4)
-    ref, (h64, _, _) = _unfused64(hidden, weight, None, labels, None)
+def _check_no_bias_then_backward(hidden, weight, labels, chunk_size):
+    """The op without a bias equals the unfused float64 one; then both sums are backpropagated. Returns the
+    float64 copies of (hidden, weight), whose .grad is the reference gradient."""
+    out = fused_linear_sequence_logps(hidden, weight, labels, chunk_size=chunk_size)
+    ref, (h64, w64, _) = _unfused64(hidden, weight, None, labels, None)
     torch.testing.assert_close(out.double(), ref, atol=2e-5, rtol=1e-5)
     out.sum().backward()
     ref.sum().backward()
+    return h64, w64
+
+
+def test_no_bias_frozen_weight_and_hidden_only():
+    hidden, weight, _, labels, _ = _make(bias=False)
+    weight.requires_grad_(False)
+    h64, _ = _check_no_bias_then_backward(hidden, weight, labels, chunk_size=4)
     torch.testing.assert_close(hidden.grad.double(), h64.grad, atol=2e-5, rtol=1e-4)
     assert weight.grad is None
 
@@ -74,11 +81,7 @@ def test_weight_only_and_noncontiguous_hidden():
     hidden = base.permute(2, 1, 0)  # [N, T, H], not contiguous
     weight = torch.randn(V, H, requires_grad=True)
     labels = torch.randint(0, V, (N, T))
-    out = fused_linear_sequence_logps(hidden, weight, labels, chunk_size=5)
-    ref, (h64, w64, _) = _unfused64(hidden, weight, None, labels, None)
-    torch.testing.assert_close(out.double(), ref, atol=2e-5, rtol=1e-5)
-    out.sum().backward()
-    ref.sum().backward()
+    h64, w64 = _check_no_bias_then_backward(hidden, weight, labels, chunk_size=5)
     torch.testing.assert_close(weight.grad.double(), w64.grad, atol=2e-5, rtol=1e-4)
     torch.testing.assert_close(base.grad.permute(2, 1, 0).double(), h64.grad, atol=2e-5, rtol=1e-4)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _helpers import METRIC_KEYS
 from conftest import DEVICES
 
 import sympo_ext
@@ -47,14 +48,7 @@ def test_module_matches_unfused(device, loss_type, params, with_ref, fuse_backwa
     for g, w in zip(got, want):
         torch.testing.assert_close(g.double(), w, atol=1e-5, rtol=1e-4)
 
-    assert set(metrics) == {
-        "rewards/chosen",
-        "rewards/rejected",
-        "rewards/margins",
-        "rewards/accuracies",
-        "logps/chosen",
-        "logps/rejected",
-    }
+    assert set(metrics) == METRIC_KEYS
     assert not any(m.requires_grad for m in metrics.values())
     correct = torch.where(pair_labels.cpu() == 0, margins.cpu() < 0, margins.cpu() > 0).double().mean()
     expected = {

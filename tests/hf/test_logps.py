@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _tiny_models import build_tiny
 
 transformers = pytest.importorskip("transformers")
 
@@ -27,21 +28,7 @@ V = 53
 
 
 def _llama(seed=0):
-    config = transformers.LlamaConfig(
-        vocab_size=V,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        initializer_range=0.2,
-        pad_token_id=0,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = transformers.LlamaForCausalLM(config).double().eval()
-    return model
+    return build_tiny("llama", "LlamaForCausalLM", seed=seed, vocab_size=V, num_hidden_layers=1).double().eval()
 
 
 def _pairs():

@@ -4,7 +4,7 @@ Tiny random models (hidden 32, 2 layers, initializer_range 0.2 so that skipped l
 post-processing shows) of architectures that break the easy assumptions: soft caps
 (also 1.0), logit scales, BERT/RoBERTa heads with layers before the projection, tied
 and biased heads, models that do not separate packed sequences (OPT, Mamba, BERT
-family, RecurrentGemma). Built from config classes, nothing downloaded; an
+family, RecurrentGemma). Built by tests/_tiny_models.py, nothing downloaded; an
 architecture the installed transformers cannot build is skipped with the reason.
 """
 
@@ -14,6 +14,7 @@ import copy
 
 import pytest
 import torch
+from _tiny_models import TINY, V, build_tiny
 
 transformers = pytest.importorskip("transformers")
 
@@ -24,115 +25,31 @@ from sympo_ext.hf.heads import split_decoder_head
 from sympo_ext.hf.logps import SequenceLogps, batch_logps, model_logits
 from sympo_ext.hf.probe import LogpsPathError, plan_logps
 
-V = 97
-PAD = 0
+PAD = TINY["pad_token_id"]
 
 
-def _decoder_kw(**kw):
-    base = dict(
-        vocab_size=V,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        initializer_range=0.2,
-        pad_token_id=PAD,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    base.update(kw)
-    return base
-
-
-_BERT_KW = dict(
-    vocab_size=V,
-    hidden_size=32,
-    intermediate_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    max_position_embeddings=64,
-    initializer_range=0.2,
-    is_decoder=True,
-    pad_token_id=PAD,
-)
-
-# name: (config class, model class, config kwargs, path the probe must pick, whether a packed row
-# equals the same sequences padded). The last two are what the float64 checks below also measure.
+# name: (model type, model class, config overrides of the tiny sizes, path the probe must pick, whether a
+# packed row equals the same sequences padded). The last two are what the float64 checks below also measure.
 ZOO = {
-    "llama": ("LlamaConfig", "LlamaForCausalLM", _decoder_kw(tie_word_embeddings=False), "fused_linear", True),
-    "gpt2_tied": (
-        "GPT2Config",
-        "GPT2LMHeadModel",
-        dict(vocab_size=V, n_embd=32, n_layer=2, n_head=2, n_positions=64, initializer_range=0.2, pad_token_id=PAD),
-        "fused_linear",
-        True,
-    ),
-    "gemma2_softcap_1": (
-        "Gemma2Config",
-        "Gemma2ForCausalLM",
-        _decoder_kw(head_dim=16, final_logit_softcapping=1.0),
-        "logits",
-        True,
-    ),
-    "gemma2_softcap_30": (
-        "Gemma2Config",
-        "Gemma2ForCausalLM",
-        _decoder_kw(head_dim=16, final_logit_softcapping=30.0),
-        "logits",
-        True,
-    ),
-    "cohere_logit_scale": ("CohereConfig", "CohereForCausalLM", _decoder_kw(logit_scale=0.5), "logits", True),
-    "granite_logits_scaling": ("GraniteConfig", "GraniteForCausalLM", _decoder_kw(logits_scaling=4.0), "logits", True),
-    "roberta_lm_head": ("RobertaConfig", "RobertaForCausalLM", dict(_BERT_KW), "fused_linear", False),
-    "bert_lm_head": ("BertConfig", "BertLMHeadModel", dict(_BERT_KW), "fused_linear", False),
-    "opt": (
-        "OPTConfig",
-        "OPTForCausalLM",
-        dict(
-            vocab_size=V,
-            hidden_size=32,
-            ffn_dim=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            max_position_embeddings=64,
-            word_embed_proj_dim=32,
-            init_std=0.2,
-            pad_token_id=PAD,
-        ),
-        "fused_linear",
-        False,
-    ),
-    "mamba": (
-        "MambaConfig",
-        "MambaForCausalLM",
-        dict(vocab_size=V, hidden_size=32, state_size=8, num_hidden_layers=2, initializer_range=0.2, pad_token_id=PAD),
-        "fused_linear",
-        False,
-    ),
-    "mixtral": (
-        "MixtralConfig",
-        "MixtralForCausalLM",  # eager experts: grouped_mm has no float64
-        _decoder_kw(num_local_experts=4, num_experts_per_tok=2, experts_implementation="eager"),
-        "fused_linear",
-        True,
-    ),
-    "phi_biased_head": ("PhiConfig", "PhiForCausalLM", _decoder_kw(), "fused_linear", True),
+    "llama": ("llama", "LlamaForCausalLM", dict(tie_word_embeddings=False), "fused_linear", True),
+    "gpt2_tied": ("gpt2", "GPT2LMHeadModel", {}, "fused_linear", True),
+    "gemma2_softcap_1": ("gemma2", "Gemma2ForCausalLM", dict(final_logit_softcapping=1.0), "logits", True),
+    "gemma2_softcap_30": ("gemma2", "Gemma2ForCausalLM", dict(final_logit_softcapping=30.0), "logits", True),
+    "cohere_logit_scale": ("cohere", "CohereForCausalLM", dict(logit_scale=0.5), "logits", True),
+    "granite_logits_scaling": ("granite", "GraniteForCausalLM", dict(logits_scaling=4.0), "logits", True),
+    "roberta_lm_head": ("roberta", "RobertaForCausalLM", dict(is_decoder=True), "fused_linear", False),
+    "bert_lm_head": ("bert", "BertLMHeadModel", dict(is_decoder=True), "fused_linear", False),
+    "opt": ("opt", "OPTForCausalLM", {}, "fused_linear", False),
+    "mamba": ("mamba", "MambaForCausalLM", {}, "fused_linear", False),
+    "mixtral": ("mixtral", "MixtralForCausalLM", {}, "fused_linear", True),  # tiny configs: eager experts
+    "phi_biased_head": ("phi", "PhiForCausalLM", {}, "fused_linear", True),
     "recurrentgemma_soft_cap": (
-        "RecurrentGemmaConfig",
+        "recurrent_gemma",
         "RecurrentGemmaForCausalLM",
         dict(
-            vocab_size=V,
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
             num_key_value_heads=1,
-            lru_width=32,
             attention_window_size=16,
             logits_soft_cap=30.0,
-            pad_token_id=PAD,
             block_types=["recurrent", "attention"],
         ),
         "logits",
@@ -150,14 +67,11 @@ _CACHE: dict[str, torch.nn.Module] = {}
 def build(name: str) -> torch.nn.Module:
     """A fresh copy of the tiny model ``name`` (seeded; the global RNG is left alone)."""
     if name not in _CACHE:
-        config_cls, model_cls, kwargs, _, _ = ZOO[name]
-        if not hasattr(transformers, config_cls) or not hasattr(transformers, model_cls):
+        model_type, model_cls, overrides, _, _ = ZOO[name]
+        if model_type not in transformers.CONFIG_MAPPING or not hasattr(transformers, model_cls):
             pytest.skip(f"transformers {transformers.__version__} has no {model_cls}")
         try:
-            config = getattr(transformers, config_cls)(**kwargs)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(0)
-                _CACHE[name] = getattr(transformers, model_cls)(config).eval()
+            _CACHE[name] = build_tiny(model_type, model_cls, **overrides).eval()
         except Exception as e:  # pragma: no cover - depends on the installed transformers
             pytest.skip(f"transformers {transformers.__version__} cannot build a tiny {model_cls}: {e}")
     return copy.deepcopy(_CACHE[name])

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from _tiny_models import build_tiny
 from torch import nn
 
 transformers = pytest.importorskip("transformers")
@@ -25,22 +26,14 @@ from sympo_ext.train.config import ConfigError, TrainConfig
 
 
 def gemma2(vocab, softcap=1.0, seed=0):
-    config = transformers.Gemma2Config(
+    return build_tiny(
+        "gemma2",
+        "Gemma2ForCausalLM",
+        seed=seed,
         vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        head_dim=16,
         max_position_embeddings=128,
-        initializer_range=0.2,
-        pad_token_id=0,
         final_logit_softcapping=softcap,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return transformers.Gemma2ForCausalLM(config)
 
 
 def llama(tok):

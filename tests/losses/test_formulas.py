@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _helpers import GRAD_TOLERANCES, LOW_PRECISION, TOLERANCES, randn
+from _helpers import GRAD_TOLERANCES, LOSS_PARAMS, LOW_PRECISION, TOLERANCES, pairs
 
 import sympo_ext
 from sympo_ext import reference
@@ -15,26 +15,14 @@ from sympo_ext.losses import LOSSES
 
 NEW = ["ropo", "simpo", "exo_pair", "discopop", "nca_pair", "bco_pair", "sppo_hard", "apo_zero", "apo_down"]
 BATCH = ["aot", "aot_unpaired"]
-PARAMS = {
-    "ropo": dict(alpha=5.0),
-    "simpo": dict(gamma=0.3),
-    "exo_pair": dict(epsilon=0.1),
-    "discopop": dict(tau=0.3),
-    "aot": dict(epsilon=0.1),
-    "aot_unpaired": dict(epsilon=0.2),
-}
 needs_kernels = pytest.mark.skipif(not sympo_ext.KERNELS_AVAILABLE, reason="needs the compiled kernels")
-
-
-def pairs(n, dtype=torch.float64, requires_grad=True):
-    return [randn(n, dtype=dtype, scale=8.0, requires_grad=requires_grad) for _ in range(4)]
 
 
 @needs_kernels
 @pytest.mark.parametrize("loss_type", NEW)
 def test_opcheck(loss_type):
     pc, pr, rc, rr = pairs(13)
-    p = next(iter(PARAMS.get(loss_type, {"_": 0.0}).values()))
+    p = next(iter(LOSS_PARAMS.get(loss_type, {"_": 0.0}).values()))
     for reduction in ("mean", "none"):
         torch.library.opcheck(
             torch.ops.sympo_ext.sym_loss_forward.default,
@@ -62,7 +50,7 @@ def test_compile_fullgraph(loss_type):
     def step(pc, pr, rc, rr, labels):
         return (
             sympo_ext.sym_loss(
-                pc, pr, rc, rr, labels=labels, loss_type=loss_type, beta=0.2, **PARAMS.get(loss_type, {})
+                pc, pr, rc, rr, labels=labels, loss_type=loss_type, beta=0.2, **LOSS_PARAMS.get(loss_type, {})
             )
             * 2.0
         )
@@ -81,7 +69,7 @@ def test_compile_fullgraph(loss_type):
 def test_low_precision(dtype, loss_type):
     n = 200
     ts = pairs(n, dtype=dtype)
-    kw = dict(loss_type=loss_type, beta=0.3, reduction="none", **PARAMS.get(loss_type, {}))
+    kw = dict(loss_type=loss_type, beta=0.3, reduction="none", **LOSS_PARAMS.get(loss_type, {}))
     loss = sympo_ext.sym_loss(*ts, **kw)
     assert loss.dtype == torch.float32
     as64 = [t.detach().double().requires_grad_(True) for t in ts]
@@ -102,7 +90,7 @@ def test_batch_losses_match_reference_float64(loss_type, reduction, with_ref):
     if not with_ref:
         rc = rr = None
     labels = torch.randint(0, 2, (n,))
-    kw = dict(loss_type=loss_type, beta=0.3, reduction=reduction, labels=labels, **PARAMS[loss_type])
+    kw = dict(loss_type=loss_type, beta=0.3, reduction=reduction, labels=labels, **LOSS_PARAMS[loss_type])
     out = sympo_ext.sym_loss(pc, pr, rc, rr, return_rewards=True, **kw)
     ref = reference.sym_loss_with_rewards(pc, pr, rc, rr, **kw)
     for got, want in zip(out, ref):
@@ -137,7 +125,7 @@ def test_batch_losses_refuse_weights_and_clip():
 @pytest.mark.parametrize("loss_type", NEW)
 def test_new_loss_symmetry_is_as_registered(loss_type):
     pc, pr, rc, rr = pairs(300, requires_grad=False)
-    kw = dict(loss_type=loss_type, beta=1.0, reduction="none", **PARAMS.get(loss_type, {}))
+    kw = dict(loss_type=loss_type, beta=1.0, reduction="none", **LOSS_PARAMS.get(loss_type, {}))
     total = sympo_ext.sym_loss(pc, pr, rc, rr, **kw) + sympo_ext.sym_loss(pr, pc, rr, rc, **kw)
     spread = (total.max() - total.min()).item()
     assert (spread < 1e-12) == LOSSES[loss_type].symmetric, f"{loss_type}: spread {spread}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from _helpers import randn
+from _helpers import LOSS_PARAMS, randn
 from conftest import DEVICES
 
 import sympo_ext
@@ -11,20 +11,6 @@ import sympo_ext
 # The per-pair losses (margin and pair kinds; the batch losses have their own
 # tests in tests/losses/test_formulas.py).
 LOSS_TYPES = [name for name, info in sympo_ext.LOSSES.items() if info.kind != "batch"]
-
-
-# Loss-specific parameters set away from their defaults, so a kernel that
-# ignored them would fail.
-LOSS_PARAMS = {
-    "sigmoid": dict(temperature=1.7),
-    "symmetric_ramp": dict(slope=0.8),
-    "cdpo": dict(epsilon=0.2),
-    "rdpo": dict(epsilon=0.3),
-    "ropo": dict(alpha=5.0),
-    "simpo": dict(gamma=0.3),
-    "exo_pair": dict(epsilon=0.1),
-    "discopop": dict(tau=0.3),
-}
 
 
 def make_pairs(n, dtype=torch.float64, device="cpu", with_ref=True, requires_grad=False):
@@ -49,18 +35,6 @@ def per_pair_extras(n, labels, weights, device="cpu"):
     if weights:
         out["weights"] = torch.rand(n, dtype=torch.float64, device=device) * 2
     return out
-
-
-DEVICE_PARAMS = {
-    "sigmoid": dict(temperature=1.3),
-    "symmetric_ramp": dict(slope=0.7),
-    "cdpo": dict(epsilon=0.1),
-    "rdpo": dict(epsilon=0.2),
-    "ropo": dict(alpha=3.0),
-    "simpo": dict(gamma=0.2),
-    "exo_pair": dict(epsilon=0.05),
-    "discopop": dict(tau=0.2),
-}
 
 
 CUDA_ONLY = [d for d in DEVICES if not isinstance(d, str)]

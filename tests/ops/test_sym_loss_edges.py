@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from _helpers import randn
+from _helpers import LOSS_PARAMS, pairs
 
 import sympo_ext
 from sympo_ext import reference
@@ -16,20 +16,6 @@ from sympo_ext.losses import LOSSES
 
 ALL = list(LOSSES)
 PER_PAIR = [n for n, i in LOSSES.items() if i.kind != "batch"]
-PARAMS = {
-    "sigmoid": dict(temperature=1.7),
-    "symmetric_ramp": dict(slope=0.8),
-    "cdpo": dict(epsilon=0.2),
-    "rdpo": dict(epsilon=0.3),
-    "ropo": dict(alpha=5.0),
-    "simpo": dict(gamma=0.3),
-    "exo_pair": dict(epsilon=0.1),
-    "aot": dict(epsilon=0.1),
-}
-
-
-def pairs(n, requires_grad=True):
-    return [randn(n, scale=8.0, requires_grad=requires_grad) for _ in range(4)]
 
 
 # --------------------------------------------------------------------------- #
@@ -48,7 +34,7 @@ def test_weights_gradient_matches_reference(loss_type, reduction):
         reduction=reduction,
         beta=0.3,
         labels=torch.randint(0, 2, (n,)),
-        **PARAMS.get(loss_type, {}),
+        **LOSS_PARAMS.get(loss_type, {}),
     )
     loss = sympo_ext.sym_loss(pc, pr, rc, rr, weights=w, **kw)
     want = reference.sym_loss(pc, pr, rc, rr, weights=w, **kw)
@@ -153,7 +139,7 @@ def special_inputs():
 @pytest.mark.parametrize("labels", [None, "flip"])
 def test_infinities_kernel_equals_reference(loss_type, labels):
     pc, pr, rc, rr = special_inputs()
-    kw = dict(loss_type=loss_type, beta=0.5, reduction="none", **PARAMS.get(loss_type, {}))
+    kw = dict(loss_type=loss_type, beta=0.5, reduction="none", **LOSS_PARAMS.get(loss_type, {}))
     if labels:
         kw["labels"] = torch.tensor([1, 0, 1, 0, 0, 1])
     got = sympo_ext.sym_loss(pc, pr, rc, rr, **kw)
@@ -178,7 +164,7 @@ def test_infinities_kernel_equals_reference(loss_type, labels):
 @pytest.mark.parametrize("loss_type", PER_PAIR)
 def test_infinities_through_the_float32_simd_and_scalar_paths(loss_type, monkeypatch):
     ts = [t.detach().float() for t in special_inputs()]
-    kw = dict(loss_type=loss_type, beta=0.5, reduction="none", **PARAMS.get(loss_type, {}))
+    kw = dict(loss_type=loss_type, beta=0.5, reduction="none", **LOSS_PARAMS.get(loss_type, {}))
     simd = sympo_ext.sym_loss(*ts, **kw)
     monkeypatch.setenv("SYMPO_CPU_LANES", "scalar")
     scalar = sympo_ext.sym_loss(*ts, **kw)

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from _helpers import FLOAT_DTYPES, GRAD_TOLERANCES, TOLERANCES, randn
+from _helpers import FLOAT_DTYPES, GRAD_TOLERANCES, LOSS_PARAMS, TOLERANCES, randn
 from conftest import DEVICES
 
 import sympo_ext
@@ -15,7 +15,6 @@ from sympo_ext import reference
 
 from .sym_loss_helpers import (
     CUDA_ONLY,
-    DEVICE_PARAMS,
     LOSS_TYPES,
     device_inputs,
     make_pairs,
@@ -97,7 +96,7 @@ def test_device_matches_cpu_scalar_lanes(device, loss_type, dtype, reduction, mo
     cpu, dev = device_inputs(n, dtype, device)
     labels = torch.randint(0, 2, (n,))
     weights = torch.rand(n)
-    kw = dict(loss_type=loss_type, beta=0.3, clip=2.5, reduction=reduction, **DEVICE_PARAMS.get(loss_type, {}))
+    kw = dict(loss_type=loss_type, beta=0.3, clip=2.5, reduction=reduction, **LOSS_PARAMS.get(loss_type, {}))
     out_c = scalar_lanes_cpu(
         lambda: sympo_ext.sym_loss(*cpu, labels=labels, weights=weights, return_rewards=True, **kw), monkeypatch
     )

@@ -7,7 +7,10 @@ import json
 import pytest
 import torch
 
-from .helpers import clean_records, synthetic, tiny_model
+from sympo_ext.train.cli import main as cli_main
+
+from .faults_helpers import TRAINED, args_for, final_state
+from .helpers import clean_records, save_tiny_model, synthetic
 
 
 @pytest.fixture(autouse=True)
@@ -19,17 +22,15 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def tok():
+    # Package scope: one tokenizer (nothing changes it) also where tests/audit and tests/experiments import it.
     return synthetic.build_tokenizer()
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, tok):
-    path = tmp_path_factory.mktemp("tiny_llama")
-    tiny_model(tok).save_pretrained(path)
-    tok.save_pretrained(path)
-    return str(path)
+    return save_tiny_model(tmp_path_factory.mktemp("tiny_llama"), tok)
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +40,12 @@ def data_file(tmp_path_factory):
         for rec in clean_records(48, seed=1):
             fh.write(json.dumps(rec) + "\n")
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def trained(model_dir, data_file, tmp_path_factory):
+    """A finished 4-step run (checkpoints at steps 2 and 4, an evaluation at the end)."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    torch.set_num_threads(1)
+    assert cli_main(args_for(model_dir, data_file, out, TRAINED)) == 0
+    return str(out), final_state(str(out))

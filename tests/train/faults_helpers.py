@@ -1,4 +1,5 @@
-"""Shared helpers of the fault and CLI-error tests: argument lists, a trained run (fixture), damage functions."""
+"""Shared helpers of the fault and CLI-error tests: argument lists, damage functions (the trained run: the
+`trained` fixture in conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,7 @@ import subprocess
 import sys
 import time
 
-import pytest
 import torch
-
-from sympo_ext.train.cli import main as cli_main
 
 from .helpers import ENV, ROOT, cli_base
 
@@ -38,15 +36,6 @@ def same_state(a, b):
 def one_clear_line(err):
     lines = [x for x in err.splitlines() if x.strip() and "it/s]" not in x]  # transformers' loading bar aside
     return "Traceback" not in err and len(lines) == 1 and lines[0].startswith("sympo-train: error:")
-
-
-@pytest.fixture(scope="module")
-def trained(model_dir, data_file, tmp_path_factory):
-    """A finished 4-step run (checkpoints at steps 2 and 4, an evaluation at the end)."""
-    out = tmp_path_factory.mktemp("trained") / "run"
-    torch.set_num_threads(1)
-    assert cli_main(args_for(model_dir, data_file, out, TRAINED)) == 0
-    return str(out), final_state(str(out))
 
 
 def copy_run(trained, tmp_path):

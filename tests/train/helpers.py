@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 
 import pytest
 
 from sympo_ext.data import PreferenceExample
+from sympo_ext.train.checkpoint_files import list_checkpoints
 from sympo_ext.train.cli import main as cli_main
 from sympo_ext.train.config import TrainConfig
 
@@ -22,6 +24,13 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TOKENIZER
 
 def tiny_model(tok, seed=0):
     return synthetic.build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2, seed=seed)
+
+
+def save_tiny_model(path, tok):
+    """Save a tiny Llama and its tokenizer to ``path`` (what ``--model`` loads); returns ``str(path)``."""
+    tiny_model(tok).save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
 
 
 def clean_records(n, seed=0, conversational=False):
@@ -77,6 +86,18 @@ def cfg(**kw):
     )
     base.update(kw)
     return TrainConfig(**base)
+
+
+def stopped_at(full, part, step):
+    """Copy the run directory ``full`` to ``part`` as it was after its checkpoint at ``step`` (a run that
+    stopped there): the later checkpoints removed, ``latest`` naming that one. Returns ``part``."""
+    shutil.copytree(full, part)
+    ckpts = part / "checkpoints"
+    for later, path in list_checkpoints(str(ckpts)):
+        if later > step:
+            shutil.rmtree(path)
+    (ckpts / "latest").write_text(f"step-{step:06d}")
+    return part
 
 
 def params(model):

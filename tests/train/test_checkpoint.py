@@ -10,9 +10,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -34,7 +31,8 @@ from sympo_ext.train.checkpoint_files import (
 from sympo_ext.train.metrics_log import read_metrics
 from sympo_ext.train.trainer import NonFiniteLossError, Trainer
 
-from .helpers import ENV, ROOT, cfg, clean_records, cli_base, examples, params, run_cli, tiny_model
+from .faults_helpers import _start_long_run, _wait_for_rows
+from .helpers import cfg, clean_records, cli_base, examples, params, run_cli, stopped_at, tiny_model
 
 
 def _state(step):
@@ -265,16 +263,9 @@ def test_nonfinite_entries():
 
 def test_resume_equals_uninterrupted(tok, tmp_path):
     train, evals = examples(clean_records(40, seed=6)), examples(clean_records(8, seed=7))
-    conf = dict(
-        max_steps=6,
-        grad_accum=2,
-        save_steps=3,
-        save_total_limit=0,
-        eval_steps=2,
-        weight_decay=0.01,
-        warmup_steps=2,
-        num_epochs=1.0,
-    )
+    # checkpoints at steps 3 and 6 (all kept); evaluations, warm-up and weight decay: state that must resume
+    conf = dict(max_steps=6, grad_accum=2, save_steps=3, save_total_limit=0, eval_steps=2, num_epochs=1.0)
+    conf.update(weight_decay=0.01, warmup_steps=2)
 
     full = tmp_path / "full"
     model_a = tiny_model(tok)
@@ -285,10 +276,7 @@ def test_resume_equals_uninterrupted(tok, tmp_path):
     # batch_size 8 over 40 pairs: 5 steps per epoch, so step 6 crosses an epoch boundary.
 
     # "Stopped at step 3": the run directory as it was after step 3.
-    part = tmp_path / "part"
-    shutil.copytree(full, part)
-    shutil.rmtree(part / "checkpoints" / "step-000006")
-    (part / "checkpoints" / "latest").write_text("step-000003")
+    part = stopped_at(full, tmp_path / "part", 3)
     # The policy starts from another init: its state must come from the checkpoint. The frozen reference
     # is the initial policy (as loaded again from --model by the CLI).
     model_b = tiny_model(tok, seed=123)
@@ -355,25 +343,12 @@ def test_cli_resume_needs_only_the_output_dir(model_dir, data_file, tmp_path, ca
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_saves_checkpoint_and_exits_cleanly(model_dir, data_file, tmp_path, sig):
     out = tmp_path / "run"
-    args = cli_base(model_dir, data_file, str(out))
-    args[args.index("--max_steps") + 1] = "100000"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sympo_ext.train.cli", *args],
-        cwd=ROOT,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if (out / "metrics.csv").exists() and len((out / "metrics.csv").read_text().splitlines()) >= 3:
-            break
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=120)
+    proc = _start_long_run(model_dir, data_file, out)
+    try:
+        _wait_for_rows(out, proc)
+    finally:
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, stderr
     assert "Traceback" not in stderr and "--resume" in stderr
     ckpts = list_checkpoints(str(out / "checkpoints"))

@@ -20,8 +20,7 @@ from sympo_ext.train.checkpoint_files import list_checkpoints, verify_checkpoint
 from sympo_ext.train.metrics_log import read_metrics
 from sympo_ext.train.rundir import LOCK_NAME
 
-from .faults_helpers import (  # noqa: F401
-    BAD_OPTIONS,
+from .faults_helpers import (
     TRAINED,
     _flip,
     _start_long_run,
@@ -33,7 +32,6 @@ from .faults_helpers import (  # noqa: F401
     final_state,
     one_clear_line,
     same_state,
-    trained,
 )
 from .helpers import ENV, ROOT, run_cli
 

@@ -13,11 +13,8 @@ from .helpers import clean_records, cli_base, cli_main, run_cli
 
 
 def test_cli_trains_jsonl_and_conversational_json_with_config(model_dir, data_file, tmp_path, capsys):
-    code, out, err = run_cli(
-        cli_base(model_dir, data_file, tmp_path / "a")
-        + ["--eval_fraction", "0.25", "--label_noise", "0.4", "--noise_seed", "3"],
-        capsys,
-    )
+    noise = ["--eval_fraction", "0.25", "--label_noise", "0.4", "--noise_seed", "3"]
+    code, out, err = run_cli(cli_base(model_dir, data_file, tmp_path / "a") + noise, capsys)
     assert code == 0, err
     rows = read_metrics(str(tmp_path / "a"))
     assert {"train", "eval"} <= {r["split"] for r in rows}
@@ -43,11 +40,8 @@ def test_cli_trains_jsonl_and_conversational_json_with_config(model_dir, data_fi
 
 
 def test_cli_describes_trl_clashing_names(model_dir, data_file, tmp_path, capsys):
-    code, out, err = run_cli(
-        cli_base(model_dir, data_file, tmp_path / "d")
-        + ["--loss_types", "sigmoid,dpo", "--loss_weights", "1,0.5", "--progress", "true"],
-        capsys,
-    )
+    losses = ["--loss_types", "sigmoid,dpo", "--loss_weights", "1,0.5", "--progress", "true"]
+    code, out, err = run_cli(cli_base(model_dir, data_file, tmp_path / "d") + losses, capsys)
     assert code == 0, err
     described = json.loads((tmp_path / "d" / "run.json").read_text())["loss"]
     assert "[sympo-train] " + described in err  # printed at start

@@ -13,21 +13,7 @@ import torch
 
 from sympo_ext.train.rundir import LOCK_NAME
 
-from .faults_helpers import (  # noqa: F401
-    BAD_OPTIONS,
-    TRAINED,
-    _flip,
-    _start_long_run,
-    _truncate,
-    _wait_for_rows,
-    _zero,
-    args_for,
-    copy_run,
-    final_state,
-    one_clear_line,
-    same_state,
-    trained,
-)
+from .faults_helpers import BAD_OPTIONS, _start_long_run, _wait_for_rows, args_for, one_clear_line
 from .helpers import clean_records, run_cli
 
 

@@ -11,23 +11,9 @@ import torch
 
 from sympo_ext.train.config import ConfigError, TrainConfig, load_config_file
 
+from .helpers import cfg
+
 NAN, INF = float("nan"), float("inf")
-
-
-def cfg(**kw):
-    base = dict(
-        batch_size=8,
-        max_steps=4,
-        learning_rate=5e-3,
-        max_length=32,
-        progress=False,
-        warmup_ratio=0.0,
-        tensorboard="off",
-        output_dir=None,
-        save_final_model=False,
-    )
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 def check(**kw):

@@ -15,6 +15,9 @@ from sympo_ext.train.metrics_log import read_metrics
 
 from .helpers import ENV, ROOT, cli_base, run_cli
 
+# The DDP runs: 3 steps of 2 micro-steps, on the fused-linear path.
+DDP_STEPS = ["--grad_accum", "2", "--max_steps", "3", "--logps_path", "fused_linear"]
+
 
 def _torchrun(nproc, args, cwd):
     cmd = [
@@ -64,20 +67,7 @@ def test_ddp_gloo_two_processes_match_one(model_dir, data_file, tmp_path, capsys
     # Same global batch (8 pairs = 2 processes x 2 micro-steps x 2 pairs); precomputed reference
     # (each process computes its shard, then an all-reduce); evaluation sharded too. Both
     # fused-linear paths: loss-fused (gradients computed in forward) and recompute.
-    common = [
-        "--grad_accum",
-        "2",
-        "--max_steps",
-        "3",
-        "--reference",
-        "precomputed",
-        "--eval_fraction",
-        "0.2",
-        "--logps_path",
-        "fused_linear",
-        "--fuse_backward",
-        fuse_backward,
-    ]
+    common = DDP_STEPS + ["--reference", "precomputed", "--eval_fraction", "0.2", "--fuse_backward", fuse_backward]
     _compare_with_one_process(model_dir, data_file, tmp_path, capsys, common, [])
 
 
@@ -95,18 +85,5 @@ def test_fsdp2_gloo_two_processes_match_one(model_dir, data_file, tmp_path, caps
 @pytest.mark.slow
 def test_ddp_with_lora_two_processes_match_one(model_dir, data_file, tmp_path, capsys):
     pytest.importorskip("peft")
-    common = [
-        "--grad_accum",
-        "2",
-        "--max_steps",
-        "3",
-        "--reference",
-        "model",
-        "--lora_r",
-        "4",
-        "--learning_rate",
-        "1e-2",
-        "--logps_path",
-        "fused_linear",
-    ]
+    common = DDP_STEPS + ["--reference", "model", "--lora_r", "4", "--learning_rate", "1e-2"]
     _compare_with_one_process(model_dir, data_file, tmp_path, capsys, common, [])

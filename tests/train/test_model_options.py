@@ -13,7 +13,7 @@ import torch
 from sympo_ext.train.config import ConfigError
 from sympo_ext.train.trainer import Trainer
 
-from .helpers import cfg, clean_records, cli_base, examples, params, run_cli, tiny_model
+from .helpers import cfg, clean_records, cli_base, examples, params, run_cli, stopped_at, tiny_model
 
 peft = pytest.importorskip("peft")
 
@@ -86,16 +86,8 @@ def test_lora_paths_agree_and_gradient_checkpointing_composes(tok):
 
 def test_lora_checkpoints_hold_the_adapter_resume_exactly_and_merge(tok, tmp_path):
     train = examples(clean_records(32, seed=24))
-    conf = dict(
-        max_steps=4,
-        save_steps=2,
-        save_total_limit=0,
-        lora_r=4,
-        lora_alpha=8.0,
-        learning_rate=2e-2,
-        merge_lora=True,
-        save_final_model=True,
-    )
+    conf = dict(max_steps=4, save_steps=2, save_total_limit=0, learning_rate=2e-2, save_final_model=True)
+    conf.update(lora_r=4, lora_alpha=8.0, merge_lora=True)  # a LoRA run, merged at the end
     full = tmp_path / "full"
     t_full, _ = _train(tok, tiny_model(tok), train, output_dir=str(full), **conf)
     state = torch.load(full / "checkpoints" / "step-000002" / "model.pt", weights_only=True)
@@ -103,10 +95,7 @@ def test_lora_checkpoints_hold_the_adapter_resume_exactly_and_merge(tok, tmp_pat
     assert (full / "final" / "adapter_config.json").is_file()
     assert (full / "final" / "merged" / "config.json").is_file()
 
-    part = tmp_path / "part"
-    shutil.copytree(full, part)
-    shutil.rmtree(part / "checkpoints" / "step-000004")
-    (part / "checkpoints" / "latest").write_text("step-000002")
+    part = stopped_at(full, tmp_path / "part", 2)
     t_res, _ = _train(tok, tiny_model(tok), train, output_dir=str(part), resume=True, **conf)
     a, b = params(t_full.policy), params(t_res.policy)
     for k in a:

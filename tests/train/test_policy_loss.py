@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _tiny_models import build_tiny
 
 transformers = pytest.importorskip("transformers")
 
@@ -19,20 +20,7 @@ OPTIONS = dict(loss_type="sigmoid", beta=0.5, reduction="sum")
 
 
 def _llama():
-    config = transformers.LlamaConfig(
-        vocab_size=V,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        initializer_range=0.2,
-        pad_token_id=0,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(1)
-        return transformers.LlamaForCausalLM(config).double()
+    return build_tiny("llama", "LlamaForCausalLM", seed=1, vocab_size=V, num_hidden_layers=1).double()
 
 
 def _pairs():

@@ -191,18 +191,9 @@ def _manager(out, messages=None):
     model = nn.Linear(3, 2)
     opt = make_optimizer(model, lr=0.1)
     sched = make_scheduler(opt, 10, warmup_steps=2)
-    dist = DistInfo(world_size=1)
-    m = ckpt.CheckpointManager(
-        _Cfg(out),
-        policy=model,
-        optimizer=opt,
-        scheduler=sched,
-        dist=dist,
-        fsdp=False,
-        steps_per_epoch=5,
-        total_steps=10,
-        report=(messages if messages is not None else []).append,
-    )
+    parts = dict(policy=model, optimizer=opt, scheduler=sched, dist=DistInfo(world_size=1), fsdp=False)
+    report = (messages if messages is not None else []).append
+    m = ckpt.CheckpointManager(_Cfg(out), **parts, steps_per_epoch=5, total_steps=10, report=report)
     return m, model, opt, sched
 
 
@@ -236,17 +227,5 @@ def test_checkpoint_manager_refusals_and_a_run_without_checkpoints(tmp_path):
     with pytest.raises(NonFiniteLossError, match="after step 3 .*bias.*none written yet"):
         m.save(3)
     assert not os.path.isdir(files.checkpoint_dir(str(tmp_path)))
-    assert (
-        ckpt.CheckpointManager(
-            _Cfg(None),
-            policy=model,
-            optimizer=None,
-            scheduler=None,
-            dist=DistInfo(),
-            fsdp=False,
-            steps_per_epoch=1,
-            total_steps=1,
-            report=print,
-        ).save(1)
-        is None
-    )
+    parts = dict(policy=model, optimizer=None, scheduler=None, dist=DistInfo(), fsdp=False, report=print)
+    assert ckpt.CheckpointManager(_Cfg(None), **parts, steps_per_epoch=1, total_steps=1).save(1) is None
