@@ -29,7 +29,7 @@ examples:
 
 outputs (OUTPUT_DIR): audit.csv (one row per input pair, input order: index, label, margin, suspicion,
 rank, flagged, skipped), summary.json (num_pairs, noise_rate_estimate, num_suspects, threshold,
-method, fingerprints), suspects.jsonl (flagged pairs, most suspect first), cleaned.jsonl (the input
+method, fallback_reason, warnings, fingerprints), suspects.jsonl (flagged pairs, most suspect first), cleaned.jsonl (the input
 without the flagged pairs; with --relabel, their chosen/rejected swapped), margins.png.
 
 exit status: 0 done; 2 bad input (one line, nothing written).
@@ -78,8 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="mixture",
         choices=METHODS,
         help="mixture (default): EM fit of the symmetric-noise mixture (1-eps) N(mu,s) + eps N(-mu,s) on the "
-        "margins, suspicion = posterior of a flip; sign: share of negative margins, suspicion = "
-        "sigmoid(-margin); cleanlab: confident learning (pip install 'sympo_ext[audit]')",
+        "margins, eps < 0.49, suspicion = posterior of a flip; when the fit is degenerate (mu <= 0, eps at the "
+        "cap, overlapping components or a poor fit by the KS distance) it falls back to sign, with a warning "
+        "and the reason in summary.json (method, method_requested, fallback_reason); sign: share of negative "
+        "margins, suspicion = sigmoid(-margin); cleanlab: confident learning (pip install 'sympo_ext[audit]')",
     )
     p.add_argument(
         "--threshold",
@@ -132,10 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if os.environ.get("RANK", "0") != "0":
         return 0
+    method = summary["method"]
+    if summary.get("fallback_reason"):
+        method = f"{summary['method_requested']} -> {method}: {summary['fallback_reason']}"
     print(
         f"sympo-audit: {summary['num_pairs']} pairs ({summary['num_skipped']} skipped), estimated noise rate "
-        f"{summary['noise_rate_estimate']:.1%} ({summary['method']}, {summary['scoring']}), "
+        f"{summary['noise_rate_estimate']:.1%} ({method}, {summary['scoring']}), "
         f"{summary['num_suspects']} flagged; outputs in {args.output_dir}"
+        + (f" ({len(summary['warnings'])} warning(s): see summary.json)" if summary.get("warnings") else "")
     )
     return 0
 

@@ -329,14 +329,11 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
     }
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun every process scored its shard; process 0 writes
         return summary
-    if estimate.noise_rate >= 0.5:
-        # Not a noise rate a symmetric-noise model can tell apart from a scorer that disagrees with the labels.
-        summary["warning"] = (
-            f"estimated noise rate {estimate.noise_rate:.0%} >= 50%: the scorer disagrees with most "
-            "labels (a wrong reference, an untrained or mis-specified policy, or labels with the "
-            "opposite meaning); do not use cleaned.jsonl before checking"
-        )
-        print(f"[sympo-audit] warning: {summary['warning']}", file=sys.stderr)
+    if estimate.warnings:  # the estimator's guard fell back, or the result cannot be trusted as it is
+        summary["warnings"] = list(estimate.warnings)
+        summary["warning"] = "; ".join(estimate.warnings)
+        for w in estimate.warnings:
+            print(f"[sympo-audit] warning: {w}", file=sys.stderr)
     return write_outputs(
         opts.output_dir, examples, margins, scores.labels, estimate, scores.skipped, summary, relabel=opts.relabel
     )

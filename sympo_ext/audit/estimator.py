@@ -9,10 +9,22 @@ Methods
 * ``mixture`` (default): the symmetric-noise model. If the scorer ranks by a reward that label
   noise does not distort (SymPO's rank preservation) and a flip swaps the orientation, the
   labelled margins follow ``(1 - eps) f(m) + eps f(-m)``. With ``f = N(mu, s^2)`` this is a
-  two-component Gaussian mixture with mirrored means and a shared variance, fitted by EM
-  (``mu >= 0``; an ``eps`` above 1/2 means the scorer disagrees with most labels and is reported as such). ``eps`` is the noise-rate
-  estimate; the suspicion of pair ``i`` is its posterior probability of being flipped,
-  ``sigmoid(log(eps / (1 - eps)) - 2 mu m_i / s^2)`` -- monotone in the margin.
+  two-component Gaussian mixture with mirrored means and a shared variance, fitted by EM with
+  ``eps`` kept in ``[0, EPS_CAP]`` (at 1/2 the mirrored mixture is symmetric and cannot say which
+  side is right). ``eps`` is the noise-rate estimate; the suspicion of pair ``i`` is its posterior
+  probability of being flipped, ``sigmoid(log(eps / (1 - eps)) - 2 mu m_i / s^2)`` -- monotone in
+  the margin.
+
+  **Guard** (the scorer's margins need not have that shape; an LM policy's often do not): the fit
+  is *degenerate* when (a) ``mu <= 0`` (the scorer's margins do not side with the labels at
+  all), (b) ``eps`` ends at the cap ``EPS_CAP`` (the likelihood wants half or more of the
+  labels flipped), (c) ``mu / s < MIN_SEPARATION`` (the two components overlap: ``eps`` is not
+  identified), or (d) the fit is poor: the Kolmogorov-Smirnov distance between the margins'
+  empirical CDF and the fitted mixture's exceeds ``max(KS_MAX, KS_C / sqrt(n))`` (a 1 %-level
+  KS bound for small ``n``). A degenerate fit is never used: the estimate falls back to
+  ``sign`` (below), ``method`` says ``sign``, and ``params`` keeps the rejected fit, its KS
+  distance and the reason (``fallback_from``, ``fallback_reason``); the reason is also in
+  ``warnings``.
 * ``sign``: the share of negative margins is the noise-rate estimate; the suspicion is
   ``sigmoid(-m_i)``, the Bradley-Terry probability under the scorer's reward that the labelled
   rejected response is the better one (calibrated when the margin is a BT logit, as DPO's is).
@@ -20,7 +32,9 @@ Methods
   probabilities ``sigmoid(m)`` (see :func:`cleanlab_estimate`).
 
 A pair is flagged when its suspicion exceeds the threshold (default 0.5; ``cleanlab`` uses its
-own per-class thresholds and takes none).
+own per-class thresholds and takes none). Whatever the method, ``warnings`` says when the
+estimate is 1/2 or more (the scorer disagrees with most labels) or every pair is flagged: such a
+result is never returned silently.
 """
 
 from __future__ import annotations
@@ -36,6 +50,10 @@ __all__ = [
     "NoiseEstimate",
     "estimate_noise",
     "fit_mirrored_mixture",
+    "mixture_fit_check",
+    "EPS_CAP",
+    "MIN_SEPARATION",
+    "KS_MAX",
     "cleanlab_estimate",
     "roc_auc",
     "precision_at_k",
@@ -43,6 +61,10 @@ __all__ = [
 
 METHODS = ("mixture", "sign", "cleanlab")
 DEFAULT_THRESHOLD = 0.5
+EPS_CAP = 0.49  # the mixture's eps is kept below 1/2; a fit that ends here is degenerate
+MIN_SEPARATION = 0.5  # mu / s below this: the mirrored components overlap, eps is not identified
+KS_MAX = 0.06  # KS distance (empirical vs fitted CDF) above max(KS_MAX, KS_C / sqrt(n)): a poor fit
+KS_C = 1.63  # the 1 %-level Kolmogorov-Smirnov bound c / sqrt(n)
 
 
 @dataclass
@@ -55,6 +77,7 @@ class NoiseEstimate:
     flagged: np.ndarray
     threshold: float | None
     params: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _check_margins(margins) -> np.ndarray:
@@ -70,28 +93,70 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # stable for large |x|
 
 
-def fit_mirrored_mixture(margins, *, max_iter: int = 1000, tol: float = 1e-10) -> tuple[float, float, float]:
-    """EM fit of ``(1 - eps) N(mu, s^2) + eps N(-mu, s^2)``; returns (eps, mu, s) with mu >= 0."""
+def fit_mirrored_mixture(
+    margins, *, max_iter: int = 1000, tol: float = 1e-10, eps_cap: float = EPS_CAP
+) -> tuple[float, float, float]:
+    """EM fit of ``(1 - eps) N(mu, s^2) + eps N(-mu, s^2)`` with ``eps`` in ``[0, eps_cap]``; returns
+    (eps, mu, s). ``mu`` may come out <= 0 (the margins do not side with the labels): the caller
+    decides (:func:`mixture_fit_check`)."""
     m = _check_margins(margins)
+    if not 0.0 < eps_cap <= 0.5:
+        raise ValueError(f"eps_cap must be in (0, 0.5], got {eps_cap!r}")
     scale = float(np.sqrt(np.mean(m * m))) or 1.0
     floor = (1e-6 * scale) ** 2  # identical margins would give s = 0
-    eps = float(np.clip(np.mean(m < 0), 0.01, 0.49))
+    eps = float(np.clip(np.mean(m < 0), 0.01, min(0.49, eps_cap)))
     mu = float(np.mean(np.abs(m)))
     var = max(float(np.var(np.abs(m))), floor)
     for _ in range(max_iter):
         logit = math.log(eps / (1 - eps)) - 2.0 * mu * m / var
         w = _sigmoid(logit)  # P(flipped | m)
-        new_eps = float(np.clip(np.mean(w), 1e-12, 1 - 1e-12))
+        # the M-step for eps under the box constraint: the mean posterior, clipped (concave in eps)
+        new_eps = float(np.clip(np.mean(w), 1e-12, eps_cap))
         new_mu = float(np.mean((1.0 - 2.0 * w) * m))
         new_var = max(float(np.mean((1 - w) * (m - new_mu) ** 2 + w * (m + new_mu) ** 2)), floor)
         done = abs(new_eps - eps) < tol and abs(new_mu - mu) < tol * scale and abs(new_var - var) < tol * scale**2
         eps, mu, var = new_eps, new_mu, new_var
         if done:
             break
-    if mu < 0:  # the same mixture seen from the other side
-        mu, eps = -mu, 1.0 - eps
-    # eps > 1/2 (most labels disagree with the scorer) is reported as it is: no silent swap.
     return eps, mu, math.sqrt(var)
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _mixture_cdf(x: np.ndarray, eps: float, mu: float, s: float) -> np.ndarray:
+    def phi(z):
+        return 0.5 * (1.0 + _erf(z / math.sqrt(2.0)).astype(np.float64))
+
+    return (1.0 - eps) * phi((x - mu) / s) + eps * phi((x + mu) / s)
+
+
+def ks_distance(margins, eps: float, mu: float, s: float) -> float:
+    """Kolmogorov-Smirnov distance between the margins' empirical CDF and the mirrored mixture's."""
+    x = np.sort(_check_margins(margins))
+    if s <= 0:
+        return 1.0
+    n = x.size
+    cdf = _mixture_cdf(x, eps, mu, s)
+    return float(max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n)))
+
+
+def mixture_fit_check(
+    margins, eps: float, mu: float, s: float, *, eps_cap: float = EPS_CAP
+) -> tuple[str | None, float]:
+    """(why the fit is degenerate, or None; its KS distance) by the guard's rules (module docstring)."""
+    m = _check_margins(margins)
+    ks = ks_distance(m, eps, mu, s) if s > 0 else 1.0
+    if mu <= 0:
+        return f"mu = {mu:.3g} <= 0: the margins do not side with the labels (no mirrored-mixture shape)", ks
+    if eps >= eps_cap - 1e-9:
+        return f"eps reached the cap {eps_cap:g}: the fit wants half or more of the labels flipped", ks
+    if mu / s < MIN_SEPARATION:
+        return f"mu / s = {mu / s:.3g} < {MIN_SEPARATION:g}: the components overlap, eps is not identified", ks
+    bound = max(KS_MAX, KS_C / math.sqrt(m.size))
+    if ks > bound:
+        return f"poor fit: KS distance {ks:.3f} > {bound:.3f} (the margins are not a mirrored Gaussian mixture)", ks
+    return None, ks
 
 
 def _flags(suspicion: np.ndarray, threshold: float) -> np.ndarray:
@@ -145,18 +210,40 @@ def estimate_noise(margins, *, method: str = "mixture", threshold: float | None 
                 "--threshold does not apply to --method cleanlab (confident learning sets its own "
                 "per-class thresholds); drop it or use --method mixture / sign"
             )
-        return cleanlab_estimate(margins)
+        est = cleanlab_estimate(margins)
+        return _general_warnings(est, est.suspicion.size)
     t = DEFAULT_THRESHOLD if threshold is None else check_threshold(threshold)
     m = _check_margins(margins)
     if method == "sign":
-        suspicion = _sigmoid(-m)
-        return NoiseEstimate("sign", float(np.mean(m < 0)), suspicion, _flags(suspicion, t), t)
+        return _general_warnings(_sign(m, t), m.size)
     eps, mu, s = fit_mirrored_mixture(m)
-    if eps <= 0 or mu == 0:
-        suspicion = np.full(m.size, eps)
-    else:
-        suspicion = _sigmoid(math.log(eps / (1 - eps)) - 2.0 * mu * m / (s * s))
-    return NoiseEstimate("mixture", eps, suspicion, _flags(suspicion, t), t, {"mu": mu, "sigma": s})
+    reason, ks = mixture_fit_check(m, eps, mu, s)
+    fit = {"eps": eps, "mu": mu, "sigma": s, "ks_distance": ks}
+    if reason is not None:
+        est = _sign(m, t)
+        est.params = {"fallback_from": "mixture", "fallback_reason": reason, "mixture_fit": fit}
+        est.warnings.append(f"mixture fit degenerate ({reason}); fell back to --method sign")
+        return _general_warnings(est, m.size)
+    suspicion = _sigmoid(math.log(eps / (1 - eps)) - 2.0 * mu * m / (s * s))
+    est = NoiseEstimate("mixture", eps, suspicion, _flags(suspicion, t), t, {"mu": mu, "sigma": s, "ks_distance": ks})
+    return _general_warnings(est, m.size)
+
+
+def _sign(m: np.ndarray, t: float) -> NoiseEstimate:
+    suspicion = _sigmoid(-m)
+    return NoiseEstimate("sign", float(np.mean(m < 0)), suspicion, _flags(suspicion, t), t)
+
+
+def _general_warnings(est: NoiseEstimate, n: int) -> NoiseEstimate:
+    if est.noise_rate >= 0.5:
+        est.warnings.append(
+            f"estimated noise rate {est.noise_rate:.0%} >= 50%: the scorer disagrees with most labels (a wrong "
+            "reference, an untrained or mis-specified policy, or labels with the opposite meaning); do not use "
+            "cleaned.jsonl before checking"
+        )
+    if n and int(est.flagged.sum()) == n:
+        est.warnings.append(f"every pair ({n}) is flagged: cleaned.jsonl would be empty; check the scorer")
+    return est
 
 
 # --------------------------------------------------------------------------- #

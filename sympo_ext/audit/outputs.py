@@ -149,6 +149,8 @@ def write_outputs(
             "num_suspects": int(flagged.sum()),
             "threshold": estimate.threshold,
             "method": estimate.method,
+            "method_requested": estimate.params.get("fallback_from", estimate.method),
+            "fallback_reason": estimate.params.get("fallback_reason"),
             "method_params": estimate.params,
             "relabel": bool(relabel),
             "share_negative_margins": float(np.mean(margins[scored] < 0)),

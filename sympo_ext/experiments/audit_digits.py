@@ -30,7 +30,7 @@ import torch
 from ..audit.crossfit import fold_assignment
 from ..audit.estimator import METHODS, estimate_noise, precision_at_k, roc_auc
 from . import common
-from .digits import evaluate, train_reward_model
+from .digits import evaluate, fit_digits_model
 from .digits_data import DigitsConfig, NoiseSetting, _cached_data, noise_seed, noisy_labels
 
 SCORERS = ("sigmoid", "logistic")
@@ -54,7 +54,7 @@ def scorer_margins(data, noisy, loss, noise, seed, cfg, folds: int) -> np.ndarra
     """Margins as labelled of every training pair: in-sample (folds 0) or cross-fitted."""
     sign = (2 * noisy - 1).double()
     if not folds:
-        model, _ = train_reward_model(data, noisy, loss, noise, seed, cfg)
+        model, _ = fit_digits_model(data, noisy, loss, noise, seed, cfg)
         return (_margins(model, data, data.train_pairs) * sign).numpy()
     n = len(noisy)
     fold = fold_assignment(n, folds, seed=seed)
@@ -63,7 +63,7 @@ def scorer_margins(data, noisy, loss, noise, seed, cfg, folds: int) -> np.ndarra
         tr = torch.from_numpy(np.flatnonzero(fold != k))
         held = np.flatnonzero(fold == k)
         sub, lab = _subset(data, tr, noisy)
-        model, _ = train_reward_model(sub, lab, loss, noise, seed, cfg)
+        model, _ = fit_digits_model(sub, lab, loss, noise, seed, cfg)
         out[held] = (_margins(model, data, data.train_pairs[held]) * sign[held]).numpy()
     return out
 
@@ -107,7 +107,7 @@ def run_one(task) -> list[dict]:
         ("DPO on cleaned (cross-fitted audit)", "logistic", cleaned["cross-fitted"]),
     ):
         d, lab = (data, noisy) if keep is None else _subset(data, torch.from_numpy(np.flatnonzero(keep)), noisy)
-        model, _ = train_reward_model(d, lab, loss, noise, seed, cfg)
+        model, _ = fit_digits_model(d, lab, loss, noise, seed, cfg)
         ev = evaluate(model, data, noisy)
         e2e[name] = {
             "test_acc_true": ev["test_acc_true"],
@@ -174,16 +174,25 @@ def report(rows, out: Path) -> str:
     return md
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m sympo_ext.experiments.audit_digits")
-    p.add_argument("--out", default="runs/audit_digits")
-    p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
-    p.add_argument("--noise", type=float, nargs="+", default=list(NOISES))
+def parse_args(prog: str, seeds, noises, argv=None, extra=None):
+    """(args, output dir) of an audit experiment's command line (--out, --seeds, --noise, --workers, and
+    what ``extra(parser)`` adds); the output dir is created and the machine printed."""
+    p = argparse.ArgumentParser(prog=prog)
+    p.add_argument("--out", default=f"runs/{prog.rsplit('.', 1)[-1]}")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
+    p.add_argument("--noise", type=float, nargs="+", default=list(noises))
     p.add_argument("--workers", type=int, default=1)
+    if extra is not None:
+        extra(p)
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {common.machine_info()}", flush=True)
+    return args, out
+
+
+def main(argv=None):
+    args, out = parse_args("python -m sympo_ext.experiments.audit_digits", SEEDS, NOISES, argv)
     t0 = time.perf_counter()
     cfg = DigitsConfig()
     res = common.run_tasks(

@@ -62,10 +62,16 @@ def audit_line(rows: list[dict], noise: float) -> str:
     found, flips = sum(r["audit_flips_in_top"] for r in runs), sum(r["audit_num_flips"] for r in runs)
     est = _mean_sd([r["audit_noise_rate"] for r in runs])[0]
     realised = _mean_sd([r["flip_rate"] for r in runs])[0]
+    used = [r.get("audit_method") or "mixture" for r in runs]
+    how = (
+        "mixture"
+        if set(used) == {"mixture"}
+        else f"{used.count('sign')} of {len(used)} by sign: mixture fit degenerate"
+    )
     return (
         f"audit (sympo-audit on the SymPO policies' own training pairs): {found} of the {flips} flipped pairs are "
         f"among the top-{flips} suspects ({found / max(flips, 1):.0%}; chance {realised:.0%}); estimated noise "
-        f"rate {est:.1%} vs {noise:.0%} injected ({realised:.1%} realised)"
+        f"rate {est:.1%} ({how}) vs {noise:.0%} injected ({realised:.1%} realised)"
     )
 
 

@@ -107,6 +107,7 @@ CSV_COLUMNS = (
     "audit_noise_rate",
     "audit_flips_in_top",
     "audit_num_flips",
+    "audit_method",
 )
 AUDITED_LOSSES = ("sigmoid",)  # the policy whose training pairs sympo-audit scores (the demo's audit line)
 
@@ -241,7 +242,7 @@ def audit_training_pairs(policy, ref, tok, train, *, beta: float, max_length: in
     a policy). One no-grad pass over the pairs: a few seconds for the demo's sizes."""
     nan = float("nan")
     if policy is None:
-        return {"audit_noise_rate": nan, "audit_flips_in_top": nan, "audit_num_flips": nan}
+        return {"audit_noise_rate": nan, "audit_flips_in_top": nan, "audit_num_flips": nan, "audit_method": ""}
     import numpy as np
 
     from ..audit import estimate_noise, score_pairs
@@ -253,10 +254,12 @@ def audit_training_pairs(policy, ref, tok, train, *, beta: float, max_length: in
     flipped = np.array([ex.label != ex.true_label for ex in train])[ok]
     k = int(flipped.sum())
     top = np.argsort(m[ok], kind="mergesort")[:k]  # the lowest margins as labelled = the top suspects
+    est = estimate_noise(m[ok])  # "sign" where the mixture's guard rejected the fit
     return {
-        "audit_noise_rate": estimate_noise(m[ok]).noise_rate,
+        "audit_noise_rate": est.noise_rate,
         "audit_flips_in_top": int(flipped[top].sum()),
         "audit_num_flips": k,
+        "audit_method": est.method,
     }
 
 

@@ -112,6 +112,31 @@ def test_run_directory_defaults_and_outputs(run_dir, data_file, model_dir, tmp_p
         )
 
 
+def test_guard_fallback_is_reported(run_dir, tmp_path, capsys, monkeypatch):
+    """When the mixture's guard rejects the fit, summary.json and the CLI line say so (forced here: every fit's
+    components 'overlap' under an impossible separation bound)."""
+    import sympo_ext.audit.estimator as est_mod
+
+    out = tmp_path / "g"
+    code, so, err = _audit(["--model", run_dir, "--output_dir", out, "--no_progress"], capsys)
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    if summary["method"] == "mixture":  # the tiny run's own fit: kept, nothing to report
+        assert summary["method_requested"] == "mixture" and summary["fallback_reason"] is None
+        assert "mixture -> sign" not in so
+    monkeypatch.setattr(est_mod, "MIN_SEPARATION", 1e9)
+    code, so, err = _audit(["--model", run_dir, "--output_dir", out, "--no_progress"], capsys)
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "sign" and summary["method_requested"] == "mixture"
+    assert "overlap" in summary["fallback_reason"] and "mixture_fit" in summary["method_params"]
+    assert any("fell back to --method sign" in w for w in summary["warnings"])
+    assert "mixture -> sign: mu / s" in so and "[sympo-audit] warning: mixture fit degenerate" in err
+    rows = _rows(out)
+    margins = np.array([float(r["margin"]) for r in rows])
+    assert summary["noise_rate_estimate"] == pytest.approx(np.mean(margins < 0))  # sign's numbers
+
+
 def test_skipped_pairs_keep_their_row(run_dir, tmp_path, capsys):
     recs = noisy_records(8, seed=2)
     recs[2]["rejected"] = recs[2]["chosen"]  # identical responses: skipped by the tokeniser
