@@ -93,6 +93,43 @@ if AVAILABLE:
         "sympo_ext::sym_loss_forward", _sym_loss_backward, setup_context=_sym_loss_setup_context
     )
 
+    # The batch losses on the CPU: one op sorts and computes cDPO (csrc/cpu/sym_loss_batch.h),
+    # its grad_coef rows feed sym_loss_backward like the pair-level op's.
+    @torch.library.register_fake("sympo_ext::sym_loss_batch_forward")
+    def _sym_loss_batch_forward_fake(pc, pr, rc, rr, labels, loss_type, loss_weight, epsilon, beta, reduction):
+        check_same_device("sym_loss", (pc, pr, rc, rr, labels), _SYM_LOSS_ARGS[:5])
+        dtype = math_dtype(pc, pr, rc, rr)
+        return pc.new_empty((), dtype=dtype), pc.new_empty((2, pc.shape[0]), dtype=dtype)
+
+    def _sym_loss_batch_setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output[1], *inputs[:5])
+        ctx.options = inputs[5:]
+        ctx.mark_non_differentiable(output[1])
+        ctx.set_materialize_grads(False)
+
+    def _sym_loss_batch_backward(ctx, grad_loss, _grad_coef):
+        if grad_loss is None:
+            return (None,) * 10
+        grad_coef, *inputs = ctx.saved_tensors
+        loss_type, loss_weight, epsilon, beta, reduction = ctx.options
+        needs = (*ctx.needs_input_grad[:4], False, False)
+        if torch.is_grad_enabled():  # create_graph=True: the reference's differentiable gradient
+            options = ([loss_type], [loss_weight], [epsilon], beta, None, reduction)
+            grads = sym_loss_differentiable_grads(options, grad_loss, (*inputs, None), needs)
+            return (*grads[:4], *([None] * 6))
+        want = [t.dtype if t is not None and need else None for t, need in zip(inputs[:4], needs)]
+        # grad_coef rows: aot d/d(pc - pr), d/d(rc - rr); aot_unpaired d/d(pc - rc), d/d(pr - rr).
+        order = (0, 2, 1, 3) if loss_type == "aot" else (0, 1, 2, 3)
+        out = torch.ops.sympo_ext.sym_loss_backward(grad_loss, grad_coef, *(want[i] for i in order), None)
+        grads = [None] * 4
+        for slot, i in enumerate(order):
+            grads[i] = out[slot] if want[i] is not None else None
+        return (*grads, *([None] * 6))
+
+    torch.library.register_autograd(
+        "sympo_ext::sym_loss_batch_forward", _sym_loss_batch_backward, setup_context=_sym_loss_batch_setup_context
+    )
+
 
 def _check_tensor(value, name: str, optional: bool = False) -> None:
     if value is None and optional:
@@ -136,6 +173,13 @@ def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels
     (torch.sort, differentiable), then the fused kernel runs its ``fused_as`` loss on
     the sorted values: one sort (of both rows) + one launch per batch loss."""
     info = LOSSES[name]
+    if pc.device.type == "cpu" and reduction != "none" and pc.shape[0] < 2**31:
+        # The CPU op sorts inside (a stable radix sort: ties in the pairs' order, as
+        # torch.sort(stable=True)) and fuses the backward's scatter into its grad_coef.
+        loss, _ = torch.ops.sympo_ext.sym_loss_batch_forward(
+            pc, pr, rc, rr, labels, name, weight, spec.param_value(name), spec.beta, reduction
+        )
+        return loss
 
     def diff(x, y):  # x - y in the math dtype, an absent (None) reference being 0
         x, y = (t.to(dtype) if t is not None else None for t in (x, y))
