@@ -36,7 +36,7 @@ struct SortItem {
 };
 
 constexpr uint32_t kLabelZero = 0x80000000u;
-constexpr int kRadixBits = 11;
+constexpr int kRadixBits = 8;
 constexpr int kBuckets = 1 << kRadixBits;
 template <typename T>
 constexpr int kRadixPasses = (8 * static_cast<int>(sizeof(T)) + kRadixBits - 1) / kRadixBits;
@@ -145,7 +145,7 @@ SortItem<KeyBits<T>>* radix_sort(SortItem<KeyBits<T>>* a, SortItem<KeyBits<T>>* 
 
 // Step 3 over the sorted positions [i0, i1): the block's loss sum (lane-wise fp64
 // accumulators, as forward_block), grad_coef scattered to the pairs.
-template <typename T>
+template <typename T, bool kPaired>
 double loss_block(const SymLossBatchArgs& a, const LossParams<Vectorized<T>>& pv,
                   const SortItem<KeyBits<T>>* su, const SortItem<KeyBits<T>>* sv, int64_t i0,
                   int64_t i1) {
@@ -155,7 +155,6 @@ double loss_block(const SymLossBatchArgs& a, const LossParams<Vectorized<T>>& pv
   const int64_t n = a.n;
   const Vec scale(
       static_cast<T>(a.reduction == Reduction::Mean ? 1.0 / static_cast<double>(n) : 1.0));
-  const bool paired = a.loss == BatchLoss::Aot;
   T* coef = static_cast<T*>(a.grad_coef);
   alignas(64) T u[kTile], v[kTile], du[kTile], dv[kTile], tile_loss[kTile];
   alignas(64) double acc[W] = {};
@@ -180,7 +179,7 @@ double loss_block(const SymLossBatchArgs& a, const LossParams<Vectorized<T>>& pv
       const uint32_t pu = su[t0 + j].payload, pw = sv[t0 + j].payload;
       const int64_t iu = pu & ~kLabelZero, iv = pw & ~kLabelZero;
       const bool zu = (pu & kLabelZero) != 0, zv = (pw & kLabelZero) != 0;
-      if (paired) {  // d/d(pc - pr) and d/d(rc - rr): the label sign again
+      if constexpr (kPaired) {  // d/d(pc - pr) and d/d(rc - rr): the label sign again
         coef[iu] = zu ? -du[j] : du[j];
         coef[n + iv] = zv ? -dv[j] : dv[j];
       } else {  // label 0 took u from the rejected response and v from the chosen one
@@ -229,10 +228,13 @@ void batch_forward(const SymLossBatchArgs& a) {
   const LossParams<Vectorized<T>> pv = broadcast(p);
   const int64_t num_blocks = (n + kBlock - 1) / kBlock;
   std::vector<double> sums(static_cast<size_t>(num_blocks));
+  const bool paired = a.loss == BatchLoss::Aot;
   at::parallel_for(0, num_blocks, kBlocksPerTask, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
+      const int64_t i0 = b * kBlock, i1 = std::min(n, (b + 1) * kBlock);
       sums[static_cast<size_t>(b)] =
-          loss_block<T>(a, pv, sorted[0], sorted[1], b * kBlock, std::min(n, (b + 1) * kBlock));
+          paired ? loss_block<T, true>(a, pv, sorted[0], sorted[1], i0, i1)
+                 : loss_block<T, false>(a, pv, sorted[0], sorted[1], i0, i1);
     }
   });
   double total = 0.0;
