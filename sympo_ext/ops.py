@@ -169,9 +169,9 @@ def _checked_spec(options: dict, dtype: torch.dtype) -> LossSpec:
 
 
 def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels, dtype, reduction):
-    """A batch loss (AOT): the label-oriented log-ratios are sorted across the batch
-    (torch.sort, differentiable), then the fused kernel runs its ``fused_as`` loss on
-    the sorted values: one sort (of both rows) + one launch per batch loss."""
+    """A batch loss (AOT): the label-oriented log-ratios are sorted across the batch, then
+    its ``fused_as`` loss (cDPO) runs on the sorted values. CPU, reduced: one op does it all
+    (csrc/cpu/sym_loss_batch.h). Otherwise torch.sort (stable, differentiable) + one launch."""
     info = LOSSES[name]
     if pc.device.type == "cpu" and reduction != "none" and pc.shape[0] < 2**31:
         # The CPU op sorts inside (a stable radix sort: ties in the pairs' order, as
@@ -220,13 +220,13 @@ def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels
             if valid is not None:
                 a = torch.where(valid, a, nan)
     if zero_b:
-        a = torch.sort(a).values
+        a = torch.sort(a, stable=True).values
     elif torch.compiler.is_compiling():
         # Two sorts when traced: inductor (torch 2.14) miscompiled the stacked form below
         # (wrong values and heap corruption with labels), the eager op is fine with it.
-        a, b = torch.sort(a).values, torch.sort(b).values
+        a, b = torch.sort(a, stable=True).values, torch.sort(b, stable=True).values
     else:  # one sort of both rows: ATen sorts the rows of a 2-D tensor in parallel
-        a, b = torch.sort(torch.stack((a, b)), dim=1).values.unbind(0)
+        a, b = torch.sort(torch.stack((a, b)), dim=1, stable=True).values.unbind(0)
     loss, _, _ = torch.ops.sympo_ext.sym_loss_forward(
         a, b, None, None, None, None, [info.fused_as], [weight], [spec.param_value(name)], spec.beta, None, reduction
     )
@@ -263,7 +263,8 @@ def sym_loss(
     ``loss_weights`` default to 1 each). All margin and pair losses of the call
     run in ONE kernel launch, which also computes the reduction, the derivatives
     and the rewards; backward is one elementwise kernel. A batch loss (``aot``,
-    ``aot_unpaired``) adds one sort and one launch. Inputs may be
+    ``aot_unpaired``) adds one launch that sorts inside (CPU; elsewhere one sort and one
+    launch); tied values keep the pairs' order (``torch.sort(stable=True)``). Inputs may be
     fp32/fp64/bf16/fp16 (even mixed); the loss is fp32 (fp64 when an input is
     fp64), gradients come back in each input's dtype, for the four log-prob
     inputs and for ``weights`` if it requires grad.

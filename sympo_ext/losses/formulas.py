@@ -263,8 +263,9 @@ def apo_down(c, r, p, beta):
     note="TRL's `aot`; sorts across the batch",
 )
 def aot(pc, pr, rc, rr, epsilon, beta):
-    """AOT (paired): sort the policy and the reference log-ratio across the batch, then cDPO."""
-    delta = torch.sort(pc - pr).values - torch.sort(rc - rr).values
+    """AOT (paired): sort the policy and the reference log-ratio across the batch, then cDPO.
+    Ties keep the pairs' order (stable): which tied pair gets which gradient is then defined."""
+    delta = torch.sort(pc - pr, stable=True).values - torch.sort(rc - rr, stable=True).values
     return cdpo(beta * delta, epsilon, beta)
 
 
@@ -278,5 +279,5 @@ def aot(pc, pr, rc, rr, epsilon, beta):
 )
 def aot_unpaired(pc, pr, rc, rr, epsilon, beta):
     """AOT (unpaired): sort the chosen and the rejected log-ratio across the batch, then cDPO."""
-    delta = torch.sort(pc - rc).values - torch.sort(pr - rr).values
+    delta = torch.sort(pc - rc, stable=True).values - torch.sort(pr - rr, stable=True).values
     return cdpo(beta * delta, epsilon, beta)

@@ -176,3 +176,18 @@ def test_errors_name_the_argument(change, message):
     args.update(change)
     with pytest.raises((RuntimeError, ValueError), match=message):
         OP(*args.values())
+
+
+@pytest.mark.parametrize("loss_type", ["aot", "aot_unpaired"])
+def test_unreduced_path_breaks_ties_the_same_way(loss_type):
+    """reduction="none" (torch.sort(stable=True) + the pair-level kernel) and the op give the same
+    gradients with ties: one tie convention whichever path runs."""
+    pc, pr, rc, rr = tied_pairs(3000, torch.float64, seed=7)
+    labels = torch.randint(0, 2, (3000,), generator=torch.Generator().manual_seed(8))
+    kw = dict(loss_type=loss_type, labels=labels, epsilon=0.3)
+    summed = sympo_ext.sym_loss(pc, pr, rc, rr, reduction="sum", **kw)
+    per_pair = sympo_ext.sym_loss(pc, pr, rc, rr, reduction="none", **kw)
+    torch.testing.assert_close(per_pair.sum(), summed)
+    inputs = (pc, pr, rc, rr)
+    for a, b in zip(torch.autograd.grad(summed, inputs), torch.autograd.grad(per_pair.sum(), inputs)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
