@@ -8,7 +8,7 @@ compiled (inductor's own OpenMP) code alternate, and with the default policy the
 idle threads of one pool spin on the cores the next one needs.
 
 For every kind of objective -- margin (sigmoid, clip 5), pair (nca_pair, bco_pair),
-batch (aot, aot_unpaired: a torch.sort + one fused launch) and a weighted
+batch (aot, aot_unpaired: on the CPU one op that sorts inside, elsewhere a torch.sort + one fused launch) and a weighted
 combination (MPO-style logistic + 0.5 bco_pair) -- and every batch size B
 (1e3 .. 1e6 pairs on the CPU, .. 1e7 on CUDA) it times forward+backward of
   * fused      sympo_ext.sym_loss (one forward launch, one backward launch)

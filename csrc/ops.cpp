@@ -38,6 +38,14 @@ TORCH_LIBRARY(sympo_ext, m) {
         "ScalarType? policy_rejected_dtype, ScalarType? ref_chosen_dtype, "
         "ScalarType? ref_rejected_dtype, ScalarType? weights_dtype) -> "
         "(Tensor, Tensor, Tensor, Tensor, Tensor)");
+  // The batch losses (aot, aot_unpaired) on the CPU: both rows of log-ratio differences are
+  // sorted inside the op, then cDPO (parameter epsilon) on the sorted pairs, reduced ("mean"
+  // or "sum"). grad_coef [2, B] is in the pairs' order, for sym_loss_backward (the row layout:
+  // csrc/cpu/sym_loss_batch.h).
+  m.def("sym_loss_batch_forward(Tensor policy_chosen_logps, Tensor policy_rejected_logps, "
+        "Tensor? ref_chosen_logps, Tensor? ref_rejected_logps, Tensor? labels, str loss_type, "
+        "float loss_weight, float epsilon, float beta, str reduction) -> "
+        "(Tensor loss, Tensor grad_coef)");
   // The kernels' loss table (csrc/include/sympo/loss_list.h), one line per loss:
   // "name kind param range"; for the registry consistency test and tools.
   m.def("loss_table() -> str[]", [] { return sympo::loss_table_lines(); });

@@ -93,6 +93,43 @@ if AVAILABLE:
         "sympo_ext::sym_loss_forward", _sym_loss_backward, setup_context=_sym_loss_setup_context
     )
 
+    # The batch losses on the CPU: one op sorts and computes cDPO (csrc/cpu/sym_loss_batch.h),
+    # its grad_coef rows feed sym_loss_backward like the pair-level op's.
+    @torch.library.register_fake("sympo_ext::sym_loss_batch_forward")
+    def _sym_loss_batch_forward_fake(pc, pr, rc, rr, labels, loss_type, loss_weight, epsilon, beta, reduction):
+        check_same_device("sym_loss", (pc, pr, rc, rr, labels), _SYM_LOSS_ARGS[:5])
+        dtype = math_dtype(pc, pr, rc, rr)
+        return pc.new_empty((), dtype=dtype), pc.new_empty((2, pc.shape[0]), dtype=dtype)
+
+    def _sym_loss_batch_setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output[1], *inputs[:5])
+        ctx.options = inputs[5:]
+        ctx.mark_non_differentiable(output[1])
+        ctx.set_materialize_grads(False)
+
+    def _sym_loss_batch_backward(ctx, grad_loss, _grad_coef):
+        if grad_loss is None:
+            return (None,) * 10
+        grad_coef, *inputs = ctx.saved_tensors
+        loss_type, loss_weight, epsilon, beta, reduction = ctx.options
+        needs = (*ctx.needs_input_grad[:4], False, False)
+        if torch.is_grad_enabled():  # create_graph=True: the reference's differentiable gradient
+            options = ([loss_type], [loss_weight], [epsilon], beta, None, reduction)
+            grads = sym_loss_differentiable_grads(options, grad_loss, (*inputs, None), needs)
+            return (*grads[:4], *([None] * 6))
+        want = [t.dtype if t is not None and need else None for t, need in zip(inputs[:4], needs)]
+        # grad_coef rows: aot d/d(pc - pr), d/d(rc - rr); aot_unpaired d/d(pc - rc), d/d(pr - rr).
+        order = (0, 2, 1, 3) if loss_type == "aot" else (0, 1, 2, 3)
+        out = torch.ops.sympo_ext.sym_loss_backward(grad_loss, grad_coef, *(want[i] for i in order), None)
+        grads = [None] * 4
+        for slot, i in enumerate(order):
+            grads[i] = out[slot] if want[i] is not None else None
+        return (*grads, *([None] * 6))
+
+    torch.library.register_autograd(
+        "sympo_ext::sym_loss_batch_forward", _sym_loss_batch_backward, setup_context=_sym_loss_batch_setup_context
+    )
+
 
 def _check_tensor(value, name: str, optional: bool = False) -> None:
     if value is None and optional:
@@ -132,10 +169,17 @@ def _checked_spec(options: dict, dtype: torch.dtype) -> LossSpec:
 
 
 def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels, dtype, reduction):
-    """A batch loss (AOT): the label-oriented log-ratios are sorted across the batch
-    (torch.sort, differentiable), then the fused kernel runs its ``fused_as`` loss on
-    the sorted values: one sort (of both rows) + one launch per batch loss."""
+    """A batch loss (AOT): the label-oriented log-ratios are sorted across the batch, then
+    its ``fused_as`` loss (cDPO) runs on the sorted values. CPU, reduced: one op does it all
+    (csrc/cpu/sym_loss_batch.h). Otherwise torch.sort (stable, differentiable) + one launch."""
     info = LOSSES[name]
+    if pc.device.type == "cpu" and reduction != "none" and pc.shape[0] < 2**31:
+        # The CPU op sorts inside (a stable radix sort: ties in the pairs' order, as
+        # torch.sort(stable=True)) and fuses the backward's scatter into its grad_coef.
+        loss, _ = torch.ops.sympo_ext.sym_loss_batch_forward(
+            pc, pr, rc, rr, labels, name, weight, spec.param_value(name), spec.beta, reduction
+        )
+        return loss
 
     def diff(x, y):  # x - y in the math dtype, an absent (None) reference being 0
         x, y = (t.to(dtype) if t is not None else None for t in (x, y))
@@ -176,13 +220,13 @@ def _batch_term(spec: LossSpec, name: str, weight: float, pc, pr, rc, rr, labels
             if valid is not None:
                 a = torch.where(valid, a, nan)
     if zero_b:
-        a = torch.sort(a).values
+        a = torch.sort(a, stable=True).values
     elif torch.compiler.is_compiling():
         # Two sorts when traced: inductor (torch 2.14) miscompiled the stacked form below
         # (wrong values and heap corruption with labels), the eager op is fine with it.
-        a, b = torch.sort(a).values, torch.sort(b).values
+        a, b = torch.sort(a, stable=True).values, torch.sort(b, stable=True).values
     else:  # one sort of both rows: ATen sorts the rows of a 2-D tensor in parallel
-        a, b = torch.sort(torch.stack((a, b)), dim=1).values.unbind(0)
+        a, b = torch.sort(torch.stack((a, b)), dim=1, stable=True).values.unbind(0)
     loss, _, _ = torch.ops.sympo_ext.sym_loss_forward(
         a, b, None, None, None, None, [info.fused_as], [weight], [spec.param_value(name)], spec.beta, None, reduction
     )
@@ -219,7 +263,8 @@ def sym_loss(
     ``loss_weights`` default to 1 each). All margin and pair losses of the call
     run in ONE kernel launch, which also computes the reduction, the derivatives
     and the rewards; backward is one elementwise kernel. A batch loss (``aot``,
-    ``aot_unpaired``) adds one sort and one launch. Inputs may be
+    ``aot_unpaired``) adds one launch that sorts inside (CPU; elsewhere one sort and one
+    launch); tied values keep the pairs' order (``torch.sort(stable=True)``). Inputs may be
     fp32/fp64/bf16/fp16 (even mixed); the loss is fp32 (fp64 when an input is
     fp64), gradients come back in each input's dtype, for the four log-prob
     inputs and for ``weights`` if it requires grad.

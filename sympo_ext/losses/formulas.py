@@ -259,8 +259,9 @@ _AOT = dict(kind="batch", param=EPS_UNIT, fused_as="cdpo")
 
 
 def _sorted_cdpo(x, y, epsilon, beta):
-    """cDPO of beta (sort(x) - sort(y)): the two log-ratios sorted across the batch."""
-    return cdpo(beta * (torch.sort(x).values - torch.sort(y).values), epsilon, beta)
+    """cDPO of beta (sort(x) - sort(y)): the two log-ratios sorted across the batch. Ties keep the
+    pairs' order (stable): which tied pair gets which gradient is then defined."""
+    return cdpo(beta * (torch.sort(x, stable=True).values - torch.sort(y, stable=True).values), epsilon, beta)
 
 
 @loss(

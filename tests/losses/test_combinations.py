@@ -72,9 +72,14 @@ def test_one_forward_launch_for_all_per_pair_losses():
     with CountOps() as mode:
         loss.backward()
     assert mode.calls.count("sympo_ext.sym_loss_backward") == 1
-    with CountOps() as mode:  # a batch loss adds its own launch (after the sort)
-        sympo_ext.sym_loss(pc, pr, rc, rr, loss_type=["logistic", "aot"])
-    assert mode.calls.count("sympo_ext.sym_loss_forward") == 2
+    with CountOps() as mode:  # a batch loss adds its own launch, which sorts inside on the CPU
+        loss = sympo_ext.sym_loss(pc, pr, rc, rr, loss_type=["logistic", "aot"])
+    assert mode.calls.count("sympo_ext.sym_loss_forward") == 1
+    assert mode.calls.count("sympo_ext.sym_loss_batch_forward") == 1
+    assert not [c for c in mode.calls if "sort" in c]
+    with CountOps() as mode:  # and its backward is the same elementwise kernel
+        loss.backward()
+    assert mode.calls.count("sympo_ext.sym_loss_backward") == 2
 
 
 @pytest.mark.parametrize("lanes", ["scalar", "simd"])

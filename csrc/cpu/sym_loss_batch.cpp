@@ -1,0 +1,120 @@
+// The batch (AOT) losses on the CPU (sympo_ext::sym_loss_batch_forward): argument
+// checks, output allocation and dispatch to the kernel build for this machine's
+// instruction set (csrc/cpu/sym_loss_batch_kernel.h). The backward is
+// sympo_ext::sym_loss_backward on the returned grad_coef (sympo_ext/ops.py).
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <tuple>
+
+#include "../tensor_checks.h"
+#include "cpu_isa.h"
+#include "sym_loss_batch.h"
+
+namespace sympo {
+namespace {
+
+StridedIn strided_in(const at::Tensor& t) {
+  StridedIn in;
+  in.data = t.const_data_ptr();
+  in.stride = t.numel() > 0 ? t.stride(0) : 1;
+  in.kind = elem_kind(t.scalar_type(), "sym_loss_batch_forward");
+  return in;
+}
+
+std::tuple<at::Tensor, at::Tensor> batch_forward_cpu(const at::Tensor& pc, const at::Tensor& pr,
+                                                     const std::optional<at::Tensor>& rc,
+                                                     const std::optional<at::Tensor>& rr,
+                                                     const std::optional<at::Tensor>& labels,
+                                                     const std::string& loss_type,
+                                                     double loss_weight, double epsilon,
+                                                     double beta, const std::string& reduction) {
+  check_logps_vector(pc, "policy_chosen_logps");
+  const int64_t n = pc.size(0);
+  auto same_pairs = [&](const at::Tensor& t, const char* name) {
+    TORCH_CHECK(t.size(0) == n, "sym_loss: ", name, " has ", t.size(0),
+                " entries but policy_chosen_logps has ", n,
+                "; every per-pair tensor needs one entry per preference pair");
+    TORCH_CHECK(t.device().is_cpu(), "sym_loss: ", name, " is on ", t.device(),
+                " but policy_chosen_logps is on the CPU; all tensors must be on one device");
+  };
+  check_logps_vector(pr, "policy_rejected_logps");
+  same_pairs(pr, "policy_rejected_logps");
+  TORCH_CHECK(rc.has_value() == rr.has_value(),
+              "sym_loss: give both ref_chosen_logps and ref_rejected_logps, or neither "
+              "(reference-free)");
+  if (rc.has_value()) {
+    check_logps_vector(*rc, "ref_chosen_logps");
+    same_pairs(*rc, "ref_chosen_logps");
+    check_logps_vector(*rr, "ref_rejected_logps");
+    same_pairs(*rr, "ref_rejected_logps");
+  }
+  if (labels.has_value()) {
+    check_vector(*labels, "labels");
+    TORCH_CHECK(!labels->is_complex(),
+                "sym_loss: labels must be bool, integer or floating with values in {0, 1}, got ",
+                labels->scalar_type());
+    same_pairs(*labels, "labels");
+  }
+  TORCH_CHECK(n <= std::numeric_limits<int32_t>::max(),
+              "sym_loss_batch_forward: at most 2^31 - 1 pairs, got ", n);
+
+  SymLossBatchArgs a;
+  a.n = n;
+  TORCH_CHECK_VALUE(loss_type == "aot" || loss_type == "aot_unpaired",
+                    "sym_loss_batch_forward: loss_type must be 'aot' or 'aot_unpaired', got '",
+                    loss_type, "'");
+  a.loss = loss_type == "aot" ? BatchLoss::Aot : BatchLoss::AotUnpaired;
+  TORCH_CHECK_VALUE(reduction == "mean" || reduction == "sum",
+                    "sym_loss_batch_forward: reduction must be 'mean' or 'sum', got '", reduction,
+                    "'");
+  a.reduction = reduction == "mean" ? Reduction::Mean : Reduction::Sum;
+  auto is_double = [](const std::optional<at::Tensor>& t) {
+    return t.has_value() && t->scalar_type() == at::kDouble;
+  };
+  a.use_double = pc.scalar_type() == at::kDouble || pr.scalar_type() == at::kDouble ||
+                 is_double(rc) || is_double(rr);
+  // The numbers as the kernel uses them: in the math dtype.
+  auto in_math = [&](double v) {
+    return a.use_double ? v : static_cast<double>(static_cast<float>(v));
+  };
+  const char* math = a.use_double ? "float64" : "float32";
+  TORCH_CHECK(std::isfinite(in_math(beta)) && in_math(beta) > 0,
+              "sym_loss: beta must be a finite number > 0 in the ", math, " math, got ", beta);
+  TORCH_CHECK(std::isfinite(in_math(loss_weight)) && in_math(loss_weight) > 0,
+              "sym_loss: the loss weight must be a finite number > 0 in the ", math, " math, got ",
+              loss_weight);
+  TORCH_CHECK(in_math(epsilon) >= 0 && in_math(epsilon) <= 1,
+              "sym_loss: epsilon must be in [0, 1] for ", loss_type, ", got ", epsilon);
+  a.beta = beta;
+  a.weight = loss_weight;
+  a.epsilon = epsilon;
+  a.policy_chosen = strided_in(pc);
+  a.policy_rejected = strided_in(pr);
+  if (rc.has_value()) {
+    a.ref_chosen = strided_in(*rc);
+    a.ref_rejected = strided_in(*rr);
+  }
+  if (labels.has_value()) a.labels = strided_in(*labels);
+
+  const auto opts = pc.options().dtype(a.use_double ? at::kDouble : at::kFloat);
+  at::Tensor loss = at::empty({}, opts);
+  at::Tensor grad_coef = at::empty({2, n}, opts);
+  a.loss_out = loss.mutable_data_ptr();
+  a.grad_coef = grad_coef.mutable_data_ptr();
+  switch (cpu_isa()) {
+    case Isa::Avx512: sym_loss_batch_forward_avx512(a); break;
+    case Isa::Avx2: sym_loss_batch_forward_avx2(a); break;
+    default: sym_loss_batch_forward_default(a); break;
+  }
+  return {loss, grad_coef};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(sympo_ext, CPU, m) { m.impl("sym_loss_batch_forward", &batch_forward_cpu); }
+
+}  // namespace sympo
