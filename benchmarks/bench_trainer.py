@@ -147,9 +147,9 @@ def response_rows(tokenizer, rec: dict) -> int:
 # --------------------------------------------------------------------------- #
 
 FAMILIES = ["lm_head_gemms", "body", "logprob_kernel", "optimizer", "other"]
-_MM = {"aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear", "aten::baddbmm"}
+_MM = {"aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "aten::matmul", "aten::linear", "aten::baddbmm"}
 # sympo_ext's custom ops and autograd nodes, TRL's chunked head (forward labelled here, backward node)
-_KERNEL_MARKS = ("sympo_ext::", "logprob_kernel", "_ChunkedLogProb", "LossFused", "sympo_ext.")
+_KERNEL_MARKS = ("sympo_ext::", "logprob_kernel", "ChunkedLogProb", "LossFused", "sympo_ext.")
 
 
 class StepProfiler:
@@ -218,9 +218,10 @@ def _family(ev) -> str:
         node = node.cpu_parent
     if any(n.startswith("Optimizer.") for n in chain):
         return "optimizer"
-    if ev.name in _MM and any(VOCAB in shape for shape in (ev.input_shapes or []) if shape):
-        return "lm_head_gemms"
-    if any(mark in n for n in chain for mark in _KERNEL_MARKS):
+    in_head = any(mark in n for n in chain for mark in _KERNEL_MARKS)
+    if ev.name in _MM and (in_head or any(VOCAB in shape for shape in (ev.input_shapes or []) if shape)):
+        return "lm_head_gemms"  # the head's GEMMs, also where a kernel tiles the vocabulary
+    if in_head:
         return "logprob_kernel"
     if "body" in chain or any(n.startswith("autograd::engine::evaluate_function") for n in chain):
         return "body"  # the decoder's forward, and every backward node that is not the head's
@@ -235,16 +236,17 @@ def _family(ev) -> str:
 def run_floor(device: str, steps: int, warmup: int, data: list[dict], tokenizer, reps: int = 3) -> dict:
     """Per timed step: policy forward h @ W^T, d hidden = g @ W, d weight = g^T @ h, reference forward
     h @ W^T, on [rows, HIDDEN] x [VOCAB, HIDDEN] with rows = the step's counted response tokens;
-    each GEMM the fastest of ``reps``, wall and CPU time."""
+    each GEMM the fastest of ``reps`` by CPU time. Also the floor of the profiled step, if there is one."""
     import torch
 
     gen = torch.Generator().manual_seed(0)
     weight = torch.randn(VOCAB, HIDDEN, generator=gen).to(device)
-    wall = cpu = 0.0
-    for k in range(warmup, steps):
+
+    def step_floor(k: int) -> tuple[float, float, int]:
         rows = sum(response_rows(tokenizer, r) for r in data[k * BATCH : (k + 1) * BATCH])
         h = torch.randn(rows, HIDDEN, generator=gen).to(device)
         g = torch.randn(rows, VOCAB, generator=gen).to(device)
+        wall = cpu = 0.0
         for a, b, times in (
             (h, weight.t(), 2),  # policy and reference forward: h @ W^T
             (g, weight, 1),  # d hidden = g @ W
@@ -259,8 +261,22 @@ def run_floor(device: str, steps: int, warmup: int, data: list[dict], tokenizer,
                 best = (w1 - w0, c1 - c0) if best is None or c1 - c0 < best[1] else best
             wall += times * best[0]
             cpu += times * best[1]
+        return wall, cpu, rows
+
+    timed = [step_floor(k) for k in range(warmup, steps)]
     n = steps - warmup
-    return {"config": "floor", "s_per_step": wall / n, "cpu_s_per_step": cpu / n, "floor_share": 1.0}
+    row = {
+        "config": "floor",
+        "s_per_step": sum(t[0] for t in timed) / n,
+        "cpu_s_per_step": sum(t[1] for t in timed) / n,
+        "floor_share": 1.0,
+        "rows_per_step": sum(t[2] for t in timed) / n,
+    }
+    if len(data) > steps * BATCH:  # --profile: the extra step
+        _, row["profiled_step_floor_s"], row["profiled_step_rows"] = step_floor(steps)
+    flops = 8 * row["rows_per_step"] * HIDDEN * VOCAB  # 4 GEMMs of 2 * rows * H * V
+    row["gemm_gflops"] = flops / row["cpu_s_per_step"] / 1e9
+    return row
 
 
 def _rss_mb() -> float:
@@ -519,9 +535,12 @@ def _loadavg() -> str:
         return "n/a"
 
 
-def profile_row(row: dict) -> dict:
+def profile_row(row: dict, floor: dict | None) -> dict:
     prof = row["profile"]
     out = {"config": row["config"], "step_s": prof["step_s"]}
+    if floor is not None and "profiled_step_floor_s" in floor:  # the same step's LM-head GEMMs, timed alone
+        out["gemm_floor_s"] = floor["profiled_step_floor_s"]
+        out["gemms_vs_floor"] = prof["lm_head_gemms"] / floor["profiled_step_floor_s"]
     for fam in FAMILIES:
         out[f"{fam}_s"] = prof[fam]
         out[f"{fam}_pct"] = 100 * prof[fam] / prof["step_s"]
@@ -549,6 +568,8 @@ COLUMNS = [
     "s_per_step",
     "cpu_s_per_step",
     "floor_share",
+    "rows_per_step",
+    "gemm_gflops",
     "tokens_per_cpu_s",
     "peak_mb",
     "train_growth_mb",
@@ -673,7 +694,8 @@ def main(argv=None) -> None:
     text = f"{title}\n\n{markdown_table(rows, COLUMNS)}\n"
     profiled = [r for r in rows if r.get("profile")]
     if profiled:
-        table = [profile_row(r) for r in profiled]
+        floor = next((r for r in rows if r["config"] == "floor" and "cpu_s_per_step" in r), None)
+        table = [profile_row(r, floor) for r in profiled]
         write_csv(stem.parent / f"{stem.name}_profile.csv", table)
         text += (
             "\nWhere one step's time goes (torch.profiler, one extra step per trainer, self CPU time of the ops by "
