@@ -19,6 +19,16 @@ something). Configurations, each in its own process:
                   fused-linear with TrainConfig.fuse_backward=True / False, when the installed
                   TrainConfig has that field (else reported as skipped)
 
+  floor           not a trainer: the LM-head GEMMs a step cannot avoid (policy forward, the two
+                  backward GEMMs -- d hidden and d weight --, reference forward), on the counted rows
+                  only (the non-padded response tokens), timed with torch.matmul of exactly those
+                  shapes in its own process; each row's floor_share is floor / its CPU s per step
+
+With --profile each trainer runs one more step under torch.profiler (left out of the timing and the
+losses) and the table gets where that step's time goes, by op family: LM-head GEMMs, the transformer
+body (forward and backward), the log-prob kernel (sympo_ext's fused op, or TRL's chunked head with its
+entropy / mean logits / top-1), optimizer, other (collation, loss, Python, the profiler itself).
+
 Reported per configuration: steady-state tokens/s (real tokens of prompt + chosen + rejected
 over the steps after the warm-up ones, wall time between step ends, data loading included), the
 same per second of the process's CPU time (steadier than wall time on a machine shared with
@@ -28,6 +38,8 @@ training, the first-step loss (its difference to TRL's) and the last-step loss. 
 configuration's fastest of --repeats runs is reported (runs interleaved across configurations).
 
   python benchmarks/bench_trainer.py [--device cpu|cuda] [--steps 8] [--warmup 2] [--repeats 2] [--out DIR]
+                                     [--vocab V] [--configs trl,sympotrainer,sympo_fused,floor] [--profile]
+                                     [--stem NAME]
   python benchmarks/bench_trainer.py --plot-only benchmarks/results/bench_trainer_cpu.csv
 
 Writes DIR/bench_trainer_<device>.csv, .md (table) and .png (default DIR: benchmarks/results/).
@@ -59,6 +71,7 @@ CONFIGS = [
     "sympo_packed",
     "sympo_fused_loss",
     "sympo_fused_noloss",
+    "floor",
 ]
 SYMPO = {  # name -> TrainConfig overrides
     "sympo_padded": {"logps_path": "logits", "packed": False},
@@ -123,6 +136,149 @@ def pair_tokens(tokenizer, rec: dict) -> int:
     return 2 * (1 + n(rec["prompt"])) + n(rec["chosen"]) + n(rec["rejected"]) + 2
 
 
+def response_rows(tokenizer, rec: dict) -> int:
+    """Counted rows of a pair (the tokens whose log-prob the loss takes): chosen eos + rejected eos."""
+    n = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])
+    return n(rec["chosen"]) + n(rec["rejected"]) + 2
+
+
+# --------------------------------------------------------------------------- #
+# profile of one step, by op family
+# --------------------------------------------------------------------------- #
+
+FAMILIES = ["lm_head_gemms", "body", "logprob_kernel", "optimizer", "other"]
+_MM = {"aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "aten::matmul", "aten::linear", "aten::baddbmm"}
+# sympo_ext's custom ops and autograd nodes, TRL's chunked head (forward labelled here, backward node)
+_KERNEL_MARKS = ("sympo_ext::", "logprob_kernel", "ChunkedLogProb", "LossFused", "sympo_ext.")
+
+
+class StepProfiler:
+    """torch.profiler around one step; labels the decoder's forward ('body') and TRL's chunked head
+    ('logprob_kernel') so that their ops can be told apart from the rest."""
+
+    def __init__(self, models):
+        import torch
+
+        self.torch = torch
+        self.prof = None
+        self.handles = []
+        for model in models:
+            body = model.get_decoder()
+            self.handles.append(body.register_forward_pre_hook(self._enter))
+            self.handles.append(body.register_forward_hook(self._exit))
+        self._open = []
+        try:  # TRL's head: its forward is an autograd.Function (no range of its own)
+            from trl.trainer import utils as trl_utils
+
+            fn = trl_utils._ChunkedLogProbFunction
+            original = fn.apply
+
+            def labelled(*args):
+                with torch.profiler.record_function("logprob_kernel"):
+                    return original(*args)
+
+            fn.apply = staticmethod(labelled)
+        except ImportError:
+            pass
+
+    def _enter(self, module, args):
+        if self.prof is not None:
+            rf = self.torch.profiler.record_function("body")
+            rf.__enter__()
+            self._open.append(rf)
+
+    def _exit(self, module, args, output):
+        if self._open:
+            self._open.pop().__exit__(None, None, None)
+
+    def start(self):
+        self.prof = self.torch.profiler.profile(
+            activities=[self.torch.profiler.ProfilerActivity.CPU], record_shapes=True
+        )
+        self.prof.__enter__()
+        self.t0 = time.perf_counter()
+
+    def stop(self) -> dict:
+        wall = time.perf_counter() - self.t0
+        self.prof.__exit__(None, None, None)
+        out = dict.fromkeys(FAMILIES, 0.0)
+        for ev in self.prof.events():
+            out[_family(ev)] += ev.self_cpu_time_total / 1e6
+        named = sum(v for k, v in out.items() if k != "other")
+        out["other"] = max(wall - named, 0.0)  # incl. Python between ops and the profiler's own cost
+        out["step_s"] = wall
+        self.prof = None
+        return out
+
+
+def _family(ev) -> str:
+    chain, node = [], ev
+    while node is not None:
+        chain.append(node.name)
+        node = node.cpu_parent
+    if any(n.startswith("Optimizer.") for n in chain):
+        return "optimizer"
+    in_head = any(mark in n for n in chain for mark in _KERNEL_MARKS)
+    if ev.name in _MM and (in_head or any(VOCAB in shape for shape in (ev.input_shapes or []) if shape)):
+        return "lm_head_gemms"  # the head's GEMMs, also where a kernel tiles the vocabulary
+    if in_head:
+        return "logprob_kernel"
+    if "body" in chain or any(n.startswith("autograd::engine::evaluate_function") for n in chain):
+        return "body"  # the decoder's forward, and every backward node that is not the head's
+    return "other"
+
+
+# --------------------------------------------------------------------------- #
+# the floor: the LM-head GEMMs of a step, timed alone
+# --------------------------------------------------------------------------- #
+
+
+def run_floor(device: str, steps: int, warmup: int, data: list[dict], tokenizer, reps: int = 3) -> dict:
+    """Per timed step: policy forward h @ W^T, d hidden = g @ W, d weight = g^T @ h, reference forward
+    h @ W^T, on [rows, HIDDEN] x [VOCAB, HIDDEN] with rows = the step's counted response tokens;
+    each GEMM the fastest of ``reps`` by CPU time. Also the floor of the profiled step, if there is one."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    weight = torch.randn(VOCAB, HIDDEN, generator=gen).to(device)
+
+    def step_floor(k: int) -> tuple[float, float, int]:
+        rows = sum(response_rows(tokenizer, r) for r in data[k * BATCH : (k + 1) * BATCH])
+        h = torch.randn(rows, HIDDEN, generator=gen).to(device)
+        g = torch.randn(rows, VOCAB, generator=gen).to(device)
+        wall = cpu = 0.0
+        for a, b, times in (
+            (h, weight.t(), 2),  # policy and reference forward: h @ W^T
+            (g, weight, 1),  # d hidden = g @ W
+            (g.t(), h, 1),  # d weight = g^T @ h
+        ):
+            torch.matmul(a, b)  # warm
+            best = None
+            for _ in range(reps):  # the fastest by CPU time (steadier than wall time under load)
+                w0, c0 = _clock(device)
+                torch.matmul(a, b)
+                w1, c1 = _clock(device)
+                best = (w1 - w0, c1 - c0) if best is None or c1 - c0 < best[1] else best
+            wall += times * best[0]
+            cpu += times * best[1]
+        return wall, cpu, rows
+
+    timed = [step_floor(k) for k in range(warmup, steps)]
+    n = steps - warmup
+    row = {
+        "config": "floor",
+        "s_per_step": sum(t[0] for t in timed) / n,
+        "cpu_s_per_step": sum(t[1] for t in timed) / n,
+        "floor_share": 1.0,
+        "rows_per_step": sum(t[2] for t in timed) / n,
+    }
+    if len(data) > steps * BATCH:  # --profile: the extra step
+        _, row["profiled_step_floor_s"], row["profiled_step_rows"] = step_floor(steps)
+    flops = 8 * row["rows_per_step"] * HIDDEN * VOCAB  # 4 GEMMs of 2 * rows * H * V
+    row["gemm_gflops"] = flops / row["cpu_s_per_step"] / 1e9
+    return row
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -150,8 +306,9 @@ def _peak_mb(device: str) -> float:
 # --------------------------------------------------------------------------- #
 
 
-def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer):
-    """(step-end clocks, per-step losses, RSS before training) of TRL's DPOTrainer (or SymPOTrainer)."""
+def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer, profile: bool = False):
+    """(step-end clocks, per-step losses, RSS before training, peak after ``steps``, profile or None) of
+    TRL's DPOTrainer (or SymPOTrainer); with ``profile`` one more step runs under :class:`StepProfiler`."""
     from datasets import Dataset
     from transformers import TrainerCallback
     from trl import DPOConfig, DPOTrainer
@@ -173,7 +330,7 @@ def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer):
     args = DPOConfig(
         output_dir="/tmp/bench_trainer_trl",
         report_to="none",
-        max_steps=steps,
+        max_steps=steps + profile,
         per_device_train_batch_size=BATCH,
         learning_rate=LR,
         beta=BETA,
@@ -191,18 +348,25 @@ def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer):
         use_liger_kernel=name == "trl_liger",
         **extra,
     )
+    policy, ref = build_model(tokenizer, 0), build_model(tokenizer, 1)
     trainer = DPOTrainer(
-        model=build_model(tokenizer, 0),
-        ref_model=build_model(tokenizer, 1),
-        args=args,
-        train_dataset=Dataset.from_list(data),
-        processing_class=tokenizer,
+        model=policy, ref_model=ref, args=args, train_dataset=Dataset.from_list(data), processing_class=tokenizer
     )
     ends: list[tuple[float, float]] = []
     losses: list[float] = []
+    prof = StepProfiler([policy, ref]) if profile else None
+    result = {}
 
     class StepClock(TrainerCallback):
-        def on_step_end(self, *a, **k):
+        def on_step_begin(self, args, state, control, **k):
+            if prof is not None and state.global_step == steps:
+                result["peak_mb"] = _peak_mb(device)
+                prof.start()
+
+        def on_step_end(self, args, state, control, **k):
+            if state.global_step > steps:
+                result["profile"] = prof.stop()
+                return
             ends.append(_clock(device))
 
     trainer.add_callback(StepClock())
@@ -217,11 +381,11 @@ def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer):
     rss0 = _rss_mb()
     start = _clock(device)
     trainer.train()
-    return [start] + ends, losses, rss0
+    return [start] + ends, losses[:steps], rss0, result.get("peak_mb", _peak_mb(device)), result.get("profile")
 
 
-def run_sympo(name: str, device: str, steps: int, data: list[dict], tokenizer):
-    """(step-end clocks, per-step losses, RSS before training) of sympo-train."""
+def run_sympo(name: str, device: str, steps: int, data: list[dict], tokenizer, profile: bool = False):
+    """As :func:`run_trl`, for sympo-train."""
     from sympo_ext.data import PreferenceExample
     from sympo_ext.train.config import TrainConfig
     from sympo_ext.train.trainer import Trainer
@@ -240,7 +404,7 @@ def run_sympo(name: str, device: str, steps: int, data: list[dict], tokenizer):
         loss_type="logistic",
         beta=BETA,
         batch_size=BATCH,
-        max_steps=steps,
+        max_steps=steps + profile,
         learning_rate=LR,
         warmup_ratio=0.0,
         min_lr_ratio=1.0,
@@ -266,17 +430,20 @@ def run_sympo(name: str, device: str, steps: int, data: list[dict], tokenizer):
         )
         for i, r in enumerate(arranged)
     ]
-    trainer = Trainer(
-        cfg,
-        model=build_model(tokenizer, 0),
-        tokenizer=tokenizer,
-        ref_model=build_model(tokenizer, 1),
-        train_examples=examples,
-    )
+    policy, ref = build_model(tokenizer, 0), build_model(tokenizer, 1)
+    trainer = Trainer(cfg, model=policy, tokenizer=tokenizer, ref_model=ref, train_examples=examples)
     ends: list[tuple[float, float]] = []
     train_step = trainer._train_step
+    prof = StepProfiler([policy, ref]) if profile else None
+    result = {}
 
     def timed_step(step):  # the same clock as TRL's on_step_end
+        if len(ends) == steps:  # the extra, profiled step
+            result["peak_mb"] = _peak_mb(device)
+            prof.start()
+            metrics = train_step(step)
+            result["profile"] = prof.stop()
+            return metrics
         metrics = train_step(step)
         ends.append(_clock(device))
         return metrics
@@ -284,20 +451,22 @@ def run_sympo(name: str, device: str, steps: int, data: list[dict], tokenizer):
     trainer._train_step = timed_step
     rss0 = _rss_mb()
     start = _clock(device)
-    result = trainer.train()
-    rows = [h for h in result.history if h.get("split") == "train"]
-    return [start] + ends, [h["loss"] for h in rows], rss0
+    history = trainer.train().history
+    losses = [h["loss"] for h in history if h.get("split") == "train"][:steps]
+    return [start] + ends, losses, rss0, result.get("peak_mb", _peak_mb(device)), result.get("profile")
 
 
-def worker(name: str, device: str, steps: int, warmup: int, threads: int) -> dict:
+def worker(name: str, device: str, steps: int, warmup: int, threads: int, profile: bool = False) -> dict:
     import torch
 
     torch.set_num_threads(threads)
     tokenizer = build_tokenizer()
-    data = records(BATCH * steps)
+    data = records(BATCH * (steps + profile))  # the first steps' pairs do not depend on profile
+    if name == "floor":
+        return run_floor(device, steps, warmup, data, tokenizer)
     tokens = [sum(pair_tokens(tokenizer, r) for r in data[k * BATCH : (k + 1) * BATCH]) for k in range(steps)]
     run = run_trl if name.startswith("trl") or name == "sympotrainer" else run_sympo
-    ends, losses, rss0 = run(name, device, steps, data, tokenizer)
+    ends, losses, rss0, peak, prof = run(name, device, steps, data, tokenizer, profile)
     if len(ends) != steps + 1 or len(losses) < steps:
         raise RuntimeError(f"{name}: expected {steps} steps, saw {len(ends) - 1} step ends and {len(losses)} losses")
     seconds = ends[-1][0] - ends[warmup][0]
@@ -306,11 +475,13 @@ def worker(name: str, device: str, steps: int, warmup: int, threads: int) -> dic
         "config": name,
         "tokens_per_s": sum(tokens[warmup:]) / seconds,
         "s_per_step": seconds / (steps - warmup),
+        "cpu_s_per_step": cpu_seconds / (steps - warmup),
         "tokens_per_cpu_s": sum(tokens[warmup:]) / cpu_seconds,
-        "peak_mb": _peak_mb(device),
-        "train_growth_mb": _peak_mb(device) - rss0 if device == "cpu" else None,
+        "peak_mb": peak,  # before the profiled step, if any
+        "train_growth_mb": peak - rss0 if device == "cpu" else None,
         "first_loss": losses[0],
         "last_loss": losses[steps - 1],
+        "profile": prof,
     }
 
 
@@ -335,6 +506,7 @@ def measure(name: str, args) -> dict:
         str(args.warmup),
         "--threads",
         str(args.threads),
+        *(["--profile"] if args.profile else []),
     ]
     env = {
         **os.environ,
@@ -355,9 +527,32 @@ def measure(name: str, args) -> dict:
     return row
 
 
+def _loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as fh:
+            return " ".join(fh.read().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def profile_row(row: dict, floor: dict | None) -> dict:
+    prof = row["profile"]
+    out = {"config": row["config"], "step_s": prof["step_s"]}
+    if floor is not None and "profiled_step_floor_s" in floor:  # the same step's LM-head GEMMs, timed alone
+        out["gemm_floor_s"] = floor["profiled_step_floor_s"]
+        out["gemms_vs_floor"] = prof["lm_head_gemms"] / floor["profiled_step_floor_s"]
+    for fam in FAMILIES:
+        out[f"{fam}_s"] = prof[fam]
+        out[f"{fam}_pct"] = 100 * prof[fam] / prof["step_s"]
+    return out
+
+
 def add_ratios(rows: list[dict]) -> None:
     base = next((r for r in rows if r["config"] == "trl" and "tokens_per_s" in r), None)
+    floor = next((r for r in rows if r["config"] == "floor" and "cpu_s_per_step" in r), None)
     for r in rows:
+        if floor is not None and r.get("tokens_per_s"):
+            r["floor_share"] = floor["cpu_s_per_step"] / r["cpu_s_per_step"]
         if base is None or "tokens_per_s" not in r:
             continue
         r["speed_vs_trl"] = r["tokens_per_s"] / base["tokens_per_s"]
@@ -371,6 +566,10 @@ COLUMNS = [
     "config",
     "tokens_per_s",
     "s_per_step",
+    "cpu_s_per_step",
+    "floor_share",
+    "rows_per_step",
+    "gemm_gflops",
     "tokens_per_cpu_s",
     "peak_mb",
     "train_growth_mb",
@@ -430,6 +629,8 @@ def main(argv=None) -> None:
     p.add_argument("--timeout", type=float, default=300, help="seconds per configuration before giving up")
     p.add_argument("--out", default=str(HERE / "results"))
     p.add_argument("--plot-only", metavar="CSV")
+    p.add_argument("--profile", action="store_true", help="one more step per trainer under torch.profiler")
+    p.add_argument("--stem", help="file name of the results, without suffix (default bench_trainer_<device>[_v<V>])")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.steps <= args.warmup:
@@ -438,7 +639,7 @@ def main(argv=None) -> None:
     VOCAB = args.vocab
     if args.worker:
         try:
-            row = worker(args.worker, args.device, args.steps, args.warmup, args.threads)
+            row = worker(args.worker, args.device, args.steps, args.warmup, args.threads, args.profile)
         except Skip as exc:
             row = {"config": args.worker, "skipped": str(exc)}
         print(json.dumps(row))
@@ -447,7 +648,7 @@ def main(argv=None) -> None:
     from _common import machine_name, markdown_table, print_table, write_csv
 
     out = Path(args.out)
-    stem = out / (f"bench_trainer_{args.device}" + ("" if args.vocab == 16384 else f"_v{args.vocab}"))
+    stem = out / (args.stem or (f"bench_trainer_{args.device}" + ("" if args.vocab == 16384 else f"_v{args.vocab}")))
     if args.plot_only:
         with open(args.plot_only) as fh:
             rows = list(csv.DictReader(fh))
@@ -465,6 +666,7 @@ def main(argv=None) -> None:
         f"{BATCH} pairs/step, {args.steps} steps ({args.warmup} warm-up), {args.threads} thread(s)/worker, "
         f"best of {args.repeats}"
     )
+    title += f"; load average at the start {_loadavg()}"
     print(title)
     # Rounds over all configurations (not all repeats of one, then the next), keeping each one's
     # fastest run: load from other processes on a shared machine then hits every configuration alike.
@@ -474,21 +676,33 @@ def main(argv=None) -> None:
             if rnd and "skipped" in best[name]:
                 continue
             row = measure(name, args)
-            print(
-                f"  [{rnd + 1}/{args.repeats}] {name}: "
-                + (
-                    row.get("skipped")
-                    or f"{row['tokens_per_s']:.0f} tokens/s, {row['peak_mb']:.0f} MB peak, {row['wall_s']:.0f} s"
-                )
-            )
+            row["load"] = _loadavg()
+            if "skipped" in row:
+                what = row["skipped"]
+            elif name == "floor":
+                what = f"{row['s_per_step']:.3f} s/step ({row['cpu_s_per_step']:.3f} CPU s)"
+            else:
+                what = f"{row['tokens_per_s']:.0f} tokens/s, {row['peak_mb']:.0f} MB peak, {row['wall_s']:.0f} s"
+            print(f"  [{rnd + 1}/{args.repeats}] {name}: {what} (load {row['load']})")
             old = best.get(name)
-            if old is None or "skipped" in old or row.get("tokens_per_s", 0) > old["tokens_per_s"]:
+            if old is None or "skipped" in old or ("skipped" not in row and row["s_per_step"] < old["s_per_step"]):
                 best[name] = row
     rows = [best[name] for name in args.configs.split(",")]
     add_ratios(rows)
     print_table(rows, COLUMNS)
     write_csv(stem.with_suffix(".csv"), [{c: r.get(c) for c in COLUMNS} for r in rows])
-    stem.with_suffix(".md").write_text(f"{title}\n\n{markdown_table(rows, COLUMNS)}\n")
+    text = f"{title}\n\n{markdown_table(rows, COLUMNS)}\n"
+    profiled = [r for r in rows if r.get("profile")]
+    if profiled:
+        floor = next((r for r in rows if r["config"] == "floor" and "cpu_s_per_step" in r), None)
+        table = [profile_row(r, floor) for r in profiled]
+        write_csv(stem.parent / f"{stem.name}_profile.csv", table)
+        text += (
+            "\nWhere one step's time goes (torch.profiler, one extra step per trainer, self CPU time of the ops by "
+            "family; 'other' = the step's wall time minus the named families: collation, loss, Python, the profiler's "
+            f"own cost)\n\n{markdown_table(table, list(table[0]))}\n"
+        )
+    stem.with_suffix(".md").write_text(text)
     print(f"wrote {stem.with_suffix('.csv')} and {stem.with_suffix('.md')}")
     plot(rows, stem.with_suffix(".png"), title)
 

@@ -1,14 +1,20 @@
-"""Worker of test_trl.py's 2-process test: trains trl.DPOTrainer or SymPOTrainer (logistic loss) on the
-tiny Llama in 2 CPU processes and writes each rank's per-step losses
-to OUT/<which>_rank<k>.json.
+"""Worker of test_trl.py's 2-process test: trains trl.DPOTrainer and/or SymPOTrainer (logistic loss) on the
+tiny Llama in 2 CPU processes and writes each rank's per-step losses to OUT/<which>_rank<k>.json.
 
-  ACCELERATE_USE_CPU=true python -m torch.distributed.run --nproc_per_node 2 tests/integrations/_ddp_train.py {trl|sympo} OUT
+  ACCELERATE_USE_CPU=true python -m torch.distributed.run --standalone --nproc_per_node 2 \
+      tests/integrations/_ddp_train.py {trl|sympo|both} OUT
+
+``--standalone`` lets the launcher's store pick a free port and hand it to the workers (``--master_port 0``
+does not: the workers get MASTER_PORT=0 and wait forever in the rendezvous). A worker that is still running
+after SYMPO_DDP_DUMP_AFTER seconds (default 90) prints every thread's stack and exits, so a hang shows where.
 """
 
 from __future__ import annotations
 
 import copy
+import faulthandler
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -44,13 +50,16 @@ def main(which: str, out: str, steps: int = 4) -> None:
         use_cpu=True,
         dataloader_num_workers=0,
         disable_tqdm=True,
+        ddp_timeout=60,  # a collective that waits longer fails instead of hanging (default 1800 s)
     )
     if which == "trl":
         cls, args = trl.DPOTrainer, trl.DPOConfig(loss_type=["sigmoid"], **common)
-    else:
+    elif which == "sympo":
         from sympo_ext.integrations.trl import SymPOConfig, SymPOTrainer
 
         cls, args = SymPOTrainer, SymPOConfig(sympo_loss_type="logistic", **common)
+    else:
+        raise ValueError(f"which must be 'trl', 'sympo' or 'both', got {which!r}")
     model = build_tiny_llama(tokenizer, seed=0)
     trainer = cls(
         model=model,
@@ -81,5 +90,7 @@ def main(which: str, out: str, steps: int = 4) -> None:
 
 
 if __name__ == "__main__":
+    faulthandler.dump_traceback_later(float(os.environ.get("SYMPO_DDP_DUMP_AFTER", "90")), exit=True)
     torch.set_num_threads(1)
-    main(sys.argv[1], sys.argv[2])
+    for which in ("trl", "sympo") if sys.argv[1] == "both" else (sys.argv[1],):
+        main(which, sys.argv[2])

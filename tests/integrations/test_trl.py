@@ -140,6 +140,49 @@ def test_sigmoid_starts_at_half_and_trains_with_trl_metrics(tokenizer, tmp_path)
     assert logged[-1]["rewards/margins"] != pytest.approx(0.0, abs=1e-5)
 
 
+_TRL_TOKEN_EXTRAS = ("entropy", "logits/chosen", "logits/rejected", "mean_token_accuracy")
+
+
+def test_trl_per_token_extras_are_neither_computed_nor_logged(tokenizer, tmp_path, monkeypatch):
+    """TRL's fused LM head (its _ChunkedLogProbFunction) computes entropy, mean logits and top-1 for every
+    token of the policy and the reference; SymPOTrainer logs none of them, so it must never run it: not
+    in training, not for precomputed reference log-probs, not in evaluation. TRL's own trainer is the
+    control (it does run it, with the extras, and logs them)."""
+    from trl.trainer import utils as trl_utils
+
+    calls = []
+    original = trl_utils._ChunkedLogProbFunction.apply
+
+    def counting(*args):
+        calls.append(args[-1])  # the per-token outputs asked for
+        return original(*args)
+
+    monkeypatch.setattr(trl_utils._ChunkedLogProbFunction, "apply", staticmethod(counting))
+    rows, eval_rows = _rows(tokenizer, n=8), _rows(tokenizer, n=4, seed=1)
+    _, trainer, _ = _train(
+        trl.DPOTrainer, _config(trl.DPOConfig, tmp_path, loss_type=["sigmoid"], max_steps=1), tokenizer, rows
+    )
+    assert calls and "entropy" in calls[0] and "is_top1" in calls[0]  # the control: TRL computes them ...
+    assert all(k in trainer.state.log_history[0] for k in _TRL_TOKEN_EXTRAS)  # ... and logs them
+    for precompute in (False, True):
+        calls.clear()
+        _, trainer, _ = _train(
+            sympo_trl.SymPOTrainer,
+            _config(sympo_trl.SymPOConfig, tmp_path, max_steps=2, precompute_ref_log_probs=precompute),
+            tokenizer,
+            rows,
+            ref_model=not precompute,
+            eval_rows=eval_rows,
+        )
+        evaluated = trainer.evaluate()
+        assert calls == [], f"precompute_ref_log_probs={precompute}: TRL's fused head ran {len(calls)} times"
+        assert trainer.logps_path == trainer.ref_logps_path == "fused_linear"
+        logged = [h for h in trainer.state.log_history if "loss" in h]
+        assert len(logged) == 2 and "rewards/margins" in logged[0]
+        for key in _TRL_TOKEN_EXTRAS:
+            assert key not in logged[0] and f"eval_{key}" not in evaluated, key
+
+
 def test_lora_via_peft_config_uses_disabled_adapters_as_reference(tokenizer, tmp_path):
     from peft import LoraConfig
 
@@ -365,17 +408,33 @@ def test_import_checks_the_installed_trl_version(monkeypatch):
     importlib.reload(sympo_trl)  # leave a working module behind
 
 
+def _run_or_raise(cmd, *, env, timeout):
+    """Run ``cmd`` in its own process group; on a timeout kill the whole group (the launcher and its
+    workers) and raise with the output, so a hang fails the test instead of stalling CI."""
+    import os
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+    )
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        raise AssertionError(f"{cmd} did not finish in {timeout} s; its output:\n{output[-6000:]}") from None
+    assert proc.returncode == 0, f"{cmd} exited with {proc.returncode}; its output:\n{output[-6000:]}"
+    return output
+
+
 @pytest.mark.slow
-@pytest.mark.skip(
-    reason="open (issue 19): the 2-process gloo run of TRL's DPOTrainer hangs on this 2-core machine "
-    "(both ranks idle after start-up); the comparison has not passed yet"
-)
 def test_two_process_logistic_matches_trl_under_accelerate_launch(tmp_path):
     """Under 2 CPU processes (torch.distributed.run + accelerate's CPU environment) SymPOTrainer (logistic) follows TRL's own
-    DPOTrainer under the same launch (like with like: TRL's 2-process run differs from its 1-process one)."""
+    DPOTrainer under the same launch (like with like: TRL's 2-process run differs from its 1-process one).
+    One launch trains both (TRL's first), so the start-up (imports, rendezvous) is paid once."""
     import json
     import os
-    import subprocess
     import sys
     from pathlib import Path
 
@@ -386,31 +445,16 @@ def test_two_process_logistic_matches_trl_under_accelerate_launch(tmp_path):
         "OMP_NUM_THREADS": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "TQDM_DISABLE": "1",
+        "SYMPO_DDP_DUMP_AFTER": "150",  # the workers print their stacks and exit before the timeout below
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]),
     }
-    runs = {}
-    for which in ("trl", "sympo"):
-        # torch.distributed.run with accelerate's CPU environment (what `accelerate launch --cpu` sets)
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "torch.distributed.run",
-                "--nproc_per_node",
-                "2",
-                "--master_port",
-                "0",
-                str(script),
-                which,
-                str(tmp_path),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        runs[which] = [json.loads((tmp_path / f"{which}_rank{r}.json").read_text()) for r in range(2)]
+    # --standalone: the launcher's rendezvous store takes a free port on localhost and passes it on
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    _run_or_raise([*cmd, str(script), "both", str(tmp_path)], env=env, timeout=170)
+    runs = {
+        which: [json.loads((tmp_path / f"{which}_rank{r}.json").read_text()) for r in range(2)]
+        for which in ("trl", "sympo")
+    }
     for rank in range(2):
         want, got = runs["trl"][rank], runs["sympo"][rank]
         assert want["world_size"] == got["world_size"] == 2

@@ -64,6 +64,7 @@ def test_optimizer_groups_and_warmup_cosine_schedule():
     model[1].weight.requires_grad_(False)
     opt = make_optimizer(model, lr=0.1, weight_decay=0.5)
     assert [len(g["params"]) for g in opt.param_groups] == [1, 2] and opt.param_groups[1]["weight_decay"] == 0.0
+    assert opt.defaults["fused"] is True  # torch's fused AdamW on CPU / CUDA float parameters (as TRL's default)
     one_group = make_optimizer(model, lr=0.1, weight_decay=0.5, decay_1d=True)
     assert [len(g["params"]) for g in one_group.param_groups] == [3]
     f = warmup_cosine(10, warmup_steps=2, min_lr_ratio=0.1)
