@@ -50,35 +50,9 @@ SymLossForwardPlan plan_sym_loss_forward(const SymLossForwardInputs& in) {
   const auto& [policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps,
                labels, weights, loss_types, loss_weights, loss_params, beta, clip, reduction] = in;
   // --- tensors ---------------------------------------------------------------
-  check_logps_vector(policy_chosen_logps, "policy_chosen_logps");
-  const int64_t n = policy_chosen_logps.size(0);
-  const at::Device device = policy_chosen_logps.device();
-  auto same_pairs = [&](const at::Tensor& t, const char* name) {
-    TORCH_CHECK(t.size(0) == n, "sym_loss: ", name, " has ", t.size(0),
-                " entries but policy_chosen_logps has ", n,
-                "; every per-pair tensor needs one "
-                "entry per preference pair");
-    TORCH_CHECK(t.device() == device, "sym_loss: ", name, " is on ", t.device(),
-                " but policy_chosen_logps is on ", device, "; all tensors must be on one device");
-  };
-  check_logps_vector(policy_rejected_logps, "policy_rejected_logps");
-  same_pairs(policy_rejected_logps, "policy_rejected_logps");
-  TORCH_CHECK(ref_chosen_logps.has_value() == ref_rejected_logps.has_value(),
-              "sym_loss: give both ref_chosen_logps and ref_rejected_logps, or neither "
-              "(reference-free)");
-  if (ref_chosen_logps.has_value()) {
-    check_logps_vector(*ref_chosen_logps, "ref_chosen_logps");
-    same_pairs(*ref_chosen_logps, "ref_chosen_logps");
-    check_logps_vector(*ref_rejected_logps, "ref_rejected_logps");
-    same_pairs(*ref_rejected_logps, "ref_rejected_logps");
-  }
-  if (labels.has_value()) {
-    check_vector(*labels, "labels");
-    TORCH_CHECK(!labels->is_complex(),
-                "sym_loss: labels must be bool, integer or floating with values in {0, 1}, got ",
-                labels->scalar_type());
-    same_pairs(*labels, "labels");
-  }
+  const SamePairs same_pairs = check_pair_tensors(policy_chosen_logps, policy_rejected_logps,
+                                                  ref_chosen_logps, ref_rejected_logps, labels);
+  const int64_t n = same_pairs.n;
   if (weights.has_value()) {
     check_vector(*weights, "weights");
     TORCH_CHECK(at::isFloatingType(weights->scalar_type()),

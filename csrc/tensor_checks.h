@@ -4,6 +4,8 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
 
+#include <optional>
+
 #include "sympo/typed_access.h"
 
 namespace sympo {
@@ -23,6 +25,49 @@ inline void check_logps_vector(const at::Tensor& t, const char* name) {
   TORCH_CHECK(is_supported_float(t.scalar_type()), name,
               " must hold log-probabilities as float32, float64, bfloat16 or float16, got ",
               t.scalar_type());
+}
+
+// Checks a per-pair tensor against policy_chosen_logps: one entry per pair, on its device.
+struct SamePairs {
+  int64_t n;
+  at::Device device;
+  void operator()(const at::Tensor& t, const char* name) const {
+    TORCH_CHECK(t.size(0) == n, "sym_loss: ", name, " has ", t.size(0),
+                " entries but policy_chosen_logps has ", n,
+                "; every per-pair tensor needs one entry per preference pair");
+    TORCH_CHECK(t.device() == device, "sym_loss: ", name, " is on ", t.device(),
+                " but policy_chosen_logps is on ", device, "; all tensors must be on one device");
+  }
+};
+
+// The per-pair tensors every sym_loss op takes: four 1-D floating log-prob vectors (both
+// reference ones or neither) and optional labels (bool, integer or floating), one entry per
+// pair on one device. Returns the check for any further per-pair tensor (its n = the pairs).
+inline SamePairs check_pair_tensors(const at::Tensor& pc, const at::Tensor& pr,
+                                    const std::optional<at::Tensor>& rc,
+                                    const std::optional<at::Tensor>& rr,
+                                    const std::optional<at::Tensor>& labels) {
+  check_logps_vector(pc, "policy_chosen_logps");
+  const SamePairs same_pairs{pc.size(0), pc.device()};
+  check_logps_vector(pr, "policy_rejected_logps");
+  same_pairs(pr, "policy_rejected_logps");
+  TORCH_CHECK(rc.has_value() == rr.has_value(),
+              "sym_loss: give both ref_chosen_logps and ref_rejected_logps, or neither "
+              "(reference-free)");
+  if (rc.has_value()) {
+    check_logps_vector(*rc, "ref_chosen_logps");
+    same_pairs(*rc, "ref_chosen_logps");
+    check_logps_vector(*rr, "ref_rejected_logps");
+    same_pairs(*rr, "ref_rejected_logps");
+  }
+  if (labels.has_value()) {
+    check_vector(*labels, "labels");
+    TORCH_CHECK(!labels->is_complex(),
+                "sym_loss: labels must be bool, integer or floating with values in {0, 1}, got ",
+                labels->scalar_type());
+    same_pairs(*labels, "labels");
+  }
+  return same_pairs;
 }
 
 inline ElemKind elem_kind(at::ScalarType t, const char* name) {

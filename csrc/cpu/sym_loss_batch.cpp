@@ -32,33 +32,7 @@ std::tuple<at::Tensor, at::Tensor> batch_forward_cpu(const at::Tensor& pc, const
                                                      const std::string& loss_type,
                                                      double loss_weight, double epsilon,
                                                      double beta, const std::string& reduction) {
-  check_logps_vector(pc, "policy_chosen_logps");
-  const int64_t n = pc.size(0);
-  auto same_pairs = [&](const at::Tensor& t, const char* name) {
-    TORCH_CHECK(t.size(0) == n, "sym_loss: ", name, " has ", t.size(0),
-                " entries but policy_chosen_logps has ", n,
-                "; every per-pair tensor needs one entry per preference pair");
-    TORCH_CHECK(t.device().is_cpu(), "sym_loss: ", name, " is on ", t.device(),
-                " but policy_chosen_logps is on the CPU; all tensors must be on one device");
-  };
-  check_logps_vector(pr, "policy_rejected_logps");
-  same_pairs(pr, "policy_rejected_logps");
-  TORCH_CHECK(rc.has_value() == rr.has_value(),
-              "sym_loss: give both ref_chosen_logps and ref_rejected_logps, or neither "
-              "(reference-free)");
-  if (rc.has_value()) {
-    check_logps_vector(*rc, "ref_chosen_logps");
-    same_pairs(*rc, "ref_chosen_logps");
-    check_logps_vector(*rr, "ref_rejected_logps");
-    same_pairs(*rr, "ref_rejected_logps");
-  }
-  if (labels.has_value()) {
-    check_vector(*labels, "labels");
-    TORCH_CHECK(!labels->is_complex(),
-                "sym_loss: labels must be bool, integer or floating with values in {0, 1}, got ",
-                labels->scalar_type());
-    same_pairs(*labels, "labels");
-  }
+  const int64_t n = check_pair_tensors(pc, pr, rc, rr, labels).n;
   TORCH_CHECK(n <= std::numeric_limits<int32_t>::max(),
               "sym_loss_batch_forward: at most 2^31 - 1 pairs, got ", n);
 

@@ -15,7 +15,6 @@ import copy
 import faulthandler
 import json
 import os
-import random
 import sys
 from pathlib import Path
 
@@ -25,33 +24,15 @@ import trl
 
 from sympo_ext.experiments.synthetic import build_tiny_llama, build_tokenizer
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run as a script by the launcher
+from _trl_setup import preference_rows, trl_options
+
 
 def main(which: str, out: str, steps: int = 4) -> None:
     tokenizer = build_tokenizer()
-    words = sorted(w for w in tokenizer.get_vocab() if not w.startswith("<"))
-    rng = random.Random(0)
-
-    def sentence(lo, hi):
-        return " ".join(rng.choice(words) for _ in range(rng.randint(lo, hi)))
-
-    rows = [{"prompt": sentence(3, 8), "chosen": sentence(2, 7), "rejected": sentence(2, 7)} for _ in range(32)]
-    common = dict(
-        output_dir=str(Path(out) / which),
-        report_to="none",
-        max_steps=steps,
-        per_device_train_batch_size=2,
-        learning_rate=1e-2,
-        logging_steps=1,
-        save_strategy="no",
-        seed=0,
-        max_length=32,
-        beta=0.1,
-        bf16=False,
-        use_cpu=True,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-        ddp_timeout=60,  # a collective that waits longer fails instead of hanging (default 1800 s)
-    )
+    rows = preference_rows(tokenizer, n=32)
+    # ddp_timeout: a collective that waits longer fails instead of hanging (default 1800 s)
+    common = trl_options(str(Path(out) / which), max_steps=steps, per_device_train_batch_size=2, ddp_timeout=60)
     if which == "trl":
         cls, args = trl.DPOTrainer, trl.DPOConfig(loss_type=["sigmoid"], **common)
     elif which == "sympo":

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import random
 
 import pytest
 import torch
@@ -17,6 +16,8 @@ pytest.importorskip("peft")
 datasets = pytest.importorskip("datasets")
 
 from sympo_ext.experiments.synthetic import build_tiny_llama, build_tokenizer
+
+from ._trl_setup import preference_rows, trl_options
 
 sympo_trl = importlib.import_module("sympo_ext.integrations.trl")
 
@@ -29,34 +30,12 @@ def tokenizer():
 
 
 def _rows(tokenizer, n=24, seed=0):
-    words = sorted(w for w in tokenizer.get_vocab() if not w.startswith("<"))
-    rng = random.Random(seed)
-
-    def sentence(lo, hi):
-        return " ".join(rng.choice(words) for _ in range(rng.randint(lo, hi)))
-
-    return [{"prompt": sentence(3, 8), "chosen": sentence(2, 7), "rejected": sentence(2, 7)} for _ in range(n)]
+    return preference_rows(tokenizer, n=n, seed=seed)
 
 
 def _config(cls, tmp_path, **overrides):
-    kwargs = dict(
-        output_dir=str(tmp_path / "out"),
-        report_to="none",
-        max_steps=STEPS,
-        per_device_train_batch_size=4,
-        learning_rate=1e-2,
-        logging_steps=1,
-        save_strategy="no",
-        seed=0,
-        max_length=32,
-        beta=0.1,
-        bf16=False,
-        use_cpu=True,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-    )
-    kwargs.update(overrides)
-    return cls(**kwargs)
+    overrides = {"max_steps": STEPS, "per_device_train_batch_size": 4, **overrides}
+    return cls(**trl_options(str(tmp_path / "out"), **overrides))
 
 
 def _train(trainer_cls, args, tokenizer, rows, *, ref_model=True, peft_config=None, eval_rows=None):
