@@ -110,15 +110,8 @@ def build_tokenizer():
 def build_model(tokenizer, seed: int):
     from sympo_ext.experiments.synthetic import build_tiny_llama
 
-    return build_tiny_llama(
-        tokenizer,
-        hidden_size=HIDDEN,
-        num_layers=LAYERS,
-        num_heads=HEADS,
-        intermediate_size=INTERMEDIATE,
-        max_position_embeddings=MAX_LENGTH,
-        seed=seed,
-    )
+    sizes = {"hidden_size": HIDDEN, "num_layers": LAYERS, "num_heads": HEADS, "intermediate_size": INTERMEDIATE}
+    return build_tiny_llama(tokenizer, max_position_embeddings=MAX_LENGTH, seed=seed, **sizes)
 
 
 def records(n: int, seed: int = 0) -> list[dict]:
