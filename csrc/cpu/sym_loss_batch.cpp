@@ -79,11 +79,7 @@ std::tuple<at::Tensor, at::Tensor> batch_forward_cpu(const at::Tensor& pc, const
   at::Tensor grad_coef = at::empty({2, n}, opts);
   a.loss_out = loss.mutable_data_ptr();
   a.grad_coef = grad_coef.mutable_data_ptr();
-  switch (cpu_isa()) {
-    case Isa::Avx512: sym_loss_batch_forward_avx512(a); break;
-    case Isa::Avx2: sym_loss_batch_forward_avx2(a); break;
-    default: sym_loss_batch_forward_default(a); break;
-  }
+  for_this_cpu(&sym_loss_cpu_default, &sym_loss_cpu_avx2, &sym_loss_cpu_avx512)->batch_forward(a);
   return {loss, grad_coef};
 }
 

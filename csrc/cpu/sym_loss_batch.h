@@ -35,8 +35,13 @@ struct SymLossBatchArgs {
   void* grad_coef = nullptr;  // [2, n] in the math dtype
 };
 
-void sym_loss_batch_forward_default(const SymLossBatchArgs& a);
-void sym_loss_batch_forward_avx2(const SymLossBatchArgs& a);
-void sym_loss_batch_forward_avx512(const SymLossBatchArgs& a);
+// The loss kernels of one instruction-set build (cpu/sym_loss_kernel_<isa>.cpp): the
+// pair-level forward and backward, and the batch losses' forward.
+struct SymLossCpuKernels {
+  void (*forward)(const SymLossForwardArgs&);
+  void (*backward)(const SymLossBackwardArgs&);
+  void (*batch_forward)(const SymLossBatchArgs&);
+};
+extern const SymLossCpuKernels sym_loss_cpu_default, sym_loss_cpu_avx2, sym_loss_cpu_avx512;
 
 }  // namespace sympo

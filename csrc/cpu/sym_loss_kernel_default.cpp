@@ -1,15 +1,10 @@
-// The pair-level loss CPU kernels for CPU_CAPABILITY=DEFAULT (set by CMakeLists.txt,
-// with the matching compiler flags); see sym_loss_kernel.h
-// and sym_loss_batch_kernel.h.
+// The loss CPU kernels for CPU_CAPABILITY=DEFAULT (set by CMakeLists.txt, with the
+// matching compiler flags); see sym_loss_kernel.h and sym_loss_batch_kernel.h.
 #include "sym_loss_batch_kernel.h"
 #include "sym_loss_kernel.h"
 
 namespace sympo {
-void sym_loss_forward_default(const SymLossForwardArgs& a) { CPU_CAPABILITY::sym_loss_forward(a); }
-void sym_loss_backward_default(const SymLossBackwardArgs& a) {
-  CPU_CAPABILITY::sym_loss_backward(a);
-}
-void sym_loss_batch_forward_default(const SymLossBatchArgs& a) {
-  CPU_CAPABILITY::sym_loss_batch_forward(a);
-}
+extern const SymLossCpuKernels sym_loss_cpu_default = {CPU_CAPABILITY::sym_loss_forward,
+                                                       CPU_CAPABILITY::sym_loss_backward,
+                                                       CPU_CAPABILITY::sym_loss_batch_forward};
 }  // namespace sympo

@@ -8,22 +8,18 @@
 
 #include "../sym_loss_host.h"
 #include "cpu_isa.h"
+#include "sym_loss_batch.h"
 
 namespace sympo {
 
-// The kernel builds of cpu/sym_loss_kernel_<isa>.cpp.
-using SymLossForwardFn = void(const SymLossForwardArgs&);
-using SymLossBackwardFn = void(const SymLossBackwardArgs&);
-SymLossForwardFn sym_loss_forward_default, sym_loss_forward_avx2, sym_loss_forward_avx512;
-SymLossBackwardFn sym_loss_backward_default, sym_loss_backward_avx2, sym_loss_backward_avx512;
-
-void sym_loss_forward_cpu(const SymLossForwardArgs& a) {
-  for_this_cpu(sym_loss_forward_default, sym_loss_forward_avx2, sym_loss_forward_avx512)(a);
+// The kernel build for this CPU (cpu/sym_loss_kernel_<isa>.cpp).
+const SymLossCpuKernels& sym_loss_cpu() {
+  return *for_this_cpu(&sym_loss_cpu_default, &sym_loss_cpu_avx2, &sym_loss_cpu_avx512);
 }
 
-void sym_loss_backward_cpu(const SymLossBackwardArgs& a) {
-  for_this_cpu(sym_loss_backward_default, sym_loss_backward_avx2, sym_loss_backward_avx512)(a);
-}
+void sym_loss_forward_cpu(const SymLossForwardArgs& a) { sym_loss_cpu().forward(a); }
+
+void sym_loss_backward_cpu(const SymLossBackwardArgs& a) { sym_loss_cpu().backward(a); }
 
 namespace {
 
