@@ -72,9 +72,22 @@ def _is_model_dir(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "config.json"))
 
 
+def _run_path(value: str | None, run_cwd: str | None, flag: str) -> str | None:
+    """A path taken from a run's run.json: relative paths there are relative to the directory sympo-train
+    ran in (recorded as ``cwd``), never to this process's (that would score another model or data)."""
+    if value is None or os.path.isabs(value):
+        return value
+    if run_cwd is None:
+        raise AuditError(
+            f"{flag}: the run's run.json gives the relative path {value!r} but not the directory sympo-train "
+            f"ran in (a run from an earlier version), so it cannot be resolved safely; pass {flag} explicitly"
+        )
+    return os.path.join(run_cwd, value)
+
+
 def resolve_options(opts: AuditOptions) -> AuditOptions:
     """Fill the run-directory defaults and check every option (AuditError naming it)."""
-    from ..train.rundir import RUN_MARKER, stored_config
+    from ..train.rundir import RUN_MARKER, stored_run
 
     if not opts.model:
         raise AuditError("--model is required (a trained policy directory or a sympo-train run directory)")
@@ -117,12 +130,13 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
         if not torch.cuda.is_available():
             raise AuditError("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
 
-    run = None
+    run = run_cwd = None
     if os.path.isfile(os.path.join(opts.model, RUN_MARKER)):
         try:
-            run = stored_config(opts.model)
+            stored = stored_run(opts.model)
         except ValueError as e:
             raise AuditError(f"--model {opts.model!r}: {e}") from None
+        run, run_cwd = stored["config"], stored.get("cwd")
         final = os.path.join(opts.model, "final")
         if not os.path.isdir(final):
             raise AuditError(
@@ -155,10 +169,11 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
         )
 
     # reference
+    args_ref_model = opts.ref_model is not None
     if opts.reference == "none" or (opts.ref_model is None and run.get("reference") == "none"):
         opts.reference, opts.ref_model = "none", None
     elif opts.ref_model is None:
-        opts.ref_model = run.get("ref_model") or run.get("model")
+        opts.ref_model = _run_path(run.get("ref_model") or run.get("model"), run_cwd, "--ref_model")
         if opts.ref_model is None:
             raise AuditError(
                 "no reference: pass --ref_model DIR (the reference the policy was trained against) or "
@@ -167,7 +182,8 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
             )
     if opts.ref_model is not None:
         if not os.path.isdir(opts.ref_model):
-            raise AuditError(f"--ref_model {opts.ref_model!r}: no such directory")
+            given = "" if args_ref_model else f" (taken from {opts.model}/run.json)"
+            raise AuditError(f"--ref_model {opts.ref_model!r}{given}: no such directory")
         if not _is_model_dir(opts.ref_model):
             raise AuditError(f"--ref_model {opts.ref_model!r}: not a Hugging Face model directory (no config.json)")
     # tokenizer, data, beta, lengths
@@ -181,11 +197,13 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
             f"--tokenizer {opts.tokenizer!r} holds no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}"
             ", ...); pass --tokenizer DIR"
         )
-    opts.data = opts.data or run.get("train_data")
+    data_from_run = opts.data is None
+    opts.data = opts.data or _run_path(run.get("train_data"), run_cwd, "--data")
     if not opts.data:
         raise AuditError("--data is required (a .jsonl/.json file or a saved dataset directory)")
     if not os.path.exists(opts.data):
-        raise AuditError(f"--data {opts.data!r}: no such file or directory")
+        given = f" (taken from {opts.model}/run.json)" if data_from_run else ""
+        raise AuditError(f"--data {opts.data!r}{given}: no such file or directory")
     if opts.beta is None:
         opts.beta = float(run.get("beta", 0.1))
     if opts.max_length is None:

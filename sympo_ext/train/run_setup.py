@@ -9,6 +9,7 @@ disk, and the trainer only wires the parts together.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,7 @@ class RunParts:
             "logps_plan": self.logps_plan.to_dict(),
             "inputs": self.inputs,
             "loss": loss_description,
+            "cwd": os.getcwd(),  # what the config's relative paths are relative to (sympo-audit reads them)
         }
 
 

@@ -250,3 +250,40 @@ def test_torchrun_two_processes_match_one(run_dir, tmp_path, capsys):
     a, b = _rows(tmp_path / "one"), _rows(tmp_path / "two")
     assert [r["index"] for r in a] == [r["index"] for r in b]
     np.testing.assert_allclose([float(r["margin"]) for r in b], [float(r["margin"]) for r in a], rtol=1e-5, atol=1e-6)
+
+
+def test_run_json_relative_paths_resolve_against_the_runs_directory(run_dir, tmp_path, monkeypatch, capsys):
+    """run.json's relative paths are relative to where sympo-train ran (its recorded cwd), not to where the
+    audit runs; a run.json with a relative path and no cwd is refused instead of guessed."""
+    want_out = tmp_path / "want"
+    code, _, err = _audit(["--model", run_dir, "--output_dir", want_out, "--no_progress"], capsys)
+    assert code == 0, err
+    stored = json.loads(open(os.path.join(run_dir, "run.json")).read())
+    base = os.path.dirname(stored["config"]["train_data"])
+    assert stored["cwd"] == os.getcwd()  # sympo-train recorded where it ran
+
+    def copy_with(cfg_paths_relative: bool, cwd):
+        d = tmp_path / f"run_{cwd is not None}"
+        d.mkdir()
+        os.symlink(os.path.join(run_dir, "final"), d / "final")
+        run = json.loads(json.dumps(stored))
+        for key in ("model", "ref_model", "train_data"):
+            if run["config"].get(key) and cfg_paths_relative:
+                run["config"][key] = os.path.relpath(run["config"][key], base)
+        run["cwd"] = cwd
+        if cwd is None:
+            del run["cwd"]
+        (d / "run.json").write_text(json.dumps(run))
+        return d
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    relative = copy_with(True, base)
+    monkeypatch.chdir(elsewhere)
+    code, _, err = _audit(["--model", relative, "--output_dir", tmp_path / "got", "--no_progress"], capsys)
+    assert code == 0, err
+    assert _rows(tmp_path / "got") == _rows(want_out)
+    no_cwd = copy_with(True, None)
+    code, _, err = _audit(["--model", no_cwd, "--output_dir", tmp_path / "refused", "--no_progress"], capsys)
+    assert code == 2 and "relative path" in err and "pass --" in err, err
+    assert not (tmp_path / "refused").exists()
