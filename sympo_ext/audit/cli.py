@@ -132,6 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:  # option values checked where they are used (estimator, scoring)
         print(f"sympo-audit: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the outputs could not be written (read-only, full disk): the old ones are intact
+        print(
+            f"sympo-audit: error: cannot write --output_dir {args.output_dir!r} ({e.strerror or e}); no output "
+            "file was replaced",
+            file=sys.stderr,
+        )
+        return 4
     if os.environ.get("RANK", "0") != "0":
         return 0
     method = summary["method"]

@@ -82,8 +82,23 @@ def write_outputs(
     *,
     relabel: bool = False,
 ) -> dict:
-    """Write every file (see the module docstring); returns the summary written."""
+    """Write every file (see the module docstring); returns the summary written. Every file is written as
+    ``NAME.tmp`` first and the set replaces the old outputs only once all of it is written: a failed write
+    (a full disk, a read-only directory) leaves the previous outputs as they were and no ``.tmp`` behind."""
     os.makedirs(output_dir, exist_ok=True)
+    staged: list[str] = []
+    try:
+        return _write_all(output_dir, examples, margins, labels, estimate, skipped, summary, relabel, staged)
+    except BaseException:
+        for name in staged:
+            try:
+                os.remove(os.path.join(output_dir, name + ".tmp"))
+            except OSError:
+                pass
+        raise
+
+
+def _write_all(output_dir, examples, margins, labels, estimate, skipped, summary, relabel, staged) -> dict:
     n = len(examples)
     scored = np.isfinite(margins)
     suspicion = np.full(n, np.nan)
@@ -93,10 +108,12 @@ def write_outputs(
     ranks = ranks_of(np.nan_to_num(suspicion, nan=-1.0), scored)
 
     def tmp(name):
+        if name not in staged:
+            staged.append(name)
         return os.path.join(output_dir, name + ".tmp")
 
-    def done(name):
-        os.replace(tmp(name), os.path.join(output_dir, name))
+    def done(name):  # staged: replaced together at the end
+        staged.append(name)
 
     with open(tmp("audit.csv"), "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -163,11 +180,15 @@ def write_outputs(
         tmp("margins.png"),
         f"{estimate.method}: noise rate {estimate.noise_rate:.1%}, {int(flagged.sum())} of {n} flagged",
     )
-    if note is None:
-        os.replace(tmp("margins.png"), os.path.join(output_dir, "margins.png"))
-    else:
+    if note is not None:
         summary["plot"] = note
+        if os.path.exists(tmp("margins.png")):
+            os.remove(tmp("margins.png"))
+        staged.remove("margins.png")
     with open(tmp("summary.json"), "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=2)
     done("summary.json")
+    for name in dict.fromkeys(staged):
+        os.replace(tmp(name), os.path.join(output_dir, name))
+    staged.clear()
     return summary

@@ -287,3 +287,24 @@ def test_run_json_relative_paths_resolve_against_the_runs_directory(run_dir, tmp
     code, _, err = _audit(["--model", no_cwd, "--output_dir", tmp_path / "refused", "--no_progress"], capsys)
     assert code == 2 and "relative path" in err and "pass --" in err, err
     assert not (tmp_path / "refused").exists()
+
+
+def test_a_failed_write_replaces_no_output(run_dir, tmp_path, monkeypatch, capsys):
+    """A full disk (or a read-only directory) while writing: exit 4 with one line, the previous outputs intact
+    and no .tmp left: the outputs are replaced together or not at all."""
+    import errno
+
+    from sympo_ext.audit import outputs
+
+    out = tmp_path / "o"
+    code, _, err = _audit(["--model", run_dir, "--output_dir", out, "--no_progress", "--method", "sign"], capsys)
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full_disk(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs, "_plot", full_disk)
+    code, _, err = _audit(["--model", run_dir, "--output_dir", out, "--no_progress", "--threshold", "0.9"], capsys)
+    assert code == 4 and "cannot write --output_dir" in err and "No space left" in err, err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
