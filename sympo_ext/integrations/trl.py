@@ -80,6 +80,11 @@ _NON_MODEL_KEYS = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps", 
 _TRL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DPOConfig)}
 
 
+# Losses whose parameter TRL also takes from label_smoothing without it being a label-flip rate (TRL 1.16:
+# exo_pair's epsilon).
+_LABEL_SMOOTHING_IS_PARAM = ("exo_pair",)
+
+
 def _field(default, help_text: str):
     return field(default=default, metadata={"help": help_text})
 
@@ -99,6 +104,9 @@ class SymPOConfig(DPOConfig):
     sympo_loss_weights: list[float] | None = _field(
         None, "with a list sympo_loss_type: the weights of the combination (default 1 each)"
     )
+    # TRL's own loss selector, unset by default here: set to TRL's 'sigmoid' (DPO) it is refused, since our
+    # 'sigmoid' is SymPO's loss and a DPOConfig ported as is would train SymPO without a word.
+    loss_type: list[str] | None = _field(None, "TRL's loss selector: not used; choose the loss with sympo_loss_type")
     # sympo_<parameter> for every loss parameter (sympo_temperature, sympo_epsilon, ...): generated
     # from the registry by with_param_fields (None = the loss's own default).
     sympo_clip: float | None = _field(None, "clamp each reward beta*(log pi - log pi_ref) to [-clip, clip]")
@@ -113,6 +121,13 @@ class SymPOConfig(DPOConfig):
     )
 
     def __post_init__(self):
+        if self.loss_type is None:
+            self.loss_type = ["sigmoid"]  # TRL's default, which its trainer reads; the loss is sympo_loss_type
+        elif (self.loss_type if isinstance(self.loss_type, str) else list(self.loss_type)) in ("sigmoid", ["sigmoid"]):
+            raise ValueError(
+                "loss_type='sigmoid' is TRL's DPO loss, which is sympo_loss_type='logistic' here (sympo_ext's "
+                "'sigmoid' is SymPO's symmetric loss, the default); set sympo_loss_type and leave loss_type unset"
+            )
         super().__post_init__()
         self._check_trl_loss_fields()
         check_logps_path(self.sympo_logps_path, what="sympo_logps_path")
@@ -185,15 +200,20 @@ class SymPOConfig(DPOConfig):
         """Keyword arguments of ``sympo_ext.sym_loss`` (all but beta), validated by the loss registry
         (``sympo_ext.losses.LossSpec``): one loss or a weighted combination, any name or alias."""
         names = [self.sympo_loss_type] if isinstance(self.sympo_loss_type, str) else list(self.sympo_loss_type)
+        if "sft" in names:
+            raise ValueError(
+                f"sympo_loss_type={self.sympo_loss_type!r}: the 'sft' term (the NLL of the chosen tokens) is "
+                "sympo_nll_weight here, not a loss name; remove 'sft' and set sympo_nll_weight"
+            )
         try:
             types = [_losses.canonical_name(n) for n in names]
         except (ValueError, TypeError) as exc:
             raise ValueError(f"sympo_loss_type: {exc}") from None
         params = {name: getattr(self, f"sympo_{name}") for name in _losses.PARAMS}
         if self.label_smoothing:
-            takers = [t for t in types if _losses.takes_flip_rate(t)]
+            takers = [t for t in types if _losses.takes_flip_rate(t) or t in _LABEL_SMOOTHING_IS_PARAM]
             if not takers:
-                users = [n for n in _losses.LOSSES if _losses.takes_flip_rate(n)]
+                users = [n for n in _losses.LOSSES if _losses.takes_flip_rate(n) or n in _LABEL_SMOOTHING_IS_PARAM]
                 raise ValueError(
                     f"label_smoothing={self.label_smoothing} has no effect with sympo_loss_type="
                     f"{self.sympo_loss_type!r}; it is the label-noise epsilon of {', '.join(users)} "
@@ -202,6 +222,11 @@ class SymPOConfig(DPOConfig):
             flip = _losses.LOSSES[takers[0]].param.name  # TRL's label_smoothing is this parameter
             if params[flip] is None:
                 params[flip] = float(self.label_smoothing)
+            elif params[flip] != self.label_smoothing:
+                raise ValueError(
+                    f"label_smoothing={self.label_smoothing} and sympo_{flip}={params[flip]} disagree; set one of "
+                    f"them (TRL's label_smoothing is the {flip} of {takers[0]})"
+                )
         if self.sympo_clip is not None and not self.sympo_clip > 0:
             raise ValueError(f"sympo_clip must be > 0 or None, got {self.sympo_clip!r}")
         try:

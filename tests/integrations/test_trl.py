@@ -235,7 +235,8 @@ def test_precomputed_reference_log_probs(tokenizer, tmp_path):
 def test_loss_kwargs_follow_the_registry(tmp_path):
     cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="rdpo", label_smoothing=0.1)
     assert cfg.sympo_loss_kwargs() == {"loss_type": "rdpo", "epsilon": 0.1, "clip": None}
-    cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="cdpo", sympo_epsilon=0.2, label_smoothing=0.1)
+    # both given: they must agree (a disagreeing pair is refused, test_bad_config_is_refused)
+    cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_loss_type="cdpo", sympo_epsilon=0.2, label_smoothing=0.2)
     assert cfg.sympo_loss_kwargs()["epsilon"] == 0.2
     cfg = _config(sympo_trl.SymPOConfig, tmp_path, sympo_temperature=2.0)
     assert cfg.sympo_loss_kwargs()["temperature"] == 2.0
@@ -273,6 +274,14 @@ def test_loss_kwargs_follow_the_registry(tmp_path):
         ({"sympo_logps_path": "fast"}, r"sympo_logps_path must be one of auto, fused_linear, logits"),
         ({"sympo_clip": -1.0}, r"sympo_clip must be > 0"),
         ({"sympo_chunk_size": 0}, r"sympo_chunk_size must be a positive int"),
+        # a DPOConfig ported as is: TRL's 'sigmoid' is DPO, ours is SymPO (it would train SymPO silently)
+        ({"loss_type": "sigmoid"}, r"loss_type='sigmoid' is TRL's DPO loss, which is sympo_loss_type='logistic'"),
+        ({"loss_type": ["sigmoid"]}, r"loss_type='sigmoid' is TRL's DPO loss"),
+        (
+            {"sympo_loss_type": "cdpo", "sympo_epsilon": 0.2, "label_smoothing": 0.1},
+            r"label_smoothing=0.1 and sympo_epsilon=0.2 disagree",
+        ),
+        ({"sympo_loss_type": ["logistic", "sft"]}, r"'sft' term .* is sympo_nll_weight here"),
     ],
 )
 def test_bad_config_is_refused(tmp_path, overrides, match):
@@ -321,6 +330,7 @@ def test_every_trl_loss_field_is_covered():
     [
         ("beta", 0.3, "sigmoid", None),
         ("label_smoothing", 0.2, "rdpo", {"epsilon": 0.2}),
+        ("label_smoothing", 0.01, "exo_pair", {"epsilon": 0.01}),  # TRL 1.16: exo_pair's epsilon
         ("discopop_tau", 0.1, "discopop", {"tau": 0.1}),
     ],
 )
