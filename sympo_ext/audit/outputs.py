@@ -7,8 +7,9 @@
 * ``suspects.jsonl``: the flagged pairs, most suspect first: index, label, margin, suspicion, rank.
 * ``cleaned.jsonl``: the input records in input order, without the flagged pairs, or (``relabel``)
   with their preference swapped (``chosen`` and ``rejected`` exchanged, the label kept).
-  Records are written as ``{"prompt", "chosen", "rejected", "label"[, "true_label"]}`` -- what
-  ``sympo-train`` reads; extra keys of the input records are not kept.
+  Records are written as ``{"prompt", "chosen", "rejected"[, "label"][, "true_label"], ...}`` -- what
+  ``sympo-train`` reads -- with the input record's other keys kept as they were; a record without a
+  label stays without one.
 """
 
 from __future__ import annotations
@@ -38,9 +39,13 @@ def _num(x: float) -> str:
 
 def _record(ex, *, swap: bool) -> dict:
     chosen, rejected = (ex.rejected, ex.chosen) if swap else (ex.chosen, ex.rejected)
-    rec = {"prompt": ex.prompt, "chosen": chosen, "rejected": rejected, "label": 1 if ex.label is None else ex.label}
+    rec = {"prompt": ex.prompt, "chosen": chosen, "rejected": rejected}
+    if ex.label is not None:  # an unlabelled input stays unlabelled (label 1 is its meaning)
+        rec["label"] = ex.label
     if ex.true_label is not None:
         rec["true_label"] = ex.true_label
+    for key, value in (ex.meta or {}).items():  # the input's other fields, as they were
+        rec.setdefault(key, value)
     return rec
 
 

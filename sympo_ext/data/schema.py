@@ -108,6 +108,9 @@ def _implicit_prompt(chosen: list, rejected: list, where: str):
     return chosen[:n], chosen[n:], rejected[n:]
 
 
+_RECORD_FIELDS = ("prompt", "chosen", "rejected", "label", "true_label")
+
+
 def _to_example(record: Any, index: int, where: str) -> PreferenceExample:
     if isinstance(record, PreferenceExample):
         return record
@@ -139,6 +142,7 @@ def _to_example(record: Any, index: int, where: str) -> PreferenceExample:
     if len(set(kinds.values())) > 1:
         detail = ", ".join(f"{k}: {v}" for k, v in kinds.items())
         raise DataError(f"{where}: mixed formats ({detail}); use strings for all three fields or messages for all")
+    extras = {k: v for k, v in record.items() if k not in _RECORD_FIELDS}  # kept, e.g. for a cleaned copy
     return PreferenceExample(
         prompt=fields["prompt"],
         chosen=fields["chosen"],
@@ -146,6 +150,7 @@ def _to_example(record: Any, index: int, where: str) -> PreferenceExample:
         label=check_label(record.get("label"), "label", where),
         true_label=check_label(record.get("true_label"), "true_label", where),
         index=index,
+        meta=extras or None,
         source=where,
     )
 

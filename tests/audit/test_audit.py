@@ -308,3 +308,21 @@ def test_a_failed_write_replaces_no_output(run_dir, tmp_path, monkeypatch, capsy
     code, _, err = _audit(["--model", run_dir, "--output_dir", out, "--no_progress", "--threshold", "0.9"], capsys)
     assert code == 4 and "cannot write --output_dir" in err and "No space left" in err, err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_cleaned_set_keeps_the_records_other_fields(run_dir, data_file, tmp_path, capsys):
+    """cleaned.jsonl is the input minus the flagged pairs: a record's own fields survive, and a record
+    without a label is not given one."""
+    recs = [json.loads(l) for l in open(data_file)][:16]
+    for i, r in enumerate(recs):
+        r["extra"] = {"id": i, "note": "mine"}
+        if i % 2:
+            r.pop("label", None)
+    data = tmp_path / "extra.jsonl"
+    write_jsonl(data, recs)
+    out = tmp_path / "o"
+    code, _, err = _audit(["--model", run_dir, "--data", data, "--output_dir", out, "--no_progress"], capsys)
+    assert code == 0, err
+    kept = [int(r["index"]) for r in _rows(out) if r["flagged"] == "0"]
+    cleaned = [json.loads(l) for l in open(out / "cleaned.jsonl")]
+    assert cleaned == [recs[i] for i in kept]
