@@ -52,11 +52,17 @@ class _ClampMidpoint(torch.autograd.Function):
     derivatives (torch.clamp's own is 0 there): the one subgradient convention of every
     loss kink, shared with the kernels (clamp_slope in csrc/include/sympo/losses.h)."""
 
+    generate_vmap_rule = True  # forward / setup_context apart: torch.func transforms can run it
+
     @staticmethod
-    def forward(ctx, x, lo, hi):
+    def forward(x, lo, hi):
+        return torch.clamp(x, lo, hi)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, lo, hi = inputs
         ctx.save_for_backward(x)
         ctx.lo, ctx.hi = lo, hi
-        return torch.clamp(x, lo, hi)
 
     @staticmethod
     def backward(ctx, grad):

@@ -329,3 +329,21 @@ def test_torch_func_transforms_match_reference(case, transform):
     got, want = apply(op), apply(ref_op)
     assert got.abs().max() > 0
     torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss_type, clip", [("logistic", 1.0), ("ramp", None), ("hinge", None)])
+def test_torch_func_grad_through_the_kinks_matches_plain_autograd(loss_type, clip):
+    """The midpoint-kink helper of the references runs under torch.func (grad, vmap), at a kink or
+    clip bound and off it, with the same gradient as plain autograd."""
+    x = torch.tensor([1.0, 0.3, -1.0, 2.5], dtype=torch.float64)  # 1.0 and -1.0 sit on the kinks / bound
+    z = torch.zeros(4, dtype=torch.float64)
+
+    def loss(a):
+        return sympo_ext.sym_loss(a, z, loss_type=loss_type, beta=1.0, clip=clip, reduction="sum")
+
+    a = x.clone().requires_grad_()
+    loss(a).backward()
+    torch.testing.assert_close(torch.func.grad(loss)(x), a.grad, rtol=1e-12, atol=1e-12)
+    batched = torch.func.vmap(torch.func.grad(loss))(torch.stack((x, x)))
+    torch.testing.assert_close(batched, torch.stack((a.grad, a.grad)), rtol=1e-12, atol=1e-12)
+    assert a.grad.abs().max() > 0
