@@ -56,7 +56,12 @@ def split_sft(loss_type, loss_weights, nll_weight: float):
     if "sft" not in names:
         return loss_type, loss_weights, nll_weight
     i = names.index("sft")
-    nll_weight = nll_weight + (1.0 if weights is None else float(weights[i]))
+    sft_weight = 1.0 if weights is None else float(weights[i])
+    if not (math.isfinite(sft_weight) and sft_weight >= 0):  # a negative one would maximise the NLL
+        raise ValueError(
+            f"loss_weights: the weight of 'sft' (the NLL term) must be a finite number >= 0, got {sft_weight}"
+        )
+    nll_weight = nll_weight + sft_weight
     names.pop(i)
     if weights is not None:
         weights.pop(i)

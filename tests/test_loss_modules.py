@@ -247,3 +247,13 @@ def test_module_options_are_checked_by_the_registry():
         SymPOLoss("sigmoid", nll_weight=float("nan"))
     with pytest.raises(ValueError, match="'sft' alone is not a preference loss"):
         SymPOLoss(["sft"])
+
+
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf")])
+def test_sft_weight_must_be_finite_and_non_negative(weight):
+    """'sft' in a loss_type list is the NLL term: a negative weight would maximise the NLL."""
+    from sympo_ext.loss_modules import split_sft
+
+    with pytest.raises(ValueError, match="the weight of 'sft' .* must be a finite number >= 0"):
+        split_sft(["sigmoid", "sft"], [1.0, weight], 0.0)
+    assert split_sft(["sigmoid", "sft"], [1.0, 0.5], 0.25) == (["sigmoid"], [1.0], 0.75)
