@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from ..data import DataError
     from ..errors import ConfigError
-    from .core import AuditError, AuditOptions, audit
+    from .core import AuditError, AuditOptions, AuditWriteError, audit
 
     args = build_parser().parse_args(argv)
     opts = AuditOptions(
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:  # option values checked where they are used (estimator, scoring)
         print(f"sympo-audit: error: {e}", file=sys.stderr)
         return 2
-    except OSError as e:  # the outputs could not be written (read-only, full disk): the old ones are intact
+    except AuditWriteError as e:  # the outputs could not be written (read-only, full disk): the old ones are intact
         print(
             f"sympo-audit: error: cannot write --output_dir {args.output_dir!r} ({e.strerror or e}); no output "
             "file was replaced",

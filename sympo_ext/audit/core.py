@@ -29,6 +29,10 @@ class AuditError(ValueError):
     """Bad audit input (the message names the option and what was expected): exit status 2."""
 
 
+class AuditWriteError(OSError):
+    """The outputs could not be written (read-only, full disk); the previous ones are intact: exit status 4."""
+
+
 @dataclass
 class AuditOptions:
     model: str | None = None
@@ -352,6 +356,9 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
         summary["warning"] = "; ".join(estimate.warnings)
         for w in estimate.warnings:
             print(f"[sympo-audit] warning: {w}", file=sys.stderr)
-    return write_outputs(
-        opts.output_dir, examples, margins, scores.labels, estimate, scores.skipped, summary, relabel=opts.relabel
-    )
+    try:
+        return write_outputs(
+            opts.output_dir, examples, margins, scores.labels, estimate, scores.skipped, summary, relabel=opts.relabel
+        )
+    except OSError as e:  # only the writes: an OSError while reading the inputs is not a write failure
+        raise AuditWriteError(e.errno, e.strerror or str(e)) from e

@@ -117,9 +117,6 @@ def _write_all(output_dir, examples, margins, labels, estimate, skipped, summary
             staged.append(name)
         return os.path.join(output_dir, name + ".tmp")
 
-    def done(name):  # staged: replaced together at the end
-        staged.append(name)
-
     with open(tmp("audit.csv"), "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["index", "label", "margin", "suspicion", "rank", "flagged", "skipped"])
@@ -135,7 +132,6 @@ def _write_all(output_dir, examples, margins, labels, estimate, skipped, summary
                     skipped.get(i, ""),
                 ]
             )
-    done("audit.csv")
     with open(tmp("suspects.jsonl"), "w", encoding="utf-8") as fh:
         for i in sorted(np.flatnonzero(flagged), key=lambda j: ranks[j]):
             fh.write(
@@ -150,13 +146,11 @@ def _write_all(output_dir, examples, margins, labels, estimate, skipped, summary
                 )
                 + "\n"
             )
-    done("suspects.jsonl")
     with open(tmp("cleaned.jsonl"), "w", encoding="utf-8") as fh:
         for i, ex in enumerate(examples):
             if flagged[i] and not relabel:
                 continue
             fh.write(json.dumps(_record(ex, swap=bool(flagged[i])), ensure_ascii=False) + "\n")
-    done("cleaned.jsonl")
     # The threshold in margin units: the largest margin among the flagged / smallest kept.
     thr_margin = None
     if flagged.any() and (scored & ~flagged).any():
@@ -192,8 +186,7 @@ def _write_all(output_dir, examples, margins, labels, estimate, skipped, summary
         staged.remove("margins.png")
     with open(tmp("summary.json"), "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=2)
-    done("summary.json")
-    for name in dict.fromkeys(staged):
+    for name in list(staged):  # every file written: replace the old outputs together
         os.replace(tmp(name), os.path.join(output_dir, name))
     staged.clear()
     return summary
