@@ -6,7 +6,7 @@ final model); the file layer (atomic writes, manifest, verification, pruning) is
 Layout of a run directory::
 
     OUTPUT_DIR/
-      run.json               marks the directory as a sympo-train run (config, input fingerprints, versions)
+      run.json               marks the directory as a sympo-train run (run id, config, input fingerprints, versions)
       .sympo-train.lock      held (flock) by the live run; see rundir.py
       metrics.csv            one row per logged step / evaluation
       checkpoints/step-000040/
@@ -14,7 +14,7 @@ Layout of a run directory::
           optimizer.pt       full AdamW state
           trainer_state.pt   step, scheduler, data position, config
           rng-rank0.pt ...   python / numpy / torch / cuda RNG states of every process
-          manifest.json      sha256 and size of every file above (written last)
+          manifest.json      sha256 and size of every file above, the run id (written last)
       checkpoints/latest     name of the newest complete checkpoint
       final/                 the trained policy (save_pretrained) and tokenizer
 """
@@ -44,7 +44,7 @@ from .checkpoint_files import (
     save_checkpoint,
     write_failure,
 )
-from .rundir import RunDirError, record_extension
+from .rundir import RunDirError, record_extension, stored_run_id
 from .step import NonFiniteLossError
 
 __all__ = ["CheckpointManager"]
@@ -65,6 +65,8 @@ class CheckpointManager:
         self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
         self.dir = checkpoint_dir(cfg.output_dir) if cfg.output_dir else None
         self.last: str | None = None
+        # Recorded in every checkpoint's manifest: a resume refuses another run's checkpoint (rundir.py).
+        self.run_id = stored_run_id(cfg.output_dir) if cfg.output_dir and dist.is_main else None
 
     @property
     def last_good(self) -> str:
@@ -122,6 +124,7 @@ class CheckpointManager:
                     optim_state=optim_sd,
                     rng_states=rngs,
                     keep=self.cfg.save_total_limit,
+                    run_id=self.run_id,
                     trainer_state=self.trainer_state(step),
                 )
             except CheckpointWriteError as e:

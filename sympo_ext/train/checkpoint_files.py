@@ -42,6 +42,7 @@ __all__ = [
     "MANIFEST",
     "CHECKPOINTS_DIR",
     "checkpoint_dir",
+    "checkpoint_run_id",
 ]
 
 CHECKPOINT_RE = re.compile(r"^step-(\d{6,})$")
@@ -193,15 +194,21 @@ def atomic_torch_save(obj, path: str) -> None:
 # --------------------------------------------------------------------------- #
 
 
+def _own_dir(path: str) -> bool:
+    """A real directory, not a symbolic link: a link may lead into another run, which a resume must never
+    read and pruning never delete (rundir.py refuses such links up front, naming them)."""
+    return os.path.isdir(path) and not os.path.islink(path)
+
+
 def list_checkpoints(ckpt_dir: str) -> list[tuple[int, str]]:
-    """Complete checkpoints as (step, path), oldest first (temporary dirs are ignored)."""
+    """Complete checkpoints as (step, path), oldest first (temporary dirs and symbolic links are ignored)."""
     if not os.path.isdir(ckpt_dir):
         return []
     found = []
     for name in os.listdir(ckpt_dir):
         m = CHECKPOINT_RE.match(name)
         path = os.path.join(ckpt_dir, name)
-        if m and os.path.isfile(os.path.join(path, "trainer_state.pt")):
+        if m and _own_dir(path) and os.path.isfile(os.path.join(path, "trainer_state.pt")):
             found.append((int(m.group(1)), path))
     return sorted(found)
 
@@ -209,11 +216,11 @@ def list_checkpoints(ckpt_dir: str) -> list[tuple[int, str]]:
 def latest_checkpoint(ckpt_dir: str) -> str | None:
     """The checkpoint named by ``latest`` (falling back to the highest step)."""
     pointer = os.path.join(ckpt_dir, "latest")
-    if os.path.isfile(pointer):
+    if os.path.isfile(pointer) and not os.path.islink(pointer):
         with open(pointer, encoding="utf-8", errors="replace") as fh:
             name = fh.read().strip()
         path = os.path.join(ckpt_dir, name)
-        if CHECKPOINT_RE.match(name) and os.path.isfile(os.path.join(path, "trainer_state.pt")):
+        if CHECKPOINT_RE.match(name) and _own_dir(path) and os.path.isfile(os.path.join(path, "trainer_state.pt")):
             return path
     found = list_checkpoints(ckpt_dir)
     return found[-1][1] if found else None
@@ -227,7 +234,10 @@ def remove_stale_tmp(ckpt_dir: str) -> list[str]:
     removed = []
     for name in sorted(os.listdir(ckpt_dir)):
         path = os.path.join(ckpt_dir, name)
-        if name.startswith((TMP_PREFIX, DELETE_PREFIX)) and os.path.isdir(path):
+        if name.startswith((TMP_PREFIX, DELETE_PREFIX)) and os.path.islink(path):
+            os.remove(path)  # the link only: never what it points to
+            removed.append(name)
+        elif name.startswith((TMP_PREFIX, DELETE_PREFIX)) and os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(name)
         elif re.search(r"\.tmp-\d+$", name) and os.path.isfile(path):
@@ -317,12 +327,14 @@ def save_checkpoint(
     trainer_state: dict,
     rng_states: list,
     keep: int = 0,
+    run_id: str | None = None,
 ) -> str:
     """Write ``ckpt_dir/step-XXXXXX`` (files, then the manifest of their sha256, then the rename),
     point ``latest`` at it and prune to ``keep`` checkpoints; returns its path.
 
     Raises :class:`CheckpointWriteError` when a file cannot be written (disk full, ...): the partial
-    directory is removed and every earlier checkpoint and ``latest`` stay as they were."""
+    directory is removed and every earlier checkpoint and ``latest`` stay as they were. ``run_id`` (run.json's)
+    goes into the manifest: a resume refuses a checkpoint of another run copied into this one."""
     name = f"step-{step:06d}"
     final = os.path.join(ckpt_dir, name)
     if os.path.isfile(os.path.join(final, MANIFEST)):  # saved at this step before (a resumed run): keep it if intact
@@ -342,7 +354,7 @@ def save_checkpoint(
         os.makedirs(ckpt_dir, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
-        manifest = {"step": step, "files": {}}
+        manifest = {"step": step, "files": {}, **({"run_id": run_id} if run_id else {})}
         for fname, obj in files.items():
             target = os.path.join(tmp, fname)
             manifest["files"][fname] = _write_file(target, obj)
@@ -404,6 +416,16 @@ def _verify_file(path: str, fname: str, manifest: dict) -> str:
     return where
 
 
+def checkpoint_run_id(path: str) -> str | None:
+    """The run id a checkpoint's manifest records (None: written before run ids, or no readable manifest,
+    which the verification reports)."""
+    try:
+        run_id = _read_manifest(path).get("run_id")
+    except CheckpointError:
+        return None
+    return run_id if isinstance(run_id, str) else None
+
+
 def verify_checkpoint(path: str) -> None:
     """Check every file of a checkpoint against its manifest; raises :class:`CheckpointError`."""
     manifest = _read_manifest(path)
@@ -449,7 +471,7 @@ def load_resumable(
             (
                 (int(m.group(1)), os.path.join(ckpt_dir, n))
                 for n in os.listdir(ckpt_dir)
-                if (m := CHECKPOINT_RE.match(n)) and os.path.isdir(os.path.join(ckpt_dir, n))
+                if (m := CHECKPOINT_RE.match(n)) and _own_dir(os.path.join(ckpt_dir, n))
             ),
             reverse=True,
         )

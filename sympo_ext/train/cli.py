@@ -16,7 +16,7 @@ import sys
 import typing
 
 from .config import GROUPS, ConfigError, TrainConfig, load_config_file
-from .rundir import stored_config
+from .rundir import resumable_config
 
 __all__ = ["main", "build_parser", "config_from_args"]
 
@@ -152,7 +152,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     out = given.get("output_dir", file_values.get("output_dir"))
     resume = given.get("resume", file_values.get("resume", False))
     if resume and out:
-        values.update(stored_config(out) or {})
+        values.update(resumable_config(out) or {})
     TrainConfig.from_dict(file_values, source=f"--config {args.config}")  # unknown keys -> error
     values.update(file_values)
     values.update(given)

@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import sys
+import uuid
 
 from . import checkpoint_files as ckpt
 
@@ -37,6 +38,8 @@ __all__ = [
     "RunLock",
     "run_state",
     "stored_config",
+    "resumable_config",
+    "stored_run_id",
     "check_output_dir",
     "prepare_output_dir",
     "clean_leftovers",
@@ -106,6 +109,48 @@ def stored_config(output_dir: str) -> dict | None:
     """The options stored in ``OUTPUT_DIR/run.json`` (None when there is no run.json)."""
     run = stored_run(output_dir)
     return None if run is None else run["config"]
+
+
+def resumable_config(output_dir: str) -> dict | None:
+    """:func:`stored_config` for ``--resume``; refuses (naming it) a missing ``run.json`` beside checkpoints."""
+    stored = stored_config(output_dir)
+    if stored is None and ckpt.list_checkpoints(ckpt.checkpoint_dir(output_dir)):
+        raise RunDirError(
+            f"--resume: {os.path.join(output_dir, RUN_MARKER)} is missing, though "
+            f"{ckpt.checkpoint_dir(output_dir)} holds checkpoints: run.json records the run's options and "
+            "inputs, and the run cannot be resumed without it. Restore it (from a copy of the run "
+            "directory), or start a new run in another --output_dir"
+        )
+    return stored
+
+
+def stored_run_id(output_dir: str) -> str | None:
+    """The run id ``run.json`` records (None for a run made before run ids); a copy of the whole run
+    directory keeps it, so its checkpoints stay its own."""
+    run_id = (stored_run(output_dir) or {}).get("run_id")
+    return run_id if isinstance(run_id, str) else None
+
+
+def _foreign_checkpoints(out: str, run_id: str | None) -> str | None:
+    """``--resume``: what is wrong when a checkpoint of ``OUTPUT_DIR/checkpoints`` records another run's id
+    (copied in from another run: resuming it would mix the two runs), else None. A checkpoint without an
+    id (written before run ids) is accepted; a run without one (made before run ids) has written none
+    with an id (its first resume records one in run.json)."""
+    d = ckpt.checkpoint_dir(out)
+    if not os.path.isdir(d):
+        return None
+    for name in sorted(os.listdir(d)):
+        path = os.path.join(d, name)
+        theirs = ckpt.checkpoint_run_id(path) if ckpt.CHECKPOINT_RE.match(name) else None
+        if theirs is not None and theirs != run_id:
+            return (
+                f"--resume: {path} belongs to another run (its manifest records run id {theirs}; "
+                f"{os.path.join(out, RUN_MARKER)} says {run_id or 'none: the run predates run ids'}): it was copied here from another run's "
+                "directory, and resuming it would mix the two runs. Move it out of "
+                f"{d} (and make {os.path.join(d, 'latest')} name one of this run's checkpoints), or resume "
+                "the other run in its own directory"
+            )
+    return None
 
 
 def check_inputs_unchanged(output_dir: str, inputs: dict) -> None:
@@ -245,7 +290,7 @@ def check_output_dir(cfg, lock: RunLock | None, config_file: str | None = None) 
     if state == "run" and not cfg.overwrite and (odd := _odd_checkpoints(out)):
         raise RunDirError(f"{odd}; it was not written by sympo-train: move it away, then run again")
     if cfg.resume:
-        stored = stored_config(out) if state == "run" else None
+        stored = resumable_config(out) if state in ("run", "foreign") else None
         if stored is None:
             raise RunDirError(
                 f"--resume: {out!r} holds no checkpoint of a sympo-train run to resume "
@@ -263,6 +308,8 @@ def check_output_dir(cfg, lock: RunLock | None, config_file: str | None = None) 
             raise RunDirError(
                 f"--resume: options differ from the run in {out!r} ({lines}); an exact resume needs the same options"
             )
+        if foreign := _foreign_checkpoints(out, stored_run_id(out)):
+            raise RunDirError(foreign)
     elif state in ("run", "foreign") and cfg.overwrite and (inside := _inputs_inside(cfg, out, config_file)):
         raise RunDirError(
             f"--overwrite would delete {', '.join(inside)}: it lies inside --output_dir {out!r}, "
@@ -285,11 +332,19 @@ def _odd_checkpoints(out: str) -> str | None:
     if not os.path.isdir(d):
         return f"{d} is not a directory (sympo-train keeps its checkpoints there)"
     latest = os.path.join(d, "latest")
+    if os.path.islink(latest):
+        return f"{latest} is a symbolic link to {os.readlink(latest)!r} (it must be the small file naming the newest checkpoint)"
     if os.path.lexists(latest) and not os.path.isfile(latest):
         return f"{latest} is not a file (it must be the small file naming the newest checkpoint)"
     for name in sorted(os.listdir(d)):
-        if ckpt.CHECKPOINT_RE.match(name) and not os.path.isdir(os.path.join(d, name)):
-            return f"{os.path.join(d, name)} is not a directory (a checkpoint is a directory of files)"
+        path = os.path.join(d, name)
+        if ckpt.CHECKPOINT_RE.match(name) and os.path.islink(path):
+            return (
+                f"{path} is a symbolic link to {os.readlink(path)!r} (a checkpoint is this run's own "
+                "directory; resuming or pruning through a link would mix in or delete another run's files)"
+            )
+        if ckpt.CHECKPOINT_RE.match(name) and not os.path.isdir(path):
+            return f"{path} is not a directory (a checkpoint is a directory of files)"
     return None
 
 
@@ -356,10 +411,13 @@ def prepare_output_dir(cfg, lock: RunLock, run_info: dict, config_file: str | No
     try:
         if cfg.overwrite:
             _empty_dir(out)
-        if not cfg.resume:
-            ckpt.atomic_write_text(
-                os.path.join(out, RUN_MARKER), json.dumps({"config": cfg.to_dict(), **run_info}, indent=2)
-            )
+        marker = os.path.join(out, RUN_MARKER)
+        if not cfg.resume:  # the run id marks its checkpoints as its own (see _foreign_checkpoints)
+            run = {"run_id": uuid.uuid4().hex, "config": cfg.to_dict(), **run_info}
+            ckpt.atomic_write_text(marker, json.dumps(run, indent=2))
+        elif (run := stored_run(out)) is not None and not isinstance(run.get("run_id"), str):
+            run["run_id"] = uuid.uuid4().hex  # a run made before run ids: its new checkpoints get one
+            ckpt.atomic_write_text(marker, json.dumps(run, indent=2))
         clean_leftovers(out)
         _drop_unreadable_cache(out)
     except ckpt.CheckpointWriteError as e:
