@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
+import socket
+import sys
+import time
 
 from ..metrics import METRIC_NAMES
-from .checkpoint_files import atomic_write_text
+from .checkpoint_files import CheckpointWriteError, atomic_write_text, write_failure
 
 __all__ = ["MetricsLogger", "CSV_COLUMNS", "read_metrics"]
 
@@ -28,6 +32,59 @@ CSV_COLUMNS = (
 def _complete(row: dict) -> bool:
     """False for a row cut short by a kill while it was written (missing columns, no valid step)."""
     return None not in row and None not in row.values() and (row.get("step") or "").isdigit()
+
+
+_EVENT_FILES = itertools.count()  # a new file per logger (two in one second must not share a name)
+
+
+class _EventsFile:
+    """TensorBoard's event file (OUTPUT_DIR/tb), written in the caller's thread. (``SummaryWriter`` writes from
+    a thread of its own: a ``tb/`` deleted while the run was live printed that thread's traceback.) A
+    ``tb/`` deleted under a live run is recreated with one line; any other failed write stops the run
+    (CheckpointWriteError: status 4). Raises ImportError without tensorboard."""
+
+    def __init__(self, logdir: str, resume_step: int | None):
+        from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+        from tensorboard.compat.proto.summary_pb2 import Summary
+        from tensorboard.summary.writer.record_writer import RecordWriter
+
+        self._event, self._summary, self._record = Event, Summary, RecordWriter
+        self.logdir = logdir
+        # A resume replays the steps after resume_step: TensorBoard hides their old events (a START
+        # session log hides every earlier event of a step >= its own, so resume_step + 1: as the CSV does).
+        restart = SessionLog(status=SessionLog.START)
+        self._open(
+            [Event(wall_time=time.time(), step=resume_step + 1, session_log=restart)] if resume_step is not None else []
+        )
+
+    def _open(self, first: list) -> None:
+        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_EVENT_FILES)}"
+        self.path = os.path.join(self.logdir, name)
+        self._write([self._event(wall_time=time.time(), file_version="brain.Event:2"), *first], mode="wb")
+
+    def _write(self, events: list, mode: str = "ab") -> None:
+        try:
+            if mode == "wb":
+                os.makedirs(self.logdir, exist_ok=True)
+            with open(self.path, mode) as fh:
+                out = self._record(fh)
+                for event in events:
+                    out.write(event.SerializeToString())
+        except OSError as e:
+            failure = write_failure(self.path, e)
+            raise CheckpointWriteError(failure.errno, f"{failure.strerror} (TensorBoard events)") from None
+
+    def add_scalars(self, values: dict, step: int) -> None:
+        if not os.path.isdir(self.logdir):
+            print(
+                f"[sympo-train] {self.logdir} was deleted while the run was live: recreated it (the TensorBoard "
+                "events logged before are gone; metrics.csv keeps every row)",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._open([])
+        value = [self._summary.Value(tag=tag, simple_value=v) for tag, v in values.items()]
+        self._write([self._event(wall_time=time.time(), step=step, summary=self._summary(value=value))])
 
 
 class MetricsLogger:
@@ -65,14 +122,12 @@ class MetricsLogger:
                 csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n").writeheader()
         if tensorboard != "off":
             try:
-                from torch.utils.tensorboard import SummaryWriter
+                self.tb = _EventsFile(os.path.join(output_dir, "tb"), resume_step)
             except ImportError:
                 if tensorboard == "on":
                     raise RuntimeError(
                         "--tensorboard on: tensorboard is not installed (pip install tensorboard)"
                     ) from None
-            else:
-                self.tb = SummaryWriter(os.path.join(output_dir, "tb"), purge_step=resume_step)
 
     def log(self, step: int, split: str, values: dict) -> None:
         if not self.enabled:
@@ -82,13 +137,15 @@ class MetricsLogger:
         key = (str(step), split)
         if key in self._logged:
             self._drop_rows(key)
-        with open(self.path, "a", newline="", encoding="utf-8") as fh:
-            csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n").writerow(row)
+        try:
+            with open(self.path, "a", newline="", encoding="utf-8") as fh:
+                csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n").writerow(row)
+        except OSError as e:
+            raise write_failure(self.path, e) from None
         self._logged.add(key)
         if self.tb is not None:
-            for k, v in values.items():
-                if isinstance(v, (int, float)) and k not in ("epoch",):
-                    self.tb.add_scalar(f"{split}/{k}", v, step)
+            scalars = {f"{split}/{k}": v for k, v in values.items() if isinstance(v, (int, float)) and k != "epoch"}
+            self.tb.add_scalars(scalars, step)
 
     def _drop_rows(self, key: tuple[str, str]) -> None:
         with open(self.path, newline="", encoding="utf-8") as fh:
@@ -100,10 +157,7 @@ class MetricsLogger:
         atomic_write_text(self.path, buf.getvalue())
 
     def close(self) -> None:
-        if self.tb is not None:
-            self.tb.flush()
-            self.tb.close()
-            self.tb = None
+        self.tb = None  # every event is on disk already (written and closed per row)
 
 
 def read_metrics(output_dir: str) -> list[dict]:

@@ -38,6 +38,7 @@ from ..metrics import STAT_KEYS, metrics_from_stats, preference_stats
 from . import dist as D
 from . import rundir
 from .checkpoint import CheckpointManager
+from .checkpoint_files import CheckpointWriteError
 from .config import ConfigError, TrainConfig
 from .metrics_log import MetricsLogger
 from .optim import optimizer_from_config
@@ -267,7 +268,14 @@ class Trainer:
 
     def _log(self, step: int, split: str, metrics: dict) -> None:
         self.history.append({"step": step, "split": split, **metrics})
-        self.logger.log(step, split, metrics)
+        try:
+            self.logger.log(step, split, metrics)
+        except CheckpointWriteError as e:  # metrics.csv or tb/ could not be written (status 4)
+            raise CheckpointWriteError(
+                e.errno,
+                f"{e.strerror}; training stopped at step {step}. The last checkpoint ({self.checkpoints.last_good}) "
+                "is intact: fix that, then continue with --resume",
+            ) from None
 
     def train(self) -> TrainResult:
         """Run (or resume) training; returns a :class:`TrainResult`."""
