@@ -8,7 +8,9 @@
 * ``model``, ``ref_model``, ``tokenizer``: a directory's files (relative path, size, sha256 of the
   content; a re-export at the same path changes it), a Hub id as itself, an in-memory model (the
   Python API) as a hash of its weights;
-* ``config_file``: the sha256 of the ``--config`` file.
+* ``config_file``: the ``--config`` file's parsed contents (option: value; runs made before this
+  recorded its sha256), so that a change is named key by key and the keys a resume may change
+  (logging, saving, the length) are accepted.
 
 One streamed pass over each input, once per start. :func:`changed_inputs` names what differs.
 """
@@ -99,17 +101,35 @@ def module_fingerprint(module: nn.Module | None) -> str | None:
     return "weights:" + digest.hexdigest()
 
 
-def changed_inputs(stored: dict | None, current: dict) -> list[str]:
+def _config_changes(old, new, mutable: frozenset) -> str | None:
+    """What changed in the ``--config`` file that a resume may not change, as a phrase (None: nothing)."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):  # a run recording the file's sha256
+        return None if old == new else INPUT_NAMES["config_file"]
+    changed = [k for k in sorted(old.keys() | new.keys()) if k not in mutable and old.get(k) != new.get(k)]
+    if not changed:
+        return None
+    shown = {k: tuple(repr(d[k]) if k in d else "(unset)" for d in (old, new)) for k in changed}
+    keys = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in shown.items())
+    return (
+        f"the config file (--config: {keys}; a --resume may change only {', '.join(sorted(mutable))} "
+        "there: restore the others)"
+    )
+
+
+def changed_inputs(stored: dict | None, current: dict, mutable=frozenset()) -> list[str]:
     """The inputs whose fingerprint differs between a run's ``run.json`` (``stored``) and now, as
     user-facing phrases; [] when they agree or when the run predates fingerprints (``stored`` None).
-    An input held in memory on either side is not compared (see :func:`run_inputs`)."""
+    An input held in memory on either side is not compared (see :func:`run_inputs`); in the config
+    file, the keys in ``mutable`` (the options a resume may change) may differ."""
     if not stored:
         return []
-    return [
-        INPUT_NAMES.get(k, k)
-        for k in current
-        if k in stored and stored[k] != current[k] and IN_MEMORY not in (stored[k], current[k])
-    ]
+    out = []
+    for k in current:
+        if k == "config_file" and k in stored:
+            out += [why] if (why := _config_changes(stored[k], current[k], frozenset(mutable))) else []
+        elif k in stored and stored[k] != current[k] and IN_MEMORY not in (stored[k], current[k]):
+            out.append(INPUT_NAMES.get(k, k))
+    return out
 
 
 def run_inputs(
@@ -126,7 +146,9 @@ def run_inputs(
         "tokenizer": IN_MEMORY if tokenizer is not None else path_fingerprint(cfg.tokenizer or cfg.model),
     }
     if config_file:
-        out["config_file"] = path_fingerprint(config_file)
+        from .config import load_config_file
+
+        out["config_file"] = load_config_file(config_file)
     return out
 
 

@@ -158,7 +158,9 @@ def check_inputs_unchanged(output_dir: str, inputs: dict) -> None:
     changed since it started (:mod:`sympo_ext.train.fingerprints`), naming what changed."""
     from .fingerprints import changed_inputs
 
-    changed = changed_inputs((stored_run(output_dir) or {}).get("inputs"), inputs)
+    changed = changed_inputs(
+        (stored_run(output_dir) or {}).get("inputs"), inputs, mutable=RESUME_MUTABLE | RESUME_EXTENDABLE
+    )
     if changed:
         raise RunDirError(
             f"--resume: {'; '.join(changed)} changed since the run in {output_dir!r} started, so "

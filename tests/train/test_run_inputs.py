@@ -288,3 +288,34 @@ def test_a_reference_with_a_smaller_vocabulary_is_refused_before_anything_is_wri
     out = tmp_path / "run"
     code, _, err = run_cli(_args(model_dir, data_file, out, 1, ["--ref_model", ref]), capsys)
     assert code == 2 and "--ref_model: the data holds token id" in err and not out.exists(), err
+
+
+def test_an_edited_config_file_is_compared_key_by_key_on_resume(model_dir, data_file, tmp_path, capsys):
+    out, cfg_file = tmp_path / "run", tmp_path / "run.yaml"
+    base = f"model: {model_dir}\ntrain_data: {data_file}\nbatch_size: 8\nmax_length: 32\nprogress: false\n"
+    base += "tensorboard: 'off'\nbeta: 0.1\nsave_steps: 1\n"
+    cfg_file.write_text(base + "logging_steps: 1\nmax_steps: 2\n")
+    assert run_cli(["--config", cfg_file, "--output_dir", out], capsys)[0] == 0
+    cfg_file.write_text(base + "logging_steps: 2\nmax_steps: 4\n")  # only keys a resume may change (#217)
+    code, stdout, err = run_cli(["--config", cfg_file, "--output_dir", out, "--resume"], capsys)
+    assert code == 0 and "done: 4 steps" in stdout, err
+    cfg_file.write_text(base.replace("beta: 0.1", "beta: 0.2") + "logging_steps: 2\nmax_steps: 6\nseed: 3\n")
+    code, _, err = run_cli(
+        ["--config", cfg_file, "--output_dir", out, "--resume", "--beta", "0.1", "--seed", "0"], capsys
+    )
+    assert code == 2 and "Traceback" not in err, err
+    assert "--config: beta 0.1 -> 0.2, seed (unset) -> 3;" in err and "max_steps" not in err.split("may")[0]
+    assert "a --resume may change only" in err and "logging_steps" in err
+
+
+def test_a_config_file_recorded_by_its_hash_is_still_compared():
+    old = {"config_file": "sha256:ab"}
+    assert changed_inputs(old, {"config_file": {"beta": 0.1}}) == ["the config file (--config)"]
+    assert (
+        changed_inputs(
+            {"config_file": {"beta": 0.1, "max_steps": 2}},
+            {"config_file": {"max_steps": 4, "beta": 0.1}},
+            mutable={"max_steps"},
+        )
+        == []
+    )
