@@ -25,6 +25,10 @@ def _import_datasets():
     return datasets
 
 
+# What ``datasets.Dataset.save_to_disk`` / ``DatasetDict.save_to_disk`` write (load_from_disk looks for them).
+_SAVED_DATASET_MARKERS = ("dataset_dict.json", "state.json")
+
+
 def _is_hf_dataset(obj: Any) -> bool:
     mod = type(obj).__module__ or ""
     return mod.startswith("datasets") and hasattr(obj, "column_names")
@@ -111,6 +115,12 @@ def load_preference_data(source: Any, *, split: str | None = None) -> list[Prefe
         if not path.exists():
             raise FileNotFoundError(f"preference data not found: {path}")
         if path.is_dir():
+            if not any((path / marker).is_file() for marker in _SAVED_DATASET_MARKERS):
+                raise DataError(
+                    f"{path}: a directory, but not a saved Hugging Face dataset (it holds none of "
+                    f"{', '.join(_SAVED_DATASET_MARKERS)}, which datasets' save_to_disk writes); preference "
+                    "data is read from a .jsonl file, a .json file or such a saved dataset directory"
+                )
             datasets = _import_datasets()
             obj = datasets.load_from_disk(str(path))
             if isinstance(obj, Mapping):

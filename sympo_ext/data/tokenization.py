@@ -160,13 +160,19 @@ class PreferenceTokenizer:
                         f"for that role); rename or drop those messages, or use a template that renders "
                         f"{m['role']!r} turns"
                     )
+        for name, resp in (("chosen", ex.chosen), ("rejected", ex.rejected)):
+            if resp[0].get("role") in ("user", "system"):
+                raise DataError(
+                    f"{ex.source or f'record {ex.index}'}: field '{name}[0].role' is {resp[0]['role']!r}: a "
+                    "response must be an assistant turn (the prompt holds the user's turns)"
+                )
         prompt_text = tok.apply_chat_template(list(ex.prompt), tokenize=False, add_generation_prompt=True)
         responses = []
         for name, resp in (("chosen", ex.chosen), ("rejected", ex.rejected)):
             full = tok.apply_chat_template(list(ex.prompt) + list(resp), tokenize=False)
             if not full.startswith(prompt_text):
                 raise DataError(
-                    f"record {ex.index}: the chat template does not render the prompt (with "
+                    f"{ex.source or f'record {ex.index}'}: the chat template does not render the prompt (with "
                     f"add_generation_prompt=True) as a prefix of prompt + '{name}'; cannot separate the response"
                 )
             responses.append(self._ids(full[len(prompt_text) :]))
@@ -269,7 +275,10 @@ class PreferenceDataset(Dataset):
         self.stats = dict(stats) if stats is not None else {}
 
     @classmethod
-    def from_examples(cls, examples: Iterable[PreferenceExample], tokenizer: PreferenceTokenizer) -> PreferenceDataset:
+    def from_examples(
+        cls, examples: Iterable[PreferenceExample], tokenizer: PreferenceTokenizer, *, where: str | None = None
+    ) -> PreferenceDataset:
+        """Encode ``examples``; a DataError (prefixed with ``where``, e.g. the option and file) when none is usable."""
         before = dict(tokenizer.stats)
         pairs = [p for p in (tokenizer.encode(ex) for ex in examples) if p is not None]
         stats = {k: tokenizer.stats[k] - before.get(k, 0) for k in tokenizer.stats}
@@ -279,7 +288,7 @@ class PreferenceDataset(Dataset):
                 f"PreferenceDataset: {sum(skipped.values())} pairs skipped {skipped}; {len(pairs)} kept", stacklevel=2
             )
         if not pairs:
-            raise DataError(f"no usable preference pairs (stats: {stats})")
+            raise DataError(f"{where + ': ' if where else ''}no usable preference pairs (stats: {stats})")
         return cls(pairs, stats)
 
     def __len__(self) -> int:

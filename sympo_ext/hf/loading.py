@@ -200,9 +200,14 @@ def save_pretrained_final(
         torch.save(state_dict if state_dict is not None else model.state_dict(), os.path.join(directory, "model.pt"))
 
 
-def load_tokenizer(path: str):
+def load_tokenizer(path: str, what: str = "--tokenizer"):
+    """The tokenizer of a local directory; ``what``: the option that named it (``--model`` when the
+    tokenizer is the model's own)."""
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"tokenizer directory {path!r} does not exist")
+        whose = ": the model's, unless --tokenizer names another" if what == "--model" else ""
+        raise FileNotFoundError(
+            f"{what} {path!r}: no such directory (the tokenizer is read from a local directory{whose})"
+        )
     from transformers import AutoTokenizer
 
     try:

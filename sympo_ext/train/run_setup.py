@@ -95,7 +95,10 @@ def load_run_parts(
 ) -> RunParts:
     """Load and check every part of a run (the module docstring). The parts handed in memory (the
     Python API) are taken as they are; ``report`` prints a start-up line on the main process."""
-    tok = tokenizer if tokenizer is not None else load_tokenizer(cfg.tokenizer or cfg.model)
+    if tokenizer is None:
+        tok = load_tokenizer(cfg.tokenizer, "--tokenizer") if cfg.tokenizer else load_tokenizer(cfg.model, "--model")
+    else:
+        tok = tokenizer
     policy = prepare_policy(cfg, model)
     train_pairs, eval_pairs, data_stats = prepare_datasets(cfg, tok, train_examples, eval_examples)
     check_vocabulary(policy, max_id := max_token_id(train_pairs + eval_pairs), tokenizer=tok)

@@ -115,3 +115,51 @@ def test_a_second_run_on_a_live_directory_is_refused_with_the_pid(model_dir, dat
     assert (out / LOCK_NAME).exists()
     code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "2", "--overwrite"]), capsys)
     assert code == 0, err
+
+
+def test_a_missing_model_directory_is_named_as_model(data_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    missing = "nosuchmodel"  # could be a Hub id (no slash), so only loading finds it missing
+    code, _, err = run_cli(args_for(missing, data_file, tmp_path / "run", ["--max_steps", "1"]), capsys)
+    assert code == 2 and one_clear_line(err), err
+    assert f"--model '{missing}': no such directory" in err and "tokenizer directory" not in err
+
+
+@pytest.mark.parametrize("option", ["--train_data", "--eval_data"])
+def test_an_empty_data_file_is_refused_naming_the_option(model_dir, data_file, tmp_path, capsys, option):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    args = args_for(model_dir, data_file, tmp_path / "run", ["--max_steps", "1", option, empty])
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and one_clear_line(err), err
+    assert f"{option} '{empty}': no preference pairs" in err and not (tmp_path / "run").exists()
+
+
+def test_an_eval_fraction_leaving_no_training_pairs_names_the_counts(model_dir, tmp_path, capsys):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in clean_records(16, seed=3)))
+    code, _, err = run_cli(
+        args_for(model_dir, data, tmp_path / "run", ["--max_steps", "1", "--eval_fraction", "0.99"]), capsys
+    )
+    assert code == 2 and one_clear_line(err), err
+    assert "--eval_fraction 0.99: 16 of the 16 pairs" in err and "encoded" not in err
+
+
+def test_a_plain_directory_as_train_data_lists_the_formats_read(model_dir, tmp_path, capsys):
+    plain = tmp_path / "dd"
+    plain.mkdir()
+    (plain / "notes.txt").write_text("x")
+    code, _, err = run_cli(args_for(model_dir, plain, tmp_path / "run", ["--max_steps", "1"]), capsys)
+    assert code == 2 and one_clear_line(err), err
+    assert f"--train_data: {plain}: a directory, but not a saved Hugging Face dataset" in err
+    assert ".jsonl" in err and ".json" in err and "Dataset` directory" not in err
+
+
+def test_a_chat_response_that_is_a_user_turn_is_refused_with_file_and_line(model_dir, tmp_path, capsys):
+    recs = clean_records(16, seed=8, conversational=True)
+    recs[2]["chosen"][0]["role"] = "user"
+    path = tmp_path / "conv.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    code, _, err = run_cli(args_for(model_dir, path, tmp_path / "run", ["--max_steps", "1"]), capsys)
+    assert code == 2 and one_clear_line(err), err
+    assert f"{path}:3: field 'chosen[0].role' is 'user'" in err and "must be an assistant turn" in err
