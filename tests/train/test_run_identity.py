@@ -128,3 +128,12 @@ def test_resume_without_run_json_names_it(trained, tmp_path, capsys):
     code, _, err = run_cli(["--output_dir", out, "--resume"], capsys)
     assert code == 2 and one_clear_line(err), err
     assert "run.json is missing" in err and "holds checkpoints" in err
+
+
+def test_a_run_made_before_run_ids_refuses_a_checkpoint_that_has_one(trained, other_run, tmp_path, capsys):
+    out = _stopped_at_2(trained, tmp_path)  # its first resume would have recorded an id in run.json
+    run = json.loads((out / "run.json").read_text())
+    del run["run_id"]
+    (out / "run.json").write_text(json.dumps(run))
+    code, _, err = run_cli(["--output_dir", out, "--resume"], capsys)
+    assert code == 2 and "belongs to another run" in err and "none: the run predates run ids" in err, err
