@@ -3,6 +3,9 @@
 * A directory is a sympo-train run when it holds ``run.json`` (:data:`RUN_MARKER`).
   A new run needs an absent or empty directory; ``--overwrite`` empties an existing
   one; ``--resume`` continues the run it holds with the stored options.
+* ``run.json`` records a run id, made when the run starts, and every checkpoint's manifest records it:
+  ``--resume`` refuses a checkpoint of another run copied in, and a ``checkpoints/step-N`` or
+  ``latest`` that is a symbolic link (a copy of the whole run directory keeps its id and resumes).
 * A run killed before its first checkpoint is continued by ``--resume``: it starts
   afresh from step 0 with the options stored in ``run.json``.
 * The live run holds an exclusive ``flock`` on ``OUTPUT_DIR/.sympo-train.lock`` for its
