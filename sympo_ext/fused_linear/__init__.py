@@ -20,7 +20,11 @@ tokens so that the full logits never exist:
   into blocks too (then grad_weight accumulates over blocks in float32).
 
 Peak extra memory is O(chunk_size * V) for one logits chunk / slice, plus the outputs and a
-float32 grad_hidden accumulator ([tokens, H]); none of it grows with N*T*V. The cost is a
+float32 grad_hidden accumulator ([tokens, H]); none of it grows with N*T*V. Every chunk and
+slice of a call is carved from ONE logits buffer; on CPU it is also kept for the next call (per
+thread and dtype, up to :data:`CPU_WORKSPACE_KEEP_BYTES`; :func:`release_workspace` frees it),
+since a fresh buffer of that size pays a page fault per 4 KiB on first touch (at V = 128256
+that made the forward GEMM ~1.5x slower). The cost is a
 second LM-head GEMM in backward (3 GEMMs of the unfused path become 4);
 :class:`FusedLinearSymPOLoss` avoids it (3 GEMMs) by computing the gradients in forward.
 
@@ -78,13 +82,22 @@ Layout of this package:
 
 from __future__ import annotations
 
-from .chunking import CPU_CHUNK_BUDGET_BYTES, CUDA_CHUNK_BUDGET_MAX, CUDA_CHUNK_BUDGET_MIN, auto_chunk_size
+from .chunking import (
+    CPU_CHUNK_BUDGET_BYTES,
+    CPU_WORKSPACE_KEEP_BYTES,
+    CUDA_CHUNK_BUDGET_MAX,
+    CUDA_CHUNK_BUDGET_MIN,
+    auto_chunk_size,
+    release_workspace,
+)
 from .logps_op import fused_linear_sequence_logps
 
 __all__ = [
     "fused_linear_sequence_logps",
     "auto_chunk_size",
+    "release_workspace",
     "CPU_CHUNK_BUDGET_BYTES",
+    "CPU_WORKSPACE_KEEP_BYTES",
     "CUDA_CHUNK_BUDGET_MIN",
     "CUDA_CHUNK_BUDGET_MAX",
 ]

@@ -20,6 +20,7 @@ from .chunking import (
     LOW_PRECISION,
     NAME,
     addmm_fp32_out,
+    buffer_view,
     chunks,
     geometry,
     head_logits,
@@ -27,6 +28,7 @@ from .chunking import (
     row_fns,
     scan_counted,
     take,
+    workspace,
 )
 
 __all__ = ["fused_linear_sequence_logps", "check_inputs", "SLICE_PAD"]
@@ -56,8 +58,11 @@ def _fused_linear_logps(
     tok = torch.zeros(num_rows, dtype=out_dtype, device=hidden.device)
     lse = torch.zeros(num_rows, dtype=out_dtype, device=hidden.device)
     row_fwd, _ = row_fns(hidden.dtype)
-    for sel in chunks(n_valid, idx, resolve_chunk(chunk_size, n_valid, weight)):
-        logits = head_logits(take(h2, sel), weight, bias)
+    chunk = resolve_chunk(chunk_size, n_valid, weight)
+    flat = workspace(min(chunk, n_valid) * weight.shape[0], hidden.dtype, hidden.device)
+    for sel in chunks(n_valid, idx, chunk):
+        h = take(h2, sel)
+        logits = head_logits(h, weight, bias, buffer_view(flat, h.shape[0], weight.shape[0]))
         tok_c, lse_c = row_fwd(logits, take(lab, sel), ignore_index)
         del logits
         tok[sel] = tok_c.to(out_dtype)
@@ -171,6 +176,7 @@ def _vocab_sliced_backward(
         grad_b = torch.empty_like(bias) if n_blocks == 1 else torch.zeros(vocab, dtype=acc_dtype, device=bias.device)
     _, row_bwd = row_fns(dtype)
     fp32_out_mm = low and weight.is_cuda
+    flat = workspace(min(block, n_valid) * (min(vs, vocab) + SLICE_PAD), dtype, h2.device)
 
     for t0 in range(0, n_valid, block):
         t1 = min(t0 + block, n_valid)
@@ -179,7 +185,7 @@ def _vocab_sliced_backward(
         for v0 in range(0, vocab, vs):
             v1 = min(v0 + vs, vocab)
             w_s = weight[v0:v1]
-            buf = torch.empty((t1 - t0, v1 - v0 + SLICE_PAD), dtype=dtype, device=h2.device)
+            buf = buffer_view(flat, t1 - t0, v1 - v0 + SLICE_PAD)
             buf[:, v1 - v0 :] = float("-inf")
             logits = buf[:, : v1 - v0]
             if bias is None:

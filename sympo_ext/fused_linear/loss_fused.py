@@ -23,7 +23,17 @@ import torch
 from .. import ops as _ops
 from ..dtypes import math_dtype
 from ..sequences import inverse_counts, per_sequence_sum, sequence_ids
-from .chunking import LOW_PRECISION, addmm_fp32_out, geometry, head_logits, resolve_chunk, row_fns, scan_counted
+from .chunking import (
+    LOW_PRECISION,
+    addmm_fp32_out,
+    buffer_view,
+    geometry,
+    head_logits,
+    resolve_chunk,
+    row_fns,
+    scan_counted,
+    workspace,
+)
 
 __all__ = ["LossFusedOptions", "PairInputs", "loss_fused"]
 
@@ -62,10 +72,11 @@ class _GradAccumulator:
         if need_hidden:
             self.grad_h = torch.empty_like(h2) if idx is None and n_valid else torch.zeros_like(h2)
         self.grad_w = None
+        # the first group's GEMM writes grad_w (no zero fill, no read of it) unless it accumulates in fp32
+        self.first = n_chunks >= 1 and (not self.low or n_chunks == 1)
         if need_weight:
-            self.grad_w = torch.zeros(
-                weight.shape, dtype=acc_dtype if n_chunks > 1 else weight.dtype, device=weight.device
-            )
+            alloc = torch.empty if self.first else torch.zeros
+            self.grad_w = alloc(weight.shape, dtype=acc_dtype if n_chunks > 1 else weight.dtype, device=weight.device)
         self.grad_b = torch.zeros(weight.shape[0], dtype=acc_dtype, device=weight.device) if need_bias else None
         self.fp32_out_mm = self.low and n_chunks > 1 and weight.is_cuda
 
@@ -78,8 +89,9 @@ class _GradAccumulator:
                 self.grad_h.index_copy_(0, sel, gh)
             del gh
         if self.grad_w is not None:
-            if self.n_chunks == 1:
+            if self.first:
                 torch.mm(gl.t(), h, out=self.grad_w)
+                self.first = False
             elif not self.low:
                 self.grad_w.addmm_(gl.t(), h)
             elif self.fp32_out_mm and addmm_fp32_out(self.grad_w, gl.t(), h):
@@ -128,6 +140,8 @@ def _loss_fused_impl(hidden, weight, bias, labels, cu_seqlens, pair: PairInputs,
     groups = list(_pair_groups(counts, pairs, resolve_chunk(opts.chunk_size, n_valid, weight)))
     acc = _GradAccumulator(h2, weight, bias, idx, n_valid, len(groups), *opts.needs)
     row_fwd, row_bwd = row_fns(hidden.dtype)
+    group_rows = [sum(counts[p0:p1]) + sum(counts[pairs + p0 : pairs + p1]) for p0, p1 in groups]
+    flat = workspace(max(group_rows, default=0) * weight.shape[0], hidden.dtype, hidden.device)
     math = math_dtype(hidden)
     reduction = opts.loss_kwargs["reduction"]
     kw = {k: v for k, v in opts.loss_kwargs.items() if k != "reduction"}
@@ -146,7 +160,7 @@ def _loss_fused_impl(hidden, weight, bias, labels, cu_seqlens, pair: PairInputs,
         scale = inv_counts if opts.average else torch.ones(2 * size, dtype=math, device=hidden.device)
         h = h2.index_select(0, sel)
         lab_sel = lab.index_select(0, sel)
-        logits = head_logits(h, weight, bias)
+        logits = head_logits(h, weight, bias, buffer_view(flat, h.shape[0], weight.shape[0]))
         tok, lse = row_fwd(logits, lab_sel, opts.ignore_index)
         group_logps = per_sequence_sum(tok.to(math), 2 * size, local) * scale
         logps[p0:p1], logps[pairs + p0 : pairs + p1] = group_logps[:size], group_logps[size:]

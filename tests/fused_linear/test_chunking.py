@@ -99,3 +99,46 @@ def test_cuda_peak_memory_independent_of_tokens():
     # growth with N*T is only hidden + grad_hidden (+ labels, lse), not logits
     assert large - small < 3 * 12288 * h * 2 + 12288 * 16 + chunk_bytes
     assert large * 4 <= unfused
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_logits_workspace_shared_and_stale_contents_harmless(monkeypatch, dtype):
+    # CPU: every chunk / slice of the log-prob op and every pair group of the loss-fused path is carved
+    # from one logits buffer kept between calls; NaN left in it by an earlier call reaches nothing.
+    from sympo_ext.fused_linear import chunking
+
+    chunking.release_workspace()
+    seen = set()
+    fwd, bwd = sympo_ext.ops.token_logps_and_lse, sympo_ext.ops.token_logps_backward_
+
+    def spy_fwd(logits, *args):
+        seen.add(logits.untyped_storage().data_ptr())
+        return fwd(logits, *args)
+
+    def spy_bwd(logits, *args):
+        seen.add(logits.untyped_storage().data_ptr())
+        return bwd(logits, *args)
+
+    monkeypatch.setattr(sympo_ext.ops, "token_logps_and_lse", spy_fwd)
+    monkeypatch.setattr(sympo_ext.ops, "token_logps_backward_", spy_bwd)
+    hidden, weight, bias, labels, _ = _make(dtype=dtype, n=4)
+    kept = chunking.workspace(64 * (V + SLICE_PAD), dtype, torch.device("cpu"))
+    tol = dict(atol=2e-5, rtol=1e-4) if dtype == torch.float32 else dict(atol=2e-2, rtol=2e-2)
+    for chunk_size in (3, 64):
+        kept.fill_(float("nan"))
+        logps, leaves = _unfused64(hidden, weight, bias, labels, None)
+        out = fused_linear_sequence_logps(hidden, weight, labels, bias=bias, chunk_size=chunk_size)
+        grad_out = torch.randn_like(logps)
+        for g, w in zip(_grads(out, (hidden, weight, bias), grad_out.to(out.dtype)), _grads(logps, leaves, grad_out)):
+            torch.testing.assert_close(g.double(), w, **tol)
+        kept.fill_(float("nan"))
+        logps, leaves = _unfused64(hidden, weight, bias, labels, None)
+        loss = sympo_ext.FusedLinearSymPOLoss("logistic", beta=0.5, chunk_size=chunk_size)(
+            hidden, weight, labels, bias=bias
+        ).loss
+        want = -torch.nn.functional.logsigmoid(0.5 * (logps[:2] - logps[2:])).mean()
+        for g, w in zip(_grads(loss, (hidden, weight, bias), None), _grads(want, leaves, None)):
+            torch.testing.assert_close(g.double(), w, **tol)
+    assert seen == {kept.data_ptr()}
+    chunking.release_workspace()
+    assert chunking.workspace(8, dtype, torch.device("cpu")).data_ptr() != kept.data_ptr()
