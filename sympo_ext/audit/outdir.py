@@ -112,7 +112,10 @@ class OutputDir:
             self._empty_into_output(self.new, keep_outputs=False)
         probe = os.path.join(os.path.dirname(self.path), f".{os.path.basename(self.path)}.sympo-audit-probe")
         try:  # the staging directory is a sibling: the parent must take it
-            os.mkdir(probe)
+            try:
+                os.mkdir(probe)
+            except FileExistsError:  # left by an audit killed right here
+                pass
             os.rmdir(probe)
         except OSError as e:
             raise RunDirError(
@@ -137,7 +140,11 @@ class OutputDir:
                 parked = self.new
             else:  # two renames: the output directory is absent for the instant between them
                 os.rename(self.path, self.old)
-                os.rename(self.new, self.path)
+                try:
+                    os.rename(self.new, self.path)
+                except OSError:
+                    os.rename(self.old, self.path)  # put the old outputs back: the audit fails with them intact
+                    raise
                 parked = self.old
         except BaseException:
             new_lock.release()

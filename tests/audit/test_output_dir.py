@@ -4,6 +4,7 @@ with non-finite weights refused with a message that fits sympo-audit."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -104,12 +105,38 @@ def test_outputs_are_replaced_as_a_whole_and_other_files_kept(tmp_path, monkeypa
     assert sorted(os.listdir(tmp_path)) == ["o"]  # no hidden staging directory left
 
 
+def test_a_failed_swap_keeps_the_old_outputs(tmp_path, monkeypatch):
+    """The fallback's second rename fails: the first is undone, the old outputs stay where they were."""
+    monkeypatch.setattr(outdir, "exchange_dirs", lambda a, b: False)
+    o = tmp_path / "o"
+    o.mkdir()
+    (o / "audit.csv").write_text("old")
+    d = OutputDir(str(o))
+    d.open()
+    with open(os.path.join(d.staging(), "audit.csv"), "w") as fh:
+        fh.write("new")
+    rename = os.rename
+
+    def failing(a, b):
+        if a == d.new:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return rename(a, b)
+
+    monkeypatch.setattr(os, "rename", failing)
+    with pytest.raises(OSError, match="cross-device"):
+        d.commit()
+    d.discard()
+    d.close()
+    assert _files(o) == {"audit.csv": b"old"} and sorted(os.listdir(tmp_path)) == ["o"]
+
+
 def test_a_killed_audits_leftovers_are_tidied_and_user_files_kept(tmp_path):
     """A kill -9 while writing leaves the hidden staging directory; a kill between the two renames of the
     fallback leaves the old outputs parked. The next audit removes the one and moves the other back; any
     other file in them goes into the output directory."""
     o, new, old = tmp_path / "o", tmp_path / ".o.sympo-audit-new", tmp_path / ".o.sympo-audit-old"
     o.mkdir()
+    (tmp_path / ".o.sympo-audit-probe").mkdir()  # killed while checking the parent takes a sibling
     (o / "summary.json").write_text("old")
     new.mkdir()
     (new / "audit.csv").write_text("half-written")
@@ -117,7 +144,7 @@ def test_a_killed_audits_leftovers_are_tidied_and_user_files_kept(tmp_path):
     d = OutputDir(str(o))
     d.open()
     d.close()
-    assert _files(o) == {"summary.json": b"old", "mine.txt": b"mine"} and not new.exists()
+    assert _files(o) == {"summary.json": b"old", "mine.txt": b"mine"} and sorted(os.listdir(tmp_path)) == ["o"]
 
     (o / "mine.txt").unlink()
     o.rename(old)  # killed after the first rename: the output directory is absent, its outputs parked
