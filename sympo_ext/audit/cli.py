@@ -2,8 +2,12 @@
 flag the likely flipped pairs and write a cleaned set.
 
 exit status: 0 done; 2 bad input (a missing file or directory, a model without a reference, a
-tokenizer that does not match the model, empty data, an option out of range; one line, nothing
-written).
+tokenizer that does not match the model, empty data, an option out of range, margins that cannot rank
+the pairs, an --output_dir that cannot be created or that another audit is writing; one line, nothing
+written); 4 the outputs could not be written (the previous ones are intact).
+
+The output directory is locked for the whole audit and its outputs are replaced as a whole
+(:mod:`sympo_ext.audit.outdir`): after a kill at any moment it holds the old outputs or the new ones.
 """
 
 from __future__ import annotations
@@ -32,7 +36,12 @@ rank, flagged, skipped), summary.json (num_pairs, noise_rate_estimate, num_suspe
 method, fallback_reason, warnings, fingerprints), suspects.jsonl (flagged pairs, most suspect first), cleaned.jsonl (the input
 without the flagged pairs; with --relabel, their chosen/rejected swapped), margins.png.
 
-exit status: 0 done; 2 bad input (one line, nothing written).
+OUTPUT_DIR is locked while the audit runs (a second audit on it exits 2, naming the first's PID) and its
+outputs are replaced as a whole: killed at any moment, it holds the old outputs or the new ones. Files
+that are not audit outputs are refused there (use an empty or new directory).
+
+exit status: 0 done; 2 bad input (one line, nothing written); 4 the outputs could not be written (the
+previous ones are intact).
 """
 
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data import DataError, load_preference_data
+from ..errors import ConfigError
 from .estimator import METHODS, check_threshold, estimate_noise
+from .outdir import OUTPUT_FILES, is_audit_file
 
-__all__ = ["AuditOptions", "AuditError", "audit", "resolve_options", "dir_fingerprint"]
-
-OUTPUT_FILES = ("audit.csv", "summary.json", "suspects.jsonl", "cleaned.jsonl", "margins.png")
+__all__ = ["AuditOptions", "AuditError", "audit", "resolve_options", "dir_fingerprint", "check_margins_informative"]
 
 
 class AuditError(ValueError):
@@ -223,7 +223,7 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
     if os.path.exists(out) and not os.path.isdir(out):
         raise AuditError(f"--output_dir {opts.output_dir!r} exists and is not a directory")
     if os.path.isdir(out):
-        foreign = [e for e in os.listdir(out) if e not in OUTPUT_FILES and not e.endswith(".tmp")]
+        foreign = [e for e in os.listdir(out) if not is_audit_file(e)]
         if foreign:
             raise AuditError(
                 f"--output_dir {opts.output_dir!r} holds other files ({', '.join(sorted(foreign)[:3])}"
@@ -259,14 +259,39 @@ def _load(path: str, what: str):
     return load_policy(path, what=what)
 
 
+def check_margins_informative(margins: np.ndarray, opts: AuditOptions) -> None:
+    """Refuse margins that cannot rank the pairs: all exactly 0 (the policy gives the reference's
+    log-probs: it is the reference, or untrained) or all equal."""
+    m = margins[np.isfinite(margins)]
+    if m.size == 0 or (m.size == 1 and m[0] != 0):
+        return
+    if np.all(m == 0):
+        if opts.ref_model is None:
+            why = "the policy gives every chosen and rejected response the same log-prob"
+        else:
+            why = (
+                f"--model {opts.policy_dir!r} and --ref_model {opts.ref_model!r} give the same log-probs: the "
+                "policy is the reference (or untrained)"
+            )
+        raise AuditError(
+            f"all {m.size} margins are exactly 0, so they say nothing about the labels: {why}; pass the trained "
+            "policy as --model (a sympo-train run directory, or its final/) and its reference as --ref_model"
+        )
+    if np.all(m == m[0]):
+        raise AuditError(
+            f"all {m.size} margins are equal ({m[0]:.6g}), so they cannot rank the pairs: check --model "
+            f"{opts.policy_dir!r} and --ref_model {opts.ref_model or 'none'!r} (the policy is the reference, or "
+            "untrained?)"
+        )
+
+
 def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tokenizer=None) -> dict:
     """Run the audit; returns the summary (also written). In-memory ``policy`` / ``reference`` /
-    ``tokenizer`` / ``examples`` replace the loaded ones (experiments, tests)."""
-    import torch
-
+    ``tokenizer`` / ``examples`` replace the loaded ones (experiments, tests). The output directory is
+    locked and checked before scoring and its outputs are replaced as a whole (:mod:`.outdir`)."""
     from ..hf.loading import load_tokenizer
-    from .outputs import write_outputs
-    from .scoring import score_pairs
+    from ..train.rundir import RunDirError
+    from .outdir import OutputDir
 
     opts = resolve_options(opts)
     if opts.run_config and opts.extra.get("label_noise"):
@@ -288,6 +313,28 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
         raise AuditError(f"--tokenizer {opts.tokenizer!r} could not be loaded: {str(e).splitlines()[0]}") from None
     for what, path in (("the model", opts.policy_dir), ("the reference", opts.ref_model)):
         _check_vocab_file(tokenizer, path, what)  # before any weights are loaded
+    out = None
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun process 0 writes (and holds the lock)
+        out = OutputDir(opts.output_dir)
+        try:
+            out.open()  # before the scoring pass: a directory that cannot be used fails now, not after it
+        except RunDirError as e:
+            out.close()
+            raise AuditError(str(e)) from None
+    try:
+        return _score_and_write(opts, examples, tokenizer, policy, reference, out)
+    finally:
+        if out is not None:
+            out.close()
+
+
+def _score_and_write(opts, examples, tokenizer, policy, reference, out) -> dict:
+    """Load, score, estimate and (``out``: process 0's OutputDir, locked) write the outputs."""
+    import torch
+
+    from .outputs import write_outputs
+    from .scoring import score_pairs
+
     policy = policy if policy is not None else _load(opts.policy_dir, "--model")
     if reference is None and opts.ref_model is not None:
         reference = _load(opts.ref_model, "--ref_model")
@@ -305,8 +352,12 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
     def score(model, exs):
         return score_pairs(model, tokenizer, exs, reference=reference, **kw)
 
-    scores = score(policy, examples)
+    try:
+        scores = score(policy, examples)
+    except ConfigError as e:  # the log-prob probe of the policy (non-finite weights, a refused path)
+        raise ConfigError(f"--model {opts.policy_dir!r}: {e}") from None
     margins = scores.margins
+    check_margins_informative(margins, opts)
     crossfit_info = None
     if opts.folds:
         from ..train.config import TrainConfig
@@ -349,7 +400,7 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
         "logps_plan": {k: scores.logps_plan.get(k) for k in ("path", "packed")},
         "torch": torch.__version__,
     }
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun every process scored its shard; process 0 writes
+    if out is None:  # under torchrun every process scored its shard; process 0 writes
         return summary
     if estimate.warnings:  # the estimator's guard fell back, or the result cannot be trusted as it is
         summary["warnings"] = list(estimate.warnings)
@@ -357,8 +408,11 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
         for w in estimate.warnings:
             print(f"[sympo-audit] warning: {w}", file=sys.stderr)
     try:
-        return write_outputs(
-            opts.output_dir, examples, margins, scores.labels, estimate, scores.skipped, summary, relabel=opts.relabel
+        summary = write_outputs(
+            out.staging(), examples, margins, scores.labels, estimate, scores.skipped, summary, relabel=opts.relabel
         )
+        out.commit()
     except OSError as e:  # only the writes: an OSError while reading the inputs is not a write failure
+        out.discard()
         raise AuditWriteError(e.errno, e.strerror or str(e)) from e
+    return summary

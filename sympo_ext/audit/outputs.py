@@ -87,23 +87,9 @@ def write_outputs(
     *,
     relabel: bool = False,
 ) -> dict:
-    """Write every file (see the module docstring); returns the summary written. Every file is written as
-    ``NAME.tmp`` first and the set replaces the old outputs only once all of it is written: a failed write
-    (a full disk, a read-only directory) leaves the previous outputs as they were and no ``.tmp`` behind."""
-    os.makedirs(output_dir, exist_ok=True)
-    staged: list[str] = []
-    try:
-        return _write_all(output_dir, examples, margins, labels, estimate, skipped, summary, relabel, staged)
-    except BaseException:
-        for name in staged:
-            try:
-                os.remove(os.path.join(output_dir, name + ".tmp"))
-            except OSError:
-                pass
-        raise
-
-
-def _write_all(output_dir, examples, margins, labels, estimate, skipped, summary, relabel, staged) -> dict:
+    """Write every file (see the module docstring) into ``output_dir``, an existing directory; returns the
+    summary written. The audit writes into a staging directory that then replaces the output directory as
+    a whole (:mod:`sympo_ext.audit.outdir`)."""
     n = len(examples)
     scored = np.isfinite(margins)
     suspicion = np.full(n, np.nan)
@@ -112,12 +98,10 @@ def _write_all(output_dir, examples, margins, labels, estimate, skipped, summary
     flagged[scored] = estimate.flagged
     ranks = ranks_of(np.nan_to_num(suspicion, nan=-1.0), scored)
 
-    def tmp(name):
-        if name not in staged:
-            staged.append(name)
-        return os.path.join(output_dir, name + ".tmp")
+    def path(name):
+        return os.path.join(output_dir, name)
 
-    with open(tmp("audit.csv"), "w", newline="", encoding="utf-8") as fh:
+    with open(path("audit.csv"), "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["index", "label", "margin", "suspicion", "rank", "flagged", "skipped"])
         for i in range(n):
@@ -132,7 +116,7 @@ def _write_all(output_dir, examples, margins, labels, estimate, skipped, summary
                     skipped.get(i, ""),
                 ]
             )
-    with open(tmp("suspects.jsonl"), "w", encoding="utf-8") as fh:
+    with open(path("suspects.jsonl"), "w", encoding="utf-8") as fh:
         for i in sorted(np.flatnonzero(flagged), key=lambda j: ranks[j]):
             fh.write(
                 json.dumps(
@@ -146,7 +130,7 @@ def _write_all(output_dir, examples, margins, labels, estimate, skipped, summary
                 )
                 + "\n"
             )
-    with open(tmp("cleaned.jsonl"), "w", encoding="utf-8") as fh:
+    with open(path("cleaned.jsonl"), "w", encoding="utf-8") as fh:
         for i, ex in enumerate(examples):
             if flagged[i] and not relabel:
                 continue
@@ -176,17 +160,13 @@ def _write_all(output_dir, examples, margins, labels, estimate, skipped, summary
         margins,
         flagged,
         thr_margin,
-        tmp("margins.png"),
+        path("margins.png"),
         f"{estimate.method}: noise rate {estimate.noise_rate:.1%}, {int(flagged.sum())} of {n} flagged",
     )
     if note is not None:
         summary["plot"] = note
-        if os.path.exists(tmp("margins.png")):
-            os.remove(tmp("margins.png"))
-        staged.remove("margins.png")
-    with open(tmp("summary.json"), "w", encoding="utf-8") as fh:
+        if os.path.exists(path("margins.png")):
+            os.remove(path("margins.png"))
+    with open(path("summary.json"), "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=2)
-    for name in list(staged):  # every file written: replace the old outputs together
-        os.replace(tmp(name), os.path.join(output_dir, name))
-    staged.clear()
     return summary

@@ -126,8 +126,14 @@ def score_pairs(
     modes = {m: m.training for m in (policy, reference) if m is not None}
     try:
         policy.to(dev).eval()
-        plan = plan_logps(
-            policy, logps_path=logps_path, packed=packed, probe=True, pad_token_id=pad, vocab_size=len(tokenizer)
+        plan = plan_logps(  # sympo-audit has no flag to skip the probe: its messages suggest none
+            policy,
+            logps_path=logps_path,
+            packed=packed,
+            probe=True,
+            pad_token_id=pad,
+            vocab_size=len(tokenizer),
+            skip_probe=None,
         )
         plan = D.broadcast_object(plan, dist)
         collate = PackedCollator() if plan.packed else PaddedCollator(pad)

@@ -175,6 +175,15 @@ def _measure(model: nn.Module, path: str, batch: dict, device, want: torch.Tenso
     return _compare(got, want, tol), got
 
 
+def _setting(option: str, value: str) -> str:
+    """``--logps_path fused_linear`` (a flag) or ``sympo_logps_path='fused_linear'`` (a field)."""
+    return f"{option} {value}" if option.startswith("-") else f"{option}={value!r}"
+
+
+def _instead(option: str) -> str:
+    return f"use {_setting(option, 'logits')} or {'auto' if option.startswith('-') else repr('auto')}"
+
+
 def _refuse_or_note(why: str, *, forced: bool, refusal: str, note: str, notes: list[str]) -> None:
     """A probed candidate failed (``why``): a :class:`LogpsPathError` when the user forced it, else a
     note; ``refusal`` and ``note`` are templates of the message with ``{why}`` in them."""
@@ -206,6 +215,17 @@ class _ProbeContext:
         return False
 
 
+def _non_finite_parameters(model: nn.Module, limit: int = 3) -> list[str]:
+    """The names of (up to ``limit``) parameters holding NaN or inf."""
+    bad = []
+    for name, p in model.named_parameters():
+        if p.is_floating_point() and not bool(torch.isfinite(p.detach()).all()):
+            bad.append(name)
+            if len(bad) == limit:
+                break
+    return bad
+
+
 def plan_logps(
     model: nn.Module,
     *,
@@ -214,6 +234,8 @@ def plan_logps(
     probe: bool = True,
     pad_token_id: int | None = None,
     vocab_size: int | None = None,
+    option: str = "--logps_path",
+    skip_probe: str | None = "--probe_logps_paths false",
 ) -> LogpsPlan:
     """Choose the log-prob path and packing for ``model`` (see the module docstring).
 
@@ -227,6 +249,9 @@ def plan_logps(
             know their model).
         pad_token_id: kept out of the probe's token ids (padding uses it).
         vocab_size: range of the probe's token ids (default: the model's).
+        option: how the caller's user sets ``logps_path`` (a flag such as ``--logps_path``, or a field
+            such as ``sympo_logps_path``), for the messages.
+        skip_probe: how the caller's user skips the probe (None: there is no way; not suggested).
 
     Raises:
         LogpsPathError (a ConfigError): a forced path or packing the model does not support.
@@ -250,7 +275,7 @@ def plan_logps(
         else:
             fused_reason = post_processing_reason(model)
         if fused_reason is not None and logps_path == "fused_linear":
-            raise LogpsPathError(f"--logps_path fused_linear: {fused_reason}; use --logps_path logits or auto")
+            raise LogpsPathError(f"{_setting(option, 'fused_linear')}: {fused_reason}; {_instead(option)}")
     try_fused = logps_path != "logits" and fused_reason is None
     impl = attention_implementation(model)
     varlen = attention_skips_cross_sequence_blocks(model)
@@ -318,13 +343,20 @@ def plan_logps(
             reference = ops.sequence_logps(logits, targets).cpu()
         except Exception as e:  # the model cannot run the trainer's own padded batch
             raise ConfigError(
-                f"log-prob probe: the model's logits path failed on a padded probe batch "
-                f"({_first_line(e)}); pass --probe_logps_paths false to skip the probe"
+                f"log-prob probe: the model's logits path failed on a padded probe batch ({_first_line(e)})"
+                + (f"; pass {skip_probe} to skip the probe" if skip_probe else "")
             ) from e
         if not bool(torch.isfinite(reference).all()):
+            bad = _non_finite_parameters(model)
+            if bad:  # skipping the probe cannot help: every log-prob of this model would be NaN
+                raise ConfigError(
+                    "the model's log-probs are non-finite (NaN/inf on a probe batch): its weights hold non-finite "
+                    f"values ({', '.join(bad)}); check the checkpoint (a diverged or corrupted training run?)"
+                )
             raise ConfigError(
-                "log-prob probe: the model's logits path gives non-finite log-probs on a probe "
-                "batch; pass --probe_logps_paths false to skip the probe"
+                "log-prob probe: the model's log-probs are non-finite (NaN/inf) on a probe batch although its "
+                "weights are finite (an overflow in its dtype?)"
+                + (f"; pass {skip_probe} to skip the probe" if skip_probe else "")
             )
         tol = probe_tolerance(logits, targets, dtype=dtype, hidden_size=hidden_size).cpu()
         probed["tolerance_max"] = float(tol.max())
@@ -343,8 +375,8 @@ def plan_logps(
                     or f"its log-probs differ from the model's logits by up to {result['max_rel_diff']:.2g} "
                     f"(relative; tolerance {probed['tolerance_max']:.2g} absolute)",
                     forced=logps_path == "fused_linear",
-                    refusal="--logps_path fused_linear is refused for this model: the fused-linear path was probed "
-                    "and {why}; use --logps_path logits or auto",
+                    refusal=f"{_setting(option, 'fused_linear')} is refused for this model: the fused-linear path "
+                    "was probed and {why}; " + _instead(option),
                     note="logits path: the fused-linear path was probed and {why}",
                     notes=notes,
                 )

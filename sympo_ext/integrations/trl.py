@@ -261,11 +261,16 @@ def choose_logps_path(
         return "logits"
     try:
         plan = plan_logps(
-            model, logps_path=logps_path, packed="false", pad_token_id=pad_token_id, vocab_size=vocab_size
+            model,
+            logps_path=logps_path,
+            packed="false",
+            pad_token_id=pad_token_id,
+            vocab_size=vocab_size,
+            option="sympo_logps_path",  # the messages name the SymPOConfig field, not sympo-train's flag
+            skip_probe=None,
         )
     except LogpsPathError as exc:
-        reason = str(exc).removeprefix("--logps_path fused_linear").lstrip(": ")
-        raise ValueError(f"sympo_logps_path='fused_linear' is not possible here: {reason}") from None
+        raise ValueError(str(exc)) from None
     return plan.path
 
 
@@ -363,12 +368,18 @@ class SymPOTrainer(DPOTrainer):
         return logps, inputs.outputs
 
     def policy_logps(self, model, model_inputs: dict[str, Any], targets: torch.Tensor):
-        """(per-sequence log-probs [2B], model outputs or None) of the policy (:meth:`_sequence_logps`)."""
-        if self.logps_path is None:
-            self.logps_path = self._resolve_logps_path(model)
-        if self.logps_path == "logits" and self.aux_loss_enabled:
-            model_inputs = {**model_inputs, "output_router_logits": True}
-        return self._sequence_logps(model, self.logps_path, model_inputs, targets)
+        """(per-sequence log-probs [2B], model outputs or None) of the policy (:meth:`_sequence_logps`).
+
+        Under accelerate's mixed precision (bf16 / fp16) the policy's ``forward`` runs in autocast, but the
+        fused path calls the decoder and the head, not ``forward``: both the probe and the fused path run
+        under the same autocast here (as the reference's do), or the probe would measure an fp32 fused path
+        against autocast logits and refuse it, and the policy would train outside the mixed precision."""
+        with self.accelerator.autocast():
+            if self.logps_path is None:
+                self.logps_path = self._resolve_logps_path(model)
+            if self.logps_path == "logits" and self.aux_loss_enabled:
+                model_inputs = {**model_inputs, "output_router_logits": True}
+            return self._sequence_logps(model, self.logps_path, model_inputs, targets)
 
     def compute_ref_log_probs(self, model, inputs):
         """TRL's reference log-probs (chosen [B], rejected [B]) -- of ``ref_model``, or of the policy with

@@ -284,7 +284,7 @@ def aot(pc, pr, rc, rr, epsilon, beta):
 @loss(
     "aot_unpaired",
     formula="cdpo(beta (sort(pi_c - ref_c) - sort(pi_r - ref_r)))",
-    note="TRL's `aot_pair` (unpaired data); sorts across the batch",
+    note="TRL's `aot_unpaired` (unpaired data); sorts across the batch",
     **_AOT,
 )
 def aot_unpaired(pc, pr, rc, rr, epsilon, beta):

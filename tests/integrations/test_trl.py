@@ -378,8 +378,51 @@ def test_logps_path_choice(tokenizer, tmp_path):
         train_dataset=datasets.Dataset.from_list(_rows(tokenizer, n=4)),
         processing_class=tokenizer,
     )
-    with pytest.raises(ValueError, match="sympo_logps_path='fused_linear' is not possible here: .*logit_scale"):
+    with pytest.raises(ValueError, match="sympo_logps_path='fused_linear': .*logit_scale") as info:
         trainer.train()
+    assert "--logps_path" not in str(info.value) and "use sympo_logps_path='logits' or 'auto'" in str(info.value)
+
+
+def test_probe_refusal_names_the_config_field(tokenizer):
+    """A forced fused path the probe refuses: the TRL message names the SymPOConfig field and reads as one
+    sentence; sympo-train's (the probe's default) keeps naming its flag."""
+    from sympo_ext.hf.probe import LogpsPathError, plan_logps
+
+    model = build_tiny_llama(tokenizer)
+    forward = model.forward
+
+    def scaled(*args, **kwargs):  # logits post-processed inside forward: the LM head alone is not the logits
+        out = forward(*args, **kwargs)
+        out.logits = out.logits * 1.5
+        return out
+
+    model.forward = scaled
+    with pytest.raises(ValueError) as info:
+        sympo_trl.choose_logps_path(model, logps_path="fused_linear", pad_token_id=tokenizer.pad_token_id)
+    msg = str(info.value)
+    assert msg.startswith("sympo_logps_path='fused_linear' is refused for this model: the fused-linear path was "), msg
+    assert msg.endswith("; use sympo_logps_path='logits' or 'auto'") and "--" not in msg, msg
+    with pytest.raises(
+        LogpsPathError, match=r"^--logps_path fused_linear is refused .*use --logps_path logits or auto$"
+    ):
+        plan_logps(model, logps_path="fused_linear", pad_token_id=tokenizer.pad_token_id)
+
+
+def test_policy_takes_the_fused_path_under_mixed_precision(tokenizer, tmp_path):
+    """bf16 mixed precision (CPU autocast): accelerate wraps the policy's forward in autocast; the policy's
+    probe runs under the same autocast, so it accepts the fused-linear path as the reference's probe does
+    (it used to compare an fp32 fused path with bf16 logits and fall back to 'logits'), and the fused run
+    follows the logits path's trajectory."""
+    rows = _rows(tokenizer, n=8)
+    runs = {}
+    for path in ("auto", "logits"):
+        args = _config(sympo_trl.SymPOConfig, tmp_path, max_steps=2, bf16=True, sympo_logps_path=path)
+        runs[path] = _train(sympo_trl.SymPOTrainer, args, tokenizer, rows)
+    losses, trainer, _ = runs["auto"]
+    assert trainer.accelerator.mixed_precision == "bf16"
+    assert trainer.logps_path == trainer.ref_logps_path == "fused_linear"
+    assert losses[0] == pytest.approx(0.5, abs=1e-6)  # SymPO's sigmoid loss, policy == reference at step 0
+    torch.testing.assert_close(torch.tensor(losses), torch.tensor(runs["logits"][0]), rtol=0, atol=2e-3)
 
 
 @pytest.mark.parametrize("version", ["1.15.2", "2.0.0", "0.19.1"])
