@@ -39,20 +39,6 @@ def is_audit_file(name: str) -> bool:
     return name in OUTPUT_FILES or name == LOCK_NAME or name.endswith(".tmp")
 
 
-class _AuditLock(RunLock):
-    """sympo-train's run lock on the audit's own lock file, with the audit's name in its message."""
-
-    def __init__(self, output_dir: str):
-        super().__init__(output_dir)
-        self.path = os.path.join(output_dir, LOCK_NAME)
-
-    def acquire(self, *, create: bool = True) -> bool:
-        try:
-            return super().acquire(create=create)
-        except RunDirError as e:  # RunLock names sympo-train as the holder
-            raise RunDirError(str(e).replace("running sympo-train", "running sympo-audit")) from None
-
-
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -84,7 +70,7 @@ class OutputDir:
         parent, name = os.path.split(self.path)
         self.new = os.path.join(parent, f".{name}.sympo-audit-new")
         self.old = os.path.join(parent, f".{name}.sympo-audit-old")
-        self.lock = _AuditLock(self.path)
+        self.lock = RunLock(self.path, lock_name=LOCK_NAME, owner="sympo-audit")
         self.created = False
         self.committed = False
 
@@ -133,7 +119,7 @@ class OutputDir:
     def commit(self) -> None:
         """Swap the staging directory in (module docstring); the previous outputs are removed, any other
         file that appeared in the output directory meanwhile is moved into the new one."""
-        new_lock = _AuditLock(self.new)
+        new_lock = RunLock(self.new, lock_name=LOCK_NAME, owner="sympo-audit")
         new_lock.acquire(create=True)  # the lock file the output directory will hold once swapped
         try:
             if exchange_dirs(self.new, self.path):

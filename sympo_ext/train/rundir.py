@@ -201,10 +201,12 @@ def _inputs_inside(cfg, out: str, config_file: str | None) -> list[str]:
 
 
 class RunLock:
-    """An exclusive, non-blocking ``flock`` on ``OUTPUT_DIR/.sympo-train.lock`` holding the owner's PID."""
+    """An exclusive, non-blocking ``flock`` on ``OUTPUT_DIR/<lock_name>`` (``.sympo-train.lock`` by
+    default) holding the owner's PID; ``owner`` names the program in the in-use message."""
 
-    def __init__(self, output_dir: str):
-        self.path = os.path.join(output_dir, LOCK_NAME)
+    def __init__(self, output_dir: str, *, lock_name: str = LOCK_NAME, owner: str = "sympo-train"):
+        self.path = os.path.join(output_dir, lock_name)
+        self.owner = owner
         self._fd: int | None = None
 
     @property
@@ -237,7 +239,7 @@ class RunLock:
             os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise RunDirError(
-                    f"--output_dir {os.path.dirname(self.path)!r} is in use by a running sympo-train "
+                    f"--output_dir {os.path.dirname(self.path)!r} is in use by a running {self.owner} "
                     f"({self.holder()}); wait for it to finish, stop it, or choose another directory"
                 ) from None
             raise RunDirError(f"cannot lock {self.path}: {e.strerror or e}") from None
