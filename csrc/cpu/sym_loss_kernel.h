@@ -64,7 +64,23 @@ template <ValueCheck C, typename T, typename Src>
 int convert(const Src* src, int64_t stride, int64_t len, T* dst) {
   int bad = 0;
   if (stride == 1) {
-    for (int64_t j = 0; j < len; ++j) {
+    int64_t j = 0;
+#if defined(CPU_CAPABILITY_AVX512)
+    if constexpr (C == ValueCheck::Label && std::is_same_v<Src, int64_t> &&
+                  std::is_same_v<T, float>) {
+      // int64 labels (torch's default integer dtype), 8 per step: one convert, and
+      // a value other than 0 / 1 is one with a bit outside bit 0.
+      const __m512i high_bits = _mm512_set1_epi64(~int64_t(1));
+      __mmask8 seen = 0;
+      for (; j + 8 <= len; j += 8) {
+        const __m512i v = _mm512_loadu_si512(src + j);
+        seen |= _mm512_test_epi64_mask(v, high_bits);
+        _mm256_storeu_ps(dst + j, _mm512_cvtepi64_ps(v));
+      }
+      bad = seen != 0;
+    }
+#endif
+    for (; j < len; ++j) {
       dst[j] = static_cast<T>(src[j]);
       bad |= bad_value<C>(src[j]);
     }

@@ -181,3 +181,21 @@ def test_device_compile_and_opcheck(device):
     torch._dynamo.reset()
     fn = torch.compile(lambda *t: sympo_ext.sym_loss(*t, loss_type="unhinged"), fullgraph=True)
     torch.testing.assert_close(fn(*dev), sympo_ext.sym_loss(*dev, loss_type="unhinged"))
+
+
+def test_int64_labels_read_like_float_labels_and_checked_at_every_position():
+    """int64 labels (converted 8 at a time on AVX-512, the rest one by one) give the float
+    labels' results, and a value other than 0 / 1 anywhere -- in a full group of 8 or in
+    the tail, one that rounds to 1 as a float included -- is refused."""
+    n = 37
+    pc, pr, rc, rr = make_pairs(n, dtype=torch.float32)
+    labels = torch.randint(0, 2, (n,))
+    got = sympo_ext.sym_loss(pc, pr, rc, rr, labels=labels, reduction="none")
+    want = sympo_ext.sym_loss(pc, pr, rc, rr, labels=labels.float(), reduction="none")
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    for i in (0, 7, 8, 31, 32, 36):
+        for bad in (2, -1, 2**40 + 1):
+            wrong = labels.clone()
+            wrong[i] = bad
+            with pytest.raises(RuntimeError, match="labels must be 0 or 1"):
+                sympo_ext.sym_loss(pc, pr, rc, rr, labels=wrong)
