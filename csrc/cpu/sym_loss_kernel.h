@@ -218,9 +218,11 @@ BlockResult forward_block(const SymLossForwardArgs& a, const LossParams<T>& p,
         coef[i] = r.dloss_dchosen * scale_s;
         coef[n + i] = r.dloss_drejected * scale_s;
         if (weight_grad) coef[2 * n + i] = r.unweighted_loss * scale_s;
-        rewards[i] = r.chosen_reward;
-        rewards[n + i] = r.rejected_reward;
-        rewards[2 * n + i] = r.margin;
+        if (rewards != nullptr) {
+          rewards[i] = r.chosen_reward;
+          rewards[n + i] = r.rejected_reward;
+          rewards[2 * n + i] = r.margin;
+        }
         out_loss[j] = r.loss;
       }
     } else {
@@ -233,9 +235,11 @@ BlockResult forward_block(const SymLossForwardArgs& a, const LossParams<T>& p,
         (r.dloss_dchosen * scale).store(coef + i, c);
         (r.dloss_drejected * scale).store(coef + n + i, c);
         if (weight_grad) (r.unweighted_loss * scale).store(coef + 2 * n + i, c);
-        r.chosen_reward.store(rewards + i, c);
-        r.rejected_reward.store(rewards + n + i, c);
-        r.margin.store(rewards + 2 * n + i, c);
+        if (rewards != nullptr) {
+          r.chosen_reward.store(rewards + i, c);
+          r.rejected_reward.store(rewards + n + i, c);
+          r.margin.store(rewards + 2 * n + i, c);
+        }
         r.loss.store(out_loss + j, c);
       }
     }
