@@ -368,7 +368,7 @@ def sym_loss(
             spec.beta,
             spec.clip,
             reduction,
-            return_rewards,  # False: the kernel writes no rewards (a fifth of its memory traffic)
+            bool(return_rewards),  # False: the kernel writes no rewards (a fifth of its memory traffic)
         )
     for name, w in batch_terms:
         term = _batch_term(

@@ -225,3 +225,12 @@ def test_forward_without_rewards_writes_none_and_changes_nothing_else(device, re
     g = torch.rand_like(loss)
     for a, b in zip(torch.autograd.grad(loss, dev, g), torch.autograd.grad(out.loss, dev, g)):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_return_rewards_keeps_its_truthiness_rule():
+    """sym_loss reads return_rewards as a truth value, as before the op took it as an argument."""
+    pc, pr, _, _ = make_pairs(4, dtype=torch.float32)
+    assert isinstance(sympo_ext.sym_loss(pc, pr, return_rewards=1), sympo_ext.SymLossOutput)
+    # A truthy non-bool (the op's bool argument alone would refuse it with a schema error).
+    assert isinstance(sympo_ext.sym_loss(pc, pr, return_rewards="yes"), sympo_ext.SymLossOutput)
+    assert isinstance(sympo_ext.sym_loss(pc, pr, return_rewards=None), torch.Tensor)
