@@ -27,11 +27,13 @@ TORCH_LIBRARY(sympo_ext, m) {
   // One launch computes the loss (reduced or per pair), the per-pair derivatives
   // saved for backward (grad_coef [2, B], [3, B] with weights: the third row is
   // d loss / d weight) and the detached rewards for logging (rewards [3, B]:
-  // chosen, rejected, margin).
+  // chosen, rejected, margin; [3, 0] and never written for return_rewards=False,
+  // a fifth of the op's memory traffic saved when nobody reads them).
   m.def("sym_loss_forward(Tensor policy_chosen_logps, Tensor policy_rejected_logps, "
         "Tensor? ref_chosen_logps, Tensor? ref_rejected_logps, Tensor? labels, Tensor? weights, "
         "str[] loss_types, float[] loss_weights, float[] loss_params, float beta, float? clip, "
-        "str reduction) -> (Tensor loss, Tensor grad_coef, Tensor rewards)");
+        "str reduction, bool return_rewards=True) -> (Tensor loss, Tensor grad_coef, "
+        "Tensor rewards)");
   // One elementwise pass: gradients for the inputs whose dtype is given
   // (a missing dtype means "not needed"; an empty tensor is returned for it).
   m.def("sym_loss_backward(Tensor grad_loss, Tensor grad_coef, ScalarType? policy_chosen_dtype, "

@@ -48,7 +48,8 @@ const at::Tensor* ptr(const std::optional<at::Tensor>& t) { return t.has_value()
 
 SymLossForwardPlan plan_sym_loss_forward(const SymLossForwardInputs& in) {
   const auto& [policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps,
-               labels, weights, loss_types, loss_weights, loss_params, beta, clip, reduction] = in;
+               labels, weights, loss_types, loss_weights, loss_params, beta, clip, reduction,
+               return_rewards] = in;
   // --- tensors ---------------------------------------------------------------
   const SamePairs same_pairs = check_pair_tensors(policy_chosen_logps, policy_rejected_logps,
                                                   ref_chosen_logps, ref_rejected_logps, labels);
@@ -125,10 +126,10 @@ SymLossForwardPlan plan_sym_loss_forward(const SymLossForwardInputs& in) {
   SymLossForwardPlan plan;
   plan.loss = a.reduction == Reduction::None ? at::empty({n}, opts) : at::empty({}, opts);
   plan.grad_coef = at::empty({a.has_weight_grad() ? 3 : 2, n}, opts);
-  plan.rewards = at::empty({3, n}, opts);
+  plan.rewards = at::empty({3, return_rewards ? n : 0}, opts);
   a.loss = plan.loss.mutable_data_ptr();
   a.grad_coef = plan.grad_coef.mutable_data_ptr();
-  a.rewards = plan.rewards.mutable_data_ptr();
+  a.rewards = return_rewards ? plan.rewards.mutable_data_ptr() : nullptr;
   plan.args = a;
   return plan;
 }

@@ -29,6 +29,7 @@ struct SymLossForwardInputs {
   double beta;
   std::optional<double> clip;
   const std::string& reduction;
+  bool return_rewards;
 };
 
 struct SymLossForwardPlan {
@@ -70,11 +71,11 @@ struct SymLossOps {
       const std::optional<at::Tensor>& ref_rejected_logps, const std::optional<at::Tensor>& labels,
       const std::optional<at::Tensor>& weights, const std::vector<std::string>& loss_types,
       const std::vector<double>& loss_weights, const std::vector<double>& loss_params, double beta,
-      std::optional<double> clip, const std::string& reduction) {
+      std::optional<double> clip, const std::string& reduction, bool return_rewards) {
     const typename Backend::Guard guard(policy_chosen_logps.device());
     SymLossForwardPlan plan = plan_sym_loss_forward(
         {policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, labels,
-         weights, loss_types, loss_weights, loss_params, beta, clip, reduction});
+         weights, loss_types, loss_weights, loss_params, beta, clip, reduction, return_rewards});
     Backend::forward(plan);
     return {plan.loss, plan.grad_coef, plan.rewards};
   }

@@ -46,14 +46,26 @@ if AVAILABLE:
 
     @torch.library.register_fake("sympo_ext::sym_loss_forward")
     def _sym_loss_forward_fake(
-        pc, pr, rc, rr, labels, weights, loss_types, loss_weights, loss_params, beta, clip, reduction
+        pc,
+        pr,
+        rc,
+        rr,
+        labels,
+        weights,
+        loss_types,
+        loss_weights,
+        loss_params,
+        beta,
+        clip,
+        reduction,
+        return_rewards=True,
     ):
         check_same_device("sym_loss", (pc, pr, rc, rr, labels, weights), _SYM_LOSS_ARGS)
         n = pc.shape[0]
         dtype = math_dtype(pc, pr, rc, rr, weights)
         loss = pc.new_empty((n,) if reduction == "none" else (), dtype=dtype)
         rows = 3 if weights is not None else 2
-        return loss, pc.new_empty((rows, n), dtype=dtype), pc.new_empty((3, n), dtype=dtype)
+        return loss, pc.new_empty((rows, n), dtype=dtype), pc.new_empty((3, n if return_rewards else 0), dtype=dtype)
 
     @torch.library.register_fake("sympo_ext::sym_loss_backward")
     def _sym_loss_backward_fake(grad_loss, grad_coef, pc_dtype, pr_dtype, rc_dtype, rr_dtype, w_dtype):
@@ -67,7 +79,7 @@ if AVAILABLE:
         _, grad_coef, _ = output
         # The inputs too (pair-sized vectors, alive anyway): double backward recomputes from them.
         ctx.save_for_backward(grad_coef, *inputs[:6])
-        ctx.options = inputs[6:]
+        ctx.options = inputs[6:12]  # the loss options (not return_rewards)
         ctx.input_dtypes = tuple(t.dtype if t is not None else None for t in inputs[:6])
         ctx.mark_non_differentiable(output[1], output[2])
         # The two non-differentiable outputs would otherwise get zero-filled gradients
@@ -76,18 +88,18 @@ if AVAILABLE:
 
     def _sym_loss_backward(ctx, grad_loss, _grad_coef, _grad_rewards):
         if grad_loss is None:
-            return (None,) * 12
+            return (None,) * 13
         grad_coef, *inputs = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: a gradient that must itself be differentiable
             return (
                 *sym_loss_differentiable_grads(ctx.options, grad_loss, inputs, ctx.needs_input_grad[:6]),
-                *([None] * 6),
+                *([None] * 7),
             )
         wanted = [d if need else None for d, need in zip(ctx.input_dtypes, ctx.needs_input_grad[:6])]
         wanted[4] = None  # labels: never differentiable
         pc, pr, rc, rr, w = torch.ops.sympo_ext.sym_loss_backward(grad_loss, grad_coef, *wanted[:4], wanted[5])
         grads = [g if d is not None else None for g, d in zip((pc, pr, rc, rr, None, w), wanted)]
-        return (*grads, *([None] * 6))
+        return (*grads, *([None] * 7))
 
     torch.library.register_autograd(
         "sympo_ext::sym_loss_forward", _sym_loss_backward, setup_context=_sym_loss_setup_context
@@ -356,6 +368,7 @@ def sym_loss(
             spec.beta,
             spec.clip,
             reduction,
+            bool(return_rewards),  # False: the kernel writes no rewards (a fifth of its memory traffic)
         )
     for name, w in batch_terms:
         term = _batch_term(

@@ -146,10 +146,10 @@ SortItem<KeyBits<T>>* radix_sort(SortItem<KeyBits<T>>* a, SortItem<KeyBits<T>>* 
 // Step 3 over the sorted positions [i0, i1): the block's loss sum (lane-wise fp64
 // accumulators, as forward_block), grad_coef scattered to the pairs.
 template <typename T, bool kPaired>
-double loss_block(const SymLossBatchArgs& a, const LossParams<Vectorized<T>>& pv,
+double loss_block(const SymLossBatchArgs& a, const LossParams<Lanes<T>>& pv,
                   const SortItem<KeyBits<T>>* su, const SortItem<KeyBits<T>>* sv, int64_t i0,
                   int64_t i1) {
-  using Vec = Vectorized<T>;
+  using Vec = Lanes<T>;
   constexpr int64_t W = Vec::size();
   constexpr int kCdpo = static_cast<int>(LossType::CDPO);
   const int64_t n = a.n;
@@ -225,7 +225,7 @@ void batch_forward(const SymLossBatchArgs& a) {
               "preferred, 0: the second); found other values");
   LossParams<T> p{T(a.beta), T(INFINITY), 1, {}};
   p.term[0] = prepare_term<T>(LossType::CDPO, a.weight, a.epsilon, a.beta);
-  const LossParams<Vectorized<T>> pv = broadcast(p);
+  const LossParams<Lanes<T>> pv = broadcast(p);
   const int64_t num_blocks = (n + kBlock - 1) / kBlock;
   std::vector<double> sums(static_cast<size_t>(num_blocks));
   const bool paired = a.loss == BatchLoss::Aot;

@@ -4,7 +4,7 @@
 // picks one at run time.
 //
 // The math is the generic code of sympo/losses.h instantiated for SIMD vectors
-// (at::vec::Vectorized): the LaneOps specialisation below is all it takes.
+// (Lanes<T>, csrc/cpu/sym_loss_lanes.h, with their LaneOps specialisations).
 // Pairs are processed in tiles. A contiguous input already in the math type is
 // read in place; any other (another dtype, strided, integer labels) is first
 // converted into a small buffer by a vector loop. One vector loop with the loss
@@ -22,6 +22,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "sym_loss_lanes.h"
 #include "sympo/sym_loss_launch.h"
 
 #ifndef CPU_CAPABILITY
@@ -29,54 +30,6 @@
 #endif
 
 namespace sympo {
-
-#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
-constexpr bool kInlineFloatMath = true;  // float exp / log1p as inline polynomials (sympo/losses.h)
-#else
-constexpr bool kInlineFloatMath = false;  // the generic build: ATen's per-element std:: functions
-#endif
-
-template <typename S>
-struct LaneOps<at::vec::Vectorized<S>> {
-  using V = at::vec::Vectorized<S>;
-  using Mask = V;  // all-ones lanes where true (ATen's comparison operators)
-  static constexpr bool kPoly = kInlineFloatMath && std::is_same_v<S, float>;
-  static V select(const V& m, const V& a, const V& b) { return V::blendv(b, a, m); }
-  // Doubles keep Sleef's full-precision functions (the tests' float64 tolerance).
-  static V exp(const V& x) {
-    if constexpr (kPoly) return exp_f32_poly(x);
-    else return x.exp();
-  }
-  static V log1p_unit(const V& x) {
-    if constexpr (kPoly)
-      return log1p_unit_poly(x);  // Sleef's general log1pf costs several times more
-    else return x.log1p();
-  }
-  static V round(const V& x) { return x.round(); }  // to nearest even
-  // p * 2^n for integral n in [-150, 128] (exp_f32_poly's range).
-  static V ldexp(const V& p, const V& n) {
-#if defined(CPU_CAPABILITY_AVX512)
-    if constexpr (std::is_same_v<S, float>) return V(_mm512_scalef_ps(p, n));
-#elif defined(CPU_CAPABILITY_AVX2)
-    if constexpr (std::is_same_v<S, float>) {
-      // 2^n as two factors 2^n1 2^n2, each a normal float (n1, n2 in [-75, 64]), so
-      // results in the subnormal range round once, like exp's.
-      const __m256 n1 = _mm256_floor_ps(_mm256_mul_ps(n, _mm256_set1_ps(0.5f)));
-      const __m256 n2 = _mm256_sub_ps(n, n1);
-      auto pow2 = [](__m256 k) {
-        const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127));
-        return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
-      };
-      return V(_mm256_mul_ps(_mm256_mul_ps(p, pow2(n1)), pow2(n2)));
-    }
-#endif
-    alignas(64) S ps[V::size()], ns[V::size()];
-    p.store(ps);
-    n.store(ns);
-    for (int64_t k = 0; k < V::size(); ++k) ps[k] = std::ldexp(ps[k], static_cast<int>(ns[k]));
-    return V::loadu(ps);
-  }
-};
 
 namespace CPU_CAPABILITY {
 
@@ -111,7 +64,23 @@ template <ValueCheck C, typename T, typename Src>
 int convert(const Src* src, int64_t stride, int64_t len, T* dst) {
   int bad = 0;
   if (stride == 1) {
-    for (int64_t j = 0; j < len; ++j) {
+    int64_t j = 0;
+#if defined(CPU_CAPABILITY_AVX512)
+    if constexpr (C == ValueCheck::Label && std::is_same_v<Src, int64_t> &&
+                  std::is_same_v<T, float>) {
+      // int64 labels (torch's default integer dtype), 8 per step: one convert, and
+      // a value other than 0 / 1 is one with a bit outside bit 0.
+      const __m512i high_bits = _mm512_set1_epi64(~int64_t(1));
+      __mmask8 seen = 0;
+      for (; j + 8 <= len; j += 8) {
+        const __m512i v = _mm512_loadu_si512(src + j);
+        seen |= _mm512_test_epi64_mask(v, high_bits);
+        _mm256_storeu_ps(dst + j, _mm512_cvtepi64_ps(v));
+      }
+      bad = seen != 0;
+    }
+#endif
+    for (; j < len; ++j) {
       dst[j] = static_cast<T>(src[j]);
       bad |= bad_value<C>(src[j]);
     }
@@ -193,8 +162,8 @@ struct TileInput {
 
 // The SIMD copy of the per-term parameters: every field broadcast to all lanes.
 template <typename T>
-LossParams<Vectorized<T>> broadcast(const LossParams<T>& p) {
-  using Vec = Vectorized<T>;
+LossParams<Lanes<T>> broadcast(const LossParams<T>& p) {
+  using Vec = Lanes<T>;
   LossParams<Vec> v{Vec(p.beta), Vec(p.clip), p.num_terms, {}};
   for (int k = 0; k < p.num_terms; ++k) {
     const TermParams<T>& t = p.term[k];
@@ -211,8 +180,8 @@ struct BlockResult {
 // kLoss >= 0: one loss, fixed at compile time; -1: a combination, read at run time.
 template <typename T, int kLoss>
 BlockResult forward_block(const SymLossForwardArgs& a, const LossParams<T>& p,
-                          const LossParams<Vectorized<T>>& pv, int64_t i0, int64_t i1) {
-  using Vec = Vectorized<T>;
+                          const LossParams<Lanes<T>>& pv, int64_t i0, int64_t i1) {
+  using Vec = Lanes<T>;
   constexpr int64_t W = Vec::size();
   const T scale_s = static_cast<T>(a.reduction_scale());
   const Vec scale(scale_s);
@@ -249,9 +218,11 @@ BlockResult forward_block(const SymLossForwardArgs& a, const LossParams<T>& p,
         coef[i] = r.dloss_dchosen * scale_s;
         coef[n + i] = r.dloss_drejected * scale_s;
         if (weight_grad) coef[2 * n + i] = r.unweighted_loss * scale_s;
-        rewards[i] = r.chosen_reward;
-        rewards[n + i] = r.rejected_reward;
-        rewards[2 * n + i] = r.margin;
+        if (rewards != nullptr) {
+          rewards[i] = r.chosen_reward;
+          rewards[n + i] = r.rejected_reward;
+          rewards[2 * n + i] = r.margin;
+        }
         out_loss[j] = r.loss;
       }
     } else {
@@ -264,9 +235,11 @@ BlockResult forward_block(const SymLossForwardArgs& a, const LossParams<T>& p,
         (r.dloss_dchosen * scale).store(coef + i, c);
         (r.dloss_drejected * scale).store(coef + n + i, c);
         if (weight_grad) (r.unweighted_loss * scale).store(coef + 2 * n + i, c);
-        r.chosen_reward.store(rewards + i, c);
-        r.rejected_reward.store(rewards + n + i, c);
-        r.margin.store(rewards + 2 * n + i, c);
+        if (rewards != nullptr) {
+          r.chosen_reward.store(rewards + i, c);
+          r.rejected_reward.store(rewards + n + i, c);
+          r.margin.store(rewards + 2 * n + i, c);
+        }
         r.loss.store(out_loss + j, c);
       }
     }
@@ -287,7 +260,7 @@ void forward_blocks(const SymLossForwardArgs& a, const LossParams<T>& p,
                     std::vector<BlockResult>& blocks) {
   const int64_t n = a.n;
   const int64_t num_blocks = static_cast<int64_t>(blocks.size());
-  const LossParams<Vectorized<T>> pv = broadcast(p);
+  const LossParams<Lanes<T>> pv = broadcast(p);
   at::parallel_for(0, num_blocks, kBlocksPerTask, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       blocks[static_cast<size_t>(b)] =

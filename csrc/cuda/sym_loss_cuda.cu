@@ -77,9 +77,11 @@ __global__ void __launch_bounds__(kThreads)
     coef[i] = r.dloss_dchosen * scale;
     coef[n + i] = r.dloss_drejected * scale;
     if (weight_grad) coef[2 * n + i] = r.unweighted_loss * scale;
-    rewards[i] = r.chosen_reward;
-    rewards[n + i] = r.rejected_reward;
-    rewards[2 * n + i] = r.margin;
+    if (rewards != nullptr) {  // null: return_rewards=False
+      rewards[i] = r.chosen_reward;
+      rewards[n + i] = r.rejected_reward;
+      rewards[2 * n + i] = r.margin;
+    }
     if (a.reduction == Reduction::None) {
       loss[i] = r.loss;
     } else {

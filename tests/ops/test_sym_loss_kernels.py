@@ -181,3 +181,56 @@ def test_device_compile_and_opcheck(device):
     torch._dynamo.reset()
     fn = torch.compile(lambda *t: sympo_ext.sym_loss(*t, loss_type="unhinged"), fullgraph=True)
     torch.testing.assert_close(fn(*dev), sympo_ext.sym_loss(*dev, loss_type="unhinged"))
+
+
+def test_int64_labels_read_like_float_labels_and_checked_at_every_position():
+    """int64 labels (converted 8 at a time on AVX-512, the rest one by one) give the float
+    labels' results, and a value other than 0 / 1 anywhere -- in a full group of 8 or in
+    the tail, one that rounds to 1 as a float included -- is refused."""
+    n = 37
+    pc, pr, rc, rr = make_pairs(n, dtype=torch.float32)
+    labels = torch.randint(0, 2, (n,))
+    got = sympo_ext.sym_loss(pc, pr, rc, rr, labels=labels, reduction="none")
+    want = sympo_ext.sym_loss(pc, pr, rc, rr, labels=labels.float(), reduction="none")
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    for i in (0, 7, 8, 31, 32, 36):
+        for bad in (2, -1, 2**40 + 1):
+            wrong = labels.clone()
+            wrong[i] = bad
+            with pytest.raises(RuntimeError, match="labels must be 0 or 1"):
+                sympo_ext.sym_loss(pc, pr, rc, rr, labels=wrong)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_forward_without_rewards_writes_none_and_changes_nothing_else(device, reduction):
+    """return_rewards=False (what sym_loss passes unless asked for the rewards): the rewards
+    output is [3, 0], the loss and grad_coef are bit-for-bit those of the full forward, the
+    fake kernel agrees (opcheck) and sym_loss's gradients are unchanged."""
+    n = 301
+    _, dev = device_inputs(n, torch.float32, device)
+    labels = torch.randint(0, 2, (n,), device=device)
+    args = (*dev, labels, None, ["sigmoid"], [1.0], [1.0], 0.1, 2.0, reduction)
+    op = torch.ops.sympo_ext.sym_loss_forward.default
+    full = op(*args)
+    lean = op(*args, False)
+    assert full[2].shape == (3, n) and lean[2].shape == (3, 0)
+    for a, b in zip(lean[:2], full[:2]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    torch.library.opcheck(op, (*args, False))
+    out = sympo_ext.sym_loss(*dev, labels=labels, beta=0.1, clip=2.0, reduction=reduction, return_rewards=True)
+    loss = sympo_ext.sym_loss(*dev, labels=labels, beta=0.1, clip=2.0, reduction=reduction)
+    torch.testing.assert_close(loss, out.loss, rtol=0, atol=0)
+    torch.testing.assert_close(out.chosen_rewards, full[2][0], rtol=0, atol=0)
+    g = torch.rand_like(loss)
+    for a, b in zip(torch.autograd.grad(loss, dev, g), torch.autograd.grad(out.loss, dev, g)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_return_rewards_keeps_its_truthiness_rule():
+    """sym_loss reads return_rewards as a truth value, as before the op took it as an argument."""
+    pc, pr, _, _ = make_pairs(4, dtype=torch.float32)
+    assert isinstance(sympo_ext.sym_loss(pc, pr, return_rewards=1), sympo_ext.SymLossOutput)
+    # A truthy non-bool (the op's bool argument alone would refuse it with a schema error).
+    assert isinstance(sympo_ext.sym_loss(pc, pr, return_rewards="yes"), sympo_ext.SymLossOutput)
+    assert isinstance(sympo_ext.sym_loss(pc, pr, return_rewards=None), torch.Tensor)

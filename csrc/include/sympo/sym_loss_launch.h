@@ -35,7 +35,7 @@ struct SymLossForwardArgs {
   // [2, n] (+1 row with weights): d loss / d policy_chosen, d loss / d policy_rejected
   // (and d loss / d weight: the pair's unweighted loss times the reduction's scale)
   void* grad_coef = nullptr;
-  void* rewards = nullptr;  // [3, n]: chosen reward, rejected reward, margin
+  void* rewards = nullptr;  // [3, n]: chosen reward, rejected reward, margin; null: not wanted
 
   template <typename T>
   LossParams<T> params() const {
