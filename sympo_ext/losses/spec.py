@@ -14,6 +14,8 @@ import torch
 from ..dtypes import dtype_name, round_to
 from .registry import DEFAULT_BETA, LOSSES, PARAMS, LossInfo, canonical_name, param_users
 
+MAX_LOSS_TERMS = 8  # the kernels' kMaxTerms (csrc/include/sympo/losses.h): checked here, before any launch
+
 
 def _check_real(name: str, value, *, optional: bool = False) -> None:
     if value is None and optional:
@@ -66,6 +68,11 @@ class LossSpec:
         if not isinstance(names, (list, tuple)) or not names:
             raise TypeError(f"loss_type must be a loss name or a non-empty list of names, got {loss_type!r}")
         types = tuple(canonical_name(n) for n in names)
+        if len(types) > MAX_LOSS_TERMS:
+            raise ValueError(
+                f"loss_type names {len(types)} losses; at most {MAX_LOSS_TERMS} can be combined "
+                "(the kernels' kMaxTerms, csrc/include/sympo/losses.h)"
+            )
         if len(set(types)) != len(types):
             raise ValueError(f"loss_type {list(names)} names a loss twice; give each loss once with its weight")
         if loss_weights is None:

@@ -69,8 +69,12 @@ def _bool(text: str) -> bool:
 
 
 def _optional(kind):
+    # '' is "unset" for a number; for a name or a path it is kept, so that the option's own check
+    # refuses it (an empty --loss_types must not quietly become the default --loss_type)
+    unset = ("none", "null") if kind is str else ("none", "null", "")
+
     def parse(text: str):
-        return None if str(text).lower() in ("none", "null", "") else kind(text)
+        return None if str(text).lower() in unset else kind(text)
 
     parse.__name__ = kind.__name__
     return parse
@@ -157,6 +161,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values.update(file_values)
     values.update(given)
     now = {**file_values, **given}
+    if now.get("loss_types") is not None and "loss_type" in now:  # one would be dropped without a word
+        raise ConfigError(
+            f"--loss_type {now['loss_type']!r} and --loss_types {now['loss_types']!r} both given: --loss_types "
+            "replaces --loss_type (put every loss in --loss_types, or give only --loss_type)"
+        )
     if resume and "num_epochs" in now and "max_steps" not in now:
         values["max_steps"] = 0  # the stored --max_steps would otherwise override the --num_epochs given now
     return TrainConfig.from_dict(values)

@@ -8,9 +8,7 @@ groups), config files (YAML or JSON) use the same keys, and
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +19,7 @@ from ..errors import ConfigError
 from ..hf.logps import LOGPS_PATHS
 from ..hf.probe import PACKED_MODES, packed_mode
 from ..losses import ALIASES, LOSSES, PARAMS, LossSpec, help_text, param_help, with_param_fields
+from .config_file import load_config_file
 from .option_checks import FLOAT32_MAX, SEED_LIMIT, TOKENIZER_FILES, check_paths, check_ranges  # noqa: F401
 
 __all__ = ["TrainConfig", "ConfigError", "load_config_file", "GROUPS"]
@@ -323,6 +322,12 @@ class TrainConfig:
         float32 math the kernels use); the messages name the option as a flag."""
         if self.loss_weights and not self.loss_types:
             bad("--loss_weights needs --loss_types (comma-separated loss names)")
+        if self.loss_types is not None:
+            names = [t.strip() for t in self.loss_types.split(",")]
+            if not all(names):
+                bad(f"--loss_types {self.loss_types!r} has an empty name: give comma-separated loss names")
+            if "sft" in names and self.nll_weight:  # the same NLL term twice: its weight would be their sum
+                bad("--nll_weight and 'sft' in --loss_types are the same NLL term: give its weight once")
         try:
             self.loss_spec().validate(torch.float32)
         except (ValueError, TypeError) as e:
@@ -336,18 +341,26 @@ class TrainConfig:
     def loss_spec(self) -> LossSpec:
         """The pair loss of this run as one :class:`~sympo_ext.losses.LossSpec` (the NLL / SFT term
         is not part of it: see ``nll_weight``)."""
+        return self._loss_parts()[0]
+
+    def _loss_parts(self) -> tuple[LossSpec, float]:
         from ..loss_modules import split_sft
 
         opts = self.loss_options()
-        loss_type, weights, _ = split_sft(opts.pop("loss_type"), opts.pop("loss_weights"), opts.pop("nll_weight"))
-        return LossSpec.create(loss_type, loss_weights=weights, **opts)
+        loss_type, weights, nll = split_sft(opts.pop("loss_type"), opts.pop("loss_weights"), opts.pop("nll_weight"))
+        return LossSpec.create(loss_type, loss_weights=weights, **opts), nll
+
+    def loss_description(self) -> str:
+        """What the run optimises, in words: the pair loss's terms, then the NLL term when it is on."""
+        spec, nll = self._loss_parts()
+        return spec.describe() + (f"\n  + {nll:g} x nll: the chosen response's mean per-token NLL" if nll else "")
 
     def loss_options(self, **overrides) -> dict[str, Any]:
         """The loss options of this run, as the loss modules (``sympo_ext.SymPOLoss`` /
         ``FusedLinearSymPOLoss``) take them: the loss type(s) and weights, beta, clip, every loss
         parameter (None = the loss's default) and nll_weight."""
         if self.loss_types:
-            loss_type = [t.strip() for t in self.loss_types.split(",") if t.strip()]
+            loss_type = [t.strip() for t in self.loss_types.split(",")]
             try:
                 weights = None if not self.loss_weights else [float(w) for w in self.loss_weights.split(",")]
             except ValueError:
@@ -452,41 +465,3 @@ def _check_type(name: str, value: Any) -> None:
     if not ok:
         what = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[kind]
         raise ConfigError(f"--{name} expects {what}, got {value!r} ({type(value).__name__})")
-
-
-def _yaml_error(path: str, e) -> ConfigError:
-    """One line: ``path:line:column: invalid YAML: what`` (the parser's own message spans lines)."""
-    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path
-    what = " ".join(str(x) for x in (getattr(e, "problem", None), getattr(e, "context", None)) if x) or str(e)
-    return ConfigError(f"--config {where}: invalid YAML: {' '.join(what.split())}")
-
-
-def load_config_file(path: str) -> dict[str, Any]:
-    """Read a YAML (.yaml/.yml) or JSON config file into a dict of option values."""
-    if not os.path.isfile(path):
-        raise ConfigError(f"--config {path!r}: no such file")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"--config {path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
-    if path.endswith((".yaml", ".yml")):
-        try:
-            import yaml
-        except ImportError as e:  # pragma: no cover - pyyaml is in the train extra
-            raise ConfigError("YAML config files need pyyaml: pip install 'sympo_ext[train]'") from e
-        try:
-            values = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise _yaml_error(path, e) from None
-    else:
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"--config {path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"--config {path!r}: expected a mapping of option: value, got {type(values).__name__}")
-    return {str(k).replace("-", "_"): v for k, v in values.items()}

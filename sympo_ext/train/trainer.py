@@ -134,7 +134,7 @@ class Trainer:
         self.eval_bs = cfg.eval_batch_size or self.sampler.micro
         # What is optimised, in words (one line per term; TRL-clashing names noted): recorded, and told
         # with --progress (like the other start-up lines; an error exit then stays one clear line).
-        self.loss_description = cfg.loss_spec().describe()
+        self.loss_description = cfg.loss_description()
         if cfg.progress:
             self.report(self.loss_description)
         # The run directory (only now: everything above could still fail).

@@ -163,3 +163,38 @@ def test_a_chat_response_that_is_a_user_turn_is_refused_with_file_and_line(model
     code, _, err = run_cli(args_for(model_dir, path, tmp_path / "run", ["--max_steps", "1"]), capsys)
     assert code == 2 and one_clear_line(err), err
     assert f"{path}:3: field 'chosen[0].role' is 'user'" in err and "must be an assistant turn" in err
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--loss_type", "hinge", "--loss_types", "sigmoid,logistic"], "both given"),
+        (["--loss_types", ""], "has an empty name"),
+        (["--loss_types", "sigmoid,,logistic"], "has an empty name"),
+        (["--loss_types", "sigmoid,sft", "--nll_weight", "0.5"], "same NLL term"),
+        (
+            ["--loss_types", "sigmoid,symmetric_ramp,unhinged,logistic,hinge,square,exp,ramp,ipo"],
+            "at most 8 can be combined",
+        ),
+    ],
+)
+def test_loss_options_that_would_be_dropped_or_fail_later_are_refused(
+    model_dir, data_file, tmp_path, capsys, extra, needle
+):
+    out = tmp_path / "run"
+    code, _, err = run_cli(args_for(model_dir, data_file, out, ["--max_steps", "1", *extra]), capsys)
+    assert code == 2 and needle in err and one_clear_line(err), err
+    assert not out.exists()
+
+
+def test_the_recorded_loss_names_the_nll_term(model_dir, data_file, tmp_path, capsys):
+    for name, extra in (
+        ("a", ["--nll_weight", "0.5"]),
+        ("b", ["--loss_types", "sigmoid,sft", "--loss_weights", "1,0.5"]),
+    ):
+        code, _, err = run_cli(args_for(model_dir, data_file, tmp_path / name, ["--max_steps", "1", *extra]), capsys)
+        assert code == 0, err
+        loss = json.loads((tmp_path / name / "run.json").read_text())["loss"]
+        assert "1 x sigmoid" in loss and "+ 0.5 x nll" in loss, loss
+    code, _, err = run_cli(args_for(model_dir, data_file, tmp_path / "c", ["--max_steps", "1"]), capsys)
+    assert code == 0 and "nll" not in json.loads((tmp_path / "c" / "run.json").read_text())["loss"]
