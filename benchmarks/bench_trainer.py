@@ -306,12 +306,13 @@ def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer, pro
     from transformers import TrainerCallback
     from trl import DPOConfig, DPOTrainer
 
-    extra = {}
     if name == "sympotrainer":
         from sympo_ext.integrations.trl import SymPOConfig as DPOConfig
         from sympo_ext.integrations.trl import SymPOTrainer as DPOTrainer
 
-        extra = {"sympo_loss_type": "logistic"}
+        extra = {"sympo_loss_type": "logistic"}  # TRL's loss_type stays unset: SymPOConfig refuses 'sigmoid'
+    else:
+        extra = {"loss_type": ["sigmoid"]}
 
     if name == "trl_liger":
         if device != "cuda":
@@ -327,7 +328,6 @@ def run_trl(name: str, device: str, steps: int, data: list[dict], tokenizer, pro
         per_device_train_batch_size=BATCH,
         learning_rate=LR,
         beta=BETA,
-        loss_type=["sigmoid"],
         max_length=MAX_LENGTH,
         logging_steps=steps,
         save_strategy="no",
