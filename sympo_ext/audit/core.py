@@ -256,7 +256,9 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
         if foreign:
             raise AuditError(
                 f"--output_dir {opts.output_dir!r} holds other files ({', '.join(foreign[:3])}: not a previous "
-                "sympo-audit's outputs); use an empty or new directory (a previous audit's files are replaced)"
+                "sympo-audit's outputs"
+                + ("; no audit summary.json beside them" if set(foreign) & set(OUTPUT_FILES) else "")
+                + "); use an empty or new directory (a previous audit's files are replaced)"
             )
     return opts
 

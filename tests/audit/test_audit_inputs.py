@@ -31,6 +31,7 @@ def test_a_users_file_named_like_an_output_is_not_overwritten(run_dir, tmp_path,
     (out / "audit.csv").write_text("my,own,spreadsheet\n")
     code, _, err = _audit(["--model", run_dir, "--output_dir", out], capsys)
     assert _refused(code, err, f"--output_dir {str(out)!r} holds other files (audit.csv"), err
+    assert "no audit summary.json beside them" in err
     assert (out / "audit.csv").read_text() == "my,own,spreadsheet\n"
     (out / "summary.json").write_text(json.dumps({"rows": 3}))  # a summary.json that is not an audit's
     code, _, err = _audit(["--model", run_dir, "--output_dir", out], capsys)
