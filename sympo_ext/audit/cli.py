@@ -38,7 +38,12 @@ without the flagged pairs; with --relabel, their chosen/rejected swapped), margi
 
 OUTPUT_DIR is locked while the audit runs (a second audit on it exits 2, naming the first's PID) and its
 outputs are replaced as a whole: killed at any moment, it holds the old outputs or the new ones. Files
-that are not audit outputs are refused there (use an empty or new directory).
+that are not audit outputs are refused there (use an empty or new directory); a file named like an output
+counts as one only beside a previous audit's summary.json.
+
+A run directory's reference and data (the defaults from run.json) are checked against the fingerprints
+the run recorded: a re-exported reference or an edited data file is refused (pass --ref_model / --data
+to audit other inputs on purpose). summary.json's data_stats counts the pairs --max_length truncated.
 
 exit status: 0 done; 2 bad input (one line, nothing written); 4 the outputs could not be written (the
 previous ones are intact).
@@ -109,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _truncation_note(summary: dict) -> str:
+    n = (summary.get("data_stats") or {}).get("truncated_pairs", 0)
+    if not n:
+        return ""
+    return (
+        f" ({n} pair(s) truncated (--max_length {summary.get('max_length')}): their margins cover the kept tokens only)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..data import DataError
     from ..errors import ConfigError
@@ -157,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         f"sympo-audit: {summary['num_pairs']} pairs ({summary['num_skipped']} skipped), estimated noise rate "
         f"{summary['noise_rate_estimate']:.1%} ({method}, {summary['scoring']}), "
         f"{summary['num_suspects']} flagged; outputs in {args.output_dir}"
+        + _truncation_note(summary)
         + (f" ({len(summary['warnings'])} warning(s): see summary.json)" if summary.get("warnings") else "")
     )
     return 0

@@ -4,7 +4,8 @@ Run-directory defaults: with ``model`` a directory holding ``run.json``, the pol
 ``final/`` (the tokenizer too), and what is not given comes from the run's stored options:
 the reference (``ref_model``, else the run's initial ``model``; none for a reference-free run),
 ``beta``, ``train_data``, ``max_length``, ``max_prompt_length``, ``truncation_mode``,
-``average_logps``.
+``average_logps``. A reference or data taken from run.json must still be the one the run trained
+on (its fingerprint in run.json, :mod:`.provenance`); pass --ref_model / --data to audit others.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from ..data import DataError, load_preference_data
 from ..errors import ConfigError
 from .estimator import METHODS, check_threshold, estimate_noise
-from .outdir import OUTPUT_FILES, is_audit_file
+from .outdir import OUTPUT_FILES, foreign_files
 
 __all__ = ["AuditOptions", "AuditError", "audit", "resolve_options", "dir_fingerprint", "check_margins_informative"]
 
@@ -55,6 +56,8 @@ class AuditOptions:
     run_config: dict | None = field(default=None, repr=False)
     policy_dir: str | None = None
     extra: dict = field(default_factory=dict)
+    run_inputs: dict | None = field(default=None, repr=False)  # run.json's input fingerprints
+    from_run: dict = field(default_factory=dict)  # the defaults taken from run.json (:mod:`.provenance`)
 
 
 def dir_fingerprint(path: str | None) -> str | None:
@@ -141,6 +144,7 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
         except ValueError as e:
             raise AuditError(f"--model {opts.model!r}: {e}") from None
         run, run_cwd = stored["config"], stored.get("cwd")
+        opts.run_inputs = stored.get("inputs") if isinstance(stored.get("inputs"), dict) else None
         final = os.path.join(opts.model, "final")
         if not os.path.isdir(final):
             raise AuditError(
@@ -158,6 +162,16 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
         opts.policy_dir = final
     else:
         opts.policy_dir = opts.model
+    if (
+        run is None
+        and not _is_model_dir(opts.policy_dir)
+        and any(os.path.isdir(os.path.join(opts.model, d)) for d in ("checkpoints", "final"))
+    ):
+        raise AuditError(
+            f"--model {opts.model!r} looks like a sympo-train run directory but its {RUN_MARKER} is missing (it "
+            "records the run's reference, beta and data); restore it, or pass the policy and its reference "
+            f"explicitly: --model {os.path.join(opts.model, 'final')} --ref_model DIR --data PATH"
+        )
     if not _is_model_dir(opts.policy_dir):
         raise AuditError(f"--model {opts.policy_dir!r}: not a Hugging Face model directory (no config.json)")
     opts.run_config = run
@@ -177,6 +191,7 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
     if opts.reference == "none" or (opts.ref_model is None and run.get("reference") == "none"):
         opts.reference, opts.ref_model = "none", None
     elif opts.ref_model is None:
+        opts.from_run["ref_model"] = "ref_model" if run.get("ref_model") else "model"
         opts.ref_model = _run_path(run.get("ref_model") or run.get("model"), run_cwd, "--ref_model")
         if opts.ref_model is None:
             raise AuditError(
@@ -193,6 +208,7 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
     # tokenizer, data, beta, lengths
     from ..train.config import TOKENIZER_FILES
 
+    tokenizer_given = opts.tokenizer is not None
     opts.tokenizer = opts.tokenizer or opts.policy_dir
     if not os.path.isdir(opts.tokenizer) or not any(
         os.path.isfile(os.path.join(opts.tokenizer, n)) for n in TOKENIZER_FILES
@@ -202,6 +218,8 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
             ", ...); pass --tokenizer DIR"
         )
     data_from_run = opts.data is None
+    # another --tokenizer encodes other pairs: the run's training pairs cannot be compared then
+    opts.from_run["data"] = data_from_run and bool(run.get("train_data")) and not tokenizer_given
     opts.data = opts.data or _run_path(run.get("train_data"), run_cwd, "--data")
     if not opts.data:
         raise AuditError("--data is required (a .jsonl/.json file or a saved dataset directory)")
@@ -215,6 +233,11 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
     opts.extra = {
         k: run[k] for k in ("max_prompt_length", "truncation_mode", "average_logps", "split", "label_noise") if k in run
     }
+    if opts.split is not None and os.path.isfile(opts.data):
+        raise AuditError(
+            f"--split {opts.split!r} applies only to a saved dataset with splits (a DatasetDict directory); "
+            f"--data {opts.data!r} is a file: drop --split"
+        )
     if opts.split is None and "split" in opts.extra:
         opts.split = opts.extra["split"]
     if not opts.output_dir:
@@ -222,18 +245,20 @@ def resolve_options(opts: AuditOptions) -> AuditOptions:
     out = os.path.abspath(opts.output_dir)
     if os.path.exists(out) and not os.path.isdir(out):
         raise AuditError(f"--output_dir {opts.output_dir!r} exists and is not a directory")
-    if os.path.isdir(out):
-        foreign = [e for e in os.listdir(out) if not is_audit_file(e)]
-        if foreign:
-            raise AuditError(
-                f"--output_dir {opts.output_dir!r} holds other files ({', '.join(sorted(foreign)[:3])}"
-                "); use an empty or new directory (a previous audit's files are replaced)"
-            )
     for name in OUTPUT_FILES:
         if os.path.abspath(opts.data) == os.path.join(out, name):
             raise AuditError(
                 f"--data {opts.data!r} is the audit's own output {name}: it would be overwritten; "
                 "copy it elsewhere first"
+            )
+    if os.path.isdir(out):
+        foreign = foreign_files(out)
+        if foreign:
+            raise AuditError(
+                f"--output_dir {opts.output_dir!r} holds other files ({', '.join(foreign[:3])}: not a previous "
+                "sympo-audit's outputs"
+                + ("; no audit summary.json beside them" if set(foreign) & set(OUTPUT_FILES) else "")
+                + "); use an empty or new directory (a previous audit's files are replaced)"
             )
     return opts
 
@@ -300,6 +325,7 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
             "labels of --data as the file gives them",
             file=sys.stderr,
         )
+    in_memory_data = examples is not None
     if examples is None:
         try:
             examples = load_preference_data(opts.data, split=opts.split)
@@ -313,6 +339,15 @@ def audit(opts: AuditOptions, *, examples=None, policy=None, reference=None, tok
         raise AuditError(f"--tokenizer {opts.tokenizer!r} could not be loaded: {str(e).splitlines()[0]}") from None
     for what, path in (("the model", opts.policy_dir), ("the reference", opts.ref_model)):
         _check_vocab_file(tokenizer, path, what)  # before any weights are loaded
+    if opts.run_config and not in_memory_data:
+        from .provenance import changed_run_inputs
+
+        if changed := changed_run_inputs(opts, tokenizer, opts.run_inputs):  # the run's reference and data
+            raise AuditError(
+                f"--model {opts.model!r}: {' and '.join(changed)} changed since the run trained, so the audit "
+                "would score other inputs than the policy learned from; restore them, or pass --ref_model / "
+                "--data explicitly to audit against other inputs on purpose"
+            )
     out = None
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun process 0 writes (and holds the lock)
         out = OutputDir(opts.output_dir)
@@ -389,6 +424,7 @@ def _score_and_write(opts, examples, tokenizer, policy, reference, out) -> dict:
         "reference": opts.ref_model or "none",
         "data": opts.data,
         "beta": opts.beta,
+        "max_length": opts.max_length,
         "fingerprints": {
             "model": dir_fingerprint(opts.policy_dir),
             "reference": dir_fingerprint(opts.ref_model),
@@ -398,6 +434,7 @@ def _score_and_write(opts, examples, tokenizer, policy, reference, out) -> dict:
         "folds": opts.folds or None,
         "crossfit": crossfit_info,
         "logps_plan": {k: scores.logps_plan.get(k) for k in ("path", "packed")},
+        "data_stats": scores.data_stats,  # truncation and skips of the encoding (--max_length)
         "torch": torch.__version__,
     }
     if out is None:  # under torchrun every process scored its shard; process 0 writes

@@ -28,7 +28,7 @@ import shutil
 
 from ..train.rundir import RunDirError, RunLock
 
-__all__ = ["LOCK_NAME", "OutputDir", "exchange_dirs"]
+__all__ = ["LOCK_NAME", "OutputDir", "exchange_dirs", "foreign_files"]
 
 LOCK_NAME = ".sympo-audit.lock"
 OUTPUT_FILES = ("audit.csv", "summary.json", "suspects.jsonl", "cleaned.jsonl", "margins.png")
@@ -37,6 +37,28 @@ OUTPUT_FILES = ("audit.csv", "summary.json", "suspects.jsonl", "cleaned.jsonl", 
 def is_audit_file(name: str) -> bool:
     """An audit output, its lock file, or a ``.tmp`` of an earlier version's writer."""
     return name in OUTPUT_FILES or name == LOCK_NAME or name.endswith(".tmp")
+
+
+def _holds_audit_summary(path: str) -> bool:
+    """Whether ``path/summary.json`` is one sympo-audit wrote (keys only the audit writes)."""
+    import json
+
+    try:
+        with open(os.path.join(path, "summary.json"), encoding="utf-8") as fh:
+            summary = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and "num_pairs" in summary and "method" in summary
+
+
+def foreign_files(path: str) -> list[str]:
+    """The entries of an existing ``--output_dir`` that are not a previous audit's: every file but the lock
+    and an audit's outputs; a file named like an output counts as the audit's only beside an audit's own
+    summary.json (else it is the user's: a spreadsheet called audit.csv is never overwritten)."""
+    own = _holds_audit_summary(path)
+    return sorted(
+        e for e in os.listdir(path) if e != LOCK_NAME and not (is_audit_file(e) and (own or e not in OUTPUT_FILES))
+    )
 
 
 _RENAME_EXCHANGE = 2

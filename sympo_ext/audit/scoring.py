@@ -35,6 +35,7 @@ class Scores:
     skipped: dict = field(default_factory=dict)  # position -> reason
     logps_plan: dict = field(default_factory=dict)
     pairs: list = field(default_factory=list)  # EncodedPair or None per position
+    data_stats: dict = field(default_factory=dict)  # the encoding's counts (:func:`encode_examples`)
 
 
 def vocab_size_of(model: nn.Module) -> int | None:
@@ -45,11 +46,13 @@ def vocab_size_of(model: nn.Module) -> int | None:
 def encode_examples(
     examples, tokenizer, *, max_length: int, max_prompt_length: int | None = None, truncation_mode: str = "keep_start"
 ):
-    """(one EncodedPair or None per example, {position: skip reason})."""
+    """(one EncodedPair or None per example, {position: skip reason}, the encoding's counts: the
+    tokeniser's ``truncated_prompt`` / ``truncated_response`` (responses) / ``skipped_*`` and
+    ``truncated_pairs``, the scored pairs whose margin covers only the tokens kept)."""
     ptok = PreferenceTokenizer(
         tokenizer, max_length=max_length, max_prompt_length=max_prompt_length, truncation_mode=truncation_mode
     )
-    pairs, skipped = [], {}
+    pairs, skipped, truncated = [], {}, 0
     import warnings
 
     with warnings.catch_warnings():
@@ -61,8 +64,11 @@ def encode_examples(
                 skipped[i] = next(
                     (k for k in ptok.stats if k.startswith("skipped") and ptok.stats[k] > before[k]), "skipped"
                 )
+            elif any(ptok.stats[k] > before[k] for k in ("truncated_prompt", "truncated_response")):
+                truncated += 1
             pairs.append(enc)
-    return pairs, skipped
+    stats = {k: v for k, v in ptok.stats.items() if k != "encoded"}
+    return pairs, skipped, {**stats, "truncated_pairs": truncated}
 
 
 def _check_vocab(tokenizer, model: nn.Module, what: str) -> None:
@@ -112,7 +118,7 @@ def score_pairs(
         raise ValueError(f"--device must be auto, cpu or cuda, got {device!r}")
     dist = D.init_distributed(str(device))  # one GPU per process under torchrun; cpu / cuda otherwise
     dev = dist.device
-    pairs, skipped = encode_examples(
+    pairs, skipped, data_stats = encode_examples(
         examples, tokenizer, max_length=max_length, max_prompt_length=max_prompt_length, truncation_mode=truncation_mode
     )
     labels = np.array([1 if ex.label is None else int(ex.label) for ex in examples], dtype=np.int64)
@@ -143,6 +149,7 @@ def score_pairs(
             reference.to(dev).eval()
             ref = SequenceLogps(reference, path=plan.path, average=average_logps)
         out = torch.zeros(len(valid), dtype=torch.float64)
+        bad = torch.zeros(2, dtype=torch.float64)  # batches with non-finite log-probs: [policy, reference]
         batches = list(sharded_batches(len(valid), batch_size, world_size=dist.world_size, rank=dist.rank))
         bar = None
         if progress and dist.is_main:
@@ -155,8 +162,11 @@ def score_pairs(
             batch = collate([pairs[valid[j]] for j in pos])
             kw = model_inputs(batch, dev)
             lp = pol(**kw).double()
+            bad[0] += float(not torch.isfinite(lp).all())
             if ref is not None:
-                lp = lp - ref(**kw).double()
+                ref_lp = ref(**kw).double()
+                bad[1] += float(not torch.isfinite(ref_lp).all())
+                lp = lp - ref_lp
             b = len(pos)
             gap = beta * (lp[:b] - lp[b:]).cpu()
             if real:
@@ -166,13 +176,21 @@ def score_pairs(
         if bar is not None:
             bar.close()
         out = D.all_reduce_sum(out.to(dev) if dev.type == "cuda" else out, dist).cpu()
+        bad = D.all_reduce_sum(bad.to(dev) if dev.type == "cuda" else bad, dist).cpu()
     finally:
         for m, was in modes.items():
             m.train(was)
         D.destroy(dist)
     raw = out.numpy()
     if not np.all(np.isfinite(raw)):
-        bad = [valid[j] for j in np.flatnonzero(~np.isfinite(raw))[:5]]
-        raise DataError(f"non-finite margins at input positions {bad}: the model's log-probs are not finite")
+        where = [valid[j] for j in np.flatnonzero(~np.isfinite(raw))[:5]]
+        who = " and ".join(w for w, n in zip(("the model's (--model)", "the reference's (--ref_model)"), bad) if n)
+        who = who or "the models'"
+        raise DataError(
+            f"non-finite margins at input positions {where}: {who} log-probs are not finite "
+            "(non-finite weights, or an overflow in its dtype?)"
+        )
     margins[valid] = np.where(labels[valid] == 1, raw, -raw)
-    return Scores(margins=margins, labels=labels, skipped=skipped, logps_plan=plan.to_dict(), pairs=pairs)
+    return Scores(
+        margins=margins, labels=labels, skipped=skipped, logps_plan=plan.to_dict(), pairs=pairs, data_stats=data_stats
+    )

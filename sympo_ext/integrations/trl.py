@@ -148,8 +148,11 @@ class SymPOConfig(DPOConfig):
     def _check_trl_loss_fields(self) -> None:
         """Every DPOConfig field that selects or parameterises TRL's loss is mapped to the sympo_ext
         parameter or refused (never accepted and ignored); the table is in sympo_ext/integrations/README.md.
-        ``beta`` is the reward scale of every loss; ``label_smoothing`` is mapped in sympo_loss_kwargs."""
-        loss_type = list(self.loss_type)
+        ``beta`` is the reward scale of every loss; ``label_smoothing`` is mapped in sympo_loss_kwargs.
+        Run again by SymPOTrainer: a config changed after construction is checked the same way."""
+        if self.loss_type is None:
+            self.loss_type = ["sigmoid"]
+        loss_type = [self.loss_type] if isinstance(self.loss_type, str) else list(self.loss_type)
         if "sft" in loss_type:
             raise ValueError(
                 f"loss_type={self.loss_type!r}: TRL's 'sft' term (the NLL of the chosen tokens, averaged over the "
@@ -311,6 +314,9 @@ class SymPOTrainer(DPOTrainer):
             raise TypeError(
                 f"args must be a SymPOConfig (a trl.DPOConfig with the sympo_ext loss), got {type(args).__name__}"
             )
+        # the loss fields again: one set after construction (cfg.loss_type = [...]) skipped __post_init__
+        args._check_trl_loss_fields()
+        args.sympo_loss_kwargs()
         self.ref_logps_path = None  # (set before TRL's __init__: precompute_ref_log_probs may run in it)
         super().__init__(model, ref_model, args, *pargs, **kwargs)
         self.sympo_loss_kwargs = args.sympo_loss_kwargs()
