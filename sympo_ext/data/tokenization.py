@@ -196,7 +196,7 @@ class PreferenceTokenizer:
 
     def encode(self, ex: PreferenceExample) -> EncodedPair | None:
         """Encode one pair; None when it is skipped by the empty/identical/too-long policy."""
-        where = f"record {ex.index}"
+        where = ex.source or f"record {ex.index}"  # file:line when read from a file, as the loader's errors
         label = check_label(ex.label, "label", where)
         true_label = check_label(ex.true_label, "true_label", where)
         kinds = {

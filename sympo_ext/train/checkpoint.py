@@ -44,7 +44,7 @@ from .checkpoint_files import (
     save_checkpoint,
     write_failure,
 )
-from .rundir import RunDirError, record_extension, stored_run_id
+from .rundir import RESUME_EXTENDABLE, RESUME_MUTABLE, RunDirError, record_extension, stored_run_id
 from .step import NonFiniteLossError
 
 __all__ = ["CheckpointManager"]
@@ -161,6 +161,12 @@ class CheckpointManager:
                 f"{found} was written by {state['world_size']} process(es); resume with the same "
                 f"number (now {self.dist.world_size}) for an exact continuation"
             )
+        if changed := self._changed_since(state.get("config")):
+            raise RunDirError(
+                f"--resume: {found} was trained with other options than run.json now records "
+                f"({changed}): run.json was edited since. Restore it, or start a new run "
+                "(another --output_dir, or --overwrite)"
+            )
         if self._adapters_only:  # a LoRA run's checkpoint holds the adapters only
             load_adapter_state_dict(self.policy, loaded["model"])
             self.optimizer.load_state_dict(loaded["optimizer"])
@@ -181,6 +187,15 @@ class CheckpointManager:
         if self.dist.is_main:
             self._prune_before(step)
         return step
+
+    def _changed_since(self, trained: dict | None) -> str:
+        """The options (``key: old -> new``) that differ between a checkpoint's recorded config and this
+        run's, those that may change on --resume aside; '' when none (or none recorded)."""
+        if not isinstance(trained, dict):
+            return ""
+        now, free = self.cfg.to_dict(), RESUME_MUTABLE | RESUME_EXTENDABLE
+        keys = sorted(k for k in trained.keys() & now.keys() if k not in free and trained[k] != now[k])
+        return "; ".join(f"{k}: {trained[k]!r} -> {now[k]!r}" for k in keys)
 
     def _prune_before(self, step: int) -> None:
         """On resume, apply --save_total_limit to the checkpoints up to the one resumed from (kept) before
@@ -217,9 +232,16 @@ class CheckpointManager:
         the tokenizer, written to final.tmp and renamed (collective: FSDP gathers the state)."""
         cfg = self.cfg
         sd = self.model_state()
-        if not (cfg.output_dir and cfg.save_final_model and self.dist.is_main):
+        if not (cfg.output_dir and self.dist.is_main):
             return
         final = os.path.join(cfg.output_dir, "final")
+        if not cfg.save_final_model:
+            if os.path.isdir(final):  # an extended run: final/ is the model of an earlier end, left as it is
+                self.report(
+                    f"--save_final_model false: {final} is left from an earlier end of this run, not the model "
+                    f"of step {self.total_steps} (that one is {self.last or 'in no checkpoint'})"
+                )
+            return
         tmp = final + ".tmp"
         try:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -118,8 +118,7 @@ class MetricsLogger:
             atomic_write_text(self.path, buf.getvalue())
             self._logged = {(str(r["step"]), r.get("split") or "") for r in rows}
         elif not os.path.isfile(self.path):
-            with open(self.path, "w", newline="", encoding="utf-8") as fh:
-                csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n").writeheader()
+            self._write_header()
         if tensorboard != "off":
             try:
                 self.tb = _EventsFile(os.path.join(output_dir, "tb"), resume_step)
@@ -135,6 +134,15 @@ class MetricsLogger:
         row = {"step": step, "split": split}
         row.update({k: (f"{v:.8g}" if isinstance(v, float) else v) for k, v in values.items() if k in CSV_COLUMNS})
         key = (str(step), split)
+        if not os.path.isfile(self.path):  # deleted under the live run: a new file with its header
+            print(
+                f"[sympo-train] {self.path} was deleted while the run was live: recreated it with its header "
+                f"(the {len(self._logged)} row(s) logged before are gone; it goes on from step {step})",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._logged = set()
+            self._write_header()
         if key in self._logged:
             self._drop_rows(key)
         try:
@@ -146,6 +154,13 @@ class MetricsLogger:
         if self.tb is not None:
             scalars = {f"{split}/{k}": v for k, v in values.items() if isinstance(v, (int, float)) and k != "epoch"}
             self.tb.add_scalars(scalars, step)
+
+    def _write_header(self) -> None:
+        try:
+            with open(self.path, "w", newline="", encoding="utf-8") as fh:
+                csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n").writeheader()
+        except OSError as e:
+            raise write_failure(self.path, e) from None
 
     def _drop_rows(self, key: tuple[str, str]) -> None:
         with open(self.path, newline="", encoding="utf-8") as fh:

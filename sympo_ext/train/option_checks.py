@@ -10,7 +10,7 @@ import torch
 
 from ..hf.loading import is_hub_id
 
-__all__ = ["FLOAT32_MAX", "SEED_LIMIT", "TOKENIZER_FILES", "check_paths", "check_ranges"]
+__all__ = ["FLOAT32_MAX", "SEED_LIMIT", "STEP_LIMIT", "TOKENIZER_FILES", "check_paths", "check_ranges"]
 
 # Files of which at least one marks a directory as holding a Hugging Face tokenizer.
 TOKENIZER_FILES = (
@@ -24,6 +24,9 @@ TOKENIZER_FILES = (
 )
 FLOAT32_MAX = 3.4028234663852886e38
 SEED_LIMIT = 2**63
+# The most steps a step-count option may name (a billion: far beyond any run, and a 2**63 typo refused
+# rather than trained at a warmup learning rate of ~0).
+STEP_LIMIT = 10**9
 
 
 def check_paths(cfg, bad, *, need_model: bool, need_data: bool) -> None:
@@ -86,6 +89,9 @@ def check_ranges(cfg, bad) -> None:
     for name in ("max_steps", "warmup_steps", "eval_steps", "save_steps", "save_total_limit"):
         if getattr(cfg, name) < 0:
             bad(f"--{name} must be >= 0, got {getattr(cfg, name)}")
+    for name in ("max_steps", "warmup_steps", "eval_steps", "save_steps", "logging_steps", "grad_accum"):
+        if getattr(cfg, name) > STEP_LIMIT:
+            bad(f"--{name} must be <= {STEP_LIMIT} (10**9), got {getattr(cfg, name)}")
     for name in ("seed", "noise_seed"):
         if not 0 <= getattr(cfg, name) < SEED_LIMIT:
             bad(f"--{name} must be in [0, 2**63), got {getattr(cfg, name)}")

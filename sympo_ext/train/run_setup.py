@@ -99,6 +99,13 @@ def load_run_parts(
         tok = load_tokenizer(cfg.tokenizer, "--tokenizer") if cfg.tokenizer else load_tokenizer(cfg.model, "--model")
     else:
         tok = tokenizer
+    if tok.eos_token_id is None:  # the encoding appends eos only when there is one (data/tokenization.py)
+        name = "the tokenizer given" if tokenizer is not None else f"--{'tokenizer' if cfg.tokenizer else 'model'}"
+        report(
+            f"warning: {name} {cfg.tokenizer or cfg.model or ''!r} has no eos token: the responses are trained "
+            "without an end-of-sequence token (the model does not learn to stop); set eos_token in its "
+            "tokenizer_config.json to have one appended"
+        )
     policy = prepare_policy(cfg, model)
     train_pairs, eval_pairs, data_stats = prepare_datasets(cfg, tok, train_examples, eval_examples)
     check_vocabulary(policy, max_id := max_token_id(train_pairs + eval_pairs), tokenizer=tok)

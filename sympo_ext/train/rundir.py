@@ -14,6 +14,9 @@
   operating system releases the lock when its holder dies (even by ``kill -9``), so a
   stale lock file never blocks. ``--overwrite`` empties the directory while holding the
   lock and never deletes a directory a live run holds.
+* Runs do not nest: an ``--output_dir`` inside another run's directory (an ancestor holding
+  ``run.json``, or a lock a live run holds) is refused, and so is an ``--overwrite`` of a
+  directory holding another run below it (it would delete that run, live or not).
 * Leftovers of a killed run (temporary checkpoint directories, half-pruned ones,
   ``*.tmp-<pid>`` files, ``final.tmp``) are removed when the next run takes the lock; an
   unreadable reference log-prob cache (``ref_logps.pt``) is deleted so that it is recomputed.
@@ -161,13 +164,21 @@ def check_inputs_unchanged(output_dir: str, inputs: dict) -> None:
     changed since it started (:mod:`sympo_ext.train.fingerprints`), naming what changed."""
     from .fingerprints import changed_inputs
 
-    changed = changed_inputs(
-        (stored_run(output_dir) or {}).get("inputs"), inputs, mutable=RESUME_MUTABLE | RESUME_EXTENDABLE
-    )
+    run = stored_run(output_dir) or {}
+    changed = changed_inputs(run.get("inputs"), inputs, mutable=RESUME_MUTABLE | RESUME_EXTENDABLE)
     if changed:
+        # Relative paths in run.json are read from the current directory: one the run did not start in
+        # may name other files (the inputs' fingerprints then say so; run from the recorded one).
+        cwd = run.get("cwd")
+        moved = (
+            f" The run was started in {cwd!r}, not in the current directory {os.getcwd()!r}: its relative "
+            "paths are read from the current one; run --resume from there."
+            if isinstance(cwd, str) and os.path.realpath(cwd) != os.path.realpath(os.getcwd())
+            else ""
+        )
         raise RunDirError(
             f"--resume: {'; '.join(changed)} changed since the run in {output_dir!r} started, so "
-            "it cannot be continued exactly. Restore the original inputs, or start a new run "
+            f"it cannot be continued exactly.{moved} Restore the original inputs, or start a new run "
             "(another --output_dir, or --overwrite)"
         )
 
@@ -257,6 +268,51 @@ class RunLock:
                 self._fd = None
 
 
+def _live_holder(path: str) -> str | None:
+    """The holder (``PID n``) of the lock in run directory ``path`` when a live run holds it, else None
+    (probed read-only: a directory we may not write is still probed, and nothing is written)."""
+    lock = RunLock(path)
+    try:
+        fd = os.open(lock.path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    except OSError as e:
+        return lock.holder() if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES) else None
+    finally:
+        os.close(fd)
+
+
+def _nested_runs(out: str, overwrite: bool) -> str | None:
+    """What is wrong when ``out`` lies inside another run directory (an ancestor holding run.json, or a
+    lock a live run holds), or, for --overwrite, holds another run directory below it; else None."""
+    parent = os.path.realpath(out)
+    while (up := os.path.dirname(parent)) != parent:
+        parent = up
+        live = _live_holder(parent) if os.path.isfile(os.path.join(parent, LOCK_NAME)) else None
+        if os.path.isfile(os.path.join(parent, RUN_MARKER)) or live:
+            state = f"a live run, {live}" if live else "a run"
+            return (
+                f"--output_dir {out!r} lies inside the sympo-train run directory {parent!r} ({state}): "
+                "a run there would delete or prune what this one writes. Choose a directory outside it"
+            )
+    if not overwrite or not os.path.isdir(out):
+        return None
+    for root, dirs, files in os.walk(out):
+        if root != out and (RUN_MARKER in files or LOCK_NAME in files):
+            live = _live_holder(root) if LOCK_NAME in files else None
+            state = f"a live run, {live}" if live else "a sympo-train run"
+            return (
+                f"--overwrite would delete {root!r} ({state}) inside --output_dir {out!r}. "
+                "Move it out first, or choose another --output_dir"
+            )
+        dirs.sort()
+    return None
+
+
 # --------------------------------------------------------------------------- #
 # Checks (nothing is written) and creation
 # --------------------------------------------------------------------------- #
@@ -291,6 +347,8 @@ def check_output_dir(cfg, lock: RunLock | None, config_file: str | None = None) 
             raise ConfigError("--resume needs --output_dir")
         return
     check_creatable(out)
+    if nested := _nested_runs(out, cfg.overwrite):
+        raise RunDirError(nested)
     state = run_state(out)
     if lock is not None and state != "absent":
         lock.acquire(create=state in ("run", "empty") or cfg.overwrite)

@@ -155,3 +155,9 @@ def test_a_role_the_template_renders_as_another_is_refused(tok):
     system = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]
     ok = PreferenceExample(prompt=system, chosen=msgs("assistant", "cats"), rejected=msgs("assistant", "dogs"), index=0)
     pt.encode(ok)  # no DataError: system has its own turn in this template
+
+
+def test_a_refused_pair_is_named_by_file_and_line_when_read_from_a_file(tok):
+    ex = PreferenceExample("write", "wave tide", "wave tide", index=6, source="x.jsonl:7")
+    with pytest.raises(DataError, match=r"^x\.jsonl:7: identical 'chosen' and 'rejected' responses"):
+        PreferenceTokenizer(tok, max_length=16, empty_policy="error").encode(ex)

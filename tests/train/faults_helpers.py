@@ -60,6 +60,12 @@ BAD_OPTIONS = [
     ("--eval_fraction", "nan"),
     ("--label_noise", "-inf"),
     ("--num_epochs", "nan"),
+    ("--max_steps", str(2**63)),  # past any run: a warmup over 10 % of it trained at a learning rate of ~0
+    ("--warmup_steps", "1000000001"),
+    ("--save_steps", "1000000001"),
+    ("--eval_steps", "1000000001"),
+    ("--logging_steps", "1000000001"),
+    ("--grad_accum", "1000000001"),
 ]
 
 

@@ -198,3 +198,28 @@ def test_the_recorded_loss_names_the_nll_term(model_dir, data_file, tmp_path, ca
         assert "1 x sigmoid" in loss and "+ 0.5 x nll" in loss, loss
     code, _, err = run_cli(args_for(model_dir, data_file, tmp_path / "c", ["--max_steps", "1"]), capsys)
     assert code == 0 and "nll" not in json.loads((tmp_path / "c" / "run.json").read_text())["loss"]
+
+
+def test_a_tokenizer_without_eos_is_named_in_one_warning(model_dir, data_file, tmp_path, capsys):
+    tok_dir = tmp_path / "tok"
+    shutil.copytree(model_dir, tok_dir)
+    conf = json.loads((tok_dir / "tokenizer_config.json").read_text())
+    conf["eos_token"] = None
+    (tok_dir / "tokenizer_config.json").write_text(json.dumps(conf))
+    if (tok_dir / "special_tokens_map.json").exists():
+        os.remove(tok_dir / "special_tokens_map.json")
+    args = args_for(model_dir, data_file, tmp_path / "run", ["--max_steps", "1", "--tokenizer", str(tok_dir)])
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert err.count("has no eos token") == 1 and f"--tokenizer '{tok_dir}'" in err, err
+
+
+def test_empty_policy_error_names_the_pair_by_file_and_line(model_dir, tmp_path, capsys):
+    data = tmp_path / "x.jsonl"
+    recs = clean_records(16, seed=3)
+    recs[6]["rejected"] = recs[6]["chosen"]
+    data.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    args = args_for(model_dir, str(data), tmp_path / "run", ["--max_steps", "1", "--empty_policy", "error"])
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and one_clear_line(err), err
+    assert f"{data}:7: identical 'chosen' and 'rejected'" in err and not (tmp_path / "run").exists()

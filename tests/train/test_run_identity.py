@@ -137,3 +137,15 @@ def test_a_run_made_before_run_ids_refuses_a_checkpoint_that_has_one(trained, ot
     (out / "run.json").write_text(json.dumps(run))
     code, _, err = run_cli(["--output_dir", out, "--resume"], capsys)
     assert code == 2 and "belongs to another run" in err and "none: the run predates run ids" in err, err
+
+
+def test_a_run_json_edited_since_the_checkpoint_is_refused(trained, tmp_path, capsys):
+    out = _stopped_at_2(trained, tmp_path)
+    run = json.loads((out / "run.json").read_text())
+    run["config"]["beta"] = 0.5  # edited by hand: the checkpoint was trained with 0.1
+    (out / "run.json").write_text(json.dumps(run))
+    before = (out / "metrics.csv").read_text()
+    code, _, err = run_cli(["--output_dir", out, "--resume"], capsys)
+    assert code == 2 and one_clear_line(err), err
+    assert "step-000002 was trained with other options than run.json now records (beta: 0.1 -> 0.5)" in err
+    assert (out / "metrics.csv").read_text() == before and not (out / "checkpoints" / "step-000004").exists()

@@ -66,6 +66,25 @@ def test_resume_refuses_changed_inputs_naming_them(copied, tmp_path, capsys):
     assert code == 2 and "the model (--model" in err, err
 
 
+def test_a_resume_from_another_directory_names_the_recorded_one(copied, tmp_path, capsys, monkeypatch):
+    model, data = copied
+    first, other = tmp_path / "first", tmp_path / "other"
+    for d in (first, other):
+        d.mkdir()
+        shutil.copytree(model, d / "model")
+    shutil.copy(data, first / "pairs.jsonl")
+    (other / "pairs.jsonl").write_text("\n".join(data.read_text().splitlines()[::-1]) + "\n")  # other files
+    monkeypatch.chdir(first)  # relative paths in run.json
+    assert cli_main([str(a) for a in _args("model", "pairs.jsonl", "run", 2, ["--save_steps", "1"])]) == 0
+    monkeypatch.chdir(other)
+    code, _, err = run_cli(["--output_dir", "../first/run", "--resume", "--progress", "false"], capsys)
+    assert code == 2 and "the training pairs" in err, err
+    assert f"The run was started in {str(first)!r}, not in the current directory {str(other)!r}" in err
+    monkeypatch.chdir(first)  # from the recorded directory: the same files, the run continues
+    code, _, err = run_cli(["--output_dir", "run", "--resume", "--progress", "false"], capsys)
+    assert code == 0, err
+
+
 def test_a_resume_with_a_larger_max_steps_extends_the_run(model_dir, data_file, tmp_path, capsys):
     full, part = tmp_path / "full", tmp_path / "part"
     assert cli_main([str(a) for a in _args(model_dir, data_file, full, 4)]) == 0
@@ -79,6 +98,18 @@ def test_a_resume_with_a_larger_max_steps_extends_the_run(model_dir, data_file, 
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     code, _, err = run_cli(_args(model_dir, data_file, part, 3, ["--resume"]), capsys)  # shorter than done
     assert code == 2 and "is at step 4, past the 3 steps" in err
+
+
+def test_an_extension_without_a_final_model_says_final_is_stale(model_dir, data_file, tmp_path, capsys):
+    part = tmp_path / "part"
+    assert cli_main([str(a) for a in _args(model_dir, data_file, part, 2)]) == 0  # final/ of step 2
+    before = _final(part)
+    code, out, err = run_cli(_args(model_dir, data_file, part, 3, ["--resume", "--save_final_model", "false"]), capsys)
+    assert code == 0 and "done: 3 steps" in out, err
+    assert "--save_final_model false: " in err and "final is left from an earlier end of this run" in err
+    assert "not the model of step 3 (that one is " in err and "step-000003)" in err
+    after = _final(part)  # left as it was
+    assert all(torch.equal(before[k], after[k]) for k in before)
 
 
 def _without_max_steps(args):

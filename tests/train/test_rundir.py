@@ -181,3 +181,50 @@ def test_a_run_that_appeared_after_the_unlocked_check_is_not_overwritten(tmp_pat
         rundir.prepare_output_dir(cfg, lock, {})
     assert json.loads((out / "run.json").read_text()) == {"config": {"beta": 0.5}}
     lock.release()
+
+
+def _run_dir(path):
+    path.mkdir(parents=True)
+    (path / "run.json").write_text(json.dumps({"config": _cfg(path).to_dict()}))
+    return path
+
+
+def test_an_output_dir_inside_another_run_is_refused(tmp_path):
+    run = _run_dir(tmp_path / "o")
+    (run / "checkpoints" / "step-000001").mkdir(parents=True)
+    for kw in ({}, {"overwrite": True}, {"resume": True}):
+        with pytest.raises(
+            RunDirError, match=r"'.*o/checkpoints' lies inside the sympo-train run directory '.*o' \(a run\)"
+        ):
+            rundir.check_output_dir(_cfg(run / "checkpoints", **kw), RunLock(str(run / "checkpoints")))
+    assert os.listdir(run / "checkpoints") == ["step-000001"]  # nothing emptied, no lock file dropped
+    # A live run's directory (its lock held), deeper down: named with the holder's PID.
+    live = tmp_path / "live"
+    live.mkdir()
+    holder = RunLock(str(live))
+    holder.acquire()
+    try:
+        with pytest.raises(
+            RunDirError, match=rf"inside the sympo-train run directory .*live' \(a live run, PID {os.getpid()}\)"
+        ):
+            rundir.check_output_dir(_cfg(live / "a" / "b"), RunLock(str(live / "a" / "b")))
+    finally:
+        holder.release()
+    rundir.check_output_dir(_cfg(tmp_path / "elsewhere"), RunLock(str(tmp_path / "elsewhere")))  # a sibling: fine
+
+
+def test_overwrite_refuses_a_directory_holding_another_run_below_it(tmp_path):
+    out = tmp_path / "o"
+    inner = _run_dir(out / "inner")
+    holder = RunLock(str(inner))
+    holder.acquire()
+    try:
+        with pytest.raises(
+            RunDirError, match=rf"--overwrite would delete '.*o/inner' \(a live run, PID {os.getpid()}\)"
+        ):
+            rundir.check_output_dir(_cfg(out, overwrite=True), RunLock(str(out)))
+    finally:
+        holder.release()
+    with pytest.raises(RunDirError, match=r"--overwrite would delete '.*o/inner' \(a sympo-train run\)"):
+        rundir.check_output_dir(_cfg(out, overwrite=True), RunLock(str(out)))
+    assert (inner / "run.json").exists()

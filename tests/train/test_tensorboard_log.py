@@ -1,5 +1,5 @@
 """The TensorBoard log and metrics.csv (sympo_ext/train/metrics_log.py): written in the trainer's thread, readable by
-TensorBoard, purged on resume, recreated when tb/ is deleted under a live run, a failed write is status 4."""
+TensorBoard, purged on resume, recreated (tb/, metrics.csv) when deleted under a live run, a failed write is status 4."""
 
 from __future__ import annotations
 
@@ -43,6 +43,20 @@ def test_a_deleted_tb_directory_is_recreated_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "tb was deleted while the run was live: recreated it" in err and "Traceback" not in err
     assert _scalars(tmp_path / "tb") == [(2, 2.0)]
+
+
+def test_a_deleted_metrics_csv_is_recreated_with_its_header_and_one_line(tmp_path, capsys):
+    log = MetricsLogger(str(tmp_path), tensorboard="off")
+    log.log(1, "train", {"loss": 1.0})
+    log.log(2, "train", {"loss": 2.0})
+    (tmp_path / "metrics.csv").unlink()
+    log.log(3, "train", {"loss": 3.0})
+    log.log(3, "eval", {"loss": 3.5})
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "metrics.csv was deleted while the run was live: recreated it" in err
+    assert "the 2 row(s) logged before are gone; it goes on from step 3" in err
+    rows = metrics_log.read_metrics(str(tmp_path))
+    assert [(r["step"], r["split"]) for r in rows] == [(3, "train"), (3, "eval")]
 
 
 def test_tb_deleted_during_a_run_the_run_goes_on(model_dir, data_file, tmp_path, capsys, monkeypatch):
