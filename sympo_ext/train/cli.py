@@ -89,8 +89,17 @@ def _field_type(f: dataclasses.Field):
     return base, optional
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        # argparse takes a value such as -1e-3 or -inf (not a plain negative number) for an option
+        if message.startswith("argument --") and message.endswith("expected one argument"):
+            flag = message.split()[1].rstrip(":")
+            message += f" (a value that starts with '-', e.g. -1e-3 or -inf, is given as {flag}=VALUE)"
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sympo-train",
         usage="sympo-train --demo [--quick]\n       sympo-train [--config FILE] --model DIR --train_data PATH --output_dir DIR "
         "[options]\n       (sympo-train --help lists every option, grouped)",

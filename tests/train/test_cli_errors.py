@@ -223,3 +223,12 @@ def test_empty_policy_error_names_the_pair_by_file_and_line(model_dir, tmp_path,
     code, _, err = run_cli(args, capsys)
     assert code == 2 and one_clear_line(err), err
     assert f"{data}:7: identical 'chosen' and 'rejected'" in err and not (tmp_path / "run").exists()
+
+
+def test_a_value_argparse_takes_for_an_option_names_the_equals_form(model_dir, data_file, tmp_path, capsys):
+    for flag, value in (("--learning_rate", "-1e-3"), ("--beta", "-inf")):
+        with pytest.raises(SystemExit) as exit_info:  # argparse's own exit
+            run_cli(args_for(model_dir, data_file, tmp_path / "run", [flag, value]), capsys)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and f"is given as {flag}=VALUE" in err.splitlines()[-1], err
+    assert not (tmp_path / "run").exists()
