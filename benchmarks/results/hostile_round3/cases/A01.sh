@@ -1,0 +1,8 @@
+# class: sympo-audit: defaults
+# case: run-dir defaults (reference, beta, data from run.json); independent margins
+source /tmp/wh/cases/lib.sh
+cp $FX/a40*.jsonl .; R1=$FX/run1; R2=$FX/run2
+CHK() { $PY /tmp/wh/cases/check.py "$@" 2>/dev/null | grep CHECK; }
+K AU --model $R1 --output_dir a
+c=$(CHK a $R1/final $FX/model $FX/a40.jsonl 0.2); echo "$c"
+[ $RC = 0 ] && [[ "$c" == "CHECK OK"* ]] && V handled "$c" || V silent-wrong "rc $RC $c"

@@ -1,0 +1,7 @@
+# class: sympo-audit: bad inputs
+# case: --threshold 1.5 / nan
+source /tmp/wh/cases/lib.sh
+cp $FX/a40*.jsonl .; R1=$FX/run1; R2=$FX/run2
+CHK() { $PY /tmp/wh/cases/check.py "$@" 2>/dev/null | grep CHECK; }
+K AU --model $R1/final --ref_model $FX/model --data a40_noisy.jsonl --beta 0.2 --threshold nan --output_dir a
+refuse 2 'threshold' a

@@ -1,0 +1,9 @@
+# class: data
+# case: label true (bool)
+source /tmp/wh/cases/lib.sh
+$PY -c "import json
+R=[json.loads(l) for l in open('d16.jsonl')]
+R[3]['label']=True
+for r in R: print(json.dumps(r))" > x.jsonl
+K TA --train_data x.jsonl --output_dir o --max_steps 1
+if [ $RC = 0 ]; then V handled 'true accepted as 1'; else refuse 2 'x.jsonl:4|label' o; fi

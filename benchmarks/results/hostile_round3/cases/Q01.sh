@@ -1,0 +1,9 @@
+# class: TRL integration
+# case: loss_type='sigmoid' (a DPOConfig ported verbatim)
+source /tmp/wh/cases/lib.sh
+cat > p.py <<'PYEOF'
+import sys; sys.path.insert(0, '/tmp/wh/cases'); from trlh import *
+refused(lambda: cfg(loss_type="sigmoid"), "sigmoid")
+PYEOF
+K $PY p.py
+a=$(grep -m1 "^AUTO=" key.out); if [ -n "$a" ]; then echo "$a"; tailk 2; elif tb; then V traceback "rc $RC"; else V unclear "rc $RC no verdict"; fi

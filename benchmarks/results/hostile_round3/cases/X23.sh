@@ -1,0 +1,5 @@
+# class: option edges
+# case: --loss_weights shorter than --loss_types
+source /tmp/wh/cases/lib.sh
+K TA --output_dir o --max_steps 1 --loss_types sigmoid,hinge --loss_weights 1
+refuse 2 'loss_weights' o
