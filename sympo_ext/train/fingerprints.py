@@ -146,7 +146,7 @@ def run_inputs(
         "tokenizer": IN_MEMORY if tokenizer is not None else path_fingerprint(cfg.tokenizer or cfg.model),
     }
     if config_file:
-        from .config import load_config_file
+        from .config_file import load_config_file
 
         out["config_file"] = load_config_file(config_file)
     return out
